@@ -1,0 +1,37 @@
+# `make run` / `make test` work on a fresh clone: the venv is made on first use and reinstalled
+# only when the content of a requirements file changes (the stamp's name carries a checksum).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REQUIREMENTS := requirements/base.txt requirements/constraints.txt requirements/dev.txt
+REQ_SUM := $(shell cat $(REQUIREMENTS) | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(REQ_SUM)
+PYTEST_ARGS ?=
+
+.PHONY: venv run test lint
+
+venv: $(STAMP)
+
+$(STAMP):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -r requirements/dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: venv
+	$(PY) -m callwaiting_tts.stack run
+
+test: venv
+	$(PY) -m callwaiting_tts.stack test -- $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+# Latency, throughput, a peer comparison and worker memory on a scratch database and Redis
+# prefix of its own (see bench/README.md); BENCH_ARGS=--quick for a smoke run.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: venv
+	$(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,27 @@
+"""ASGI entry point for daphne: HTTP through Django, WebSockets through Channels."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callwaiting_tts.settings")
+# Django must be set up before any module that imports models (the consumers) is imported.
+django_http = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from synthesis.consumers import StreamConsumer  # noqa: E402
+from tenants.sockets import ApiKeyAuthMiddleware  # noqa: E402
+
+websocket_routes = [re_path(r"^v1/stream/?$", StreamConsumer.as_asgi())]
+
+application = ProtocolTypeRouter(
+    {
+        "http": ASGIStaticFilesHandler(django_http),
+        "websocket": ApiKeyAuthMiddleware(URLRouter(websocket_routes)),
+    }
+)

@@ -1,0 +1,21 @@
+"""Celery app. Tasks carry the schema they were sent from (tenant-schemas-celery's `_schema_name`
+header) and run in it; `send_to_tenant` names the schema explicitly."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Task
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callwaiting_tts.settings")
+
+app = CeleryApp("callwaiting_tts")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def send_to_tenant(task: Task, schema_name: str, *args: Any, **kwargs: Any) -> Any:
+    """Queues `task` to run in `schema_name`, whatever schema the caller is in."""
+    return task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema_name})

@@ -1,0 +1,65 @@
+"""HTTP middleware that belongs to no product area: request ids and API path handling."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from callwaiting_tts.errors import error_response
+from callwaiting_tts.logs import request_id_var, tenant_var
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+class RequestIdMiddleware:
+    """Keeps a well-formed incoming `X-Request-ID`, else makes one; echoes it on every response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
+        request.request_id = request_id  # type: ignore[attr-defined]
+        id_token = request_id_var.set(request_id)
+        tenant_token = tenant_var.set(None)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(id_token)
+            tenant_var.reset(tenant_token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ApiPathMiddleware:
+    """For `/v1/...`: one route answers with and without a trailing slash (no redirect, so POST
+    stays POST), and an oversized declared body is refused before anything reads it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith("/v1/"):
+            if len(request.path_info) > 4 and request.path_info.endswith("/"):
+                request.path_info = request.path_info.rstrip("/")
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.API_MAX_BODY_BYTES:
+                return error_response(
+                    413,
+                    "request_too_large",
+                    f"Request body is larger than {settings.API_MAX_BODY_BYTES} bytes.",
+                    request=request,
+                )
+        return self.get_response(request)

@@ -1,0 +1,53 @@
+"""OpenAPI: every operation documents the error responses it can give, in the one error shape,
+so generated SDKs (and the OpenAI SDK) know the body of a 4xx/5xx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+
+class ErrorDetailSerializer(serializers.Serializer[Any]):
+    type = serializers.CharField(
+        help_text="invalid_request_error, authentication_error, "
+        "permission_error, not_found_error, rate_limit_error, api_error"
+    )
+    code = serializers.CharField(help_text="Machine-readable, e.g. invalid_api_key.")
+    message = serializers.CharField()
+    param = serializers.CharField(allow_null=True, help_text="The offending field, if any.")
+    request_id = serializers.CharField(help_text="Also in the X-Request-ID header.")
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    error = ErrorDetailSerializer()
+
+
+_AUTHENTICATED = {
+    "401": "Missing or invalid API key.",
+    "403": "The key lacks the scope, or the tenant is suspended.",
+    "429": "Too many requests or failed authentications.",
+}
+_WITH_BODY = {
+    "400": "Invalid request.",
+    "413": "Request body too large.",
+    "415": "Unsupported content type.",
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        errors: dict[str, str] = {"500": "Server error."}
+        if self.get_auth():
+            errors |= _AUTHENTICATED
+        if self.method in {"POST", "PUT", "PATCH"}:
+            errors |= _WITH_BODY
+        if "{" in self.path:
+            errors["404"] = "Not found (also for another tenant's object)."
+        for status, description in errors.items():
+            if status not in responses:
+                response = self._get_response_for_code(ErrorSerializer, status, direction=direction)
+                responses[status] = {**response, "description": description}
+        return responses

@@ -1,0 +1,277 @@
+"""Settings: one module, every value from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+
+from callwaiting_tts.env import (
+    BASE_DIR,
+    checkout_id,
+    database_url,
+    env_bool,
+    env_float_or_none,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+    redis_url,
+)
+
+# django-tenants: the public schema holds tenants, users, keys, plans, usage and audit;
+# each tenant's schema holds its voices and synthesis log.
+SHARED_APPS = [
+    # Before django_tenants: our create_tenant command replaces its interactive one.
+    "tenants",
+    "django_tenants",
+    "daphne",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.admin",
+    "django.contrib.postgres",
+    "django_prometheus",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "billing",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "voices",
+    "synthesis",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+PUBLIC_SCHEMA_NAME = "public"
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-key-" + checkout_id())
+# API key secrets are hashed with this pepper (HMAC-SHA256); rotating SECRET_KEY must not void keys.
+API_KEY_PEPPER = env_str("API_KEY_PEPPER", SECRET_KEY)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "*")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+ROOT_URLCONF = "callwaiting_tts.urls"
+ASGI_APPLICATION = "callwaiting_tts.asgi.application"
+WSGI_APPLICATION = None
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "callwaiting_tts.middleware.RequestIdMiddleware",
+    "callwaiting_tts.middleware.ApiPathMiddleware",
+    "tenants.middleware.PublicSchemaMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# The API answers with and without a trailing slash itself (ApiPathMiddleware); a redirect
+# would turn a POST into a GET.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = database_url()
+DATABASES = {
+    "default": {
+        "ENGINE": "django_tenants.postgresql_backend",
+        **parse_database_url(DATABASE_URL),
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+    }
+}
+# django-prometheus database metrics under django-tenants.
+ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = redis_url()
+# Every Redis key this checkout writes carries this prefix (cache, channel layer, broker).
+REDIS_PREFIX = env_str("REDIS_PREFIX", f"cwtts:{checkout_id()}")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_PREFIX,
+        "TIMEOUT": 300,
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default, exactly channels-redis's
+            # 5 s BZPOPMIN block: an idle receive would fail with TimeoutError.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": f"{REDIS_PREFIX}:asgi",
+            "capacity": env_int("CHANNEL_CAPACITY", 1000),
+            "expiry": 60,
+        },
+    }
+}
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ACKS_LATE = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "flush-api-key-last-used": {"task": "tenants.tasks.flush_api_key_last_used", "schedule": 60.0},
+    "purge-synthesis-logs": {
+        "task": "synthesis.tasks.purge_all_synthesis_logs",
+        "schedule": 3600.0,
+    },
+}
+
+STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
+MEDIA_URL = "/media/"
+STORAGES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if STORAGE_BACKEND == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("S3_BUCKET"),
+            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+            "region_name": env_str("S3_REGION") or None,
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# Request bodies: JSON endpoints take small bodies; uploads (voice references) set their own limit.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# API keys: the authenticated key record is cached (invalidated on revoke and suspend), so the
+# hot path touches no database; last-used times are buffered in Redis and flushed by Celery.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300)
+# Failed authentications per client address per minute before 429 (brute-force brake).
+AUTH_FAILURE_LIMIT_PER_MINUTE = env_int("AUTH_FAILURE_LIMIT_PER_MINUTE", 60)
+
+# Stock voices the presets may build on; #3 backs them with engines.
+DEMO_TENANT_NAME = env_str("DEMO_TENANT_NAME", "Demo")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasApiKey"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "callwaiting_tts.openapi.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "callwaiting_tts.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "UNAUTHENTICATED_TOKEN": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CallWaiting TTS API",
+    "DESCRIPTION": "Streaming text-to-speech for AI phone agents. Authenticate with an API key "
+    "as `Authorization: Bearer <key>`, `X-API-Key` or `xi-api-key`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/v1",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "callwaiting_tts.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# How long each tenant's synthesis log keeps rows (Celery purges older ones hourly).
+SYNTHESIS_LOG_RETENTION_DAYS = env_int("SYNTHESIS_LOG_RETENTION_DAYS", 90)
+
+# A WebSocket without a key in its headers must authenticate with its first message within this.
+WS_AUTH_TIMEOUT_SECONDS = float(env_str("WS_AUTH_TIMEOUT_SECONDS", "10"))
+
+# --- Synthesis --------------------------------------------------------------------------------
+# Engines run only in `manage.py run_tts_worker` processes; `make run` starts TTS_WORKERS of them.
+TTS_ENGINE = env_str("TTS_ENGINE", "piper")
+TTS_WORKERS = env_int("TTS_WORKERS", os.cpu_count() or 1)
+# Piper needs ~0.14 CPU-s per audio-second here: 6 streams keep a core faster than real time.
+TTS_WORKER_MAX_JOBS = env_int("TTS_WORKER_MAX_JOBS", 6)
+TTS_ENGINE_OPTIONS: dict[str, dict[str, object]] = {
+    "piper": {
+        "threads": env_int("PIPER_THREADS", 1),
+        # Empty: the model's own values. 0 makes audio repeatable (tests, benchmarks).
+        "noise_scale": env_float_or_none("PIPER_NOISE_SCALE"),
+        "noise_w_scale": env_float_or_none("PIPER_NOISE_W_SCALE"),
+    },
+}
+TTS_DEFAULT_VOICE = env_str("TTS_DEFAULT_VOICE", "joe")
+TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run ahead of the reader
+TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "10"))
+TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
+TTS_MAX_INPUT_CHARACTERS = env_int("TTS_MAX_INPUT_CHARACTERS", 5000)
+# OpenAI's voice names → our stock voices, for /v1/audio/speech (OPENAI_VOICE_MAP="alloy=joe,...").
+OPENAI_VOICE_NAMES = "alloy ash ballad coral echo fable onyx nova sage shimmer verse marin cedar"
+OPENAI_VOICE_MAP = dict.fromkeys(OPENAI_VOICE_NAMES.split(), "joe") | dict(
+    pair.split("=", 1) for pair in env_list("OPENAI_VOICE_MAP")
+)
+# Model names `/v1/audio/speech` accepts; the engine follows the voice, not the model.
+OPENAI_MODELS = env_list("OPENAI_MODELS", "tts-1,tts-1-hd,gpt-4o-mini-tts,callwaiting-tts")
+# /v1/health is 503 while no TTS worker of TTS_ENGINE has a live heartbeat.
+HEALTH_REQUIRE_WORKERS = env_bool("HEALTH_REQUIRE_WORKERS", True)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from callwaiting_tts.health import HealthView, LivenessView
+from synthesis.api.views import SpeechView, SynthesizeView
+from tenants.api.views import MeView
+from voices.api.views import VoiceDetailView, VoiceListView
+
+# API routes are written without a trailing slash; ApiPathMiddleware strips one if sent.
+api = [
+    path("health", HealthView.as_view(), name="health"),
+    path("health/live", LivenessView.as_view(), name="health-live"),
+    path("me", MeView.as_view(), name="me"),
+    path("voices", VoiceListView.as_view(), name="voice-list"),
+    path("voices/<str:voice_id>", VoiceDetailView.as_view(), name="voice-detail"),
+    path("synthesize", SynthesizeView.as_view(), name="synthesize"),
+    path("audio/speech", SpeechView.as_view(), name="audio-speech"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("v1/", include(api)),
+    path("admin/", admin.site.urls),
+    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+    path("", include("django_prometheus.urls")),
+]
+
+handler400 = "callwaiting_tts.errors.bad_request"
+handler403 = "callwaiting_tts.errors.permission_denied"
+handler404 = "callwaiting_tts.errors.page_not_found"
+handler500 = "callwaiting_tts.errors.server_error"

@@ -1,0 +1,202 @@
+"""Fixtures shared by every test module: real PostgreSQL (one schema per tenant) and Redis.
+
+Two tenants, A and B, are created once per session (each schema migration costs ~0.5 s).
+Transactional tests flush the public schema after themselves, which removes those rows; they
+use `make_tenant`, which creates a tenant for the test and drops its schema afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from callwaiting_tts.redis import get_redis, key
+from tenants.db import tenant_connection
+from tenants.models import ALL_SCOPES, Tenant
+from tenants.services import Actor, api_key_create, tenant_create
+
+
+@dataclass
+class TenantFixture:
+    tenant: Tenant
+    api_key: str  # the full key, every scope
+
+    def key_with(self, *scopes: str, expires_at: datetime | None = None) -> str:
+        return api_key_create(
+            tenant=self.tenant,
+            name="test",
+            scopes=list(scopes),
+            by=Actor.system(),
+            expires_at=expires_at,
+        ).secret
+
+
+def _create(name: str) -> TenantFixture:
+    slug = f"{name}-{uuid.uuid4().hex[:8]}"
+    created = tenant_create(name=name, slug=slug, by=Actor.system())
+    return TenantFixture(tenant=created.tenant, api_key=created.api_key.secret)
+
+
+def _drop(tenant: Tenant) -> None:
+    connection = tenant_connection()
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def _session_tenants(
+    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+) -> tuple[TenantFixture, TenantFixture]:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        return _create("alpha"), _create("beta")
+
+
+@pytest.fixture
+def tenant_a(_session_tenants: tuple[TenantFixture, TenantFixture], db: None) -> TenantFixture:
+    return _session_tenants[0]
+
+
+@pytest.fixture
+def tenant_b(_session_tenants: tuple[TenantFixture, TenantFixture], db: None) -> TenantFixture:
+    return _session_tenants[1]
+
+
+@pytest.fixture
+def make_tenant(transactional_db: None) -> Iterator[Callable[[str], TenantFixture]]:
+    made: list[Tenant] = []
+
+    def make(name: str = "trx") -> TenantFixture:
+        fixture = _create(name)
+        made.append(fixture.tenant)
+        return fixture
+
+    yield make
+    for tenant in made:
+        _drop(tenant)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_auth_failure_budget() -> None:
+    """Failed-auth counters are per client address and minute; tests share 127.0.0.1."""
+    client = get_redis()
+    stale = list(client.scan_iter(match=key("authfail", "*"), count=500))
+    if stale:
+        client.delete(*stale)
+
+
+@pytest.fixture
+def api() -> Callable[[str], Client]:
+    """A test client that presents `key` as a Bearer token on every request."""
+
+    def client_for(key: str) -> Client:
+        return Client(headers={"Authorization": f"Bearer {key}"})
+
+    return client_for
+
+
+ALL = ALL_SCOPES
+
+
+# --- TTS workers ------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    worker_id: str
+
+
+def _worker_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        REDIS_URL=settings.REDIS_URL,
+        REDIS_PREFIX=settings.REDIS_PREFIX,
+        # Repeatable audio: streamed and whole answers, and references, compare byte for byte.
+        PIPER_NOISE_SCALE="0",
+        PIPER_NOISE_W_SCALE="0",
+        **extra,
+    )
+    return env
+
+
+def _heartbeats() -> set[bytes]:
+    return set(get_redis().scan_iter(match=f"{settings.REDIS_PREFIX}:tts:worker:*", count=100))
+
+
+def start_worker(**env: str) -> WorkerProcess:
+    """A real `manage.py run_tts_worker` subprocess; returns once its heartbeat is up."""
+    before = _heartbeats()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_tts_worker"],
+        cwd=settings.BASE_DIR,
+        env=_worker_env(**env),
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new = _heartbeats() - before
+        if new:
+            key = new.pop().decode()
+            return WorkerProcess(process=process, worker_id=key.rsplit(":", 1)[1])
+        if process.poll() is not None:
+            raise RuntimeError(f"run_tts_worker exited with {process.returncode}")
+        time.sleep(0.1)
+    process.kill()
+    raise TimeoutError("the TTS worker did not start within 60 s")
+
+
+def stop_worker(worker: WorkerProcess) -> None:
+    if worker.process.poll() is None:
+        worker.process.terminate()
+        try:
+            worker.process.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+
+
+class WorkerPool:
+    """The session's real TTS workers; a test that kills one gets a fresh one next time."""
+
+    def __init__(self) -> None:
+        self.workers: list[WorkerProcess] = []
+
+    def ensure(self, count: int = 1) -> list[WorkerProcess]:
+        self.workers = [w for w in self.workers if w.process.poll() is None]
+        while len(self.workers) < count:
+            self.workers.append(start_worker())
+        return self.workers
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            stop_worker(worker)
+
+
+@pytest.fixture(scope="session")
+def worker_pool() -> Iterator[WorkerPool]:
+    pool = WorkerPool()
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def tts_worker(worker_pool: WorkerPool) -> WorkerProcess:
+    """A live real Piper worker (it needs Redis only, no database)."""
+    return worker_pool.ensure(1)[0]
+
+
+@pytest.fixture
+def tts_workers(worker_pool: WorkerPool) -> list[WorkerProcess]:
+    """Two live real Piper workers sharing the job channel."""
+    return worker_pool.ensure(2)

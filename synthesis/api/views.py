@@ -1,0 +1,93 @@
+"""`POST /v1/synthesize` (native) and `POST /v1/audio/speech` (OpenAI-compatible)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.http import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from synthesis.api import responses
+from synthesis.api.serializers import SpeechSerializer, SynthesizeSerializer
+from synthesis.services import Synthesis, SynthesisInput, synthesis_start
+from tenants.auth import KeyPrincipal
+
+
+class AudioNegotiation(DefaultContentNegotiation):
+    """Audio endpoints answer audio whatever `Accept` says (the OpenAI SDK sends
+    `application/octet-stream`, which DRF's default negotiation refuses with 406); errors are
+    rendered as JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type or "application/json"
+
+
+_AUDIO = OpenApiResponse(
+    OpenApiTypes.BINARY,
+    description="Audio in the requested format; "
+    "chunked unless `stream` is false. A body that ends early means the "
+    "synthesis failed after the first byte.",
+)
+
+
+def _start(request: Request, data: SynthesisInput) -> Synthesis:
+    principal = request.auth
+    assert isinstance(principal, KeyPrincipal)
+    request_id = getattr(request._request, "request_id", "")
+    return async_to_sync(synthesis_start)(principal=principal, data=data, request_id=request_id)
+
+
+class SynthesizeView(APIView):
+    parser_classes = [JSONParser]
+    content_negotiation_class = AudioNegotiation
+    required_scopes = {"POST": "synthesize"}
+
+    @extend_schema(
+        operation_id="synthesize",
+        request=SynthesizeSerializer,
+        responses={(200, "audio/*"): _AUDIO},
+    )
+    def post(self, request: Request) -> HttpResponseBase:
+        serializer = SynthesizeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values: dict[str, Any] = serializer.validated_data
+        synthesis = _start(request, serializer.to_input())
+        if values["stream"]:
+            return responses.streamed(synthesis)
+        return responses.whole(synthesis, async_to_sync(responses.whole_audio)(synthesis))
+
+
+class SpeechView(APIView):
+    """OpenAI-compatible speech: point the OpenAI SDK's `base_url` at `.../v1`."""
+
+    parser_classes = [JSONParser]
+    content_negotiation_class = AudioNegotiation
+    required_scopes = {"POST": "synthesize"}
+
+    @extend_schema(
+        operation_id="audio_speech",
+        request=SpeechSerializer,
+        responses={
+            (200, "audio/*"): _AUDIO,
+            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR),
+        },
+    )
+    def post(self, request: Request) -> HttpResponseBase:
+        serializer = SpeechSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values: dict[str, Any] = serializer.validated_data
+        synthesis = _start(request, serializer.to_input())
+        if values["stream_format"] == "sse":
+            return responses.server_sent_events(synthesis)
+        return responses.streamed(synthesis)

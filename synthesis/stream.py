@@ -1,0 +1,158 @@
+"""The web side of a job: send it, wait for a worker to accept it, receive its chunks in order,
+acknowledge each (the credit window), and cancel it if the client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+
+from callwaiting_tts.errors import ApplicationError
+from synthesis import protocol
+
+POLL_SECONDS = 0.25
+_INPUT_ERRORS = {"unsupported_language", "unknown_voice"}
+
+
+class SynthesisFailed(ApplicationError):
+    """The job failed or found no worker; rendered in the error shape (503 unless the input
+    was at fault)."""
+
+    def __init__(self, code: str, message: str, status: int = 503) -> None:
+        super().__init__(message, code=code, status=status)
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    seq: int
+    pcm: bytes
+    segment: int
+    segment_end: bool
+
+
+async def live_workers(client: aioredis.Redis, engine: str) -> list[protocol.WorkerStatus]:
+    ids = sorted(await client.smembers(protocol.workers_key(engine)))
+    if not ids:
+        return []
+    beats = await client.mget([protocol.heartbeat_key(protocol.as_text(i)) for i in ids])
+    dead = [i for i, raw in zip(ids, beats, strict=True) if raw is None]
+    if dead:  # workers that died without saying so
+        await client.srem(protocol.workers_key(engine), *dead)
+    return [protocol.WorkerStatus.loads(raw) for raw in beats if raw is not None]
+
+
+class JobStream:
+    def __init__(self, job: protocol.Job, layer: BaseChannelLayer | None = None) -> None:
+        self.job = job
+        self.layer = layer or get_channel_layer()
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        self.reply = protocol.reply_key(job.job_id)
+        self.worker: str | None = None
+        self.control: str | None = None
+        self.received = 0
+        self._finished = False
+        self._pop: asyncio.Future[Any] | None = None
+
+    @classmethod
+    async def open(cls, job: protocol.Job) -> JobStream:
+        stream = cls(job)
+        try:
+            await stream._submit()
+        except BaseException:
+            await stream.close()
+            raise
+        return stream
+
+    async def _submit(self) -> None:
+        # No up-front look for live workers (a SCAN on the hot path): while no worker accepts,
+        # `_next` checks for them every poll, so "no workers" still answers within 0.25 s.
+        self.job.reply = self.reply
+        await self.layer.send(protocol.job_channel(self.job.engine), self.job.to_message())
+        deadline = time.monotonic() + settings.TTS_QUEUE_TIMEOUT_SECONDS
+        message = await self._next(deadline)
+        if message["type"] != protocol.ACCEPTED:
+            self._raise_for(message)
+        self.worker, self.control = message["worker"], message["control"]
+
+    async def _next(self, deadline: float | None = None) -> dict[str, Any]:
+        """The next reply; while none comes, checks that the worker (or any worker) lives."""
+        while True:
+            # Shielded: when the client goes away Django cancels us, and cancelling a task
+            # blocked in a redis-py read can hang (Python 3.11); the pop ends within a poll.
+            self._pop = asyncio.ensure_future(self.redis.blpop([self.reply], timeout=POLL_SECONDS))
+            popped = await asyncio.shield(self._pop)
+            if popped is not None:
+                return protocol.unpack(popped[1])
+            await self._check_alive(deadline)
+
+    async def _check_alive(self, deadline: float | None) -> None:
+        if self.worker is not None:
+            if not await self.redis.exists(protocol.heartbeat_key(self.worker)):
+                raise SynthesisFailed("worker_lost", "The TTS worker stopped during synthesis.")
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            raise SynthesisFailed(
+                "queue_timeout",
+                "No TTS worker took the request in time; the service is at capacity.",
+            )
+        if not await live_workers(self.redis, self.job.engine):
+            raise SynthesisFailed("no_workers", f"No {self.job.engine} TTS worker is running.")
+
+    def _raise_for(self, message: dict[str, Any]) -> None:
+        self._finished = True
+        if message["type"] == protocol.ERROR:
+            code = str(message.get("code", "engine_error"))
+            status = 400 if code in _INPUT_ERRORS else 503
+            raise SynthesisFailed(code, str(message.get("message", "Synthesis failed.")), status)
+        raise SynthesisFailed("protocol_error", f"Unexpected message {message['type']!r}.")
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        while True:
+            message = await self._next()
+            if message["type"] == protocol.DONE:
+                self._finished = True
+                return
+            if message["type"] != protocol.AUDIO:
+                self._raise_for(message)
+            self.received = int(message["seq"])
+            yield AudioChunk(
+                seq=self.received,
+                pcm=message["pcm"],
+                segment=message["segment"],
+                segment_end=bool(message["segment_end"]),
+            )
+            await self._to_worker(protocol.CREDIT, acked=self.received)
+
+    async def _to_worker(self, kind: str, **fields: Any) -> None:
+        if self.control is not None:
+            message = {"type": kind, "job_id": self.job.job_id, **fields}
+            await self.redis.rpush(self.control, protocol.pack(message))
+
+    async def close(self) -> None:
+        """Cancels the job at the worker unless it ended, and drops what is left of its replies.
+        Uses a fresh connection: the stream's own may be mid-BLPOP when the client went away."""
+        cleanup = aioredis.Redis.from_url(settings.REDIS_URL)
+        try:
+            if not self._finished:
+                if self.control is None:
+                    # Not accepted yet: take the claim first, so no worker starts it later.
+                    await cleanup.set(
+                        protocol.claim_key(self.job.job_id), "cancelled", nx=True, px=600_000
+                    )
+                else:
+                    message = {"type": protocol.CANCEL, "job_id": self.job.job_id}
+                    await cleanup.rpush(self.control, protocol.pack(message))
+            await cleanup.delete(self.reply)
+        finally:
+            await cleanup.aclose()
+            if self._pop is not None:
+                await asyncio.wait({self._pop}, timeout=POLL_SECONDS * 4)
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()

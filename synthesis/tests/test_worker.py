@@ -1,0 +1,167 @@
+"""The worker process against real Redis and real Piper, driven through the web side's
+JobStream (no HTTP): credit window, fair scheduling, cancel, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+
+import redis
+from django.conf import settings
+
+from conftest import start_worker, stop_worker
+from synthesis import protocol
+from synthesis.engines.base import Segment
+from synthesis.stream import JobStream, SynthesisFailed
+from synthesis.text.split import split_text
+
+LONG = " ".join(f"Sentence {n} of a long answer goes on for a while." for n in range(40))
+SHORT = "Hello there."
+
+
+def job(text: str, window: int = 4) -> protocol.Job:
+    segments = [Segment(p.text, language="en-US") for p in split_text(text)]
+    return protocol.Job(
+        job_id=str(uuid.uuid4()),
+        reply="",
+        engine="piper",
+        voice="joe",
+        segments=segments,
+        window=window,
+        deadline=time.time() + 120,
+    )
+
+
+def queued(stream: JobStream) -> int:
+    return int(redis.Redis.from_url(settings.REDIS_URL).llen(stream.reply))
+
+
+async def eventually(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_stalled_reader_never_has_more_than_the_window_waiting(tts_worker):
+    stream = await JobStream.open(job(LONG, window=3))
+    try:
+        await eventually(lambda: queued(stream) == 3)
+        for _ in range(20):  # the worker has more to say but must wait for credit
+            assert queued(stream) <= 3
+            await asyncio.sleep(0.05)
+        chunks = stream.chunks()
+        first = await anext(chunks)
+        await anext(chunks)  # asking for the second sent credit for the first
+        assert first.seq == 1
+        # Sent 3, acknowledged 1: one more may come, and no more than that.
+        await eventually(lambda: queued(stream) == 2)
+        for _ in range(20):
+            assert queued(stream) == 2
+            await asyncio.sleep(0.05)
+    finally:
+        await stream.close()
+
+
+async def test_a_cancelled_job_frees_the_worker(tts_worker):
+    stream = await JobStream.open(job(LONG, window=2))
+    await anext(stream.chunks())
+    await stream.close()
+    started = time.monotonic()
+    short = await JobStream.open(job(SHORT))
+    audio = [chunk async for chunk in short.chunks()]
+    await short.close()
+    assert audio
+    assert time.monotonic() - started < 30  # generous: only that it is served at all
+
+
+async def test_new_jobs_get_their_first_audio_before_running_jobs_continue(worker_pool):
+    worker_pool.stop_all()
+    worker = start_worker()
+    try:
+        long_stream = await JobStream.open(job(LONG, window=50))
+        long_chunks = long_stream.chunks()
+        await anext(long_chunks)
+        short_stream = await JobStream.open(job(SHORT, window=50))
+        first = await anext(short_stream.chunks())
+        assert first.seq == 1
+        # Chunks the long job got meanwhile: at most the one in hand and one more.
+        assert queued(long_stream) <= 2
+        rest = [chunk async for chunk in long_chunks]
+        assert rest[-1].seq == len(split_text(LONG))
+        await long_stream.close()
+        await short_stream.close()
+    finally:
+        stop_worker(worker)
+
+
+async def test_two_running_jobs_take_turns(worker_pool):
+    worker_pool.stop_all()
+    worker = start_worker()
+    order: list[str] = []
+    try:
+        streams = {name: await JobStream.open(job(LONG, window=2)) for name in "ab"}
+
+        async def read(name: str) -> None:
+            async for _ in streams[name].chunks():
+                order.append(name)
+
+        await asyncio.gather(read("a"), read("b"))
+        for stream in streams.values():
+            await stream.close()
+    finally:
+        stop_worker(worker)
+    runs, last, longest = 0, "", 0
+    for name in order:
+        runs = runs + 1 if name == last else 1
+        longest, last = max(longest, runs), name
+    assert order.count("a") == order.count("b") == len(split_text(LONG))
+    assert longest <= 3  # interleaved, not one job after the other
+
+
+async def test_sigterm_finishes_the_chunk_in_hand_and_exits_cleanly(worker_pool):
+    worker_pool.stop_all()
+    worker = start_worker()
+    stream = await JobStream.open(job(LONG, window=50))
+    chunks = stream.chunks()
+    await anext(chunks)
+    worker.process.send_signal(signal.SIGTERM)
+    received = [chunk async for chunk in until_failure(chunks)]
+    await stream.close()
+    assert isinstance(received[-1], SynthesisFailed)
+    assert received[-1].code == "worker_shutdown"
+    assert len(received) - 1 < len(split_text(LONG)) - 1
+    assert await asyncio.to_thread(worker.process.wait, 20) == 0
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert not client.exists(protocol.heartbeat_key(worker.worker_id))
+    stop_worker(worker)
+
+
+async def until_failure(chunks):
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except SynthesisFailed as failure:
+        yield failure
+
+
+async def test_a_duplicate_delivery_runs_once(tts_worker):
+    duplicate = job(SHORT)
+    stream = await JobStream.open(duplicate)
+    audio = [chunk async for chunk in stream.chunks()]
+    await stream.close()
+    # The channel layer may hand the same message to a second worker: its claim fails.
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    duplicate.reply = protocol.reply_key(duplicate.job_id)
+    await layer.send(protocol.job_channel("piper"), duplicate.to_message())
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    await eventually(
+        lambda: not client.zcard(f"{settings.REDIS_PREFIX}:asgi{protocol.job_channel('piper')}")
+    )
+    await asyncio.sleep(0.5)
+    assert client.llen(protocol.reply_key(duplicate.job_id)) == 0
+    assert audio

@@ -1,0 +1,291 @@
+"""The TTS worker: one engine, loaded once, serving many jobs at once.
+
+Jobs come from the channel all workers of an engine share; each is claimed atomically by id (the
+channel layer may deliver a message twice). Synthesis runs in one thread, one chunk at a time;
+between chunks the scheduler picks the next job: jobs without audio yet first (first audio
+first), then the one served longest ago, skipping jobs whose receiver has not acknowledged
+enough (the credit window), so a slow client never piles audio up in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from channels.layers import BaseChannelLayer
+
+from synthesis import protocol
+from synthesis.engines.base import Chunk, Engine, EngineError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerConfig:
+    max_jobs: int = 6
+    heartbeat_interval: float = 0.3
+    heartbeat_ttl: float = 1.5
+    stall_seconds: float = 30.0  # no credit for this long with a full window: receiver is gone
+
+
+@dataclass
+class ActiveJob:
+    job: protocol.Job
+    chunks: Iterator[Chunk]
+    arrived: float = field(default_factory=time.monotonic)
+    served: float = 0.0
+    last_credit: float = field(default_factory=time.monotonic)
+    sent: int = 0
+    acked: int = 0
+    samples: int = 0
+    cancelled: bool = False
+
+    @property
+    def has_credit(self) -> bool:
+        return self.sent - self.acked < self.job.window
+
+
+def _next_chunk(chunks: Iterator[Chunk]) -> Chunk | None:
+    return next(chunks, None)
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        layer: BaseChannelLayer,
+        redis_url: str,
+        config: WorkerConfig | None = None,
+    ) -> None:
+        self.engine = engine
+        self.layer = layer
+        self.redis = aioredis.Redis.from_url(redis_url)
+        self.config = config or WorkerConfig()
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.active: dict[str, ActiveJob] = {}
+        self.capacity = asyncio.Semaphore(self.config.max_jobs)
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="tts-engine")
+        self.control = protocol.control_key(self.worker_id)
+        self.failed = False
+
+    async def run(self) -> None:
+        """Serves until `stop()`; then finishes the chunk in hand and fails the other jobs."""
+        await self._beat()
+        logger.info(
+            "tts worker ready", extra={"worker": self.worker_id, "engine": self.engine.name}
+        )
+        background = [
+            asyncio.create_task(self._guard(coro))
+            for coro in (self._heartbeat(), self._take_jobs(), self._receive_control())
+        ]
+        try:
+            await self._schedule()
+        finally:
+            # Only the intake is cancelled: the Redis loops end by themselves within a poll.
+            # (Cancelling a task blocked in a redis-py read can hang on Python 3.11, where
+            # asyncio.timeout may swallow the cancellation.)
+            background[1].cancel()
+            await asyncio.gather(*background[1:], return_exceptions=True)
+            await self._fail_all("worker_shutdown", "The TTS worker shut down; retry.")
+            # The heartbeat goes last: waiting requests must read the error, not a lost worker.
+            self.closed.set()
+            await asyncio.gather(background[0], return_exceptions=True)
+            await self.redis.delete(protocol.heartbeat_key(self.worker_id), self.control)
+            await self.redis.srem(protocol.workers_key(self.engine.name), self.worker_id)
+            await self.redis.aclose()
+            self.executor.shutdown(wait=True)
+            logger.info("tts worker stopped", extra={"worker": self.worker_id})
+
+    async def _guard(self, coro: Any) -> None:
+        """A background loop that fails stops the worker: a worker that takes no jobs or
+        reads no credits must not keep a live heartbeat."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("tts worker loop failed; stopping", extra={"worker": self.worker_id})
+            self.failed = True
+            self.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    # --- intake ------------------------------------------------------------------------------
+
+    async def _take_jobs(self) -> None:
+        channel = protocol.job_channel(self.engine.name)
+        while not self.stopping.is_set():
+            await self.capacity.acquire()
+            try:
+                message = await self.layer.receive(channel)
+                accepted = await self._accept(message)
+            except BaseException:
+                self.capacity.release()
+                raise
+            if not accepted:
+                self.capacity.release()
+
+    async def _accept(self, message: dict[str, Any]) -> bool:
+        job = protocol.Job.from_message(message)
+        claimed = await self.redis.set(
+            protocol.claim_key(job.job_id), self.worker_id, nx=True, px=600_000
+        )
+        if not claimed:
+            return False  # a duplicate delivery: another worker runs it
+        if job.deadline < time.time():
+            await self._send(job, protocol.ERROR, code="timeout", message="The job expired.")
+            return False
+        chunks = self.engine.stream(job.segments, voice=job.voice, conditioning=None)
+        self.active[job.job_id] = ActiveJob(job=job, chunks=chunks)
+        await self._send(job, protocol.ACCEPTED, control=self.control, worker=self.worker_id)
+        self.wake.set()
+        return True
+
+    async def _receive_control(self) -> None:
+        while not self.stopping.is_set():
+            popped = await self.redis.blpop([self.control], timeout=0.5)
+            if popped is None:
+                continue
+            message = protocol.unpack(popped[1])
+            active = self.active.get(str(message.get("job_id")))
+            if active is None:
+                continue
+            if message["type"] == protocol.CREDIT:
+                active.acked = max(active.acked, int(message["acked"]))
+                active.last_credit = time.monotonic()
+            elif message["type"] == protocol.CANCEL:
+                active.cancelled = True
+            self.wake.set()
+
+    # --- scheduling --------------------------------------------------------------------------
+
+    def _pick(self) -> ActiveJob | None:
+        runnable = [a for a in self.active.values() if not a.cancelled and a.has_credit]
+        if not runnable:
+            return None
+        waiting = [a for a in runnable if a.sent == 0]
+        if waiting:
+            return min(waiting, key=lambda a: a.arrived)
+        return min(runnable, key=lambda a: a.served)
+
+    async def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._reap()
+            if self.stopping.is_set():
+                return
+            active = self._pick()
+            if active is None:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+                continue
+            try:
+                chunk = await loop.run_in_executor(self.executor, _next_chunk, active.chunks)
+            except EngineError as error:
+                await self._finish(active, protocol.ERROR, code=error.code, message=str(error))
+                continue
+            except Exception:
+                logger.exception("engine failed", extra={"job": active.job.job_id})
+                await self._finish(
+                    active,
+                    protocol.ERROR,
+                    code="engine_failure",
+                    message="The engine failed on this input.",
+                )
+                continue
+            await self._deliver(active, chunk)
+
+    async def _deliver(self, active: ActiveJob, chunk: Chunk | None) -> None:
+        if active.cancelled:
+            await self._finish(active, None)
+            return
+        if chunk is None:
+            await self._finish(active, protocol.DONE, samples=active.samples)
+            return
+        active.sent += 1
+        active.samples += chunk.samples
+        active.served = time.monotonic()
+        await self._send(
+            active.job,
+            protocol.AUDIO,
+            seq=active.sent,
+            pcm=chunk.pcm,
+            segment=chunk.segment,
+            segment_end=chunk.segment_end,
+        )
+
+    async def _reap(self) -> None:
+        now, wall = time.monotonic(), time.time()
+        for active in list(self.active.values()):
+            if active.cancelled:
+                await self._finish(active, None)
+            elif active.job.deadline < wall:
+                await self._finish(
+                    active, protocol.ERROR, code="timeout", message="The synthesis took too long."
+                )
+            elif not active.has_credit and now - active.last_credit > self.config.stall_seconds:
+                logger.info("dropping stalled job", extra={"job": active.job.job_id})
+                await self._finish(active, None)
+
+    async def _finish(self, active: ActiveJob, kind: str | None, **fields: Any) -> None:
+        self.active.pop(active.job.job_id, None)
+        self.capacity.release()
+        close = getattr(active.chunks, "close", None)
+        if close is not None:
+            await asyncio.get_running_loop().run_in_executor(self.executor, close)
+        if kind is not None:
+            await self._send(active.job, kind, **fields)
+
+    async def _fail_all(self, code: str, message: str) -> None:
+        for active in list(self.active.values()):
+            await self._finish(active, protocol.ERROR, code=code, message=message)
+
+    async def _send(self, job: protocol.Job, kind: str, **fields: Any) -> None:
+        message = protocol.pack({"type": kind, "job_id": job.job_id, **fields})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(job.reply, message)
+            pipe.expire(job.reply, protocol.REPLY_TTL_SECONDS)
+            await pipe.execute()
+
+    # --- heartbeat ---------------------------------------------------------------------------
+
+    async def _beat(self) -> None:
+        status = protocol.WorkerStatus(
+            worker_id=self.worker_id,
+            engine=self.engine.name,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            active_jobs=len(self.active),
+            sample_rate=self.engine.sample_rate,
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(
+                protocol.heartbeat_key(self.worker_id),
+                status.dumps(),
+                px=int(self.config.heartbeat_ttl * 1000),
+            )
+            pipe.sadd(protocol.workers_key(self.engine.name), self.worker_id)
+            await pipe.execute()
+
+    async def _heartbeat(self) -> None:
+        while not self.closed.is_set():
+            await self._beat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closed.wait(), self.config.heartbeat_interval)

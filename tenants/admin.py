@@ -1,0 +1,126 @@
+"""Staff admin. Status changes and revocation go through the services, so the key cache is
+invalidated and an audit record written; API key secrets are never shown; the audit log is
+read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from callwaiting_tts.admin import ReadOnlyModelAdmin
+from tenants.models import ApiKey, AuditLog, Domain, Membership, Tenant
+from tenants.services import Actor, api_key_revoke, tenant_reactivate, tenant_suspend
+
+
+def _staff_actor(request: HttpRequest) -> Actor:
+    return Actor.from_request(
+        request, actor=f"user:{request.user.pk}", source=AuditLog.Source.ADMIN
+    )
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "status", "plan", "schema_name", "created_at"]
+    list_filter = ["status", "plan"]
+    search_fields = ["slug", "name", "schema_name"]
+    readonly_fields = ["schema_name", "status", "created_at"]
+    inlines = [DomainInline, MembershipInline]
+    actions = ["suspend", "reactivate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tenants are created by `manage.py create_tenant`, which builds the schema
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Suspend selected tenants")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            tenant_suspend(tenant=tenant, by=_staff_actor(request))
+        self.message_user(request, f"Suspended {len(queryset)} tenant(s).", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected tenants")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            tenant_reactivate(tenant=tenant, by=_staff_actor(request))
+        self.message_user(request, f"Reactivated {len(queryset)} tenant(s).", messages.SUCCESS)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__email", "tenant__slug"]
+    autocomplete_fields = ["user", "tenant"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "prefix",
+        "name",
+        "tenant",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+    list_filter = ["tenant"]
+    search_fields = ["prefix", "name", "tenant__slug"]
+    # secret_hash deliberately absent: the admin never shows anything derived from the secret.
+    fields = readonly_fields = (
+        "tenant",
+        "name",
+        "prefix",
+        "scopes",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset.select_related("tenant"):
+            api_key_revoke(api_key=api_key, by=_staff_actor(request))
+        self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.SUCCESS)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "created_at",
+        "actor",
+        "source",
+        "action",
+        "target",
+        "tenant",
+        "ip",
+        "request_id",
+    ]
+    list_filter = ["source", "action"]
+    search_fields = ["actor", "action", "target", "request_id", "tenant__slug"]
+    date_hierarchy = "created_at"

@@ -1,0 +1,200 @@
+"""API key → tenant, the one function behind HTTP and WebSocket authentication.
+
+The key record (with its tenant's schema and status) is cached in Redis, so an authenticated
+request touches no database; revocation and suspension delete the cached record
+(`forget_key`), so they take effect on the next request. Last-used times are buffered in a
+Redis hash that a Celery task flushes (`tenants.tasks.flush_api_key_last_used`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from callwaiting_tts.redis import get_redis, key
+from tenants.keys import parse_key, secret_matches
+from tenants.models import ApiKey, Tenant
+
+logger = logging.getLogger(__name__)
+
+_MISSING = "missing"
+
+
+class ApiKeyError(Exception):
+    """Authentication failed. `status` is 401 (bad key), 403 (suspended tenant) or 429."""
+
+    def __init__(
+        self, code: str, message: str, *, status: int = 401, retry_after: int | None = None
+    ):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """The authenticated caller: an API key of one tenant. Stands in as DRF's `request.user`."""
+
+    key_id: int
+    prefix: str
+    name: str
+    scopes: frozenset[str]
+    tenant_id: int
+    tenant_slug: str
+    tenant_name: str
+    schema_name: str
+    plan_id: int
+    expires_at: float | None = None
+    is_authenticated: bool = field(default=True, init=False)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+    def tenant(self) -> Tenant:
+        """An unsaved-looking Tenant built from the cache: enough for `connection.set_tenant`."""
+        tenant = Tenant(
+            id=self.tenant_id,
+            schema_name=self.schema_name,
+            slug=self.tenant_slug,
+            name=self.tenant_name,
+            status=Tenant.Status.ACTIVE,
+            plan_id=self.plan_id,
+        )
+        tenant._state.adding = False
+        return tenant
+
+
+def _cache_key(prefix: str) -> str:
+    return f"apikey:{prefix}"
+
+
+def _load_record(prefix: str) -> dict[str, Any] | None:
+    cached = cache.get(_cache_key(prefix))
+    if cached == _MISSING:
+        return None
+    if cached is not None:
+        return dict(cached)
+    api_key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+    if api_key is None:
+        # A short negative entry: garbage keys cannot hammer the database.
+        cache.set(_cache_key(prefix), _MISSING, 30)
+        return None
+    record = {
+        "key_id": api_key.pk,
+        "prefix": api_key.prefix,
+        "name": api_key.name,
+        "secret_hash": api_key.secret_hash,
+        "scopes": list(api_key.scopes),
+        "revoked": api_key.revoked_at is not None,
+        "expires_at": api_key.expires_at.timestamp() if api_key.expires_at else None,
+        "tenant_id": api_key.tenant_id,
+        "tenant_slug": api_key.tenant.slug,
+        "tenant_name": api_key.tenant.name,
+        "tenant_status": api_key.tenant.status,
+        "schema_name": api_key.tenant.schema_name,
+        "plan_id": api_key.tenant.plan_id,
+    }
+    cache.set(_cache_key(prefix), record, settings.API_KEY_CACHE_SECONDS)
+    return record
+
+
+def forget_key(prefix: str) -> None:
+    cache.delete(_cache_key(prefix))
+
+
+def forget_keys(prefixes: list[str]) -> None:
+    cache.delete_many([_cache_key(p) for p in prefixes])
+
+
+def _failure_key(client: str) -> str:
+    return key("authfail", client, int(time.time() // 60))
+
+
+def _check_failure_budget(client: str | None) -> None:
+    if not client:
+        return
+    failures = int(get_redis().get(_failure_key(client)) or 0)
+    if failures >= settings.AUTH_FAILURE_LIMIT_PER_MINUTE:
+        raise ApiKeyError(
+            "too_many_failed_attempts",
+            "Too many failed authentication attempts; try again shortly.",
+            status=429,
+            retry_after=60 - int(time.time() % 60),
+        )
+
+
+def _note_failure(client: str | None, code: str) -> None:
+    if not client:
+        return
+    pipe = get_redis().pipeline()
+    pipe.incr(_failure_key(client))
+    pipe.expire(_failure_key(client), 120)
+    count, _ = pipe.execute()
+    if count <= 3:  # the log itself is rate-limited: the first few failures per client and minute
+        logger.info("api key authentication failed", extra={"client": client, "code": code})
+
+
+def _note_use(key_id: int) -> None:
+    get_redis().hset(key("apikey", "last_used"), str(key_id), str(time.time()))
+
+
+def authenticate_api_key(raw: str, *, client: str | None = None) -> KeyPrincipal:
+    """Resolves a presented key. Raises ApiKeyError; never touches the tenant's schema."""
+    _check_failure_budget(client)
+    parsed = parse_key(raw.strip())
+    record = _load_record(parsed.prefix) if parsed else None
+    if (
+        parsed is None
+        or record is None
+        or not secret_matches(parsed.secret, record["secret_hash"], settings.API_KEY_PEPPER)
+    ):
+        code = "invalid_api_key"
+        _note_failure(client, code)
+        raise ApiKeyError(code, "Incorrect API key provided." if parsed else "Malformed API key.")
+    if record["revoked"]:
+        _note_failure(client, "api_key_revoked")
+        raise ApiKeyError("api_key_revoked", "This API key has been revoked.")
+    if record["expires_at"] is not None and record["expires_at"] <= time.time():
+        _note_failure(client, "api_key_expired")
+        raise ApiKeyError("api_key_expired", "This API key has expired.")
+    if record["tenant_status"] != Tenant.Status.ACTIVE:
+        raise ApiKeyError("tenant_suspended", "This account is suspended.", status=403)
+    _note_use(record["key_id"])
+    return KeyPrincipal(
+        key_id=record["key_id"],
+        prefix=record["prefix"],
+        name=record["name"],
+        scopes=frozenset(record["scopes"]),
+        tenant_id=record["tenant_id"],
+        tenant_slug=record["tenant_slug"],
+        tenant_name=record["tenant_name"],
+        schema_name=record["schema_name"],
+        plan_id=record["plan_id"],
+        expires_at=record["expires_at"],
+    )
+
+
+def key_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The key from `Authorization: Bearer`, `X-API-Key` or `xi-api-key` (lower-case names).
+    Returns None when no header is present; raises ApiKeyError for a garbled Authorization."""
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiKeyError(
+                "invalid_authorization_header",
+                "The Authorization header must be 'Bearer <API key>'.",
+            )
+        return value.strip()
+    for name in ("x-api-key", "xi-api-key"):
+        if name in headers:
+            return headers[name].strip()
+    return None

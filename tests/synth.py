@@ -1,0 +1,91 @@
+"""Helpers for end-to-end synthesis tests: talk to daphne like a client does."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import soundfile
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def error(self) -> dict[str, Any]:
+        return self.json()["error"]
+
+
+def post(
+    url: str,
+    path: str,
+    key: str | None,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Answer:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if key:
+        all_headers["Authorization"] = f"Bearer {key}"
+    conn.request("POST", path, body=json.dumps(body), headers=all_headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+
+
+def delete(url: str, path: str, key: str) -> int:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    conn.request("DELETE", path, headers={"Authorization": f"Bearer {key}"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def open_stream(
+    url: str, path: str, key: str, body: dict[str, Any]
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    conn.request(
+        "POST",
+        path,
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    return conn, conn.getresponse()
+
+
+def pcm(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<i2")
+
+
+def decode_duration(data: bytes, fmt: str, rate: int) -> float:
+    """Seconds of audio in an encoded answer, decoded by soundfile or PyAV."""
+    if fmt == "pcm":
+        return len(data) / 2 / rate
+    if fmt in {"mulaw", "alaw"}:
+        return len(data) / rate
+    if fmt in {"wav", "mp3"}:  # streamed FLAC has no length: libsndfile 1.2 cannot read it
+        samples, decoded_rate = soundfile.read(io.BytesIO(data), dtype="int16")
+        assert decoded_rate == rate
+        return len(samples) / rate
+    import av
+
+    with av.open(io.BytesIO(data), mode="r") as container:
+        stream = container.streams.audio[0]
+        samples = sum(int(frame.samples) for frame in container.decode(stream))
+        return samples / int(stream.rate)

@@ -1,0 +1,150 @@
+"""`make run`'s supervisor as a user meets it: migrates, ensures the demo tenant, prints a key,
+serves it, and Ctrl-C stops everything. Runs twice on one scratch database (idempotence)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from django.conf import settings
+from psycopg import sql
+
+from tests.conftest import ROOT, database_url_of_this_test_run, free_port
+
+KEY_LINE = re.compile(r"API key: (cw_[a-z0-9]{12}_[A-Za-z0-9_\-]+)")
+
+
+@pytest.fixture
+def scratch_database_url(django_db_blocker) -> Iterator[str]:
+    name = f"cwtts_runtest_{uuid.uuid4().hex[:8]}"
+    with django_db_blocker.unblock():
+        base = database_url_of_this_test_run()
+    server = base.rsplit("/", 1)[0] + "/postgres" if "?host=" not in base else base
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield base.replace(base.split("/")[-1].split("?")[0], name, 1)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class Supervisor:
+    def __init__(self, database_url: str, port: int) -> None:
+        env = dict(
+            os.environ,
+            DATABASE_URL=database_url,
+            REDIS_URL=settings.REDIS_URL,
+            REDIS_PREFIX=f"cwtts:runtest:{uuid.uuid4().hex[:6]}",
+            HOST="127.0.0.1",
+            PORT=str(port),
+            TTS_WORKERS="1",
+        )
+        self.port = port
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "callwaiting_tts.stack", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float = 120) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := pattern.search(line):
+                    return match
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError("not seen: " + pattern.pattern + "\n" + "".join(self.lines[-40:]))
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(60)
+
+
+def me(port: int, key: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/me", headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def ready(port: int, timeout: float = 60) -> dict:
+    """/v1/health once it says ready (the workers load their engine after daphne listens)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError:
+            assert time.monotonic() < deadline, "not ready before the deadline"
+            time.sleep(0.2)
+
+
+def speak(port: int, key: str) -> bytes:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/synthesize",
+        data=json.dumps({"text": "Hello from make run.", "format": "wav"}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+def port_closed(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.timeout(300)
+def test_make_run_serves_the_demo_tenant_and_stops_on_ctrl_c(scratch_database_url):
+    keys = []
+    for _ in range(2):  # the second run reuses the migrated database and the demo tenant
+        port = free_port()
+        supervisor = Supervisor(scratch_database_url, port)
+        try:
+            keys.append(supervisor.wait_for(KEY_LINE).group(1))
+            supervisor.wait_for(re.compile(r"CallWaiting TTS is running at"))
+            for key in keys:  # the first run's key still works in the second
+                body = me(port, key)
+                assert body["tenant"]["slug"] == "demo"
+                assert "synthesize" in body["api_key"]["scopes"]
+            # make run started the TTS workers: readiness counts them and speech comes back.
+            assert ready(port)["checks"]["tts_workers"] == {"status": "ok"}
+            assert len(speak(port, keys[-1])) > 10_000
+        finally:
+            code = supervisor.interrupt()
+        assert code == 0, "".join(supervisor.lines[-40:])
+        assert port_closed(port)
+    assert keys[0] != keys[1]
+    with psycopg.connect(scratch_database_url) as conn:
+        plans = conn.execute(
+            "SELECT p.max_concurrent_streams FROM tenants_tenant t "
+            "JOIN billing_plan p ON p.id = t.plan_id WHERE t.slug = 'demo'"
+        ).fetchall()
+    assert plans == [(100,)]

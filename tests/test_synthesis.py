@@ -1,0 +1,333 @@
+"""Synthesis end to end: daphne, a real worker process over real Redis, real Piper audio.
+
+Workers run with Piper's noise off (see conftest), so audio is repeatable and can be compared
+byte for byte with the raw engine's output for the same segments."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from django_tenants.utils import schema_context
+
+from billing.models import UsageRecord
+from synthesis.engines import load_engine
+from synthesis.engines.base import Segment
+from synthesis.text.split import split_text
+from tests.synth import delete, open_stream, pcm, post
+from voices.models import Voice
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SENTENCE = "Thank you for calling. How can I help you today?"
+PARAGRAPH = (
+    "Your appointment with Doctor Okafor is confirmed for Tuesday at three in the afternoon. "
+    "Please arrive ten minutes early and bring your insurance card. If you need to reschedule, "
+    "call us back at any time, and one of our agents will be glad to help you."
+)
+LONG = " ".join(
+    f"This is sentence number {n} of a long answer that keeps going." for n in range(60)
+)
+RAW_PCM = {"format": "pcm", "sample_rate": 22050}  # the engine's own rate: no resampling
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return load_engine("piper", noise_scale=0.0, noise_w_scale=0.0)
+
+
+def reference(engine, text: str) -> bytes:
+    segments = [
+        Segment(p.text, language="en-US", pause_after_ms=p.pause_after_ms) for p in split_text(text)
+    ]
+    return b"".join(chunk.pcm for chunk in engine.stream(segments, voice="joe"))
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant("synth")
+
+
+def usage(synthesis_id: str) -> UsageRecord:
+    return UsageRecord.objects.get(synthesis_id=synthesis_id)
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+def test_streamed_audio_is_the_engines_audio_in_order_and_complete(
+    service, tenant, tts_worker, engine
+):
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, {"text": PARAGRAPH, **RAW_PCM})
+    assert answer.status == 200, answer.body
+    assert answer.headers["content-type"] == "audio/pcm"
+    assert answer.headers["transfer-encoding"] == "chunked"
+    assert answer.body == reference(engine, PARAGRAPH)
+
+
+def test_whole_file_equals_streamed_and_has_length_and_duration(service, tenant, tts_worker):
+    streamed = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
+    whole = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"text": SENTENCE, **RAW_PCM, "stream": False},
+    )
+    assert whole.status == 200
+    assert whole.body == streamed.body
+    assert int(whole.headers["content-length"]) == len(whole.body)
+    duration = float(whole.headers["x-audio-duration"])
+    assert duration == pytest.approx(len(whole.body) / 2 / 22050, abs=0.002)
+
+
+def test_each_synthesis_ends_in_one_usage_record(service, tenant, tts_worker):
+    answer = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"text": SENTENCE, "format": "mp3"},
+        headers={"X-Request-ID": "client-77"},
+    )
+    assert answer.status == 200
+    synthesis_id = answer.headers["x-synthesis-id"]
+    assert answer.headers["x-characters-billed"] == str(len(SENTENCE))
+    record = wait_for(lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).first())
+    assert record.status == UsageRecord.Status.COMPLETED
+    assert record.characters_billed == len(SENTENCE)
+    assert record.tenant_id == tenant.tenant.pk
+    assert record.request_id == "client-77"
+    assert (record.voice, record.engine, record.output_format) == ("joe", "piper", "mp3")
+    assert record.audio_seconds_delivered == pytest.approx(record.audio_seconds_synthesized)
+    assert record.audio_seconds_synthesized > 1.0
+    assert record.ended_at >= record.started_at
+    with schema_context(tenant.tenant.schema_name):
+        from synthesis.models import SynthesisRecord
+
+        log = SynthesisRecord.objects.get(pk=synthesis_id)
+    assert (log.status, log.characters) == ("done", len(SENTENCE))
+
+
+def test_ssml_bills_its_text_content_not_its_tags(service, tenant, tts_worker):
+    ssml = '<speak>Hello <break time="300ms"/> world.</speak>'
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, {"ssml": ssml, **RAW_PCM})
+    assert answer.status == 200, answer.body
+    assert answer.headers["x-characters-billed"] == str(len("Hello world."))
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(synthesis_id=answer.headers["x-synthesis-id"]).first()
+    )
+    assert record.characters_billed == len("Hello world.")
+
+
+def test_two_concurrent_requests_each_get_their_own_audio(service, tenant, tts_worker, engine):
+    texts = [PARAGRAPH, "Press one for billing, two for support, or stay on the line."]
+    results: dict[int, bytes] = {}
+
+    def fetch(index: int) -> None:
+        answer = post(
+            service.url, "/v1/synthesize", tenant.api_key, {"text": texts[index], **RAW_PCM}
+        )
+        assert answer.status == 200
+        results[index] = answer.body
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results[0] == reference(engine, texts[0])
+    assert results[1] == reference(engine, texts[1])
+
+
+def test_a_client_that_goes_away_cancels_and_is_billed_for_what_it_got(service, tenant, tts_worker):
+    conn, response = open_stream(
+        service.url, "/v1/synthesize", tenant.api_key, {"text": LONG, **RAW_PCM}
+    )
+    assert response.status == 200, response.read()
+    synthesis_id = response.getheader("X-Synthesis-ID")
+    assert response.read(4096)
+    conn.sock.close()  # the caller hangs up
+    conn.close()
+    record = wait_for(lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).first())
+    assert record.status == UsageRecord.Status.CANCELLED
+    assert 0 < record.characters_billed < len(LONG)
+    assert record.audio_seconds_delivered <= record.audio_seconds_synthesized
+    # The worker dropped the job: it serves the next request at once.
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
+    assert answer.status == 200
+
+
+def test_a_worker_killed_mid_job_fails_the_request_clearly_and_the_next_succeeds(
+    service, tenant, tts_workers
+):
+    result: dict[str, object] = {}
+
+    def whole_long() -> None:
+        result["answer"] = post(
+            service.url,
+            "/v1/synthesize",
+            tenant.api_key,
+            {"text": LONG, **RAW_PCM, "stream": False},
+        )
+
+    thread = threading.Thread(target=whole_long)
+    thread.start()
+    busy = wait_for(lambda: busy_worker_pid(), timeout=20)
+    os.kill(busy, signal.SIGKILL)
+    thread.join(30)
+    answer = result["answer"]
+    assert answer.status == 503
+    assert answer.error()["code"] == "worker_lost"
+    record = (
+        UsageRecord.objects.get(synthesis_id=answer.headers["x-synthesis-id"])
+        if ("x-synthesis-id" in answer.headers)
+        else None
+    )
+    assert record is None or record.status == UsageRecord.Status.FAILED
+    again = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
+    assert again.status == 200
+
+
+def busy_worker_pid() -> int | None:
+    from django.conf import settings
+
+    from callwaiting_tts.redis import get_redis
+    from synthesis.protocol import WorkerStatus
+
+    client = get_redis()
+    for key in client.scan_iter(match=f"{settings.REDIS_PREFIX}:tts:worker:*"):
+        raw = client.get(key)
+        if raw and WorkerStatus.loads(raw).active_jobs:
+            return WorkerStatus.loads(raw).pid
+    return None
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({"text": "hi", "voice": "nobody"}, "voice", "unknown_voice"),
+        ({"text": "hi", "format": "wma"}, "format", "invalid_choice"),
+        ({"text": "hi", "format": "pcm", "sample_rate": 11025}, "sample_rate", "invalid_request"),
+        ({"text": "hi", "format": "mulaw", "sample_rate": 16000}, "sample_rate", "invalid_request"),
+        ({"text": "hi", "language": "xx"}, "language", "invalid_choice"),
+        ({"text": "hi", "language": "fr"}, "language", "unsupported_language"),
+        ({"text": "   \n "}, "text", "empty_input"),
+        ({"text": "x" * 5001}, "text", "input_too_long"),
+        ({"ssml": "<speak>unclosed"}, "ssml", "invalid_ssml"),
+        ({"ssml": '<!DOCTYPE x [<!ENTITY a "b">]><speak>&a;</speak>'}, "ssml", "invalid_ssml"),
+        ({"text": "a", "ssml": "<speak>b</speak>"}, "text", "invalid_request"),
+        ({}, "text", "invalid_request"),
+        ({"text": "hi", "speed": 5}, "speed", "max_value"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_bills_nothing(
+    service, tenant, tts_worker, body, param, code
+):
+    before = UsageRecord.objects.count()
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, body)
+    assert answer.status == 400, answer.body
+    error = answer.error()
+    assert (error["param"], error["code"]) == (param, code)
+    assert UsageRecord.objects.count() == before
+
+
+def test_the_input_limit_is_named_in_the_error(service, tenant, tts_worker):
+    error = post(service.url, "/v1/synthesize", tenant.api_key, {"text": "y" * 5001}).error()
+    assert "5000" in error["message"]
+
+
+def test_a_tenants_preset_voice_is_used_and_an_outsider_cannot_use_it(
+    service, make_tenant, tts_worker, engine
+):
+    owner, outsider = make_tenant("voice-own"), make_tenant("voice-out")
+    with schema_context(owner.tenant.schema_name):
+        preset = Voice.objects.create(name="Slow desk", base_voice="joe", speed=0.5)
+    mine = post(
+        service.url,
+        "/v1/synthesize",
+        owner.api_key,
+        {"text": SENTENCE, "voice": "Slow desk", **RAW_PCM},
+    )
+    normal = post(service.url, "/v1/synthesize", owner.api_key, {"text": SENTENCE, **RAW_PCM})
+    assert mine.status == 200
+    assert len(mine.body) > 1.6 * len(normal.body)  # half speed: about twice as long
+    by_id = post(
+        service.url,
+        "/v1/synthesize",
+        owner.api_key,
+        {"text": SENTENCE, "voice": str(preset.pk), **RAW_PCM},
+    )
+    assert by_id.body == mine.body
+    for ref in (str(preset.pk), "Slow desk"):
+        answer = post(
+            service.url,
+            "/v1/synthesize",
+            outsider.api_key,
+            {"text": SENTENCE, "voice": ref, **RAW_PCM},
+        )
+        assert answer.status == 400
+        assert answer.error()["code"] == "unknown_voice"
+
+
+def test_synthesis_needs_the_synthesize_scope_and_a_key(service, tenant, tts_worker):
+    reader = tenant.key_with("voices:read")
+    assert post(service.url, "/v1/synthesize", reader, {"text": "hi"}).error()["code"] == (
+        "insufficient_scope"
+    )
+    assert post(service.url, "/v1/synthesize", None, {"text": "hi"}).status == 401
+
+
+def test_without_workers_the_answer_is_a_clear_503(service, tenant, worker_pool):
+    worker_pool.stop_all()
+    wait_for(lambda: busy_worker_pid() is None and not live_heartbeats())
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, {"text": "hi"})
+    assert answer.status == 503
+    assert answer.error()["code"] == "no_workers"
+    assert pcm(b"").size == 0
+
+
+def live_heartbeats() -> list[bytes]:
+    from django.conf import settings
+
+    from callwaiting_tts.redis import get_redis
+
+    return list(get_redis().scan_iter(match=f"{settings.REDIS_PREFIX}:tts:worker:*"))
+
+
+def test_the_tenants_default_preset_is_used_when_no_voice_is_named(service, tenant, tts_worker):
+    stock = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
+    created = post(
+        service.url,
+        "/v1/voices",
+        tenant.api_key,
+        {"name": "Slow", "base_voice": "joe", "speed": 0.5, "is_default": True},
+    )
+    assert created.status == 201
+    slow = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
+    assert len(slow.body) > 1.6 * len(stock.body)
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(synthesis_id=slow.headers["x-synthesis-id"]).first()
+    )
+    assert record.voice == created.json()["id"]
+    # A new default replaces the old; deleting it brings back the stock default.
+    second = post(
+        service.url,
+        "/v1/voices",
+        tenant.api_key,
+        {"name": "Plain", "base_voice": "joe", "is_default": True},
+    ).json()
+    with schema_context(tenant.tenant.schema_name):
+        defaults = list(Voice.objects.filter(is_default=True).values_list("name", flat=True))
+    assert defaults == ["Plain"]
+    assert delete(service.url, f"/v1/voices/{second['id']}", tenant.api_key) == 204
+    again = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
+    assert again.body == stock.body

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Voice(models.Model):
+    """A tenant's own named voice, in the tenant's schema. For now a preset over a stock voice;
+    cloned voices extend it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=500, blank=True)
+    base_voice = models.CharField(max_length=64)
+    language = models.CharField(max_length=16, default="en-US")
+    speed = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.25), MaxValueValidator(4.0)]
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="The tenant's default voice when a request names none."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(speed__gte=0.25) & models.Q(speed__lte=4.0),
+                name="voice_speed_range",
+            ),
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="voice_one_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
