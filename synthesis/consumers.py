@@ -33,6 +33,10 @@ def _voice_count() -> int:
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    # No channel layer: audio comes back on Redis lists (docs/adr/0004), so a per-socket
+    # channel-layer receive would only cost a Redis connection, and cancelling it when the socket
+    # goes away can hang (ADR 0004).
+    channel_layer_alias = None
     auth_timer: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:

@@ -13,9 +13,25 @@ from voices.models import Voice
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+_open: list[WebsocketCommunicator] = []
+
+
 def communicator(headers=None, subprotocols=None, path="/v1/stream"):
     encoded = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    return WebsocketCommunicator(application, path, headers=encoded, subprotocols=subprotocols)
+    comm = WebsocketCommunicator(application, path, headers=encoded, subprotocols=subprotocols)
+    _open.append(comm)
+    return comm
+
+
+@pytest.fixture(autouse=True)
+async def _disconnect_every_socket():
+    """Ends every socket's application task inside the test, whatever the test did: a consumer
+    task still pending when the event loop is torn down gets cancelled there instead, and a test
+    that fails mid-way should not leave the next one to clean up after it."""
+    yield
+    while _open:
+        comm = _open.pop()
+        await comm.disconnect(timeout=5)
 
 
 async def expect_close(comm, code):
