@@ -1,0 +1,1 @@
+"""Conformance runners for the shared SSML and text-normalization suites (`make conformance`)."""

@@ -1,0 +1,143 @@
+"""The text front-end's data: what the SSML reader produces and what the engine is given.
+
+    plain text ──────────────┐
+                             ├─> [Item] ──normalize/say-as──> split ──> [TextSegment] ──> engine
+    SSML ──ssml.parse_ssml──┘
+
+`Item`s are the reader's output in document order: `Span`s of text with their context (language,
+prosody, say-as, phoneme, ...), `Break`s, `Mark`s and `Boundary`s (the end of an `<s>` or `<p>`).
+`TextSegment`s are what one engine call speaks: normalized text under the engine's length limit,
+with the pause after it and the marks that sit before it. Pure Python: no Django.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+LOCALES = ("en-US", "en-GB", "en-NG")
+DEFAULT_LOCALE = "en-US"
+
+
+def locale_for(tag: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """The normalization locale for a BCP-47 language tag: `en-GB`/`en-NG` as given (any case),
+    other English regions that write dates day-first read like en-GB, plain `en` and everything
+    else like `default`."""
+    if not tag:
+        return default
+    parts = tag.replace("_", "-").split("-")
+    language = parts[0].lower()
+    region = parts[1].upper() if len(parts) > 1 else ""
+    if language != "en":
+        return default
+    if region in ("US", "GB", "NG"):
+        return f"en-{region}"
+    if region in ("AU", "NZ", "IE", "ZA", "IN", "GH", "KE", "UK"):
+        return "en-GB"
+    return default
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """Prosody relative to the voice: `rate` multiplies its speed (1.0 = unchanged), `pitch_st`
+    shifts its pitch in semitones, `volume_db` is a gain in dB (`silent` mutes)."""
+
+    rate: float = 1.0
+    pitch_st: float = 0.0
+    volume_db: float = 0.0
+    silent: bool = False
+
+    @property
+    def gain(self) -> float:
+        """Linear amplitude factor for `volume_db` (0.0 when silent)."""
+        return 0.0 if self.silent else 10 ** (self.volume_db / 20)
+
+
+NEUTRAL = Prosody()
+
+
+@dataclass(frozen=True)
+class SayAs:
+    """`<say-as interpret-as=... format=... detail=...>`: how the span's text is read."""
+
+    interpret_as: str
+    format: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """Text from the document with everything that decides how it is read.
+
+    `normalize` is False for text that must reach the engine as written (`<sub alias>`'s alias is
+    already spoken form). `say_as` and `phonemes` make the span atomic: the splitter never cuts
+    inside it. `chars` is what the span counts for billing (its text as written in the input)."""
+
+    text: str
+    language: str | None = None  # a BCP-47 tag from xml:lang / <lang> / <voice>; None = request's
+    prosody: Prosody = NEUTRAL
+    voice: str | None = None  # <voice name=...>; the front-end resolves or ignores it
+    say_as: SayAs | None = None
+    phonemes: str | None = None  # <phoneme ph=...> (IPA); `text` is its fallback
+    alphabet: str | None = None
+    emphasis: str | None = None  # strong, moderate, reduced, none
+    normalize: bool = True
+    chars: int = -1  # -1: len(text)
+
+    @property
+    def billed(self) -> int:
+        return len(self.text) if self.chars < 0 else self.chars
+
+
+@dataclass(frozen=True)
+class Break:
+    """Silence of exactly `ms` milliseconds (0 = none, and no prosodic break either)."""
+
+    ms: int
+
+
+@dataclass(frozen=True)
+class Mark:
+    """`<mark name=...>`: reported with its position in the audio."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The end of a sentence (`s`) or paragraph (`p`): text never runs across it."""
+
+    kind: Literal["s", "p"]
+
+
+Item = Span | Break | Mark | Boundary
+
+
+@dataclass(frozen=True)
+class TextSegment:
+    """One engine call. `text` is normalized (what the engine reads; with `phonemes`, what it
+    falls back to); `source` is the input it came from, for the preview; `marks` sit at the
+    start of this segment's audio, `marks_after` at its end (after its pause)."""
+
+    text: str
+    source: str
+    language: str  # the normalization locale, e.g. en-NG
+    prosody: Prosody = NEUTRAL
+    pause_after_ms: int = 0
+    chars: int = 0
+    phonemes: str | None = None
+    voice: str | None = None
+    marks: tuple[str, ...] = ()
+    marks_after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The front-end's answer for one request: segments in order, the characters billed for the
+    whole input, and leading silence/marks that come before any speech."""
+
+    segments: list[TextSegment]
+    characters: int
+    leading_pause_ms: int = 0
+    leading_marks: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
