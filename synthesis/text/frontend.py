@@ -1,0 +1,237 @@
+"""The text front-end: a request's text or SSML → the segments an engine speaks (a `Plan`).
+
+    text ─┐                          per span: say-as / sub / phoneme / normalize(locale)
+          ├─> items ─> runs of one language, prosody and voice ─> split ─> TextSegments
+    SSML ─┘   (Span, Break, Mark, Boundary)
+
+Plain text is read sentence by sentence (so each segment knows the sentence it came from) and
+normalized for its locale. Breaks become the pause after the segment before them (or silence
+before the first), marks sit at the start of the segment after them. Emphasis is rendered as
+prosody (slower and louder for strong), since neither engine has an emphasis control.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from synthesis.text.model import (
+    DEFAULT_LOCALE,
+    NEUTRAL,
+    Boundary,
+    Break,
+    Item,
+    Mark,
+    Plan,
+    Prosody,
+    Span,
+    TextSegment,
+    locale_for,
+)
+from synthesis.text.normalize import normalize, say_as
+from synthesis.text.split import MAX_SEGMENT_CHARS, Unit, sentence_ends, split_units
+from synthesis.text.ssml import parse_ssml
+
+EMPHASIS: dict[str, Prosody] = {
+    "strong": Prosody(rate=0.88, volume_db=3.0),
+    "moderate": Prosody(rate=0.94, volume_db=1.5),
+    "none": NEUTRAL,
+    "reduced": Prosody(rate=1.06, volume_db=-3.0),
+}
+# What an expletive is replaced by: Piper and XTTS say it; no profanity reaches the engine.
+BLEEP = "bleep"
+
+
+@dataclass
+class _Run:
+    """Consecutive text of one language, prosody and voice."""
+
+    locale: str
+    prosody: Prosody
+    voice: str | None
+    units: list[Unit] = field(default_factory=list)
+    marks: tuple[str, ...] = ()
+
+
+def prepare(
+    *,
+    text: str | None = None,
+    ssml: str | None = None,
+    locale: str = DEFAULT_LOCALE,
+    lenient: bool = False,
+    max_chars: int = MAX_SEGMENT_CHARS,
+) -> Plan:
+    """The plan for one request. Raises `SsmlError` for a bad SSML document."""
+    if ssml is not None:
+        parsed = parse_ssml(ssml, lenient=lenient)
+        if parsed.language:
+            locale = locale_for(parsed.language, default=locale)
+        return plan_items(
+            parsed.items,
+            parsed.characters,
+            locale=locale,
+            max_chars=max_chars,
+            warnings=list(parsed.warnings),
+        )
+    body = text or ""
+    return plan_items([Span(body)], len(body), locale=locale, max_chars=max_chars)
+
+
+def plan_items(
+    items: Sequence[Item],
+    characters: int,
+    *,
+    locale: str = DEFAULT_LOCALE,
+    max_chars: int = MAX_SEGMENT_CHARS,
+    warnings: list[str] | None = None,
+) -> Plan:
+    builder = _Builder(locale=locale, max_chars=max_chars)
+    for item in items:
+        builder.add(item)
+    builder.flush()
+    return builder.plan(characters, warnings or [])
+
+
+class _Builder:
+    def __init__(self, *, locale: str, max_chars: int) -> None:
+        self.locale = locale
+        self.max_chars = max_chars
+        self.segments: list[TextSegment] = []
+        self.run: _Run | None = None
+        self.pending_marks: list[str] = []
+        self.leading_pause_ms = 0
+        self.unspoken_chars = 0  # billed characters of spans that rendered to nothing
+
+    def add(self, item: Item) -> None:
+        if isinstance(item, Span):
+            self._span(item)
+        elif isinstance(item, Break):
+            self.flush()
+            if self.segments:
+                last = self.segments[-1]
+                self.segments[-1] = replace(last, pause_after_ms=last.pause_after_ms + item.ms)
+            else:
+                self.leading_pause_ms += item.ms
+        elif isinstance(item, Mark):
+            self.flush()
+            self.pending_marks.append(item.name)
+        elif isinstance(item, Boundary):
+            self.flush()
+
+    def _span(self, span: Span) -> None:
+        locale = locale_for(span.language, default=self.locale)
+        prosody = _compose(span.prosody, EMPHASIS.get(span.emphasis or "none", NEUTRAL))
+        run = self.run
+        if run is None or (run.locale, run.prosody, run.voice) != (locale, prosody, span.voice):
+            self.flush()
+            run = self.run = _Run(locale, prosody, span.voice, marks=tuple(self.pending_marks))
+            self.pending_marks = []
+        units = _render(span, locale)
+        if not any(u.text.strip() for u in units):
+            self.unspoken_chars += span.billed
+            return
+        run.units.extend(units)
+
+    def flush(self) -> None:
+        run, self.run = self.run, None
+        if run is None or not run.units:
+            if run is not None:
+                self.pending_marks[:0] = run.marks
+            return
+        pieces = split_units(run.units, max_chars=self.max_chars, first=not self.segments)
+        for index, piece in enumerate(pieces):
+            self.segments.append(
+                TextSegment(
+                    text=piece.text,
+                    source=piece.source,
+                    language=run.locale,
+                    prosody=run.prosody,
+                    chars=piece.chars,
+                    voice=run.voice,
+                    marks=run.marks if index == 0 else (),
+                )
+            )
+
+    def plan(self, characters: int, warnings: list[str]) -> Plan:
+        segments = self.segments
+        leading_marks: tuple[str, ...] = ()
+        if self.pending_marks:  # marks after the last word
+            if segments:
+                last = segments[-1]
+                segments[-1] = replace(last, marks_after=(*last.marks_after, *self.pending_marks))
+            else:
+                leading_marks = tuple(self.pending_marks)
+        if segments:
+            # Billed characters of the plan add up to the request's: whatever did not land in a
+            # segment (unspoken spans, whitespace, tags' surroundings) bills with the first.
+            given = sum(s.chars for s in segments)
+            first = segments[0]
+            segments[0] = replace(first, chars=max(0, first.chars + characters - given))
+        return Plan(
+            segments=segments,
+            characters=characters,
+            leading_pause_ms=self.leading_pause_ms,
+            leading_marks=leading_marks,
+            warnings=warnings,
+        )
+
+
+def _compose(outer: Prosody, inner: Prosody) -> Prosody:
+    return Prosody(
+        rate=outer.rate * inner.rate,
+        pitch_st=outer.pitch_st + inner.pitch_st,
+        volume_db=outer.volume_db + inner.volume_db,
+        silent=outer.silent or inner.silent,
+    )
+
+
+def _render(span: Span, locale: str) -> list[Unit]:
+    """A span as units of engine-ready text, each with its share of the billed characters."""
+    text = span.text
+    if span.say_as is not None:
+        kind = span.say_as.interpret_as
+        if kind == "expletive":
+            spoken = BLEEP if text.strip() else ""
+        else:
+            spoken = say_as(
+                text.strip(),
+                kind,
+                format=span.say_as.format,
+                detail=span.say_as.detail,
+                locale=locale,
+            )
+        return [Unit(_edges(text, spoken), span.billed, atomic=True, source=text)]
+    if span.phonemes is not None or not span.normalize:
+        # The engine reads the phoneme's written fallback, or the <sub> alias as given.
+        return [Unit(text, span.billed, atomic=True, source=text)]
+    sentences = _source_sentences(text)
+    total = sum(len(s) for s in sentences) or 1
+    units: list[Unit] = []
+    given = 0
+    for index, sentence in enumerate(sentences):
+        share = (
+            span.billed - given
+            if index == len(sentences) - 1
+            else span.billed * len(sentence) // total
+        )
+        given += share
+        units.append(Unit(_edges(sentence, normalize(sentence, locale)), share, source=sentence))
+    return units
+
+
+def _edges(source: str, spoken: str) -> str:
+    """Keeps the whitespace at the source's edges, so neighbouring spans do not run together."""
+    spoken = spoken.strip()
+    if not spoken:
+        return ""
+    lead = " " if source[:1].isspace() else ""
+    trail = " " if source[-1:].isspace() else ""
+    return f"{lead}{spoken}{trail}"
+
+
+def _source_sentences(text: str) -> list[str]:
+    """The text cut after its sentence ends, so each is normalized with its own context and each
+    segment knows the sentence it came from; the pieces concatenate back to `text`."""
+    bounds = [0, *sentence_ends(text), len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds) if text[a:b]]

@@ -1,0 +1,149 @@
+"""Splitting: sentences, clauses, the short first piece, atomic units, billed shares."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synthesis.text.split import (
+    FIRST_CUT_ABOVE,
+    Unit,
+    sentence_ends,
+    split_text,
+    split_units,
+    words,
+)
+
+
+def texts(pieces):
+    return [p.text for p in pieces]
+
+
+def test_sentences_are_pieces():
+    assert texts(split_text("Hello there. How are you? Fine!")) == [
+        "Hello there.",
+        "How are you?",
+        "Fine!",
+    ]
+
+
+def test_a_period_after_an_abbreviation_or_initial_ends_nothing():
+    text = "Dr. Okafor and J. R. Tolkien met Mr. Smith at St. Mary's, e.g. today. Next one."
+    assert texts(split_text(text, max_chars=200))[-1] == "Next one."
+    assert sentence_ends(text) == [text.index(" Next")]
+
+
+def test_a_period_before_a_lower_case_word_ends_nothing():
+    assert sentence_ends("It costs approx. five naira. Good.") == [
+        len("It costs approx. five naira.")
+    ]
+
+
+def test_the_first_sentence_is_cut_at_its_first_clause():
+    pieces = split_text("Thanks for calling Riverside Dental, how can I help you?")
+    assert texts(pieces) == ["Thanks for calling Riverside Dental,", "how can I help you?"]
+
+
+def test_only_the_first_sentence_is_cut_short():
+    text = "Hi. Thanks for calling Riverside Dental, how can I help you?"
+    assert texts(split_text(text)) == [
+        "Hi.",
+        "Thanks for calling Riverside Dental, how can I help you?",
+    ]
+    pieces = split_units([Unit(text, len(text))], first=False)
+    assert texts(pieces) == ["Hi.", "Thanks for calling Riverside Dental, how can I help you?"]
+
+
+def test_a_short_first_sentence_is_left_whole():
+    short = "Yes, of course."
+    assert len(short) <= FIRST_CUT_ABOVE
+    assert texts(split_text(short)) == [short]
+
+
+def test_long_sentences_are_cut_at_clauses_then_spaces_under_the_limit():
+    clauses = ", ".join(["and then the caller asked about the bill again"] * 8) + "."
+    pieces = split_text(clauses, max_chars=120)
+    assert all(len(p) <= 120 for p in texts(pieces))
+    assert all(p.endswith((",", ".")) for p in texts(pieces))
+    no_commas = " ".join(["word"] * 100) + "."
+    pieces = split_text(no_commas, max_chars=50)
+    assert all(len(p) <= 50 for p in texts(pieces))
+    assert words(texts(pieces)) == no_commas.split()
+
+
+def test_an_atomic_unit_is_never_cut():
+    phone = "zero eight zero three, one two three, four five six seven"
+    units = [
+        Unit("Call ", 5),
+        Unit(phone, 13, atomic=True, source="0803 123 4567"),
+        Unit(" now, please, then wait for the next available agent to answer.", 62),
+    ]
+    pieces = split_units(units, first=True, max_chars=80)
+    assert any(phone in p.text for p in pieces)
+    assert pieces[0].text.startswith(
+        "Call zero eight zero three, one two three, four five six seven"
+    )
+
+
+def test_an_atomic_unit_longer_than_the_limit_is_cut_at_its_spaces():
+    long = " ".join(["nine"] * 80)
+    pieces = split_units([Unit(long, 80, atomic=True)], max_chars=100)
+    assert all(len(p.text) <= 100 for p in pieces)
+    assert words(texts(pieces)) == long.split()
+
+
+def test_pieces_bill_every_character_once():
+    units = [Unit("One two three. ", 10), Unit("Four, five six seven eight nine ten.", 40)]
+    pieces = split_units(units, first=True)
+    assert sum(p.chars for p in pieces) == 50
+    assert all(p.chars > 0 for p in pieces)
+
+
+def test_units_join_with_a_space_only_between_words():
+    pieces = split_units([Unit("the", 3), Unit("fifth", 1, atomic=True), Unit(".", 1)])
+    assert texts(pieces) == ["the fifth."]
+
+
+def test_pieces_know_their_source():
+    units = [
+        Unit("Doctor Okafor is in.", 13, source="Dr. Okafor is in."),
+        Unit(" Bye.", 5, source=" Bye."),
+    ]
+    pieces = split_units(units)
+    assert [p.source for p in pieces] == ["Dr. Okafor is in.", "Bye."]
+
+
+def test_whitespace_only_text_has_no_pieces():
+    assert split_text(" \n\t ") == []
+
+
+_word = st.text(alphabet=st.characters(categories=("L", "N", "P", "S")), min_size=1, max_size=12)
+_text = st.lists(
+    st.tuples(_word, st.sampled_from([" ", "  ", "\n", ", ", ". ", "! ", "\n\n", " - "])),
+    max_size=120,
+).map(lambda pairs: "".join(w + sep for w, sep in pairs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_text, st.integers(min_value=20, max_value=250))
+def test_splitting_keeps_every_word_in_order_under_the_limit(text, limit):
+    pieces = split_text(text, max_chars=limit)
+    assert words(texts(pieces)) == text.split()
+    assert all(p.text and p.text == p.text.strip() for p in pieces)
+    assert sum(p.chars for p in pieces) == len(text)
+    assert all(len(p.text) <= limit for p in pieces)
+
+
+def _squeezed(text):
+    return "".join(text.split())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_text, st.booleans(), st.integers(0, 50)), max_size=8))
+def test_units_keep_every_word_and_every_billed_character(parts):
+    units = [Unit(text, chars, atomic) for text, atomic, chars in parts]
+    pieces = split_units(units, first=True, max_chars=120)
+    # Every character, in order (units written against each other stay joined).
+    assert _squeezed("".join(texts(pieces))) == _squeezed("".join(u.text for u in units))
+    if pieces:
+        assert sum(p.chars for p in pieces) == sum(u.chars for u in units)
