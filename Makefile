@@ -35,3 +35,10 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The shared SSML and text-normalization suites (../shared/conformance, or CONFORMANCE_DIR),
+# reported per file and per category; CONFORMANCE_ARGS=--no-audio skips the audio run.
+CONFORMANCE_ARGS ?=
+.PHONY: conformance
+conformance: venv
+	$(PY) -m synthesis.text.conformance $(CONFORMANCE_ARGS)
