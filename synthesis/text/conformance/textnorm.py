@@ -1,0 +1,156 @@
+"""The text normalization conformance suite: `normalize(input, "en-US")` against the external
+cases in `<conformance>/textnorm/en_tn_cases.jsonl` (NeMo-text-processing and WeTextProcessing
+test cases), compared case-insensitively without punctuation.
+
+    python -m synthesis.text.conformance.textnorm [path/to/en_tn_cases.jsonl]
+
+The suite directory is `$CONFORMANCE_DIR` if set, else `<repo>/../shared/conformance`.
+`KNOWN_DIFFERENCES` lists inputs where this project's reading differs from the suite's on
+purpose; they still count as misses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+
+from synthesis.text.normalize import normalize
+
+SUITE_FILE = pathlib.Path("textnorm") / "en_tn_cases.jsonl"
+LOCALE = "en-US"
+
+# input -> why this project reads it differently from the suite (still a miss).
+KNOWN_DIFFERENCES: dict[str, str] = {}
+
+
+def conformance_dir() -> pathlib.Path:
+    """Where the external suites live."""
+    env = os.environ.get("CONFORMANCE_DIR")
+    if env:
+        return pathlib.Path(env)
+    repo = pathlib.Path(__file__).resolve().parents[3]
+    return repo.parent / "shared" / "conformance"
+
+
+def default_path() -> pathlib.Path:
+    return conformance_dir() / SUITE_FILE
+
+
+def comparable(text: str) -> str:
+    """Lower case, punctuation and symbols removed (hyphens and dashes become spaces),
+    whitespace collapsed."""
+    out: list[str] = []
+    for ch in text.lower():
+        category = unicodedata.category(ch)
+        if category == "Pd" or ch in "-‐‑‒–—":
+            out.append(" ")
+        elif category[0] in "PS":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+@dataclass(frozen=True)
+class Miss:
+    category: str
+    input: str
+    got: str
+    expected: str
+    known: str | None = None
+
+
+@dataclass
+class CategoryResult:
+    total: int = 0
+    passed: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+@dataclass
+class TextnormReport:
+    path: pathlib.Path
+    categories: dict[str, CategoryResult] = field(default_factory=dict)
+    failures: list[Miss] = field(default_factory=list)
+    known_differences: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(c.total for c in self.categories.values())
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for c in self.categories.values())
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+def _accepted(row: dict[str, object]) -> list[str]:
+    values = row.get("accepted") or []
+    accepted = [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+    expected = row.get("expected")
+    if isinstance(expected, str) and expected not in accepted:
+        accepted.insert(0, expected)
+    return accepted
+
+
+def run_textnorm(path: pathlib.Path | None = None) -> TextnormReport:
+    """Normalize every case of the suite and compare it with the accepted readings."""
+    path = path or default_path()
+    report = TextnormReport(path=path, known_differences=dict(KNOWN_DIFFERENCES))
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            category = str(row["category"])
+            text = str(row["input"])
+            accepted = _accepted(row)
+            got = normalize(text, LOCALE)
+            result = report.categories.setdefault(category, CategoryResult())
+            result.total += 1
+            if comparable(got) in {comparable(a) for a in accepted}:
+                result.passed += 1
+            else:
+                report.failures.append(
+                    Miss(category, text, got, accepted[0] if accepted else "",
+                         KNOWN_DIFFERENCES.get(text))
+                )
+    return report
+
+
+def format_report(report: TextnormReport) -> str:
+    """A table per category, then every miss (known differences marked with their reason)."""
+    lines = [f"Text normalization conformance: {report.path}", ""]
+    lines.append(f"{'category':<26} {'passed':>6} {'total':>6} {'rate':>7}")
+    for name, result in sorted(report.categories.items()):
+        lines.append(f"{name:<26} {result.passed:>6} {result.total:>6} {result.rate:>7.1%}")
+    lines.append(f"{'overall':<26} {report.passed:>6} {report.total:>6} {report.rate:>7.1%}")
+    known = [m for m in report.failures if m.known]
+    lines += ["", f"Misses: {len(report.failures)} ({len(known)} known differences)", ""]
+    for miss in report.failures:
+        lines.append(f"[{miss.category}] {miss.input!r}")
+        lines.append(f"    got:      {miss.got}")
+        lines.append(f"    expected: {miss.expected}")
+        if miss.known:
+            lines.append(f"    known difference: {miss.known}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    path = pathlib.Path(argv[1]) if len(argv) > 1 else None
+    print(format_report(run_textnorm(path)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,156 @@
+"""Abbreviations: titles before names, street types after them, Latin and other common ones.
+
+An expanded abbreviation's period disappears (so that a sentence splitter does not take it for
+a sentence end) unless it also ends the sentence: the text ends there or the next word starts
+with a capital letter and is not the name a title belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Written before a name: "Dr. Smith", "Mrs Okafor".
+TITLES: dict[str, str] = {
+    "Dr": "Doctor",
+    "Mr": "Mister",
+    "Mrs": "Misses",
+    "Ms": "Miz",
+    "Prof": "Professor",
+    "Rev": "Reverend",
+    "Hon": "Honorable",
+    "Gen": "General",
+    "Capt": "Captain",
+    "Lt": "Lieutenant",
+    "Sgt": "Sergeant",
+    "Col": "Colonel",
+    "Gov": "Governor",
+    "Sen": "Senator",
+    "Rep": "Representative",
+    "Maj": "Major",
+    "Mt": "Mount",
+    "Ft": "Fort",
+    "Pres": "President",
+    "Engr": "Engineer",
+    "Insp": "Inspector",
+    "Supt": "Superintendent",
+}
+# Written after something, with a period: "John Smith Jr.", "apples, pears, etc."
+TRAILING: dict[str, str] = {
+    "Jr": "Junior",
+    "Sr": "Senior",
+    "etc": "et cetera",
+    "vs": "versus",
+    "Co": "Company",
+    "Inc": "Incorporated",
+    "Ltd": "Limited",
+    "Corp": "Corporation",
+    "Ave": "Avenue",
+    "Rd": "Road",
+    "Blvd": "Boulevard",
+    "Dept": "Department",
+    "approx": "approximately",
+    "Ph.D": "PhD",
+    "Mon": "Monday",
+    "Tue": "Tuesday",
+    "Tues": "Tuesday",
+    "Wed": "Wednesday",
+    "Thu": "Thursday",
+    "Thur": "Thursday",
+    "Thurs": "Thursday",
+    "Fri": "Friday",
+    "Sat": "Saturday",
+    "Sun": "Sunday",
+}
+LATIN: dict[str, str] = {"e.g.": "for example", "i.e.": "that is", "cf.": "compare", "viz.": "namely"}
+# Street types written without a period after a capitalised street name: "Laguna Ct".
+STREET_TYPES: dict[str, str] = {
+    "St": "Street",
+    "Ave": "Avenue",
+    "Rd": "Road",
+    "Blvd": "Boulevard",
+    "Ct": "Court",
+    "Ln": "Lane",
+    "Dr": "Drive",
+    "Expy": "Expressway",
+    "Hwy": "Highway",
+    "hwy": "Highway",
+    "Pkwy": "Parkway",
+    "Cres": "Crescent",
+}
+DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
+
+TITLE_RE = re.compile(
+    r"(?<![\w.])(" + "|".join(sorted(TITLES, key=len, reverse=True)) + r")(\.?)(?= +[A-Z])"
+    r"|(?<![\w.])(" + "|".join(sorted(TITLES, key=len, reverse=True)) + r")\.(?=\s*$)"
+)
+SAINT_STREET_RE = re.compile(r"(?<![\w.])St(\.?)(?![\w])")
+TRAILING_RE = re.compile(
+    r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(TRAILING, key=len, reverse=True))
+    + r")\.(?!\w)",
+)
+VS_RE = re.compile(r"(?<![\w.])vs(?= )")
+LATIN_RE = re.compile(
+    r"(?<![\w.])(" + "|".join(re.escape(k) for k in LATIN) + r")(,?)", re.IGNORECASE
+)
+NUMBER_SIGN_RE = re.compile(r"(?<![\w.])(?:No|no|Nos|nos)\.? ?(?=[0-9])|#(?=[0-9])")
+STREET_RE = re.compile(
+    r"(?<=[a-z] )(" + "|".join(k for k in STREET_TYPES if k != "St") + r")(?![\w.])"
+    r"|(?<=[A-Z][a-z] )(" + "|".join(STREET_TYPES) + r")(?![\w.])"
+    r"|(?<=[a-z][a-z] )(St)(?![\w.])"
+)
+DIRECTION_RE = re.compile(r"(?<=[0-9] )([NSEW])(?= [A-Z0-9])")
+INITIALISM_RE = re.compile(r"(?<![\w.])((?:[A-Za-z]\.){2,}|(?:[A-Za-z]\.)(?:[A-Za-z](?![\w.])))")
+
+
+def sentence_ends_after(text: str, end: int) -> bool:
+    """Whether a period at `end - 1` may end a sentence: nothing but closing punctuation
+    follows, or whitespace and a capital letter."""
+    rest = text[end:]
+    if not rest.strip(" \t\"')]”’"):
+        return True
+    return re.match(r"\s+[\"'(“‘]?[A-Z]", rest) is not None
+
+
+def period(text: str, end: int) -> str:
+    """"." when an abbreviation ending at `end` also ends a sentence, else ""."""
+    return "." if sentence_ends_after(text, end) else ""
+
+
+def expand_title(match: re.Match[str], _locale: str) -> str:
+    if match.group(1):
+        return TITLES[match.group(1)]
+    return TITLES[match.group(3)] + "."
+
+
+def expand_saint_street(match: re.Match[str], _locale: str) -> str:
+    text, start, end = match.string, match.start(), match.end()
+    before = text[:start].rstrip()
+    after = text[end:]
+    prev_word = before.rsplit(None, 1)[-1] if before else ""
+    after_name = bool(prev_word) and (prev_word[0].isupper() or prev_word[-1].isdigit())
+    before_name = re.match(r" +[A-Z]", after) is not None
+    if before_name and not after_name:
+        return "Saint"
+    if not match.group(1):
+        return "Street" if after_name else match.group(0)
+    return "Street" + period(text, end)
+
+
+def expand_trailing(match: re.Match[str], _locale: str) -> str:
+    key = match.group(1)
+    words = TRAILING[key]
+    text, end = match.string, match.end()
+    if words.endswith("day") and re.match(r"\s*[-–]\s*[A-Z]", text[end:]):
+        return words + " to"
+    return words + period(text, end)
+
+
+def expand_latin(match: re.Match[str], _locale: str) -> str:
+    return LATIN[match.group(1).lower()] + ","
+
+
+def expand_initialism(match: re.Match[str], _locale: str) -> str:
+    letters = match.group(1).replace(".", "").upper()
+    text, end = match.string, match.end()
+    dotted_end = match.group(1).endswith(".")
+    return letters + (period(text, end) if dotted_end else "")

@@ -1,0 +1,189 @@
+"""Numbers as words: cardinals, ordinals, digit strings, decimals, years and fractions.
+
+Conventions (all locales): the last three-digit group of a cardinal takes a British-style "and"
+("one hundred and twenty three", "eighteen thousand and eighty one"), higher groups do not
+("one hundred twenty three thousand"). Ordinals and fraction parts never take the "and".
+"""
+
+from __future__ import annotations
+
+ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+SCALES = (
+    "_ thousand million billion trillion quadrillion quintillion sextillion septillion "
+    "octillion nonillion decillion"
+).split()
+SCALE_WORDS = frozenset(SCALES[1:])
+
+_ORDINAL_IRREGULAR = {
+    "one": "first",
+    "two": "second",
+    "three": "third",
+    "five": "fifth",
+    "eight": "eighth",
+    "nine": "ninth",
+    "twelve": "twelfth",
+}
+
+# Longest digit string read as a number; longer ones are read digit by digit (and never handed
+# to int(), whose string conversion is limited).
+MAX_CARDINAL_DIGITS = len(SCALES) * 3
+
+
+def _below_hundred(n: int) -> str:
+    if n < 20:
+        return ONES[n]
+    tens, ones = divmod(n, 10)
+    return TENS[tens] if ones == 0 else f"{TENS[tens]} {ONES[ones]}"
+
+
+def _below_thousand(n: int, *, use_and: bool) -> str:
+    hundreds, rest = divmod(n, 100)
+    if hundreds == 0:
+        return _below_hundred(rest)
+    head = f"{ONES[hundreds]} hundred"
+    if rest == 0:
+        return head
+    return f"{head} and {_below_hundred(rest)}" if use_and else f"{head} {_below_hundred(rest)}"
+
+
+def cardinal(n: int, *, use_and: bool = True) -> str:
+    """`n` in words: 123 -> "one hundred and twenty three" (`use_and=False`: without "and")."""
+    if n < 0:
+        return "minus " + cardinal(-n, use_and=use_and)
+    if n == 0:
+        return "zero"
+    groups: list[int] = []
+    while n:
+        n, group = divmod(n, 1000)
+        groups.append(group)
+    if len(groups) > len(SCALES):
+        return digits("".join(str(g).zfill(3) for g in reversed(groups)).lstrip("0"))
+    words: list[str] = []
+    for index in range(len(groups) - 1, -1, -1):
+        group = groups[index]
+        if group == 0:
+            continue
+        if index == 0:
+            if use_and and group < 100 and len(groups) > 1 and groups[1] != 0:
+                words.append("and")
+            words.append(_below_thousand(group, use_and=use_and))
+        else:
+            words.append(f"{_below_thousand(group, use_and=False)} {SCALES[index]}")
+    return " ".join(words)
+
+
+def to_ordinal_word(words: str) -> str:
+    """The ordinal of a cardinal phrase: "twenty one" -> "twenty first"."""
+    head, _, last = words.rpartition(" ")
+    if last in _ORDINAL_IRREGULAR:
+        last = _ORDINAL_IRREGULAR[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    else:
+        last += "th"
+    return f"{head} {last}" if head else last
+
+
+def ordinal(n: int) -> str:
+    """`n` as an ordinal: 21 -> "twenty first", 100 -> "one hundredth"."""
+    if n < 0:
+        return "minus " + ordinal(-n)
+    return to_ordinal_word(cardinal(n, use_and=False))
+
+
+def ordinal_suffix(n: int) -> str:
+    """The written suffix of `n`'s ordinal: 1 -> "st", 12 -> "th", 23 -> "rd"."""
+    if n % 100 in (11, 12, 13):
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
+def digits(text: str, zero: str = "zero") -> str:
+    """Each ASCII digit of `text` as a word; other characters are dropped."""
+    return " ".join(zero if ch == "0" else ONES[int(ch)] for ch in text if "0" <= ch <= "9")
+
+
+def pluralize(words: str) -> str:
+    """The plural of the last word of a number phrase: "nineteen eighty" -> "nineteen eighties"."""
+    head, _, last = words.rpartition(" ")
+    last = last[:-1] + "ies" if last.endswith("y") else last + "s"
+    return f"{head} {last}" if head else last
+
+
+def number(text: str, *, use_and: bool = True) -> str:
+    """An integer as written ("1,234", "0042", "17"): grouped or short ones as a cardinal,
+    leading zeros digit by digit."""
+    plain = text.replace(",", "")
+    if not plain.isascii() or not plain.isdigit():
+        return digits(plain)
+    if len(plain) > 1 and plain.startswith("0"):
+        return digits(plain)
+    if len(plain) > MAX_CARDINAL_DIGITS:
+        return digits(plain)
+    return cardinal(int(plain), use_and=use_and)
+
+
+def decimal(text: str, *, use_and: bool = True) -> str:
+    """A decimal as written: "2.050" -> "two point zero five zero", ".5" -> "point five",
+    "-1.5" -> "minus one point five"."""
+    sign = ""
+    if text.startswith(("-", "−")):
+        sign, text = "minus ", text[1:]
+    whole, dot, frac = text.partition(".")
+    parts: list[str] = []
+    if whole:
+        parts.append(number(whole, use_and=use_and) if whole.replace(",", "") else "zero")
+    if dot:
+        parts.append("point")
+        if frac:
+            parts.append(digits(frac))
+    return sign + " ".join(parts)
+
+
+def year(n: int) -> str:
+    """`n` read as a year: 1999 -> "nineteen ninety nine", 2005 -> "two thousand five",
+    1906 -> "nineteen oh six", 1900 -> "nineteen hundred", 2010 -> "twenty ten"."""
+    if n < 0:
+        return "minus " + year(-n)
+    if n < 100 or n >= 10000:
+        return cardinal(n, use_and=False)
+    if n % 1000 == 0 or (n >= 1000 and n % 1000 < 10):
+        return cardinal(n, use_and=False)
+    high, low = divmod(n, 100)
+    if low == 0:
+        return f"{cardinal(high, use_and=False)} hundred"
+    if low < 10:
+        return f"{cardinal(high, use_and=False)} oh {ONES[low]}"
+    return f"{cardinal(high, use_and=False)} {_below_hundred(low)}"
+
+
+def two_digit_year(text: str) -> str:
+    """A two-digit year: "98" -> "ninety eight", "05" -> "oh five"."""
+    n = int(text)
+    return f"oh {ONES[n]}" if n < 10 else _below_hundred(n)
+
+
+_DENOMINATORS = {2: ("half", "halves"), 4: ("quarter", "quarters")}
+
+
+def fraction(numerator: int, denominator: int, *, mixed: bool = False) -> str:
+    """A fraction: 3/4 -> "three quarters", 1/2 -> "one half" ("a half" when `mixed`, as in
+    "two and a half"), 22/3 -> "twenty two thirds", 5/1 -> "five over one"."""
+    num = cardinal(numerator, use_and=False)
+    if denominator == 1:
+        return f"{num} over one"
+    if denominator == 0:
+        return f"{num} over zero"
+    if denominator in _DENOMINATORS:
+        singular, plural = _DENOMINATORS[denominator]
+        if numerator == 1:
+            return f"a {singular}" if mixed else f"one {singular}"
+        return f"{num} {plural}"
+    den = ordinal(denominator)
+    if numerator == 1:
+        return f"{num} {den}"
+    return f"{num} {pluralize(den)}"

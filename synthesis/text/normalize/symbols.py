@@ -1,0 +1,91 @@
+"""Symbols by name, and reading text character by character."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .numbers import ONES
+
+# Symbols a TTS engine misreads or skips; normalized text never contains them.
+MISREAD_SYMBOLS = frozenset("$€£₦¥₩%&@#/+=*^~|\\_<>§°º¢`")
+
+SYMBOL_NAMES: dict[str, str] = {
+    "$": "dollar",
+    "€": "euro",
+    "£": "pound",
+    "₦": "naira",
+    "¥": "yen",
+    "₩": "won",
+    "¢": "cent",
+    "%": "percent",
+    "&": "and",
+    "@": "at",
+    "#": "hash",
+    "/": "slash",
+    "+": "plus",
+    "=": "equals",
+    "*": "asterisk",
+    "^": "caret",
+    "~": "tilde",
+    "|": "bar",
+    "\\": "backslash",
+    "_": "underscore",
+    "<": "less than",
+    ">": "greater than",
+    "§": "section",
+    "°": "degrees",
+    "º": "degrees",
+    "`": "backtick",
+}
+
+# Names used when reading character by character (verbatim, characters, e-mail addresses).
+CHARACTER_NAMES: dict[str, str] = {
+    **SYMBOL_NAMES,
+    "&": "ampersand",
+    "°": "degree",
+    "º": "degree",
+    ".": "dot",
+    ",": "comma",
+    ":": "colon",
+    ";": "semicolon",
+    "!": "exclamation mark",
+    "?": "question mark",
+    "-": "dash",
+    "'": "apostrophe",
+    '"': "quote",
+    "(": "open parenthesis",
+    ")": "close parenthesis",
+    "[": "open bracket",
+    "]": "close bracket",
+    "{": "open brace",
+    "}": "close brace",
+}
+
+
+def character_name(ch: str) -> str:
+    """One character read aloud: a digit as its word, a letter as itself (upper case), a symbol
+    by its name (or its Unicode name), whitespace as nothing."""
+    if "0" <= ch <= "9":
+        return ONES[int(ch)]
+    if ch.isspace():
+        return ""
+    if ch.isalpha():
+        return ch.upper()
+    if ch in CHARACTER_NAMES:
+        return CHARACTER_NAMES[ch]
+    if ch.isdigit():
+        return ch
+    return unicodedata.name(ch, "").lower().replace("-", " ")
+
+
+def spell(text: str, *, punctuation: bool) -> str:
+    """`text` letter by letter ("abc1" -> "A B C one"); with `punctuation`, every symbol and
+    punctuation mark by name, otherwise punctuation (but not symbols) is left out."""
+    words: list[str] = []
+    for ch in text:
+        if not punctuation and unicodedata.category(ch).startswith("P") and ch not in "#%&@*/\\_":
+            continue
+        name = character_name(ch)
+        if name:
+            words.append(name)
+    return " ".join(words)
