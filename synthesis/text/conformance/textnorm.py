@@ -46,9 +46,7 @@ def comparable(text: str) -> str:
     out: list[str] = []
     for ch in text.lower():
         category = unicodedata.category(ch)
-        if category == "Pd" or ch in "-‐‑‒–—":
-            out.append(" ")
-        elif category[0] in "PS":
+        if category == "Pd" or ch in "-\u2010\u2011\u2012\u2013\u2014" or category[0] in "PS":
             out.append(" ")
         else:
             out.append(ch)
@@ -122,8 +120,13 @@ def run_textnorm(path: pathlib.Path | None = None) -> TextnormReport:
                 result.passed += 1
             else:
                 report.failures.append(
-                    Miss(category, text, got, accepted[0] if accepted else "",
-                         KNOWN_DIFFERENCES.get(text))
+                    Miss(
+                        category,
+                        text,
+                        got,
+                        accepted[0] if accepted else "",
+                        KNOWN_DIFFERENCES.get(text),
+                    )
                 )
     return report
 

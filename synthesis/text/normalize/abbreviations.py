@@ -61,7 +61,12 @@ TRAILING: dict[str, str] = {
     "Sat": "Saturday",
     "Sun": "Sunday",
 }
-LATIN: dict[str, str] = {"e.g.": "for example", "i.e.": "that is", "cf.": "compare", "viz.": "namely"}
+LATIN: dict[str, str] = {
+    "e.g.": "for example",
+    "i.e.": "that is",
+    "cf.": "compare",
+    "viz.": "namely",
+}
 # Street types written without a period after a capitalised street name: "Laguna Ct".
 STREET_TYPES: dict[str, str] = {
     "St": "Street",
@@ -85,7 +90,8 @@ TITLE_RE = re.compile(
 )
 SAINT_STREET_RE = re.compile(r"(?<![\w.])St(\.?)(?![\w])")
 TRAILING_RE = re.compile(
-    r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(TRAILING, key=len, reverse=True))
+    r"(?<![\w.])("
+    + "|".join(re.escape(k) for k in sorted(TRAILING, key=len, reverse=True))
     + r")\.(?!\w)",
 )
 VS_RE = re.compile(r"(?<![\w.])vs(?= )")
@@ -106,13 +112,13 @@ def sentence_ends_after(text: str, end: int) -> bool:
     """Whether a period at `end - 1` may end a sentence: nothing but closing punctuation
     follows, or whitespace and a capital letter."""
     rest = text[end:]
-    if not rest.strip(" \t\"')]”’"):
+    if not rest.strip(" \t\"')]”\u2019"):
         return True
-    return re.match(r"\s+[\"'(“‘]?[A-Z]", rest) is not None
+    return re.match(r"\s+[\"'(“\u2018]?[A-Z]", rest) is not None
 
 
 def period(text: str, end: int) -> str:
-    """"." when an abbreviation ending at `end` also ends a sentence, else ""."""
+    """ "." when an abbreviation ending at `end` also ends a sentence, else ""."""
     return "." if sentence_ends_after(text, end) else ""
 
 
@@ -140,7 +146,7 @@ def expand_trailing(match: re.Match[str], _locale: str) -> str:
     key = match.group(1)
     words = TRAILING[key]
     text, end = match.string, match.end()
-    if words.endswith("day") and re.match(r"\s*[-–]\s*[A-Z]", text[end:]):
+    if words.endswith("day") and re.match(r"\s*[-\u2013]\s*[A-Z]", text[end:]):
         return words + " to"
     return words + period(text, end)
 
@@ -154,3 +160,78 @@ def expand_initialism(match: re.Match[str], _locale: str) -> str:
     text, end = match.string, match.end()
     dotted_end = match.group(1).endswith(".")
     return letters + (period(text, end) if dotted_end else "")
+
+
+# Two or more initials before a name: "C. S. Lewis" -> "CS Lewis" (no periods left to split on).
+SPACED_INITIALS_RE = re.compile(r"(?<![\w.])((?:[A-Z]\. ?){2,4})(?=[A-Z][a-z])")
+
+
+def join_initials(match: re.Match[str], _locale: str) -> str:
+    return match.group(1).replace(".", "").replace(" ", "") + " "
+
+
+US_STATES: dict[str, str] = {
+    "AL": "Alabama",
+    "AK": "Alaska",
+    "AZ": "Arizona",
+    "AR": "Arkansas",
+    "CA": "California",
+    "CO": "Colorado",
+    "CT": "Connecticut",
+    "DE": "Delaware",
+    "FL": "Florida",
+    "GA": "Georgia",
+    "ID": "Idaho",
+    "IL": "Illinois",
+    "IA": "Iowa",
+    "KS": "Kansas",
+    "KY": "Kentucky",
+    "LA": "Louisiana",
+    "MD": "Maryland",
+    "MA": "Massachusetts",
+    "MI": "Michigan",
+    "MN": "Minnesota",
+    "MS": "Mississippi",
+    "MO": "Missouri",
+    "MT": "Montana",
+    "NE": "Nebraska",
+    "NV": "Nevada",
+    "NH": "New Hampshire",
+    "NJ": "New Jersey",
+    "NM": "New Mexico",
+    "NY": "New York",
+    "NC": "North Carolina",
+    "ND": "North Dakota",
+    "OK": "Oklahoma",
+    "OR": "Oregon",
+    "PA": "Pennsylvania",
+    "RI": "Rhode Island",
+    "SC": "South Carolina",
+    "SD": "South Dakota",
+    "TN": "Tennessee",
+    "TX": "Texas",
+    "UT": "Utah",
+    "VT": "Vermont",
+    "VA": "Virginia",
+    "WA": "Washington",
+    "WV": "West Virginia",
+    "WI": "Wisconsin",
+    "WY": "Wyoming",
+    "DC": "D C",
+}
+# A state code closing an address: "Santa Clara, CA 95051", "Stroudsburg, PA".
+STATE_RE = re.compile(
+    r"(?<=[a-z], )(" + "|".join(US_STATES) + r")(?:(,? )([0-9]{5})(?:-([0-9]{4}))?)?"
+    r"(?=[,.;]|\s*$)"
+)
+
+
+def expand_state(match: re.Match[str], _locale: str) -> str:
+    from .numbers import digits
+
+    out = US_STATES[match.group(1)]
+    if match.group(3):
+        out += (match.group(2) or " ") + digits(match.group(3))
+        if match.group(4):
+            out += " " + digits(match.group(4))
+    return out

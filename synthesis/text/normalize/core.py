@@ -121,10 +121,8 @@ def _month_first(match: re.Match[str], locale: str) -> str | None:
         return None
     if suffix and suffix.lower() != ordinal_suffix(day):
         return None
-    if dot == "" and len(month_s) <= 4 and month_s.lower() in ("may", "mar", "jun", "jan", "sep"):
-        # "may 5" is likelier a verb and a number unless capitalised
-        if month_s[0].islower() and month_s.lower() == "may":
-            return None
+    if not dot and month_s == "may":
+        return None  # "may 5" is likelier the verb and a number
     sep = ", " if comma and comma.startswith(",") else " "
     return dates.read_date(day, month, year_s, day_first=False, comma=sep)
 
@@ -192,7 +190,7 @@ _SIDE = (
     r"(?:\s?[ap]\.?m\.?(?![\w])|:[0-9]{2}(?:\s?[ap]\.?m\.?(?![\w]))?|%|s(?![\w]))?"
 )
 RANGE_RE = re.compile(
-    rf"(?<![\w.,/:$£€₦¥-])({_SIDE}) ?[-–—] ?({_SIDE})((?:\s?[°º]?[A-Za-zμ]+[²³]?)?)(?![\w])",
+    rf"(?<![\w.,/:$£€₦¥-])({_SIDE}) ?[-\u2013\u2014] ?({_SIDE})((?:\s?[°º]?[A-Za-zμ]+[²³]?)?)(?![\w])",
     re.IGNORECASE,
 )
 _PLAIN_INT = re.compile(r"[0-9]+")
@@ -201,7 +199,7 @@ _PLAIN_INT = re.compile(r"[0-9]+")
 def _range(match: re.Match[str], locale: str) -> str | None:
     left, right, unit = match.group(1), match.group(2), match.group(3)
     after = match.string[match.end() :]
-    if after[:1] == "-" or re.match(r"[-/][0-9]", after):
+    if after[:1] == "-" or re.match(r"[-/][0-9]|\s*=", after):
         return None
     unit_words = measures.unit_words(unit.strip(), locale) if unit.strip() else None
     tail = ""
@@ -209,7 +207,9 @@ def _range(match: re.Match[str], locale: str) -> str | None:
         if not unit[:1].isspace():
             return None
         tail, unit = unit, ""
-    marked = any(ch in left + right for ch in "$£€₦¥%:") or re.search(r"[ap]\.?m", left + right, re.I)
+    marked = any(ch in left + right for ch in "$£€₦¥%:") or re.search(
+        r"[ap]\.?m", left + right, re.I
+    )
     if unit_words is not None:
         right_words = normalize_fragment(right + unit, locale)
         return f"{measures.read_quantity(left)} to {right_words}{tail}"
@@ -234,23 +234,56 @@ def _per_only(match: re.Match[str], locale: str) -> str | None:
 
 
 MATH_RE = re.compile(
-    r"(?<![\w.])([A-Za-z]|[0-9]+(?:\.[0-9]+)?)(?:\s*[-+*/×÷=]\s*(?:[A-Za-z]|[0-9]+(?:\.[0-9]+)?)(?![\w]))+"
+    r"(?<![\w.])([A-Za-z]|[0-9]+(?:\.[0-9]+)?)(?:\s*[-+*/\u00d7÷=]\s*(?:[A-Za-z]|[0-9]+(?:\.[0-9]+)?)(?![\w]))+"
 )
-_OPERATORS = {"-": "minus", "+": "plus", "*": "times", "×": "times", "÷": "divided by",
-              "/": "divided by", "=": "equals"}
+_OPERATORS = {
+    "-": "minus",
+    "+": "plus",
+    "*": "times",
+    "\u00d7": "times",
+    "÷": "divided by",
+    "/": "divided by",
+    "=": "equals",
+}
 
 
 def _math(match: re.Match[str], locale: str) -> str | None:
     expression = match.group(0)
     if "=" not in expression:
         return None
-    parts = re.split(r"\s*([-+*/×÷=])\s*", expression)
+    parts = re.split(r"\s*([-+*/\u00d7÷=])\s*", expression)
     words = [_OPERATORS[p] if i % 2 else normalize_fragment(p, locale) for i, p in enumerate(parts)]
     return " ".join(words)
 
 
-TIMES_RE = re.compile(r"(?<=[0-9]) ?[*×] ?(?=[0-9])")
-BY_RE = re.compile(r"(?<=[0-9]) ?[x×] ?(?=[0-9.])")
+# A ratio: "2:8", "3:1" (a colon and a single digit is not a time).
+RATIO_RE = re.compile(r"(?<![\w.:])([0-9]{1,3}):([0-9])(?![\w:])")
+
+
+def _ratio(match: re.Match[str], _locale: str) -> str:
+    return f"{number(match.group(1))} to {number(match.group(2))}"
+
+
+INCH_RE = re.compile(r"(?<![\w.])([0-9]+(?:\.[0-9]+)?)\"")
+
+
+def _inch(match: re.Match[str], _locale: str) -> str | None:
+    if match.string.count('"', 0, match.start()) % 2:
+        return None  # a closing quote, not inches
+    amount = match.group(1)
+    return f"{measures.read_quantity(amount)} inch" + ("" if amount == "1" else "es")
+
+
+# Literal markup left in plain text (<p>, <br/>, </b>): read the element's name only.
+TAG_RE = re.compile(r"</?([A-Za-z][\w-]*)[^<>]{0,40}?/?>")
+
+
+def _tag(match: re.Match[str], _locale: str) -> str:
+    return f" {match.group(1)} "
+
+
+TIMES_RE = re.compile(r"(?<=[0-9]) ?[*\u00d7] ?(?=[0-9])")
+BY_RE = re.compile(r"(?<=[0-9]) ?[x\u00d7] ?(?=[0-9.])")
 
 MIXED_FRACTION_RE = re.compile(
     r"(?<![\w./,])([0-9]+) ([0-9]+)/([0-9]+)(?:st|nd|rd|th)?(?![\w/]|[.,][0-9])", re.IGNORECASE
@@ -300,8 +333,9 @@ def _ordinal(match: re.Match[str], _locale: str) -> str | None:
 
 
 NUMBER_RE = re.compile(
-    r"(?<![0-9.,])(-|−)?([0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(\.[0-9]+)?"
-    r"|(?<![\w.])(-|−)?\.([0-9]+)"
+    r"(?<![0-9])(?<![0-9][.,])(-|\u2212)?([0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(\.[0-9]+)?"
+    r"(\s(?:thousand|million|billion|trillion)(?![\w]))?"
+    r"|(?<![\w.])(-|\u2212)?\.([0-9]+)"
 )
 
 
@@ -314,25 +348,25 @@ def _signed(match: re.Match[str], sign: str | None) -> str:
 
 
 def _number(match: re.Match[str], _locale: str) -> str | None:
-    if match.group(5) is not None:
-        return _signed(match, match.group(4)) + decimal("." + match.group(5))
+    if match.group(6) is not None:
+        return _signed(match, match.group(5)) + decimal("." + match.group(6))
+    scale = match.group(4) or ""
     sign = _signed(match, match.group(1))
     whole, frac = match.group(2), match.group(3)
     text = match.string
-    if sign == "" and match.group(1):
-        # a hyphen glued to a word ("covid-19") is not a minus sign: keep it
-        prefix = match.group(1)
-    else:
-        prefix = ""
+    # a hyphen glued to a word ("covid-19") is not a minus sign: keep it
+    prefix = match.group(1) if sign == "" and match.group(1) else ""
     if frac:
-        return prefix + sign + decimal(whole + frac)
+        return prefix + sign + decimal(whole + frac) + scale
     plain = whole.replace(",", "")
+    if scale:
+        return prefix + sign + number(plain, use_and=False) + scale
     glued = (match.start() > 0 and text[match.start() - 1].isalpha()) or (
         match.end() < len(text) and text[match.end()].isalpha()
     )
     if "," in whole:
         words = number(whole)
-    elif len(plain) >= 5 or (glued and len(plain) >= 4):
+    elif len(plain) > 9 or (glued and len(plain) >= 4):
         words = digits(plain)
     elif len(plain) == 4 and not plain.startswith("0") and 1000 <= int(plain) <= 2999 and not sign:
         words = year(int(plain))
@@ -371,11 +405,11 @@ BAR_RE = re.compile(r"\s*\|\s*")
 
 
 def _symbol(match: re.Match[str], _locale: str) -> str:
-    return _SYMBOL_WORDS[match.group(0)]
+    return f" {_SYMBOL_WORDS[match.group(0)]} "
 
 
 def _hash(match: re.Match[str], _locale: str) -> str:
-    return "hash"
+    return " hash "
 
 
 def _tilde(match: re.Match[str], _locale: str) -> str:
@@ -420,10 +454,14 @@ PASSES: list[tuple[re.Pattern[str], Reader]] = [
     (dates.DECADE_RE, _decade),
     (dates.ERA_RE, _era),
     (times.TIME_RE, _time),
+    (RATIO_RE, _ratio),
     (money.MONEY_RE, _money),
     (money.NAIRA_N_RE, _naira_n),
-    (MIXED_FRACTION_RE, _mixed_fraction),
+    (TIMES_RE, lambda m, loc: " times "),
+    (BY_RE, lambda m, loc: " by "),
+    (INCH_RE, _inch),
     (measures.MEASURE_RE, _measure),
+    (MIXED_FRACTION_RE, _mixed_fraction),
     (measures.PER_ONLY_RE, _per_only),
     (MATH_RE, _math),
     (FRACTION_RE, _fraction),
@@ -439,12 +477,13 @@ PASSES: list[tuple[re.Pattern[str], Reader]] = [
     (abbr.STREET_RE, lambda m, loc: abbr.STREET_TYPES[m.group(0)]),
     (abbr.DIRECTION_RE, lambda m, loc: abbr.DIRECTIONS[m.group(0)]),
     (abbr.INITIALISM_RE, abbr.expand_initialism),
+    (abbr.SPACED_INITIALS_RE, abbr.join_initials),
+    (abbr.STATE_RE, abbr.expand_state),
+    (TAG_RE, _tag),
     (ORDINAL_RE, _ordinal),
 ]
 
 FINAL_PASSES: list[tuple[re.Pattern[str], Reader]] = [
-    (TIMES_RE, lambda m, loc: " times "),
-    (BY_RE, lambda m, loc: " by "),
     (NUMBER_RE, _number),
     (HASH_RE, _hash),
     (TILDE_RE, _tilde),

@@ -6,16 +6,29 @@ import re
 
 from .numbers import ordinal, pluralize, two_digit_year, year
 
-MONTH_NAMES = (
-    "January February March April May June July August September October November December"
-).split()
+MONTH_NAMES = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _MONTH_LOOKUP: dict[str, int] = {}
 for _index, _name in enumerate(MONTH_NAMES, start=1):
     _MONTH_LOOKUP[_name.lower()] = _index
     _MONTH_LOOKUP[_name[:3].lower()] = _index
 _MONTH_LOOKUP["sept"] = 9
 
-DATE_FORMATS: frozenset[str] = frozenset({"dmy", "mdy", "ymd", "md", "dm", "ym", "my", "d", "m", "y"})
+DATE_FORMATS: frozenset[str] = frozenset(
+    {"dmy", "mdy", "ymd", "md", "dm", "ym", "my", "d", "m", "y"}
+)
 
 MONTH_PATTERN = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
@@ -86,8 +99,13 @@ _BOUND_L = r"(?<![\w./-])"
 _BOUND_R = r"(?![\w]|[./-][0-9])"
 ISO_RE = re.compile(_BOUND_L + r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})" + _BOUND_R)
 NUMERIC_RE = re.compile(
-    _BOUND_L + r"([0-9]{1,2})([-/])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})" + _BOUND_R
-    + r"|" + _BOUND_L + r"([0-9]{1,2})(\.)([0-9]{1,2})\.([0-9]{4})" + _BOUND_R
+    _BOUND_L
+    + r"([0-9]{1,2})([-/])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})"
+    + _BOUND_R
+    + r"|"
+    + _BOUND_L
+    + r"([0-9]{1,2})(\.)([0-9]{1,2})\.([0-9]{4})"
+    + _BOUND_R
 )
 _SUFFIX = r"(?:st|nd|rd|th)"
 MONTH_FIRST_RE = re.compile(
@@ -105,7 +123,9 @@ MONTH_YEAR_RE = re.compile(
 )
 PERIOD_OF_YEAR_RE = re.compile(r"(?<![\w])([1-4])(Q|H)([0-9]{4}|[0-9]{2})(?![\w])")
 DECADE_RE = re.compile(
-    r"(?<![\w'’])([0-9]{3}0) ?'?s(?![\w])|(?<![\w])['’]([0-9]0)s(?![\w])|(?<![\w.,])([1-9]0)s(?![\w])"
+    r"(?<![\w'\u2019])([0-9]{3}0) ?'?s(?![\w])"
+    r"|(?<![\w])['\u2019]([0-9]0)s(?![\w])"
+    r"|(?<![\w.,])([1-9]0)s(?![\w])"
 )
 ERA_RE = re.compile(r"(?<![\w.,])([0-9]{1,4}) ?(A\.D\.?|B\.C\.?|AD|BC|BCE|CE)(?![\w])")
 

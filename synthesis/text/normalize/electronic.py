@@ -9,8 +9,31 @@ from .numbers import digits
 # Top-level and second-level names read as words; other two-letter ones are spelled (upper case
 # tells the engine to say the letters).
 _WORD_LABELS = frozenset(
-    "com org net edu gov mil int info biz name pro aero coop museum mobi gmail yahoo hotmail "
-    "outlook icloud aol msn proton".split()
+    [
+        "com",
+        "org",
+        "net",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "name",
+        "pro",
+        "aero",
+        "coop",
+        "museum",
+        "mobi",
+        "gmail",
+        "yahoo",
+        "hotmail",
+        "outlook",
+        "icloud",
+        "aol",
+        "msn",
+        "proton",
+    ]
 )
 _EXTENSIONS = {"jpg": "jpeg", "htm": "HTML", "html": "HTML", "pdf": "PDF", "png": "PNG"}
 _SEPARATORS = {
@@ -41,7 +64,7 @@ URL_RE = re.compile(
 )
 # A bare domain: lower-case labels, a top-level part of letters, optionally a path.
 DOMAIN_RE = re.compile(
-    rf"(?<![\w.@/-])(?:[a-z0-9][a-z0-9-]*\.)+(?:[a-z]{{2,6}})(?:/[A-Za-z0-9._~%/-]*[A-Za-z0-9/])?"
+    r"(?<![\w.@/-])[a-z0-9][a-z0-9-]+\.(?:[a-z0-9][a-z0-9-]*\.)*(?:[a-z]{2,6})(?:/[A-Za-z0-9._~%/-]*[A-Za-z0-9/])?"
     r"(?![\w@-])|(?<![\w.@/-])[A-Za-z][A-Za-z0-9-]*\.(?:com|org|net|edu|gov|io|co|ng|uk|us)"
     r"(?![\w@-])"
 )

@@ -75,12 +75,12 @@ _POWERS = {"²": "square", "2": "square", "³": "cubic", "3": "cubic"}
 _CASELESS = {k.lower(): k for k in ("kg", "km", "cm", "mm", "lbs", "mph", "kph", "kbps", "mbps")}
 
 NUMBER = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+"
-_UNIT_TOKEN = r"(?:[°º]\s?[CF](?![\w])|[°º%]|km/h|m/s|[A-Za-zμ]+[²³23]?(?![\w]))"
+_UNIT_PATTERN = r"(?:[°º]\s?[CF](?![\w])|[°º%]|km/h|m/s|[A-Za-zμ]+[²³23]?(?![\w]))"
 MEASURE_RE = re.compile(
     rf"(?<![\w.,])(-)?((?:[0-9]+ [0-9]+/[0-9]+)|{NUMBER})"
-    rf"(?:\s?(thousand|million|billion|trillion))?\s?({_UNIT_TOKEN})(?:/({_UNIT_TOKEN}))?"
+    rf"(?:\s?(thousand|million|billion|trillion))?\s?({_UNIT_PATTERN})(?:/({_UNIT_PATTERN}))?"
 )
-PER_ONLY_RE = re.compile(rf"(?<![\w.,/])({NUMBER})/({_UNIT_TOKEN})")
+PER_ONLY_RE = re.compile(rf"(?<![\w.,/])({NUMBER})/({_UNIT_PATTERN})")
 
 
 def unit_words(token: str, locale: str) -> tuple[str, str] | None:
@@ -103,7 +103,7 @@ def _british(words: str) -> str:
     return words.replace("meter", "metre").replace("liter", "litre")
 
 
-def read_quantity(text: str) -> str:
+def read_quantity(text: str, *, use_and: bool = True) -> str:
     """The number part of a measure: "4 1/2" -> "four and a half", "2.50" -> "two point five
     zero", "1,000" -> "one thousand"."""
     if " " in text:
@@ -111,8 +111,8 @@ def read_quantity(text: str) -> str:
         num, den = frac.split("/")
         return f"{number(whole)} and {fraction(int(num), int(den), mixed=True)}"
     if "." in text:
-        return decimal(text)
-    return number(text)
+        return decimal(text, use_and=use_and)
+    return number(text, use_and=use_and)
 
 
 def read_measure(match: re.Match[str], locale: str) -> str | None:
@@ -126,7 +126,7 @@ def read_measure(match: re.Match[str], locale: str) -> str | None:
     if len(amount.replace(",", "").split(".")[0]) > 15:
         return None
     singular = amount == "1" and not scale
-    out = read_quantity(amount)
+    out = read_quantity(amount, use_and=not scale)
     if scale:
         out += f" {scale}"
     out += " " + (words[0] if singular else words[1])

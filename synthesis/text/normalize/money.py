@@ -104,7 +104,11 @@ def read_money(
     words: str
     if scale:
         scale_word = SCALE_SUFFIXES.get(scale.strip(), scale.strip())
-        value = decimal(_trim_decimal(amount)) if frac_trimmed else number(whole or "0")
+        value = (
+            decimal(_trim_decimal(amount), use_and=False)
+            if frac_trimmed
+            else number(whole or "0", use_and=False)
+        )
         words = f"{value} {scale_word} {currency.plural}"
     elif len(whole) > MAX_CARDINAL_DIGITS:
         words = f"{digits(whole)} {currency.plural}"
@@ -115,7 +119,9 @@ def read_money(
         minor = int(frac_trimmed.ljust(2, "0")) if frac_trimmed else 0
         parts: list[str] = []
         if major or not minor:
-            parts.append(f"{cardinal(major)} {currency.singular if major == 1 else currency.plural}")
+            parts.append(
+                f"{cardinal(major)} {currency.singular if major == 1 else currency.plural}"
+            )
         if minor:
             minor_name = currency.minor_singular if minor == 1 else currency.minor_plural
             if parts and (currency.joined or locale == "en-NG"):
@@ -130,7 +136,7 @@ def read_money(
 
 
 def _trim_decimal(amount: str) -> str:
-    whole, dot, frac = amount.partition(".")
+    whole, _, frac = amount.partition(".")
     frac = frac.rstrip("0")
     return f"{whole}.{frac}" if frac else whole or "0"
 

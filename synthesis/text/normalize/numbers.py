@@ -7,15 +7,43 @@ Conventions (all locales): the last three-digit group of a cardinal takes a Brit
 
 from __future__ import annotations
 
-ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-SCALES = (
-    "_ thousand million billion trillion quadrillion quintillion sextillion septillion "
-    "octillion nonillion decillion"
-).split()
+ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+SCALES = [
+    "_",
+    "thousand",
+    "million",
+    "billion",
+    "trillion",
+    "quadrillion",
+    "quintillion",
+    "sextillion",
+    "septillion",
+    "octillion",
+    "nonillion",
+    "decillion",
+]
 SCALE_WORDS = frozenset(SCALES[1:])
 
 _ORDINAL_IRREGULAR = {
@@ -131,7 +159,7 @@ def decimal(text: str, *, use_and: bool = True) -> str:
     """A decimal as written: "2.050" -> "two point zero five zero", ".5" -> "point five",
     "-1.5" -> "minus one point five"."""
     sign = ""
-    if text.startswith(("-", "−")):
+    if text.startswith(("-", "\u2212")):
         sign, text = "minus ", text[1:]
     whole, dot, frac = text.partition(".")
     parts: list[str] = []

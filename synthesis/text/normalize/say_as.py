@@ -30,14 +30,14 @@ SAY_AS_TYPES: frozenset[str] = frozenset(
     }
 )
 
-_NUMBER = re.compile(r"([-−+])?((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)")
+_NUMBER = re.compile(r"([-\u2212+])?((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)")
 
 
 def _cardinal(text: str) -> str | None:
     match = _NUMBER.fullmatch(text.replace(" ", ""))
     if not match:
         return None
-    sign = "minus " if match.group(1) in ("-", "−") else ""
+    sign = "minus " if match.group(1) in ("-", "\u2212") else ""
     value = match.group(2)
     if len(value.replace(",", "").split(".")[0]) > MAX_CARDINAL_DIGITS:
         return None
@@ -48,7 +48,9 @@ def _cardinal(text: str) -> str | None:
 
 
 def _ordinal(text: str) -> str | None:
-    match = re.fullmatch(r"([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:st|nd|rd|th)?\.?", text.strip(), re.I)
+    match = re.fullmatch(
+        r"([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:st|nd|rd|th)?\.?", text.strip(), re.I
+    )
     if not match:
         return None
     plain = match.group(1).replace(",", "")
@@ -119,7 +121,7 @@ def say_as(
     text: str,
     interpret_as: str,
     *,
-    format: str | None = None,  # noqa: A002 - the SSML attribute's name
+    format: str | None = None,
     detail: str | None = None,
     locale: str = "en-US",
 ) -> str:

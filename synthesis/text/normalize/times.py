@@ -6,12 +6,12 @@ import re
 
 from .numbers import ONES, cardinal
 
-AMPM = r"(?:[ap]\.? ?m\.?(?![\w])|[AP]\.? ?M\.?(?![\w]))"
+AMPM = r"(?:[ap]\. ?m\.|[ap]\.? ?m(?![\w]))"
 _ZONES = "est|cst|mst|pst|edt|cdt|mdt|pdt|gmt|utc|wat|bst|cet|cat|eat|ist"
 ZONE = rf"(?:(?:{_ZONES})(?![\w])|[ecmp]\.[sd]\.t\.?)"
 
 TIME_RE = re.compile(
-    rf"(?<![\w.:,])([0-9]{{1,2}})(?:([:.])([0-9]{{2}})(?::([0-9]{{2}}))?)?"
+    rf"(?<![\w.:])(?<![0-9],)([0-9]{{1,2}})(?:([:.])([0-9]{{2}})(?::([0-9]{{2}}))?)?"
     rf"(?:\s?({AMPM}))?(?:\s?({ZONE}))?(?![\w:]|\.[0-9])",
     re.IGNORECASE,
 )
@@ -45,9 +45,7 @@ def read_time(
     if hour > 24 or (minute is not None and minute > 59) or (second is not None and second > 59):
         return None
     if second is not None and minute is not None:
-        words = (
-            f"{_unit(hour, 'hour')} {_unit(minute, 'minute')} and {_unit(second, 'second')}"
-        )
+        words = f"{_unit(hour, 'hour')} {_unit(minute, 'minute')} and {_unit(second, 'second')}"
     elif minute is None or minute == 0:
         if ampm or zone:
             words = cardinal(hour)
