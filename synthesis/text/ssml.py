@@ -520,7 +520,9 @@ class _Reader:
             written.startswith(" ") or self.pending_space or self.ended_space
         )
         if separated and not self.ended_space and not text.startswith(" "):
-            text = " " + text
+            text = " " + text  # words never glue together ...
+        elif self.ended_space and text.startswith(" "):
+            text = text[1:]  # ... and the spans' texts joined have no double space
         chars = len(written.strip(" ")) + (1 if separated else 0)
         self.items.append(
             Span(
@@ -604,6 +606,8 @@ class _Element:
         where = f"<{self.tag}>"
         if attribute is not None:
             where = f"<{self.tag} {attribute}={_show(self.attributes.get(attribute, ''))}>"
+        if not problem.endswith("."):
+            problem += "."
         raise _Stop(SsmlError(code, f"{where}: {problem}", self.frame.line, self.frame.column))
 
     def problem(self, problem: str, attribute: str | None = None, *, dropped: str) -> None:
@@ -613,7 +617,9 @@ class _Element:
         where = f"<{self.tag}>"
         if attribute is not None:
             where = f"<{self.tag} {attribute}={_show(self.attributes.get(attribute, ''))}>"
-        self.reader._warn(self.frame.line, self.frame.column, f"{where}: {problem} ({dropped})")
+        self.reader._warn(
+            self.frame.line, self.frame.column, f"{where}: {problem.rstrip('.')} ({dropped})."
+        )
 
     def value(self, attribute: str, parse: Callable[[str], object]) -> object | None:
         """The parsed value of `attribute`, None when absent (or, lenient, invalid)."""
