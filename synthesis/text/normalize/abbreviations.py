@@ -86,7 +86,7 @@ DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
 
 TITLE_RE = re.compile(
     r"(?<![\w.])(" + "|".join(sorted(TITLES, key=len, reverse=True)) + r")(\.?)(?= +[A-Z])"
-    r"|(?<![\w.])(" + "|".join(sorted(TITLES, key=len, reverse=True)) + r")\.(?=\s*$)"
+    r"|(?<![\w.])(" + "|".join(sorted(TITLES, key=len, reverse=True)) + r")\.(?![\w.])"
 )
 SAINT_STREET_RE = re.compile(r"(?<![\w.])St(\.?)(?![\w])")
 TRAILING_RE = re.compile(
@@ -125,7 +125,8 @@ def period(text: str, end: int) -> str:
 def expand_title(match: re.Match[str], _locale: str) -> str:
     if match.group(1):
         return TITLES[match.group(1)]
-    return TITLES[match.group(3)] + "."
+    # a title's period is not a sentence end unless the text ends there
+    return TITLES[match.group(3)] + ("." if not match.string[match.end() :].strip() else "")
 
 
 def expand_saint_street(match: re.Match[str], _locale: str) -> str:
@@ -143,12 +144,18 @@ def expand_saint_street(match: re.Match[str], _locale: str) -> str:
 
 
 def expand_trailing(match: re.Match[str], _locale: str) -> str:
-    key = match.group(1)
-    words = TRAILING[key]
     text, end = match.string, match.end()
-    if words.endswith("day") and re.match(r"\s*[-\u2013]\s*[A-Z]", text[end:]):
-        return words + " to"
-    return words + period(text, end)
+    return TRAILING[match.group(1)] + period(text, end)
+
+
+_DAYS = "Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun"
+# "Mon.-Fri." -> "Monday to Friday"
+DAY_RANGE_RE = re.compile(rf"(?<![\w.])({_DAYS})\.?\s?[-\u2013]\s?({_DAYS})(\.?)(?![\w])")
+
+
+def expand_day_range(match: re.Match[str], _locale: str) -> str:
+    words = f"{TRAILING[match.group(1)]} to {TRAILING[match.group(2)]}"
+    return words + (period(match.string, match.end()) if match.group(3) else "")
 
 
 def expand_latin(match: re.Match[str], _locale: str) -> str:

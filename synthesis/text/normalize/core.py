@@ -265,6 +265,14 @@ def _ratio(match: re.Match[str], _locale: str) -> str:
     return f"{number(match.group(1))} to {number(match.group(2))}"
 
 
+# A version or section number: 3.11.4 -> "three point eleven point four".
+VERSION_RE = re.compile(r"(?<![\w.])[0-9]{1,4}(?:\.[0-9]{1,4}){2,5}(?![\w]|\.[0-9])")
+
+
+def _version(match: re.Match[str], _locale: str) -> str:
+    return " point ".join(number(part) for part in match.group(0).split("."))
+
+
 INCH_RE = re.compile(r"(?<![\w.])([0-9]+(?:\.[0-9]+)?)\"")
 
 
@@ -448,6 +456,7 @@ PASSES: list[tuple[re.Pattern[str], Reader]] = [
     (dates.ISO_RE, _iso_date),
     (dates.NUMERIC_RE, _numeric_date),
     (dates.PERIOD_OF_YEAR_RE, _period_of_year),
+    (VERSION_RE, _version),
     (RANGE_RE, _range),
     (dates.MONTH_FIRST_RE, _month_first),
     (dates.DAY_FIRST_RE, _day_first),
@@ -473,6 +482,7 @@ PASSES: list[tuple[re.Pattern[str], Reader]] = [
     (abbr.NUMBER_SIGN_RE, lambda m, loc: "number "),
     (abbr.TITLE_RE, abbr.expand_title),
     (abbr.SAINT_STREET_RE, abbr.expand_saint_street),
+    (abbr.DAY_RANGE_RE, abbr.expand_day_range),
     (abbr.TRAILING_RE, abbr.expand_trailing),
     (abbr.VS_RE, lambda m, loc: "versus"),
     (abbr.STREET_RE, lambda m, loc: abbr.STREET_TYPES[m.group(0)]),

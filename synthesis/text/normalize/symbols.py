@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .numbers import ONES
@@ -73,9 +74,10 @@ def character_name(ch: str) -> str:
         return ch.upper()
     if ch in CHARACTER_NAMES:
         return CHARACTER_NAMES[ch]
-    if ch.isdigit():
-        return ch
-    return unicodedata.name(ch, "").lower().replace("-", " ")
+    if unicodedata.category(ch)[0] in "MCZ":
+        return ""  # marks, controls, format characters: nothing to say
+    name = unicodedata.name(ch, "").lower().replace("-", " ")
+    return re.sub(r"[0-9]+", lambda m: " ".join(ONES[int(d)] for d in m.group(0)), name)
 
 
 def spell(text: str, *, punctuation: bool) -> str:
