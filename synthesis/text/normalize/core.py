@@ -273,6 +273,17 @@ def _version(match: re.Match[str], _locale: str) -> str:
     return " point ".join(number(part) for part in match.group(0).split("."))
 
 
+# A house number before a street name: "123 Laguna Ct" -> "one twenty three Laguna Court".
+HOUSE_NUMBER_RE = re.compile(
+    r"(?<![\w.,])([1-9][0-9]{2,3})(?= (?:[NSEW] )?(?:[A-Z][a-z]+ ){1,3}"
+    r"(?:St|Ave|Rd|Blvd|Ct|Ln|Dr|Expy|Hwy|Pkwy|Way|Street|Avenue|Road|Court|Lane|Drive)\b)"
+)
+
+
+def _house_number(match: re.Match[str], _locale: str) -> str:
+    return year(int(match.group(1)))
+
+
 INCH_RE = re.compile(r"(?<![\w.])([0-9]+(?:\.[0-9]+)?)\"")
 
 
@@ -373,10 +384,21 @@ def _number(match: re.Match[str], _locale: str) -> str | None:
     glued = (match.start() > 0 and text[match.start() - 1].isalpha()) or (
         match.end() < len(text) and text[match.end()].isalpha()
     )
+    # a code joined to letters by a hyphen ("133-A", "1-413-te") is read without "and"
+    coded = (
+        match.start() > 1 and text[match.start() - 1] == "-" and text[match.start() - 2].isalpha()
+    ) or (
+        text[match.end() : match.end() + 2][:1] == "-"
+        and text[match.end() + 1 : match.end() + 2].isalpha()
+    )
     if "," in whole:
         words = number(whole)
     elif len(plain) > 9 or (glued and len(plain) >= 4):
         words = digits(plain)
+    elif glued and len(plain) == 3 and not plain.startswith("0"):
+        words = year(int(plain))  # a model number: A321 -> "A three twenty one"
+    elif coded:
+        words = number(plain, use_and=False)
     elif len(plain) == 4 and not plain.startswith("0") and 1000 <= int(plain) <= 2999 and not sign:
         words = year(int(plain))
     else:
@@ -457,6 +479,7 @@ PASSES: list[tuple[re.Pattern[str], Reader]] = [
     (dates.NUMERIC_RE, _numeric_date),
     (dates.PERIOD_OF_YEAR_RE, _period_of_year),
     (VERSION_RE, _version),
+    (HOUSE_NUMBER_RE, _house_number),
     (RANGE_RE, _range),
     (dates.MONTH_FIRST_RE, _month_first),
     (dates.DAY_FIRST_RE, _day_first),

@@ -54,7 +54,7 @@ _SEPARATORS = {
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 EMAIL_RE = re.compile(
-    rf"(?<![\w.@-])[A-Za-z0-9][A-Za-z0-9._%+&-]*@{_LABEL}(?:\.{_LABEL})*\.[A-Za-z]{{2,24}}"
+    rf"(?<![\w@-])(?<!\w\.)[A-Za-z0-9][A-Za-z0-9._%+&-]*@{_LABEL}(?:\.{_LABEL})*\.[A-Za-z]{{2,24}}"
     r"(?:/[A-Za-z0-9._~%/-]*)?"
 )
 URL_RE = re.compile(

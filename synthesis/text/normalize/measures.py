@@ -118,10 +118,11 @@ def read_quantity(text: str, *, use_and: bool = True) -> str:
 def read_measure(match: re.Match[str], locale: str) -> str | None:
     sign, amount, scale, unit, per = match.groups()
     words = unit_words(unit, locale)
-    if words is None:
-        return None
     per_words = unit_words(per, locale) if per else None
-    if per and per_words is None:
+    if words is None or (per and per_words is None):
+        if per and unit.isalpha() and per.isalpha() and len(unit) <= 3 and len(per) <= 3:
+            # an unknown rate unit ("3 cc/s"): the slash still reads "per"
+            return f"{read_quantity(amount)} {unit} per {per}"
         return None
     if len(amount.replace(",", "").split(".")[0]) > 15:
         return None
@@ -139,5 +140,7 @@ def read_per_only(match: re.Match[str], locale: str) -> str | None:
     amount, unit = match.groups()
     words = unit_words(unit, locale)
     if words is None:
+        if unit.isalpha() and len(unit) <= 3:
+            return f"{read_quantity(amount)} per {unit}"
         return None
     return f"{read_quantity(amount)} per {words[0]}"

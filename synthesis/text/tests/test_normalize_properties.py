@@ -11,8 +11,21 @@ LOCALES = st.sampled_from(["en-US", "en-GB", "en-NG", "fr-FR"])
 # Text rich in what the normalizer reads: digits, separators, currency and other symbols.
 TRICKY = st.lists(
     st.sampled_from(
-        list("0123456789 .,:;-/+()$€£₦¥%&@#=*^~|\\_<>'\"`°aAmMpPkKsStThHxXIVNDr¾½")
-        + ["st", "nd", "km", "kg", "am", "pm", "Dr.", "St.", "Mar ", "NGN", "US$", "www."]
+        [
+            *list("0123456789 .,:;-/+()$€£₦¥%&@#=*^~|\\_<>'\"`°aAmMpPkKsStThHxXIVNDr¾½"),
+            "st",
+            "nd",
+            "km",
+            "kg",
+            "am",
+            "pm",
+            "Dr.",
+            "St.",
+            "Mar ",
+            "NGN",
+            "US$",
+            "www.",
+        ]
     ),
     max_size=40,
 ).map("".join)
@@ -48,4 +61,5 @@ def test_say_as_date_never_raises_for_valid_formats(text, fmt, locale):
 @given(n=st.integers(min_value=-(10**30), max_value=10**30))
 def test_every_integer_is_read(n):
     out = normalize(f"{n:,}")
-    assert out and not re.search(r"[0-9]", out)
+    assert out
+    assert not re.search(r"[0-9]", out)
