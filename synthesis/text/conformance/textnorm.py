@@ -23,8 +23,57 @@ from synthesis.text.normalize import normalize
 SUITE_FILE = pathlib.Path("textnorm") / "en_tn_cases.jsonl"
 LOCALE = "en-US"
 
+_DAY_FIRST = (
+    "en-US reads dates month first (January fifth); WeTextProcessing reads every date day first"
+)
+_CENTS = "two decimals of a currency are cents (twelve dollars five cents), not 'point oh five'"
+_MINUS = "a leading minus sign is read 'minus' (the NeMo rows' convention), not 'negative'"
+_ONE_THOUSAND = "'one thousand' keeps its 'one'; WeTextProcessing says 'thousand'"
+_RANGE = "a hyphen between ascending numbers is a range read 'to' (the issue asks '5-10' so)"
+_PRONOUN_I = "'I' after a name is never read as a numeral: it is far more often the pronoun"
+_NO_DIGITS = "normalized text never contains digits: markup or phonemes with digits cannot match"
+_UNGROUPED = "ungrouped integers up to nine digits are read as numbers, not digit by digit"
+_ZERO = "digits after a decimal point are read 'zero', not 'oh'"
+_AND = "the last group of a cardinal takes 'and' (one hundred and twenty three) in every locale"
+
 # input -> why this project reads it differently from the suite (still a miss).
-KNOWN_DIFFERENCES: dict[str, str] = {}
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "jan. 5, 2012": _DAY_FIRST,
+    "jan. 5": _DAY_FIRST,
+    "2012-01-05": _DAY_FIRST,
+    "2012.01.05": _DAY_FIRST,
+    "2012/01/05": _DAY_FIRST,
+    "2024-05-06": _DAY_FIRST,
+    "11/17/05": "a two-digit year with a leading zero is read 'oh five', as people say it",
+    "$12.05": _CENTS,
+    "$12.0500": _CENTS,
+    "$0.05": _CENTS,
+    "-23": _MINUS,
+    "-1": _MINUS,
+    "-12kg": _MINUS,
+    "1000": _ONE_THOUSAND,
+    "1001": _ONE_THOUSAND,
+    "1011": "a bare four-digit number from 1000 to 2999 is read as a year (ten eleven)",
+    "1111": "a bare four-digit number from 1000 to 2999 is read as a year (eleven eleven)",
+    "13000": _UNGROUPED,
+    "123000": _UNGROUPED,
+    "-12.5006 billion": _ZERO,
+    "2-5": _RANGE,
+    "from 2-10": _RANGE,
+    "1-8090": _RANGE,
+    "Sam I": _PRONOUN_I,
+    "Francis I--test": _PRONOUN_I,
+    "Sam II": "regnal numbers take 'the' (Henry the eighth, as the issue asks)",
+    "[HH AH0 L OW1]": _NO_DIGITS,
+    "<pitch=-.3>123 123</pitch>": _NO_DIGITS,
+    "<pitch=-.3>123?123</pitch>": _NO_DIGITS,
+    "1961\u20131965 and (2006\u20132012)": "an en dash between years is a range read 'to'",
+    "627": _AND,
+    "2*8": "an asterisk between numbers is read 'times'",
+    "and/or": "a slash between words is read 'slash' (upgrade/update), and/or included",
+    "$1.01": "dollars and cents are joined without 'and' (the money rows' convention)",
+    "$17.31": "dollars and cents are joined without 'and' (the money rows' convention)",
+}
 
 
 def conformance_dir() -> pathlib.Path:
