@@ -22,14 +22,12 @@ if TYPE_CHECKING:
 
 
 def service_segments(text: str) -> list[Segment]:
-    """The segments `synthesis.services` sends for plain text with the joe voice at speed 1."""
-    from synthesis.engines.base import Segment
-    from synthesis.text.split import split_text
+    """The segments `synthesis.services` sends for plain text with the joe voice at speed 1:
+    the same front-end (normalization, the short first clause) and the same engine mapping."""
+    from synthesis.engines.plan import engine_segments
+    from synthesis.text.frontend import prepare
 
-    return [
-        Segment(text=p.text, language="en-US", pause_after_ms=p.pause_after_ms)
-        for p in split_text(text)
-    ]
+    return engine_segments(prepare(text=text, locale="en-US"), language="en-US")
 
 
 def load_engine() -> Engine:

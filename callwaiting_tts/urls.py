@@ -6,7 +6,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from callwaiting_tts.health import HealthView, LivenessView
-from synthesis.api.views import SpeechView, SynthesizeView
+from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.views import MeView
 from voices.api.views import VoiceDetailView, VoiceListView
 
@@ -19,6 +19,7 @@ api = [
     path("voices/<str:voice_id>", VoiceDetailView.as_view(), name="voice-detail"),
     path("synthesize", SynthesizeView.as_view(), name="synthesize"),
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
+    path("text/preview", TextPreviewView.as_view(), name="text-preview"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

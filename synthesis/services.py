@@ -17,12 +17,13 @@ from django_tenants.utils import schema_context
 
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
-from synthesis.engines.base import Segment
+from synthesis.engines.plan import engine_segments
 from synthesis.models import SynthesisRecord
 from synthesis.protocol import Job
 from synthesis.stream import JobStream
-from synthesis.text.split import TextPiece, split_text
-from synthesis.text.ssml import SsmlError, read_ssml
+from synthesis.text.frontend import prepare
+from synthesis.text.model import Plan, locale_for
+from synthesis.text.ssml import SsmlError
 from tenants.auth import KeyPrincipal
 from voices.catalogue import StockVoice
 from voices.selectors import (
@@ -46,6 +47,7 @@ class SynthesisInput:
     output_format: str
     sample_rate: int
     source: str  # http, openai, websocket
+    lenient: bool = False  # SSML: drop unknown tags and bad attribute values instead of a 400
 
 
 @dataclass
@@ -57,18 +59,22 @@ class Synthesis:
     request_id: str
     input: SynthesisInput
     voice: ResolvedVoice
-    pieces: list[TextPiece]
-    characters: int
+    plan: Plan
     started_at: datetime
     stream: JobStream | None = None
     samples_synthesized: int = 0
     samples_delivered: int = 0
     delivered_segments: set[int] = field(default_factory=set)
     finished: bool = False
+    status: str = ""  # the usage record's status once finished
 
     @property
     def stock(self) -> StockVoice:
         return self.voice.stock
+
+    @property
+    def characters(self) -> int:
+        return self.plan.characters
 
     def received(self, samples: int) -> None:
         self.samples_synthesized += samples
@@ -80,20 +86,40 @@ class Synthesis:
     def billed_characters(self, status: str) -> int:
         if status == UsageRecord.Status.COMPLETED:
             return self.characters
-        partial = sum(self.pieces[i].chars for i in self.delivered_segments)
+        partial = sum(self.plan.segments[i].chars for i in self.delivered_segments)
         return min(partial, self.characters)
 
 
-def _read_input(data: SynthesisInput) -> tuple[list[TextPiece], int]:
-    if data.ssml is not None:
-        try:
-            ssml = read_ssml(data.ssml)
-        except SsmlError as error:
-            raise ApplicationError(str(error), code="invalid_ssml", param="ssml") from None
-        pieces, characters, param = ssml.pieces, ssml.characters, "ssml"
-    else:
-        text = data.text or ""
-        pieces, characters, param = split_text(text), len(text), "text"
+# The longest segment each engine is given (see synthesis/text/split.py).
+SEGMENT_LIMITS = {"piper": 200, "xtts": 250}
+
+
+def plan_input(data: SynthesisInput, *, language: str, engine: str) -> Plan:
+    """The text front-end's plan for the input: normalized for the request's language tag, else
+    the voice's (`language`). Raises ApplicationError (400) for bad SSML, an input over the
+    length limit or one with nothing to say."""
+    param = "ssml" if data.ssml is not None else "text"
+    if data.ssml is None:  # the plain-text length limit costs nothing to check first
+        _check_length(len(data.text or ""), param)
+    try:
+        plan = prepare(
+            text=data.text,
+            ssml=data.ssml,
+            locale=locale_for(data.language or language),
+            lenient=data.lenient,
+            max_chars=SEGMENT_LIMITS.get(engine, 200),
+        )
+    except SsmlError as error:
+        raise ApplicationError(error.message, code=error.code, param="ssml") from None
+    _check_length(plan.characters, param)
+    if not plan.segments:
+        raise ApplicationError(
+            "There is nothing to say: the input has no text.", code="empty_input", param=param
+        )
+    return plan
+
+
+def _check_length(characters: int, param: str) -> None:
     limit = settings.TTS_MAX_INPUT_CHARACTERS
     if characters > limit:
         raise ApplicationError(
@@ -101,24 +127,13 @@ def _read_input(data: SynthesisInput) -> tuple[list[TextPiece], int]:
             code="input_too_long",
             param=param,
         )
-    if not pieces:
-        raise ApplicationError(
-            "There is nothing to say: the input has no text.", code="empty_input", param=param
-        )
-    return pieces, characters
 
 
 def _job(synthesis: Synthesis) -> Job:
     voice = synthesis.voice
-    segments = [
-        Segment(
-            text=p.text,
-            language=voice.language,
-            speed=voice.speed * synthesis.input.speed,
-            pause_after_ms=p.pause_after_ms,
-        )
-        for p in synthesis.pieces
-    ]
+    segments = engine_segments(
+        synthesis.plan, language=voice.language, speed=voice.speed * synthesis.input.speed
+    )
     return Job(
         job_id=str(synthesis.id),
         reply="",
@@ -136,25 +151,37 @@ async def synthesis_start(
 ) -> Synthesis:
     """Validates, resolves the voice in the tenant's schema, and hands the job to a worker.
     Raises ApplicationError (bad input) or SynthesisFailed (no worker took it)."""
-    pieces, characters = _read_input(data)
+    if data.ssml is None:  # a plain-text input over the limit costs no lookups
+        _check_length(len(data.text or ""), "text")
     if data.voice is None:  # the tenant's default preset, else the stock default
         data = replace(data, voice=await _default_voice(principal.schema_name) or None)
     if is_stock(data.voice, data.source):  # the common case, on the hot path: no database
         voice = voice_resolve(data.voice, language=data.language, source=data.source)
     else:
         voice = await database_sync_to_async(_resolve)(principal.schema_name, data)
+    plan = plan_input(data, language=voice.language, engine=voice.stock.engine)
     synthesis = Synthesis(
         id=uuid.uuid4(),
         principal=principal,
         request_id=request_id,
         input=data,
         voice=voice,
-        pieces=pieces,
-        characters=characters,
+        plan=plan,
         started_at=timezone.now(),
     )
     synthesis.stream = await JobStream.open(_job(synthesis))
     return synthesis
+
+
+def text_preview(*, principal: KeyPrincipal, data: SynthesisInput) -> tuple[ResolvedVoice, Plan]:
+    """What the engine would be given for `data`, without synthesizing or billing anything."""
+    if data.ssml is None:
+        _check_length(len(data.text or ""), "text")
+    with schema_context(principal.schema_name):
+        if data.voice is None:
+            data = replace(data, voice=default_voice_ref(principal.schema_name) or None)
+        voice = voice_resolve(data.voice, language=data.language, source=data.source)
+    return voice, plan_input(data, language=voice.language, engine=voice.stock.engine)
 
 
 async def _default_voice(schema_name: str) -> str:
@@ -209,6 +236,7 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
                 finished_at=ended,
             )
     synthesis.finished = True
+    synthesis.status = status
     logger.info(
         "synthesis finished",
         extra={

@@ -10,13 +10,14 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 from django_tenants.utils import schema_context
 
 from billing.models import UsageRecord
 from synthesis.engines import load_engine
-from synthesis.engines.base import Segment
-from synthesis.text.split import split_text
+from synthesis.engines.plan import engine_segments
+from synthesis.text.frontend import prepare
 from tests.synth import delete, open_stream, pcm, post
 from voices.models import Voice
 
@@ -40,9 +41,8 @@ def engine():
 
 
 def reference(engine, text: str) -> bytes:
-    segments = [
-        Segment(p.text, language="en-US", pause_after_ms=p.pause_after_ms) for p in split_text(text)
-    ]
+    """What the raw engine makes of the segments the front-end plans for `text`."""
+    segments = engine_segments(prepare(text=text, locale="en-US"), language="en-US")
     return b"".join(chunk.pcm for chunk in engine.stream(segments, voice="joe"))
 
 
@@ -223,7 +223,15 @@ def busy_worker_pid() -> int | None:
         ({"text": "   \n "}, "text", "empty_input"),
         ({"text": "x" * 5001}, "text", "input_too_long"),
         ({"ssml": "<speak>unclosed"}, "ssml", "invalid_ssml"),
-        ({"ssml": '<!DOCTYPE x [<!ENTITY a "b">]><speak>&a;</speak>'}, "ssml", "invalid_ssml"),
+        (
+            {"ssml": '<!DOCTYPE x [<!ENTITY a "b">]><speak>&a;</speak>'},
+            "ssml",
+            "ssml_dtd_forbidden",
+        ),
+        ({"ssml": '<speak><break time="999999s"/></speak>'}, "ssml", "ssml_break_too_long"),
+        ({"ssml": "<speak>Hi <whisper>there</whisper></speak>"}, "ssml", "invalid_ssml"),
+        ({"ssml": "<speak><break time='1s'/></speak>"}, "ssml", "empty_input"),
+        ({"ssml": "<speak>" + "y" * 5001 + "</speak>"}, "ssml", "input_too_long"),
         ({"text": "a", "ssml": "<speak>b</speak>"}, "text", "invalid_request"),
         ({}, "text", "invalid_request"),
         ({"text": "hi", "speed": 5}, "speed", "max_value"),
@@ -331,3 +339,112 @@ def test_the_tenants_default_preset_is_used_when_no_voice_is_named(service, tena
     assert delete(service.url, f"/v1/voices/{second['id']}", tenant.api_key) == 204
     again = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
     assert again.body == stock.body
+
+
+# --- the text front-end on the synthesis path ---------------------------------------------------
+
+
+def quiet_ms_runs(pcm_bytes: bytes, rate: int = 22050) -> list[float]:
+    """Quiet runs inside the audio (below -46 dBFS, not touching either end), in ms."""
+    audio = np.frombuffer(pcm_bytes, dtype=np.int16).astype(np.int32)
+    quiet = (np.abs(audio) < 0.005 * 32767).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet, [0]])))
+    runs = zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+    return [(b - a) * 1000 / rate for a, b in runs if a > 0 and b < len(audio)]
+
+
+def test_text_is_normalized_for_its_locale_before_the_engine_reads_it(
+    service, tenant, tts_worker, engine
+):
+    text = "Your balance is ₦2,500.50, due 3/4/2025."
+    answer = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"text": text, "language": "en-NG", **RAW_PCM},
+    )
+    assert answer.status == 200, answer.body
+    plan = prepare(text=text, locale="en-NG")
+    assert "naira" in " ".join(s.text for s in plan.segments)
+    expected = engine_segments(plan, language="en-NG")
+    assert answer.body == b"".join(c.pcm for c in engine.stream(expected, voice="joe"))
+    assert answer.headers["x-characters-billed"] == str(len(text))
+
+
+def test_an_ssml_break_is_that_much_silence_in_the_delivered_audio(service, tenant, tts_worker):
+    ssml = '<speak>Mary had a little lamb <break time="1200ms"/>Whose fleece was white.</speak>'
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, {"ssml": ssml, **RAW_PCM})
+    assert answer.status == 200, answer.body
+    assert max(quiet_ms_runs(answer.body)) == pytest.approx(1200, abs=20)
+
+
+def test_prosody_rate_and_volume_reach_the_engine(service, tenant, tts_worker):
+    def fetch(ssml: str) -> np.ndarray:
+        answer = post(service.url, "/v1/synthesize", tenant.api_key, {"ssml": ssml, **RAW_PCM})
+        assert answer.status == 200, answer.body
+        return np.frombuffer(answer.body, dtype=np.int16)
+
+    words = "The quick brown fox jumps over the lazy dog."
+    plain = fetch(f"<speak>{words}</speak>")
+    slow = fetch(f'<speak><prosody rate="50%">{words}</prosody></speak>')
+    quiet = fetch(f'<speak><prosody volume="-6dB">{words}</prosody></speak>')
+    assert len(slow) / len(plain) == pytest.approx(2.0, rel=0.2)
+    assert np.abs(quiet).max() == pytest.approx(np.abs(plain).max() / 2, rel=0.02)
+
+
+def test_server_sent_events_carry_marks_at_their_place_in_the_audio(service, tenant, tts_worker):
+    import base64
+    import json
+
+    ssml = (
+        '<speak><mark name="greeting"/>Hello there. <break time="500ms"/>'
+        '<mark name="question"/>How can I help?<mark name="end"/></speak>'
+    )
+    answer = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"ssml": ssml, "stream_format": "sse", **RAW_PCM},
+    )
+    assert answer.status == 200, answer.body
+    assert answer.headers["content-type"] == "text/event-stream"
+    events = [
+        json.loads(line[len("data: ") :])
+        for line in answer.body.decode().splitlines()
+        if line.startswith("data: ")
+    ]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "mark"
+    assert kinds[-1] == "done"
+    marks = {e["name"]: e["time_ms"] for e in events if e["type"] == "mark"}
+    audio = b"".join(base64.b64decode(e["audio"]) for e in events if e["type"] == "audio")
+    total_ms = len(audio) / 2 / 22050 * 1000
+    assert marks["greeting"] == 0
+    # The question starts after "Hello there." and its 500 ms break.
+    first_segment_ms = marks["question"]
+    assert 500 < first_segment_ms < total_ms - 500
+    assert marks["end"] == pytest.approx(total_ms, abs=2)
+    # Each mark comes after all the audio before it.
+    sent_ms = 0.0
+    for event in events:
+        if event["type"] == "audio":
+            sent_ms += len(base64.b64decode(event["audio"])) / 2 / 22050 * 1000
+        elif event["type"] == "mark":
+            assert event["time_ms"] == pytest.approx(sent_ms, abs=2)
+    done = events[-1]
+    assert done["characters"] == len("Hello there. How can I help?")
+    assert done["audio_ms"] == pytest.approx(total_ms, abs=2)
+
+
+def test_the_openai_input_is_ssml_when_it_starts_with_speak(service, tenant, tts_worker):
+    body = {"model": "tts-1", "voice": "alloy", "response_format": "pcm"}
+    ssml = post(
+        service.url,
+        "/v1/audio/speech",
+        tenant.api_key,
+        {**body, "input": '<speak>Yes <break time="1500ms"/> indeed.</speak>'},
+    )
+    assert ssml.status == 200, ssml.body
+    assert max(quiet_ms_runs(ssml.body, rate=24000)) == pytest.approx(1500, abs=25)
+    plain = post(service.url, "/v1/audio/speech", tenant.api_key, {**body, "input": "a < b & c"})
+    assert plain.status == 200, plain.body

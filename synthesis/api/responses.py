@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.http import HttpResponse, StreamingHttpResponse
@@ -31,8 +32,18 @@ async def _end(synthesis: Synthesis, status: str, error_code: str = "") -> None:
     await database_sync_to_async(synthesis_finish)(synthesis, status=status, error_code=error_code)
 
 
-async def _encoded(synthesis: Synthesis) -> AsyncIterator[bytes]:
-    """Encoded audio as chunks arrive; ends early (logged and recorded) if synthesis fails."""
+@dataclass(frozen=True)
+class MarkEvent:
+    name: str
+    time_ms: int
+
+
+async def _encoded_with_marks(
+    synthesis: Synthesis,
+) -> AsyncIterator[tuple[list[MarkEvent], bytes]]:
+    """Encoded audio as chunks arrive, each after the SSML marks that sit before it (a mark is
+    reached once the audio before it has been sent); ends early (logged and recorded) if the
+    synthesis fails."""
     assert synthesis.stream is not None
     # The body outlives the request middleware: keep the log context for this synthesis.
     request_id_var.set(synthesis.request_id)
@@ -40,18 +51,34 @@ async def _encoded(synthesis: Synthesis) -> AsyncIterator[bytes]:
     pipeline = AudioPipeline(
         synthesis.stock.sample_rate, synthesis.input.output_format, synthesis.input.sample_rate
     )
+    segments = synthesis.plan.segments
+    rate = synthesis.stock.sample_rate
+    started: set[int] = set()
     status, error_code = Status.CANCELLED, ""
     try:
         async for chunk in synthesis.stream.chunks():
+            marks: list[MarkEvent] = []
+            if chunk.segment not in started and chunk.segment < len(segments):
+                started.add(chunk.segment)
+                at = synthesis.samples_synthesized * 1000 // rate
+                if chunk.segment == 0:
+                    at += synthesis.plan.leading_pause_ms
+                marks = [MarkEvent(name, at) for name in segments[chunk.segment].marks]
             samples = len(chunk.pcm) // 2
             synthesis.received(samples)
+            if chunk.segment_end and chunk.segment < len(segments):
+                at = synthesis.samples_synthesized * 1000 // rate
+                after = segments[chunk.segment].marks_after
+            else:
+                after = ()
             data = await asyncio.to_thread(pipeline.feed, chunk.pcm)
-            if data:
-                yield data
+            yield marks, data
             synthesis.delivered(chunk.segment, samples)
+            if after:
+                yield [MarkEvent(name, at) for name in after], b""
         tail = await asyncio.to_thread(pipeline.finish)
         if tail:
-            yield tail
+            yield [], tail
         status = Status.COMPLETED
     except SynthesisFailed as failure:
         status, error_code = Status.FAILED, failure.code
@@ -61,6 +88,12 @@ async def _encoded(synthesis: Synthesis) -> AsyncIterator[bytes]:
         )
     finally:
         await asyncio.shield(_end(synthesis, status, error_code))
+
+
+async def _encoded(synthesis: Synthesis) -> AsyncIterator[bytes]:
+    async for _marks, data in _encoded_with_marks(synthesis):
+        if data:
+            yield data
 
 
 def _headers(synthesis: Synthesis) -> dict[str, str]:
@@ -91,6 +124,37 @@ async def _sse(synthesis: Synthesis) -> AsyncIterator[bytes]:
         yield f"data: {json.dumps(done)}\n\n".encode()
 
 
+def _event(payload: dict[str, object]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+async def _native_sse(synthesis: Synthesis) -> AsyncIterator[bytes]:
+    """`/v1/synthesize` with `stream_format: "sse"`: `audio` events (base64 in the requested
+    format), `mark` events with their time in the audio, then `done` (or nothing more when the
+    synthesis failed: a stream without `done` is incomplete)."""
+    async for marks, data in _encoded_with_marks(synthesis):
+        for mark in marks:
+            yield _event({"type": "mark", "name": mark.name, "time_ms": mark.time_ms})
+        if data:
+            yield _event({"type": "audio", "audio": base64.b64encode(data).decode()})
+    if synthesis.finished and synthesis.status == Status.COMPLETED:
+        audio_ms = synthesis.samples_delivered * 1000 // synthesis.stock.sample_rate
+        yield _event(
+            {
+                "type": "done",
+                "synthesis_id": str(synthesis.id),
+                "characters": synthesis.characters,
+                "audio_ms": audio_ms,
+            }
+        )
+
+
+def native_server_sent_events(synthesis: Synthesis) -> StreamingHttpResponse:
+    return StreamingHttpResponse(
+        _native_sse(synthesis), content_type="text/event-stream", headers=_headers(synthesis)
+    )
+
+
 def server_sent_events(synthesis: Synthesis) -> StreamingHttpResponse:
     return StreamingHttpResponse(
         _sse(synthesis), content_type="text/event-stream", headers=_headers(synthesis)
@@ -113,7 +177,7 @@ async def whole_audio(synthesis: Synthesis) -> bytes:
             synthesis.input.output_format,
             synthesis.input.sample_rate,
         )
-        for index in range(len(synthesis.pieces)):
+        for index in range(len(synthesis.plan.segments)):
             synthesis.delivered(index, 0)
         synthesis.samples_delivered = synthesis.samples_synthesized
         status = Status.COMPLETED

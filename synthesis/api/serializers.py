@@ -7,47 +7,48 @@ from rest_framework import serializers
 
 from synthesis.audio.formats import FORMATS, check_format
 from synthesis.services import SynthesisInput
+from synthesis.text.ssml import looks_like_ssml
 from voices.catalogue import LANGUAGES
 
 NATIVE_FORMATS = sorted(FORMATS)
 OPENAI_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
-class SynthesizeSerializer(serializers.Serializer[Any]):
+class TextInputSerializer(serializers.Serializer[Any]):
+    """What to say and in which voice: shared by synthesis and the text preview."""
+
     text = serializers.CharField(
         required=False,
         trim_whitespace=False,
         allow_blank=True,
-        help_text="Plain text (never parsed as SSML).",
+        help_text="Plain text (never parsed as SSML), normalized for the language.",
     )
     ssml = serializers.CharField(
-        required=False, trim_whitespace=False, help_text="An SSML document with a <speak> root."
+        required=False,
+        trim_whitespace=False,
+        help_text="An SSML 1.1 document with a <speak> root (docs/ssml.md).",
     )
     voice = serializers.CharField(
         required=False,
         max_length=100,
-        help_text="A stock voice id, or a preset's id or name. Default: the stock default voice.",
+        help_text="A stock voice id, or a preset's id or name. Default: the tenant's default "
+        "preset, else the stock default voice.",
     )
-    language = serializers.ChoiceField(choices=LANGUAGES, required=False)
-    format = serializers.ChoiceField(choices=NATIVE_FORMATS, default="mp3")
-    sample_rate = serializers.IntegerField(
-        required=False, help_text="Output rate in Hz; default per format."
+    language = serializers.ChoiceField(
+        choices=LANGUAGES,
+        required=False,
+        help_text="BCP-47 tag; en-US, en-GB and en-NG choose how numbers, dates, money and "
+        "phone numbers are read (default: the voice's).",
     )
-    speed = serializers.FloatField(min_value=0.25, max_value=4.0, default=1.0)
-    stream = serializers.BooleanField(
-        default=True,
-        help_text="Chunked body as audio is made (default), or the whole file with Content-Length.",
+    lenient_ssml = serializers.BooleanField(
+        default=False,
+        help_text="SSML only: drop unknown tags (speaking their text) and ignore invalid "
+        "attribute values instead of answering 400.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("text" in attrs) == ("ssml" in attrs):
             raise serializers.ValidationError({"text": "Give exactly one of text or ssml."})
-        try:
-            attrs["format"], attrs["sample_rate"] = check_format(
-                attrs["format"], attrs.get("sample_rate")
-            )
-        except ValueError as error:
-            raise serializers.ValidationError({"sample_rate": str(error)}) from None
         return attrs
 
     def to_input(self) -> SynthesisInput:
@@ -57,18 +58,82 @@ class SynthesizeSerializer(serializers.Serializer[Any]):
             ssml=values.get("ssml"),
             voice=values.get("voice"),
             language=values.get("language"),
-            speed=values["speed"],
-            output_format=values["format"],
-            sample_rate=values["sample_rate"],
+            speed=values.get("speed", 1.0),
+            output_format=values.get("format", "pcm"),
+            sample_rate=values.get("sample_rate") or 0,
             source="http",
+            lenient=values["lenient_ssml"],
         )
+
+
+class SynthesizeSerializer(TextInputSerializer):
+    format = serializers.ChoiceField(choices=NATIVE_FORMATS, default="mp3")
+    sample_rate = serializers.IntegerField(
+        required=False, help_text="Output rate in Hz; default per format."
+    )
+    speed = serializers.FloatField(min_value=0.25, max_value=4.0, default=1.0)
+    stream = serializers.BooleanField(
+        default=True,
+        help_text="Chunked body as audio is made (default), or the whole file with Content-Length.",
+    )
+    stream_format = serializers.ChoiceField(
+        choices=["audio", "sse"],
+        default="audio",
+        help_text="`audio`: the audio bytes. `sse`: server-sent events: `audio` (base64), "
+        "`mark` (an SSML mark and its time in the audio) and `done`.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs["stream_format"] == "sse" and not attrs["stream"]:
+            raise serializers.ValidationError(
+                {"stream_format": "Server-sent events are a stream: leave `stream` true."}
+            )
+        try:
+            attrs["format"], attrs["sample_rate"] = check_format(
+                attrs["format"], attrs.get("sample_rate")
+            )
+        except ValueError as error:
+            raise serializers.ValidationError({"sample_rate": str(error)}) from None
+        return attrs
+
+
+class PreviewSerializer(TextInputSerializer):
+    """`POST /v1/text/preview`: the same text fields as synthesis, nothing synthesized."""
+
+
+class PreviewSegmentSerializer(serializers.Serializer[Any]):
+    text = serializers.CharField(help_text="Normalized text: exactly what the engine reads.")
+    input_text = serializers.CharField(help_text="The input sentence(s) it came from.")
+    language = serializers.CharField(help_text="The normalization locale (en-US, en-GB, en-NG).")
+    rate = serializers.FloatField(help_text="Speed multiplier from <prosody rate>/<emphasis>.")
+    pitch_st = serializers.FloatField(help_text="Pitch shift in semitones.")
+    volume_db = serializers.FloatField(allow_null=True, help_text="Gain in dB; null: silent.")
+    pause_after_ms = serializers.IntegerField(help_text="Exact silence after this segment.")
+    marks = serializers.ListField(child=serializers.CharField(), help_text="Before its audio.")
+    marks_after = serializers.ListField(child=serializers.CharField())
+    characters = serializers.IntegerField(help_text="Its share of the billed characters.")
+
+
+class PreviewResultSerializer(serializers.Serializer[Any]):
+    voice = serializers.CharField()
+    engine = serializers.CharField()
+    characters = serializers.IntegerField(help_text="What synthesizing this input would bill.")
+    leading_pause_ms = serializers.IntegerField()
+    leading_marks = serializers.ListField(child=serializers.CharField())
+    segments = PreviewSegmentSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
 
 
 class SpeechSerializer(serializers.Serializer[Any]):
     """OpenAI's `POST /v1/audio/speech` body."""
 
     model = serializers.ChoiceField(choices=settings.OPENAI_MODELS)
-    input = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    input = serializers.CharField(
+        trim_whitespace=False,
+        allow_blank=True,
+        help_text="Plain text; SSML when it starts with <speak.",
+    )
     voice = serializers.CharField(max_length=100)
     instructions = serializers.CharField(
         required=False,
@@ -84,9 +149,12 @@ class SpeechSerializer(serializers.Serializer[Any]):
     def to_input(self) -> SynthesisInput:
         values = self.validated_data
         output_format = values["response_format"]
+        # OpenAI's body has no SSML field: an input that starts with <speak is SSML, any other
+        # input is plain text, `<` and `&` included.
+        ssml = looks_like_ssml(values["input"])
         return SynthesisInput(
-            text=values["input"],
-            ssml=None,
+            text=None if ssml else values["input"],
+            ssml=values["input"] if ssml else None,
             voice=values["voice"],
             language=None,
             speed=values["speed"],

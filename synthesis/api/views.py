@@ -13,11 +13,18 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from synthesis.api import responses
-from synthesis.api.serializers import SpeechSerializer, SynthesizeSerializer
-from synthesis.services import Synthesis, SynthesisInput, synthesis_start
+from synthesis.api.serializers import (
+    PreviewResultSerializer,
+    PreviewSerializer,
+    SpeechSerializer,
+    SynthesizeSerializer,
+)
+from synthesis.services import Synthesis, SynthesisInput, synthesis_start, text_preview
+from synthesis.text.model import Plan
 from tenants.auth import KeyPrincipal
 
 
@@ -56,13 +63,20 @@ class SynthesizeView(APIView):
     @extend_schema(
         operation_id="synthesize",
         request=SynthesizeSerializer,
-        responses={(200, "audio/*"): _AUDIO},
+        responses={
+            (200, "audio/*"): _AUDIO,
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="With `stream_format: sse`: audio, mark, done."
+            ),
+        },
     )
     def post(self, request: Request) -> HttpResponseBase:
         serializer = SynthesizeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values: dict[str, Any] = serializer.validated_data
         synthesis = _start(request, serializer.to_input())
+        if values["stream_format"] == "sse":
+            return responses.native_server_sent_events(synthesis)
         if values["stream"]:
             return responses.streamed(synthesis)
         return responses.whole(synthesis, async_to_sync(responses.whole_audio)(synthesis))
@@ -91,3 +105,50 @@ class SpeechView(APIView):
         if values["stream_format"] == "sse":
             return responses.server_sent_events(synthesis)
         return responses.streamed(synthesis)
+
+
+class TextPreviewView(APIView):
+    """What the engine will be given: segments of normalized text with their pauses, prosody
+    and marks. Nothing is synthesized or billed."""
+
+    parser_classes = [JSONParser]
+    required_scopes = {"POST": "synthesize"}
+
+    @extend_schema(
+        operation_id="text_preview",
+        request=PreviewSerializer,
+        responses={200: PreviewResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        principal = request.auth
+        assert isinstance(principal, KeyPrincipal)
+        voice, plan = text_preview(principal=principal, data=serializer.to_input())
+        return Response(preview_body(plan, voice_id=voice.id, engine=voice.stock.engine))
+
+
+def preview_body(plan: Plan, *, voice_id: str, engine: str) -> dict[str, Any]:
+    return {
+        "voice": voice_id,
+        "engine": engine,
+        "characters": plan.characters,
+        "leading_pause_ms": plan.leading_pause_ms,
+        "leading_marks": list(plan.leading_marks),
+        "segments": [
+            {
+                "text": s.text,
+                "input_text": s.source,
+                "language": s.language,
+                "rate": round(s.prosody.rate, 4),
+                "pitch_st": round(s.prosody.pitch_st, 3),
+                "volume_db": None if s.prosody.silent else round(s.prosody.volume_db, 2),
+                "pause_after_ms": s.pause_after_ms,
+                "marks": list(s.marks),
+                "marks_after": list(s.marks_after),
+                "characters": s.chars,
+            }
+            for s in plan.segments
+        ],
+        "warnings": plan.warnings,
+    }

@@ -107,6 +107,8 @@ class _Builder:
         if isinstance(item, Span):
             self._span(item)
         elif isinstance(item, Break):
+            if item.ms == 0:  # strength="none": no pause, and no prosodic break either
+                return
             self.flush()
             if self.segments:
                 last = self.segments[-1]
