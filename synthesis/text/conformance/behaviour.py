@@ -24,7 +24,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,18 @@ from synthesis.engines.base import Chunk, Engine
 from synthesis.engines.plan import engine_segments
 from synthesis.text.conformance.paths import suite_dir
 from synthesis.text.frontend import prepare
-from synthesis.text.model import Plan
+from synthesis.text.model import NEUTRAL, Plan, Prosody
 from synthesis.text.ssml import SsmlError
+
+# Rows this project reads differently on purpose, with the reason (they still count as misses).
+KNOWN_DIFFERENCES = {
+    "polly-sayas-cardinal-1234": "cardinals keep the 'and' (one thousand two hundred and thirty "
+    "four): the text-normalization suite asks for it in every locale",
+    "polly-sayas-number-1234": "as polly-sayas-cardinal-1234",
+    "emotech-break-parse": "lenient mode still enforces the safety limits: a 412 s break is "
+    "over the 10 s maximum",
+    "emotech-rate-pct-.5%": "a rate of 0.5 % (200 times slower) is outside the 10-400 % range",
+}
 
 QUIET = 0.005 * 32767  # the engine's own silence threshold (about -46 dBFS)
 BREAK_TOLERANCE_MS = 20.0
@@ -158,12 +168,6 @@ def _spoken(plan: Plan) -> str:
     return comparable(" ".join(s.text for s in plan.segments))
 
 
-def _without(ssml: str, attribute: str) -> str:
-    """The document with one prosody attribute removed (the baseline for a change)."""
-    stripped = re.sub(rf'\s{attribute}="[^"]*"', "", ssml)
-    return stripped.replace("<prosody>", '<prosody rate="100%">')
-
-
 class Runner:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -194,8 +198,9 @@ class Runner:
     def row(self, row: dict[str, Any]) -> None:
         expect = row["expect"]
         valid = expect.get("valid")
+        lenient = valid == "lenient-parser-accepts"  # the row is about the lenient mode
         try:
-            plan = prepare(ssml=row["ssml"])
+            plan = prepare(ssml=row["ssml"], lenient=lenient)
         except SsmlError as error:
             accepted = valid is False or valid in ("reject_or_clamp", "plain-text-or-reject")
             self.add(row, "validity", accepted, f"rejected: {error.code}")
@@ -255,19 +260,24 @@ class Runner:
         ok = abs(ratio - want) <= float(expect.get("tolerance", 0.25)) * want
         return ok, f"ratio {ratio:.2f} (want {want})"
 
-    def _changed_segment(self, row: dict[str, Any], attribute: str) -> tuple[Audio, Audio, int]:
-        changed = self.audio(row["ssml"])
-        base = self.audio(_without(row["ssml"], attribute))
-        index = len(changed.plan.segments) - 1
-        for i, segment in enumerate(changed.plan.segments):
-            if (segment.prosody.volume_db, segment.prosody.pitch_st) != (0.0, 0.0):
-                index = i
-                break
-        return changed, base, index
+    def _changed_segment(self, row: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The audio of the first segment whose volume or pitch differs from neutral, and of the
+        same text with neutral prosody (both alone: Piper makes each segment on its own)."""
+        plan = prepare(ssml=row["ssml"])
+        changed = next(
+            (s for s in plan.segments if (s.prosody.volume_db, s.prosody.pitch_st) != (0.0, 0.0)),
+            plan.segments[-1],
+        )
+
+        def alone(prosody: Prosody) -> np.ndarray:
+            segment = replace(changed, prosody=prosody, pause_after_ms=0, marks=())
+            return synthesize(self.engine, Plan([segment], segment.chars)).pcm
+
+        return alone(changed.prosody), alone(NEUTRAL)
 
     def rms_change(self, row: dict[str, Any], plan: Plan) -> tuple[bool, str]:
-        changed, base, index = self._changed_segment(row, "volume")
-        delta = rms_db(changed.segment(index)) - rms_db(base.segment(index))
+        changed, base = self._changed_segment(row)
+        delta = rms_db(changed) - rms_db(base)
         want, tolerance = (
             float(row["expect"]["rms_change_db"]),
             float(row["expect"]["tolerance_db"]),
@@ -275,14 +285,14 @@ class Runner:
         return abs(delta - want) <= tolerance, f"{delta:+.1f} dB (want {want:+.0f})"
 
     def rms_order(self, row: dict[str, Any], plan: Plan) -> tuple[bool, str]:
-        changed, base, index = self._changed_segment(row, "volume")
-        delta = rms_db(changed.segment(index)) - rms_db(base.segment(index))
+        changed, base = self._changed_segment(row)
+        delta = rms_db(changed) - rms_db(base)
         return delta > 1.0, f"{delta:+.1f} dB louder"
 
     def f0_change(self, row: dict[str, Any], plan: Plan) -> tuple[bool, str]:
-        changed, base, index = self._changed_segment(row, "pitch")
-        before = median_f0(base.segment(index), base.rate)
-        after = median_f0(changed.segment(index), changed.rate)
+        changed, base = self._changed_segment(row)
+        before = median_f0(base, self.engine.sample_rate)
+        after = median_f0(changed, self.engine.sample_rate)
         change = (after / before - 1) * 100 if before else 0.0
         want, tolerance = (
             float(row["expect"]["f0_change_pct"]),
@@ -291,9 +301,9 @@ class Runner:
         return abs(change - want) <= tolerance, f"{change:+.1f} % (want {want:+.0f})"
 
     def f0_order(self, row: dict[str, Any], plan: Plan) -> tuple[bool, str]:
-        changed, base, index = self._changed_segment(row, "pitch")
-        before = median_f0(base.segment(index), base.rate)
-        after = median_f0(changed.segment(index), changed.rate)
+        changed, base = self._changed_segment(row)
+        before = median_f0(base, self.engine.sample_rate)
+        after = median_f0(changed, self.engine.sample_rate)
         return after > before * 1.03, f"{before:.0f} Hz -> {after:.0f} Hz"
 
     def text_contains(self, row: dict[str, Any], plan: Plan) -> tuple[bool, str]:
@@ -368,5 +378,8 @@ def format_report(report: BehaviourReport) -> str:
     misses = [o for o in report.outcomes if not o.passed]
     if misses:
         lines += ["", "misses:"]
-        lines += [f"  {o.id} [{o.kind}]: {o.detail}" for o in misses]
+        for o in misses:
+            lines.append(f"  {o.id} [{o.kind}]: {o.detail}")
+            if o.id in KNOWN_DIFFERENCES:
+                lines.append(f"      known difference: {KNOWN_DIFFERENCES[o.id]}")
     return "\n".join(lines)

@@ -71,7 +71,8 @@ def _digits(text: str, locale: str) -> str | None:
 
 
 def _fraction(text: str) -> str | None:
-    stripped = text.strip()
+    # "3+1/2" is Polly's way of writing a mixed number: three and a half.
+    stripped = re.sub(r"(?<=\d)\s*\+\s*(?=\d+/)", " ", text.strip())
     match = MIXED_FRACTION_RE.fullmatch(stripped)
     if match and all(len(g) <= 9 for g in match.groups()):
         whole, num, den = match.groups()
@@ -89,18 +90,44 @@ def _unit(text: str, locale: str) -> str | None:
     return None
 
 
-_DATE_FIELD = re.compile(r"[0-9]+|[A-Za-z]+")
+_DATE_FIELD = re.compile(r"[0-9]+|[A-Za-z]+|\?+")
+
+
+_UNKNOWN = re.compile(r"\?+")
+_FIELD_WIDTH = {"y": 4, "m": 2, "d": 2}
+
+
+def _compact_fields(text: str, order: str) -> list[str] | None:
+    """ "20200922" or "????0922" (no separators; `?` for a field left unsaid): the fields cut by
+    width in `order` (ymd when no format is given and there are eight characters)."""
+    if sum(_FIELD_WIDTH[kind] for kind in order) != len(text):
+        return None
+    fields, start = [], 0
+    for kind in order:
+        fields.append(text[start : start + _FIELD_WIDTH[kind]])
+        start += _FIELD_WIDTH[kind]
+    return fields
 
 
 def _date(text: str, fmt: str | None, locale: str) -> str | None:
     order = fmt or dates.default_order(locale)
-    fields = _DATE_FIELD.findall(text)
+    compact = text.strip()
+    if re.fullmatch(r"[0-9?]{4,8}", compact) and ("?" in compact or len(compact) == 8):
+        order = fmt or ("ymd" if len(compact) == 8 else order)
+        compact_fields = _compact_fields(compact, order)
+        if compact_fields is None:
+            return None
+        fields = compact_fields
+    else:
+        fields = _DATE_FIELD.findall(text)
     if len(fields) != len(order):
         return None
     day: int | None = None
     month: int | None = None
     year_text: str | None = None
     for kind, field in zip(order, fields, strict=True):
+        if _UNKNOWN.fullmatch(field):  # a field left unsaid
+            continue
         if kind == "d":
             if not field.isdigit() or not 1 <= int(field) <= 31:
                 return None

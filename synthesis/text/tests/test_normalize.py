@@ -380,6 +380,8 @@ def test_say_as_types_and_formats():
         ("a@b", "verbatim", "A at B"),
         ("12 Main St.", "address", "twelve Main Street."),
         ("Dr. Ade", "name", "Doctor Ade"),
+        ("3+1/2", "fraction", "three and a half"),
+        ("2/9", "fraction", "two ninths"),
     ],
 )
 def test_say_as(text, kind, spoken):
@@ -404,6 +406,11 @@ def test_say_as(text, kind, spoken):
         ("3", "m", "en-US", "March"),
         ("1999", "y", "en-US", "nineteen ninety nine"),
         ("Mar 4 2025", "mdy", "en-US", "March fourth twenty twenty five"),
+        # Compact forms, and ? for a field left unsaid (Polly's convention).
+        ("20250304", None, "en-US", "March fourth twenty twenty five"),
+        ("????0922", None, "en-US", "September twenty second"),
+        ("????0922", None, "en-GB", "the twenty second of September"),
+        ("??-22-2020", "mdy", "en-US", "the twenty second twenty twenty"),
     ],
 )
 def test_say_as_date(text, fmt, locale, spoken):
