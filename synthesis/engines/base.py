@@ -23,10 +23,15 @@ class Segment:
     pause_after_ms: int = 0  # exact silence appended after this segment's audio
     pause_before_ms: int = 0  # exact silence before it (a break at the start of a request)
     pitch_st: float = 0.0  # pitch shift in semitones, duration unchanged
+    # ("text", ...) and ("ipa", ...) parts when the text has SSML <phoneme>s: engines that take
+    # phonemes speak the IPA, the others `text` (which holds the written fallback).
+    parts: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.text.strip():
             raise ValueError("an engine never receives an empty or whitespace-only segment")
+        # Back from msgpack, parts are lists: keep the dataclass comparable and hashable.
+        object.__setattr__(self, "parts", tuple((str(k), str(v)) for k, v in self.parts))
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,10 @@ class PiperEngine(Engine):
         the engine's own silence is trimmed to `_KEEP_AFTER_SPEECH_MS` after the speech before
         and `_KEEP_BEFORE_SPEECH_MS` before the speech after, and the pause is shortened by
         what was kept."""
-        sentences = [phonemes for phonemes in self._phonemize(segment.text) if phonemes]
+        if any(kind == "ipa" for kind, _value in segment.parts):
+            sentences = [self._phonemes_of_parts(segment.parts)]
+        else:
+            sentences = [phonemes for phonemes in self._phonemize(segment.text) if phonemes]
         kept = _KEEP_AFTER_SPEECH_MS + (0 if last else _KEEP_BEFORE_SPEECH_MS)
         pause = silence(self.sample_rate, max(0, segment.pause_after_ms - kept))
         before = b""
@@ -181,6 +184,21 @@ class PiperEngine(Engine):
             return self._voice.phonemize(text)
         except Exception as exc:
             raise EngineError("piper could not phonemize the text") from exc
+
+    def _phonemes_of_parts(self, parts: Sequence[tuple[str, str]]) -> list[str]:
+        """One sentence of phonemes: espeak's for the text parts, the given IPA (symbols the
+        voice does not know are left out) for the others."""
+        known = self._voice.config.phoneme_id_map
+        out: list[str] = []
+        for kind, value in parts:
+            if out and out[-1] != " ":
+                out.append(" ")
+            if kind == "ipa":
+                out.extend(symbol for symbol in value if symbol in known)
+            else:
+                for sentence in self._phonemize(value):
+                    out.extend(sentence)
+        return out
 
     def _sentence_audio(self, phonemes: list[str], config: SynthesisConfig) -> np.ndarray:
         """One sentence as float32 in [-1, 1], normalized to a peak of 1 (volume not applied)."""

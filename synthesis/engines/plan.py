@@ -19,6 +19,7 @@ def engine_segments(plan: Plan, *, language: str, speed: float = 1.0) -> list[Se
             pitch_st=s.prosody.pitch_st,
             pause_after_ms=s.pause_after_ms,
             pause_before_ms=plan.leading_pause_ms if index == 0 else 0,
+            parts=s.parts,
         )
         for index, s in enumerate(plan.segments)
     ]

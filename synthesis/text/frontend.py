@@ -152,6 +152,7 @@ class _Builder:
                     chars=piece.chars,
                     voice=run.voice,
                     marks=run.marks if index == 0 else (),
+                    parts=piece.parts,
                 )
             )
 
@@ -204,8 +205,12 @@ def _render(span: Span, locale: str) -> list[Unit]:
                 locale=locale,
             )
         return [Unit(_edges(text, spoken), span.billed, atomic=True, source=text)]
-    if span.phonemes is not None or not span.normalize:
-        # The engine reads the phoneme's written fallback, or the <sub> alias as given.
+    if span.phonemes is not None:
+        # IPA goes to engines that take phonemes (Piper); the others read the written text.
+        ipa = span.phonemes if (span.alphabet or "ipa").lower() == "ipa" else None
+        spoken = text if ipa is None else _edges(text, normalize(text, locale))
+        return [Unit(spoken, span.billed, atomic=True, source=text, phonemes=ipa)]
+    if not span.normalize:  # a <sub> alias: spoken as given
         return [Unit(text, span.billed, atomic=True, source=text)]
     sentences = _source_sentences(text)
     total = sum(len(s) for s in sentences) or 1

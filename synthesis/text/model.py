@@ -129,6 +129,9 @@ class TextSegment:
     voice: str | None = None
     marks: tuple[str, ...] = ()
     marks_after: tuple[str, ...] = ()
+    # With a <phoneme> inside: the segment as ("text", ...) and ("ipa", ...) parts in order,
+    # for engines that take phonemes; `text` holds the written fallback for the rest.
+    parts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class Unit:
     chars: int
     atomic: bool = False
     source: str = ""
+    phonemes: str | None = None  # IPA for engines that take it (`text` is the fallback)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Piece:
     text: str
     chars: int
     source: str = ""  # the input of the units this piece holds text of
+    parts: tuple[tuple[str, str], ...] = ()  # ("text", ...)/("ipa", ...) when it has phonemes
 
 
 @dataclass(frozen=True)
@@ -223,10 +225,44 @@ def _with_chars(
         " ".join(units[o].source.strip() for o in range(len(units)) if counts[i][o]).strip()
         for i in range(len(pieces))
     ]
+    with_phonemes = any(u.phonemes for u in units)
     return [
-        Piece(chunk, chars, source)
-        for (chunk, _s, _e), chars, source in zip(pieces, totals, sources, strict=True)
+        Piece(
+            chunk,
+            chars,
+            source,
+            _parts(text, owners, units, bounds[i], bounds[i + 1]) if with_phonemes else (),
+        )
+        for i, ((chunk, _s, _e), chars, source) in enumerate(
+            zip(pieces, totals, sources, strict=True)
+        )
     ]
+
+
+def _parts(
+    text: str, owners: list[int], units: Sequence[Unit], start: int, end: int
+) -> tuple[tuple[str, str], ...]:
+    """The piece [start, end) as text and IPA parts: a unit with phonemes (atomic, so never
+    cut) becomes one ("ipa", ...) part; the text around it stays text."""
+    parts: list[tuple[str, str]] = []
+    position = start
+    while position < end:
+        owner = owners[position]
+        stop = position
+        while stop < end and owners[stop] == owner:
+            stop += 1
+        phonemes = units[owner].phonemes
+        chunk = text[position:stop]
+        if phonemes and chunk.strip():
+            parts.append(("ipa", phonemes))
+        elif parts and parts[-1][0] == "text":
+            parts[-1] = ("text", parts[-1][1] + chunk)
+        else:
+            parts.append(("text", chunk))
+        position = stop
+    return tuple(
+        (kind, value.strip() if kind == "text" else value) for kind, value in parts if value.strip()
+    )
 
 
 def split_text(text: str, *, max_chars: int = MAX_SEGMENT_CHARS) -> list[TextPiece]:

@@ -270,3 +270,44 @@ def test_its_memory_stays_flat_over_many_requests(engine):
         request([1, 3, 6, 12] * 2 + [50])
 
     assert rss_bytes() - before < 30 * 2**20
+
+
+def test_ipa_parts_are_spoken_as_given(engine):
+    written = Segment("You say pecan pie.")
+    as_ipa = Segment(
+        "You say pecan pie.",
+        parts=(("text", "You say"), ("ipa", "pɪˈkɑːn"), ("text", "pie.")),
+    )
+    other_ipa = Segment(
+        "You say pecan pie.",
+        parts=(("text", "You say"), ("ipa", "ˈpiːkæn"), ("text", "pie.")),
+    )
+    plain, spoken, other = (samples(chunks(engine, s)) for s in (written, as_ipa, other_ipa))
+    assert spoken.size > 0
+    assert spoken.tobytes() != other.tobytes()  # the IPA decides the sound
+    assert len(spoken) / len(plain) == pytest.approx(1.0, rel=0.3)
+
+
+def test_ipa_symbols_the_voice_lacks_are_left_out(engine):
+    segment = Segment("Hi.", parts=(("ipa", "h☃aɪ"),))
+    clean = Segment("Hi.", parts=(("ipa", "haɪ"),))
+    assert samples(chunks(engine, segment)).tobytes() == samples(chunks(engine, clean)).tobytes()
+
+
+def test_parts_survive_the_job_message():
+    import msgpack
+
+    from synthesis.protocol import Job
+
+    segment = Segment("Hi.", parts=(("ipa", "haɪ"),))
+    job = Job(
+        job_id="j",
+        reply="r",
+        engine="piper",
+        voice="joe",
+        segments=[segment],
+        window=4,
+        deadline=0.0,
+    )
+    wire = msgpack.unpackb(msgpack.packb(job.to_message()))  # as the channel layer carries it
+    assert Job.from_message(wire).segments == [segment]
