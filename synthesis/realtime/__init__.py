@@ -1,0 +1,1 @@
+"""Realtime streaming helpers for `/v1/stream`: pure Python, no Django."""

@@ -1,0 +1,1 @@
+"""Tests of the realtime helpers (pure: no services)."""
