@@ -266,6 +266,18 @@ TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run a
 TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "10"))
 TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
 TTS_MAX_INPUT_CHARACTERS = env_int("TTS_MAX_INPUT_CHARACTERS", 5000)
+# Syntheses running at once per tenant (WebSocket contexts; the billing issue adds HTTP streams
+# and takes the figure from the tenant's plan), counted as Redis leases (synthesis/leases.py)
+# that free themselves LEASE_TTL_MS after a web process dies.
+TTS_MAX_CONCURRENT_PER_TENANT = env_int("TTS_MAX_CONCURRENT_PER_TENANT", 10)
+LEASE_TTL_MS = env_int("LEASE_TTL_MS", 30_000)
+# The realtime socket (docs/websocket.md).
+WS_MAX_CONNECTIONS_PER_TENANT = env_int("WS_MAX_CONNECTIONS_PER_TENANT", 50)
+WS_MAX_CONTEXTS = env_int("WS_MAX_CONTEXTS", 8)
+WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 65_536)
+WS_IDLE_TIMEOUT_SECONDS = float(env_str("WS_IDLE_TIMEOUT_SECONDS", "20"))
+WS_SEND_AHEAD_MS = env_int("WS_SEND_AHEAD_MS", 10_000)
+WS_MAX_CONSECUTIVE_ERRORS = env_int("WS_MAX_CONSECUTIVE_ERRORS", 10)
 # OpenAI's voice names → our stock voices, for /v1/audio/speech (OPENAI_VOICE_MAP="alloy=joe,...").
 OPENAI_VOICE_NAMES = "alloy ash ballad coral echo fable onyx nova sage shimmer verse marin cedar"
 OPENAI_VOICE_MAP = dict.fromkeys(OPENAI_VOICE_NAMES.split(), "joe") | dict(

@@ -1,15 +1,22 @@
-"""`/v1/stream`: the WebSocket for voice agents. This is the authenticated shell (auth, close
-codes, ping); the realtime issue adds text-in/audio-out messages. Protocol: docs/websocket.md."""
+"""`/v1/stream`: the WebSocket for voice agents: authentication, limits and message routing;
+the contexts themselves live in `synthesis.realtime.session`. Protocol: docs/websocket.md."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+import uuid
 from typing import Any
 
+import redis.asyncio as aioredis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from callwaiting_tts.middleware import new_request_id
+from synthesis import leases
+from synthesis.realtime.session import ContextError, Session
+from synthesis.realtime.telephony import twilio_event
 from tenants.auth import ApiKeyError, KeyPrincipal
 from tenants.sockets import APP_SUBPROTOCOL, authenticate_socket, tenant_db
 from voices.models import Voice
@@ -19,6 +26,10 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_MANY_FAILURES = 4429
+CLOSE_IDLE = 4000
+CLOSE_PROTOCOL = 4400
+CLOSE_TOO_BIG = 1009
+PROTOCOL_VERSION = 1
 
 
 def _close_code(error: ApiKeyError) -> int:
@@ -32,12 +43,21 @@ def _voice_count() -> int:
     return Voice.objects.count()
 
 
+_HANDLERS = ("start", "text", "flush", "end", "cancel", "mark")
+
+
 class StreamConsumer(AsyncJsonWebsocketConsumer):
     # No channel layer: audio comes back on Redis lists (docs/adr/0004), so a per-socket
     # channel-layer receive would only cost a Redis connection, and cancelling it when the socket
     # goes away can hang (ADR 0004).
     channel_layer_alias = None
     auth_timer: asyncio.TimerHandle | None = None
+    session: Session | None = None
+    connection_lease: tuple[leases.LeaseSet, str] | None = None
+    watchdog: asyncio.Task[None] | None = None
+    last_message = 0.0
+    errors_in_a_row = 0
+    closing = False
 
     async def connect(self) -> None:
         self.request_id = new_request_id()
@@ -55,8 +75,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def disconnect(self, code: int) -> None:
+        self.closing = True
         if self.auth_timer is not None:
             self.auth_timer.cancel()
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        if self.session is not None:
+            await self.session.close()  # every open context: cancelled, usage recorded
+        if self.connection_lease is not None:
+            lease_set, lease_id = self.connection_lease
+            with contextlib.suppress(Exception):
+                await lease_set.release(lease_id)
+            with contextlib.suppress(Exception):
+                await lease_set.client.aclose()
 
     async def auth_timeout(self) -> None:
         if self.scope.get("api_key") is None:
@@ -73,10 +104,29 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        lease_set = leases.LeaseSet(
+            aioredis.Redis.from_url(settings.REDIS_URL),
+            leases.connection_key(principal.tenant_id),
+        )
+        lease_id = f"{self.request_id}:{uuid.uuid4().hex[:8]}"
+        self.connection_lease = (lease_set, lease_id)
+        if not await lease_set.acquire(lease_id, settings.WS_MAX_CONNECTIONS_PER_TENANT):
+            self.connection_lease = None
+            await lease_set.client.aclose()
+            await self.send_error(
+                "too_many_connections",
+                f"This account has {settings.WS_MAX_CONNECTIONS_PER_TENANT} sockets open already.",
+            )
+            await self.close(code=CLOSE_TOO_MANY_FAILURES)
+            return
         voices = await _voice_count(principal.schema_name)
+        self.session = Session(principal, self.request_id, self._send_any)
+        self.last_message = time.monotonic()
+        self.watchdog = asyncio.ensure_future(self._watch(lease_set, lease_id))
         await self.send_json(
             {
                 "type": "ready",
+                "protocol": PROTOCOL_VERSION,
                 "request_id": self.request_id,
                 "tenant": principal.tenant_slug,
                 "api_key": principal.prefix,
@@ -89,10 +139,50 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_error(error.code, error.message)
         await self.close(code=_close_code(error))
 
-    async def send_error(self, code: str, message: str, param: str | None = None) -> None:
+    async def _send_any(self, message: dict[str, Any] | bytes) -> None:
+        if self.closing:
+            return
+        if isinstance(message, bytes):
+            await self.send(bytes_data=message)
+        else:
+            await self.send_json(message)
+
+    async def _watch(self, lease_set: leases.LeaseSet, lease_id: str) -> None:
+        """Renews the connection's lease and closes an idle socket (nothing received for
+        WS_IDLE_TIMEOUT_SECONDS and nothing being spoken)."""
+        renew_every = lease_set.ttl_ms / 3000
+        renewed = time.monotonic()
+        while not self.closing:
+            await asyncio.sleep(min(1.0, settings.WS_IDLE_TIMEOUT_SECONDS / 4))
+            now = time.monotonic()
+            if now - renewed >= renew_every:
+                renewed = now
+                with contextlib.suppress(Exception):
+                    await lease_set.renew(lease_id)
+            busy = self.session is not None and self.session.busy()
+            if busy:
+                self.last_message = now
+            elif now - self.last_message > settings.WS_IDLE_TIMEOUT_SECONDS:
+                await self.send_error(
+                    "idle_timeout",
+                    f"Nothing received for {settings.WS_IDLE_TIMEOUT_SECONDS:g} seconds.",
+                )
+                self.closing = True
+                await self.close(code=CLOSE_IDLE)
+                return
+
+    async def send_error(
+        self,
+        code: str,
+        message: str,
+        param: str | None = None,
+        context_id: str | None = None,
+    ) -> None:
+        extra = {} if context_id is None else {"context_id": context_id}
         await self.send_json(
             {
                 "type": "error",
+                **extra,
                 "error": {
                     "type": "authentication_error"
                     if code.startswith(("invalid", "api_key", "auth"))
@@ -108,16 +198,28 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
+        self.last_message = time.monotonic()
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.WS_MAX_MESSAGE_BYTES:
+            await self.send_error(
+                "message_too_large",
+                f"A message may be at most {settings.WS_MAX_MESSAGE_BYTES} bytes.",
+            )
+            self.closing = True
+            await self.close(code=CLOSE_TOO_BIG)
+            return
         if text_data is None:
-            await self.send_error("invalid_message", "Messages are JSON text frames.")
+            await self.protocol_error("invalid_message", "Messages are JSON text frames.")
             return
         try:
             content = await self.decode_json(text_data)
         except ValueError:
-            await self.send_error("invalid_json", "The message is not valid JSON.")
+            await self.protocol_error("invalid_json", "The message is not valid JSON.")
             return
         if not isinstance(content, dict):
-            await self.send_error("invalid_message", "A message is a JSON object with a 'type'.")
+            await self.protocol_error(
+                "invalid_message", "A message is a JSON object with a 'type'."
+            )
             return
         await self.receive_json(content)
 
@@ -126,11 +228,48 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if self.scope.get("api_key") is None:
             await self.authenticate_first_message(content)
         elif kind == "ping":
+            self.errors_in_a_row = 0
             await self.send_json({"type": "pong", "id": content.get("id")})
         elif kind == "auth":
-            await self.send_error("already_authenticated", "This socket is authenticated.", "type")
+            await self.protocol_error(
+                "already_authenticated", "This socket is authenticated.", "type"
+            )
+        elif kind in _HANDLERS and self.session is not None:
+            try:
+                await getattr(self.session, kind)(content)
+                self.errors_in_a_row = 0
+            except ContextError as error:
+                context_id = content.get("context_id")
+                await self.protocol_error(
+                    error.code,
+                    error.message,
+                    error.param,
+                    context_id=context_id if isinstance(context_id, str) else None,
+                )
+        elif kind is None and twilio_event(content) == "clear" and self.session is not None:
+            await self.session.cancel({})  # Twilio's barge-in: stop everything
         else:
-            await self.send_error("unknown_message_type", f"Unknown message type {kind!r}.", "type")
+            await self.protocol_error(
+                "unknown_message_type", f"Unknown message type {kind!r}.", "type"
+            )
+
+    async def protocol_error(
+        self,
+        code: str,
+        message: str,
+        param: str | None = None,
+        context_id: str | None = None,
+    ) -> None:
+        """An error the socket survives, unless the client keeps sending nothing but errors."""
+        await self.send_error(code, message, param, context_id=context_id)
+        self.errors_in_a_row += 1
+        if self.errors_in_a_row >= settings.WS_MAX_CONSECUTIVE_ERRORS:
+            await self.send_error(
+                "protocol_error",
+                f"{self.errors_in_a_row} bad messages in a row: closing.",
+            )
+            self.closing = True
+            await self.close(code=CLOSE_PROTOCOL)
 
     async def authenticate_first_message(self, content: dict[str, Any]) -> None:
         raw = content.get("api_key")

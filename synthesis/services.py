@@ -153,12 +153,7 @@ async def synthesis_start(
     Raises ApplicationError (bad input) or SynthesisFailed (no worker took it)."""
     if data.ssml is None:  # a plain-text input over the limit costs no lookups
         _check_length(len(data.text or ""), "text")
-    if data.voice is None:  # the tenant's default preset, else the stock default
-        data = replace(data, voice=await _default_voice(principal.schema_name) or None)
-    if is_stock(data.voice, data.source):  # the common case, on the hot path: no database
-        voice = voice_resolve(data.voice, language=data.language, source=data.source)
-    else:
-        voice = await database_sync_to_async(_resolve)(principal.schema_name, data)
+    voice = await resolve_voice(principal, data)
     plan = plan_input(data, language=voice.language, engine=voice.stock.engine)
     synthesis = Synthesis(
         id=uuid.uuid4(),
@@ -182,6 +177,35 @@ def text_preview(*, principal: KeyPrincipal, data: SynthesisInput) -> tuple[Reso
             data = replace(data, voice=default_voice_ref(principal.schema_name) or None)
         voice = voice_resolve(data.voice, language=data.language, source=data.source)
     return voice, plan_input(data, language=voice.language, engine=voice.stock.engine)
+
+
+async def resolve_voice(principal: KeyPrincipal, data: SynthesisInput) -> ResolvedVoice:
+    """The voice `data` names, in the tenant's schema: its default preset when none is named,
+    else the stock default. Raises ApplicationError (unknown voice, unsupported language)."""
+    if data.voice is None:
+        data = replace(data, voice=await _default_voice(principal.schema_name) or None)
+    if is_stock(data.voice, data.source):  # the common case, on the hot path: no database
+        return voice_resolve(data.voice, language=data.language, source=data.source)
+    return await database_sync_to_async(_resolve)(principal.schema_name, data)
+
+
+def unit_job(synthesis: Synthesis, plan: Plan) -> Job:
+    """A job for one more piece of a synthesis that is spoken piece by piece (the realtime
+    socket): its own job id, the synthesis's voice and speed."""
+    voice = synthesis.voice
+    segments = engine_segments(
+        plan, language=voice.language, speed=voice.speed * synthesis.input.speed
+    )
+    return Job(
+        job_id=str(uuid.uuid4()),
+        reply="",
+        engine=voice.stock.engine,
+        voice=voice.stock.id,
+        segments=segments,
+        window=settings.TTS_CREDIT_WINDOW,
+        deadline=time.time() + settings.TTS_JOB_TIMEOUT_SECONDS,
+        meta={"tenant": synthesis.principal.tenant_slug, "synthesis": str(synthesis.id)},
+    )
 
 
 async def _default_voice(schema_name: str) -> str:
