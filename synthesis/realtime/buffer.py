@@ -62,7 +62,8 @@ class TextBuffer:
 
     def flush(self) -> list[str]:
         """Everything buffered as one unit (or none when only whitespace is buffered); the
-        buffer is empty afterwards. `add` keeps the buffer within `max_chars`, so the unit is too.
+        buffer is empty afterwards. `add` keeps the buffer within `max_chars` (trailing whitespace
+        aside), so the unit is too.
         """
         unit = self._buffer.strip()
         self._buffer = ""
@@ -77,11 +78,15 @@ class TextBuffer:
         cut = self._first_end(buffer)
         if cut is not None and len(buffer[:cut].strip()) <= self.max_chars:
             return cut
-        if len(buffer) > self.max_chars:
+        # Trailing whitespace does not count: it may yet be followed by the next sentence.
+        if len(buffer.rstrip()) > self.max_chars:
             return self._long_cut(buffer)
         return None
 
     def _first_end(self, buffer: str) -> int | None:
+        """The first end within reach of `max_chars` (a unit ending further on is too long
+        anyway), so a big message costs time in proportion to its length, not its square."""
+        buffer = buffer[: self._reach(buffer)]
         ends = [c for c in sentence_ends(buffer) if buffer[:c].strip()]
         ends.extend(m.start() for m in _BLANK_LINE.finditer(buffer) if buffer[: m.start()].strip())
         if not self._emitted_any:
@@ -92,6 +97,14 @@ class TextBuffer:
             )
         return min(ends) if ends else None
 
+    def _reach(self, buffer: str) -> int:
+        """How much of the buffer decides the ends of units within `max_chars`: up to the limit,
+        the whitespace run there and two characters more (an opening quote and a capital)."""
+        end = self.max_chars + 1
+        while end < len(buffer) and buffer[end].isspace():
+            end += 1
+        return end + 2
+
     def _long_cut(self, buffer: str) -> int:
         """A cut within `max_chars` of a buffer longer than that: the last clause break that
         leaves a unit of at least a third of the limit (a lone "So," is no unit of its own),
@@ -101,7 +114,7 @@ class TextBuffer:
         clauses = [
             m.end()
             for m in _CLAUSE_BREAK.finditer(buffer, 0, limit + 1)
-            if floor <= m.end() <= limit and m.end() < len(buffer)
+            if floor <= m.end() <= limit
         ]
         if clauses:
             return clauses[-1]

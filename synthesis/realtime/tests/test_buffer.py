@@ -201,6 +201,20 @@ def test_a_sentence_end_beyond_the_limit_is_cut_first():
     assert buffer.pending == "Next"
 
 
+def test_trailing_whitespace_does_not_force_a_long_cut():
+    buffer = TextBuffer(max_chars=20)
+    assert buffer.add("Short sentence here." + " " * 30) == []
+    assert buffer.add("Next") == ["Short sentence here."]
+
+
+def test_a_whole_paragraph_in_one_message():
+    sentence = "Dr. Okafor saw Mr. J. Smith at 3.5 past noon, for $2,500 in all. "
+    buffer = TextBuffer()
+    units = buffer.add(sentence * 80) + buffer.flush()
+    assert units[:2] == ["Dr. Okafor saw Mr. J. Smith at 3.5 past noon,", "for $2,500 in all."]
+    assert units[2:] == [sentence.strip()] * 79
+
+
 def test_limits_are_validated():
     with pytest.raises(ValueError, match="max_chars"):
         TextBuffer(max_chars=0)
@@ -227,7 +241,7 @@ def run(buffer: TextBuffer, pieces: list[str]) -> list[str]:
     units: list[str] = []
     for piece in pieces:
         units += buffer.add(piece)
-        assert len(buffer.pending) <= buffer.max_chars
+        assert len(buffer.pending.rstrip()) <= buffer.max_chars
     return units + buffer.flush()
 
 
