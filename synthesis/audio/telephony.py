@@ -35,6 +35,11 @@ class Framer:
         self._pad = bytes([pad])
         self._rest = b""
 
+    @property
+    def pending(self) -> int:
+        """Bytes held back, waiting for the rest of their frame."""
+        return len(self._rest)
+
     @classmethod
     def for_format(cls, format: str, sample_rate: int, frame_ms: int = FRAME_MS) -> Framer:
         return cls(frame_bytes(format, sample_rate, frame_ms), pad=silence_byte(format))

@@ -31,8 +31,9 @@ from callwaiting_tts.errors import ApplicationError
 from synthesis import leases
 from synthesis.audio.encode import AudioPipeline
 from synthesis.audio.formats import check_format
+from synthesis.audio.telephony import Framer
 from synthesis.realtime.buffer import TextBuffer
-from synthesis.realtime.telephony import Framer, Pacer, twilio_mark, twilio_media
+from synthesis.realtime.telephony import Pacer, twilio_mark, twilio_media
 from synthesis.services import (
     Synthesis,
     SynthesisInput,
@@ -612,7 +613,8 @@ class _Output:
         self.session = session
         self.context = context
         self.pipeline = pipeline
-        self.framer = Framer(options.format) if options.format in ("mulaw", "alaw") else None
+        telephony = options.format in ("mulaw", "alaw")
+        self.framer = Framer.for_format(options.format, options.sample_rate) if telephony else None
         head_start = (
             REALTIME_HEAD_START_MS if options.pacing == "realtime" else settings.WS_SEND_AHEAD_MS
         )
@@ -622,12 +624,12 @@ class _Output:
 
     async def feed(self, pcm: bytes, segment: int) -> bool:
         data = await asyncio.to_thread(self.pipeline.feed, pcm)
-        frames = self.framer.feed(data) if self.framer else ([data] if data else [])
+        frames = self.framer.push(data) if self.framer else ([data] if data else [])
         return await self._send(frames, segment)
 
     async def finish(self) -> bool:
         tail = await asyncio.to_thread(self.pipeline.finish)
-        frames = self.framer.feed(tail) if self.framer else ([tail] if tail else [])
+        frames = self.framer.push(tail) if self.framer else ([tail] if tail else [])
         if self.framer:
             frames += self.framer.finish()
         return await self._send(frames, None)
