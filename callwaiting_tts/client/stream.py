@@ -69,6 +69,7 @@ class ClientError(Exception):
         self.close_code = close_code
         self.error: dict[str, Any] = dict(error or {})
         self.context_id = context_id
+        self.result: Result | None = None  # what was received before a context failed
 
     @classmethod
     def from_message(cls, message: Mapping[str, Any], close_code: int | None = None) -> ClientError:
@@ -120,11 +121,16 @@ class _Context:
     context_id: str | None
     format: str
     sample_rate: int
+    twilio: bool = False
     audio: bytearray = field(default_factory=bytearray)
     marks: list[tuple[str, int]] = field(default_factory=list)
     events: list[Message] = field(default_factory=list)
     first_text_at: float | None = None
     first_audio_s: float | None = None
+    # With Twilio output a mark may come twice, as `mark` and as a Twilio `mark` event: the
+    # names seen once and not yet the other way, to keep one entry per mark.
+    unpaired_json_marks: list[str] = field(default_factory=list)
+    unpaired_twilio_marks: list[str] = field(default_factory=list)
 
     def add_audio(self, data: bytes) -> None:
         if data and self.first_audio_s is None and self.first_text_at is not None:
@@ -133,6 +139,25 @@ class _Context:
 
     def position_ms(self) -> int:
         return duration_ms(len(self.audio), self.format, self.sample_rate)
+
+    def add_mark(self, name: str, time_ms: int | None) -> None:
+        """A JSON `mark` (with `time_ms`) or a Twilio mark (`time_ms` None: placed at the audio
+        received so far); the second of a pair is the same mark, its time taken from JSON."""
+        if time_ms is None:
+            if name in self.unpaired_json_marks:
+                self.unpaired_json_marks.remove(name)
+                return
+            self.unpaired_twilio_marks.append(name)
+            self.marks.append((name, self.position_ms()))
+            return
+        if name in self.unpaired_twilio_marks:
+            self.unpaired_twilio_marks.remove(name)
+            index = max(i for i, (seen, _) in enumerate(self.marks) if seen == name)
+            self.marks[index] = (name, time_ms)
+            return
+        if self.twilio:
+            self.unpaired_json_marks.append(name)
+        self.marks.append((name, time_ms))
 
     def owns(self, message: Message) -> bool:
         """Whether a JSON message belongs to this context. Messages without `context_id` are
@@ -204,6 +229,10 @@ class StreamClient:
         self._closed: ClientError | None = None
         self._last_message: Message | None = None
         self._cancel_waiters: list[tuple[str | None, asyncio.Future[Message]]] = []
+        self._pong_waiters: list[tuple[str, asyncio.Future[Message]]] = []
+        # Cancels this client sent (None: all), so a `cancelled` it did not ask for is known to
+        # be the server's doing (`input_too_long`), explained by the error that follows it.
+        self._cancels_sent: set[str | None] = set()
         self._speaking = asyncio.Lock()
         self._needs_sync = False
         self._syncs = 0
@@ -299,6 +328,8 @@ class StreamClient:
 
     async def send(self, message: Mapping[str, Any]) -> None:
         """Sends one JSON message."""
+        if message.get("type") == "cancel" or message.get("event") == "clear":
+            self._cancels_sent.add(message.get("context_id"))
         await self.send_raw(json.dumps(message, separators=(",", ":")))
 
     async def send_raw(self, data: str | bytes) -> None:
@@ -376,9 +407,10 @@ class StreamClient:
         }
         start.update({name: value for name, value in options.items() if value is not None})
         start.update(extra or {})
-        context = _Context(context_id=context_id, format=fmt, sample_rate=rate)
+        context = _Context(context_id=context_id, format=fmt, sample_rate=rate, twilio=twilio)
         async with self._speaking:
             self._drain()
+            self._cancels_sent.discard(None)
             if self._needs_sync:
                 await self._sync(timeout)
             sender = asyncio.create_task(
@@ -412,20 +444,36 @@ class StreamClient:
                     with contextlib.suppress(BaseException):
                         await task
 
-    async def cancel(self, context_id: str | None = None, *, timeout: float = 5.0) -> Message:
-        """Sends `cancel` (every context on the socket when `context_id` is None) and returns the
-        first `cancelled` message for it. Safe to call while `speak` runs in another task."""
-        waiter: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        entry = (context_id, waiter)
-        self._cancel_waiters.append(entry)
+    async def cancel(
+        self, context_id: str | None = None, *, timeout: float = 5.0
+    ) -> Message | None:
+        """Sends `cancel` (every context on the socket when `context_id` is None: barge-in) and
+        returns the first `cancelled` message for it, or None when nothing was open to cancel
+        (the server then answers nothing: a `ping` sent right behind the `cancel` tells).
+        Raises `ClientError` on an error for it (`unknown_context`, `context_finished`).
+        Safe to call while `speak` runs in another task; that `speak` returns `cancelled`."""
+        loop = asyncio.get_running_loop()
+        cancelled: asyncio.Future[Message] = loop.create_future()
+        self._syncs += 1
+        ping_id = f"cw-client-cancel-{self._syncs}"
+        pong: asyncio.Future[Message] = loop.create_future()
+        cancel_entry, pong_entry = (context_id, cancelled), (ping_id, pong)
+        self._cancel_waiters.append(cancel_entry)
+        self._pong_waiters.append(pong_entry)
         try:
             await self.send({"type": "cancel", **self._addressed(context_id)})
-            try:
-                return await asyncio.wait_for(waiter, timeout)
-            except TimeoutError:
-                raise ClientError("timeout", f"no `cancelled` within {timeout} s") from None
+            await self.send({"type": "ping", "id": ping_id})
+            await asyncio.wait({cancelled, pong}, timeout=timeout, return_when="FIRST_COMPLETED")
+            # Messages are handled in order: a `cancelled` before the pong is already set.
+            if cancelled.done():
+                return cancelled.result()
+            if pong.done():
+                pong.result()  # raises if the socket closed
+                return None
+            raise ClientError("timeout", f"no `cancelled` within {timeout} s")
         finally:
-            self._cancel_waiters.remove(entry)
+            self._cancel_waiters.remove(cancel_entry)
+            self._pong_waiters.remove(pong_entry)
 
     # Internals
 
@@ -504,13 +552,35 @@ class StreamClient:
             elif kind == "mark":
                 time_ms = item.get("time_ms")
                 position = int(time_ms) if time_ms is not None else context.position_ms()
-                context.marks.append((str(item.get("name")), position))
+                context.add_mark(str(item.get("name")), position)
             elif kind == "done":
                 return context.result(item, cancelled=False)
             elif kind == "cancelled":
-                return context.result(item, cancelled=True)
+                result = context.result(item, cancelled=True)
+                if self._asked_to_cancel(result.context_id):
+                    return result
+                raise await self._why_cancelled(context, result)
             elif kind == "error":
                 raise ClientError.from_message(item)
+
+    def _asked_to_cancel(self, context_id: str) -> bool:
+        asked = None in self._cancels_sent or context_id in self._cancels_sent
+        self._cancels_sent.discard(context_id)
+        return asked
+
+    async def _why_cancelled(self, context: _Context, result: Result) -> ClientError:
+        """The server cancelled the context itself (`input_too_long`): its error follows."""
+        with contextlib.suppress(ClientError):
+            while True:
+                item = await self.receive(2.0)
+                if isinstance(item, dict) and item.get("type") == "error" and context.owns(item):
+                    context.events.append(item)
+                    failure = ClientError.from_message(item)
+                    failure.result = result
+                    return failure
+        return ClientError(
+            "cancelled", "the server cancelled the context", context_id=result.context_id
+        )
 
     @staticmethod
     def _twilio(context: _Context, item: Message) -> None:
@@ -524,7 +594,7 @@ class StreamClient:
         elif event == "mark":
             mark = item.get("mark")
             name = mark.get("name") if isinstance(mark, Mapping) else None
-            context.marks.append((str(name), context.position_ms()))
+            context.add_mark(str(name), None)
 
     async def _read(self, ws: ClientConnection) -> None:
         try:
@@ -547,13 +617,18 @@ class StreamClient:
         except ConnectionClosed:
             pass
         closed = self._closed = self._close_error()
-        for _, waiter in self._cancel_waiters:
+        for _, waiter in [*self._cancel_waiters, *self._pong_waiters]:
             if not waiter.done():
                 waiter.set_exception(closed)
         self._inbox.put_nowait(closed)
 
     def _wake_cancel_waiters(self, message: Message) -> None:
         kind = message.get("type")
+        if kind == "pong":
+            for ping_id, waiter in self._pong_waiters:
+                if ping_id == message.get("id") and not waiter.done():
+                    waiter.set_result(message)
+            return
         if kind not in ("cancelled", "error"):
             return
         context_id = message.get("context_id")

@@ -138,6 +138,10 @@ class FakeServer:
                 self.received.append((time.perf_counter(), message))
                 kind = message.get("type") or message.get("event")
                 addressed = contexts.get(message.get("context_id", ""), last)
+                writes = kind in ("text", "mark", "end")
+                if writes and addressed is not None and addressed.context_id not in contexts:
+                    await self.send(ws, error("context_closed", "Context is finished."))
+                    continue
                 if kind == "start":
                     counter += 1
                     context_id = message.get("context_id") or f"ctx_server_{counter}"
@@ -156,11 +160,25 @@ class FakeServer:
                 elif kind == "text" and addressed is not None:
                     addressed.text += message["text"]
                     await self.speak(ws, addressed, message["text"])
+                    if "TOO LONG" in addressed.text:  # as input_too_long: cancelled, then error
+                        contexts.pop(addressed.context_id)
+                        await self.send(
+                            ws,
+                            {
+                                "type": "cancelled",
+                                "context_id": addressed.context_id,
+                                "audio_ms_sent": addressed.position_ms,
+                            },
+                        )
+                        await self.send(
+                            ws, error("input_too_long", "At most 5000 characters.", "text")
+                        )
                 elif kind == "mark" and addressed is not None:
                     await self.mark(ws, addressed, message["name"])
                 elif kind == "end" and addressed is not None:
                     if "forever" in addressed.text:
                         continue  # keeps "speaking" until cancelled
+                    contexts.pop(addressed.context_id)
                     await self.send(
                         ws,
                         {
@@ -227,19 +245,19 @@ class FakeServer:
             await ws.send(audio[half:])
 
     async def mark(self, ws: ServerConnection, context: FakeContext, name: str) -> None:
+        # As the server does: a JSON mark always, and with Twilio output a Twilio mark too.
+        await self.send(
+            ws,
+            {
+                "type": "mark",
+                "context_id": context.context_id,
+                "name": name,
+                "time_ms": context.position_ms,
+            },
+        )
         if context.options.get("output") == "twilio":
             stream_sid = context.options["stream_sid"]
             await self.send(ws, {"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
-        else:
-            await self.send(
-                ws,
-                {
-                    "type": "mark",
-                    "context_id": context.context_id,
-                    "name": name,
-                    "time_ms": context.position_ms,
-                },
-            )
 
     def texts(self) -> list[tuple[float, str]]:
         return [(at, m["text"]) for at, m in self.received if m.get("type") == "text"]
@@ -391,12 +409,26 @@ async def test_twilio_output_is_decoded(server: FakeServer) -> None:
         )
     assert result.audio == audio_for("Press one. ", "mulaw") + audio_for("Or two.", "mulaw")
     assert (result.format, result.sample_rate) == ("mulaw", 8000)
-    # Twilio marks carry no time: the client places them at the audio received so far.
+    # The JSON mark and the Twilio mark are one mark.
     assert result.marks == [("m1", len("Press one. "))]
     start = next(m for _, m in server.received if m["type"] == "start")
     assert start == {"type": "start", "output": "twilio", "stream_sid": "MZ123"}
     media = [e for e in result.events if e.get("event") == "media"]
     assert len(media) == 2
+
+
+def test_twilio_marks_alone_are_placed_at_the_audio_received() -> None:
+    from callwaiting_tts.client.stream import _Context
+
+    context = _Context(context_id="c", format="mulaw", sample_rate=8000, twilio=True)
+    context.add_audio(b"\xff" * 80)
+    context.add_mark("a", None)
+    context.add_audio(b"\xff" * 80)
+    context.add_mark("b", None)
+    context.add_mark("b", 20)  # its JSON twin, later: one mark, the server's time
+    context.add_mark("c", 20)
+    context.add_mark("c", None)
+    assert context.marks == [("a", 10), ("b", 20), ("c", 20)]
 
 
 async def test_an_error_for_the_context_raises_and_the_socket_stays_usable(
@@ -439,6 +471,39 @@ async def test_cancel_while_speaking_returns_a_cancelled_result(server: FakeServ
     assert result.cancelled
     assert result.audio_ms == len("This goes on forever.")
     assert result.events[-1]["type"] == "cancelled"
+
+
+async def test_barge_in_with_nothing_open_returns_none(server: FakeServer) -> None:
+    async with StreamClient(server.url, GOOD_KEY) as client:
+        await client.speak("Short.")
+        assert await client.cancel() is None
+        result = await client.speak("Next.")
+    assert result.audio == audio_for("Next.")
+
+
+async def test_barge_in_cancels_a_speaking_context(server: FakeServer) -> None:
+    async with StreamClient(server.url, GOOD_KEY) as client:
+        speaking = asyncio.create_task(client.speak(["Talking ", "forever."]))
+        while not any(m.get("type") == "end" for _, m in server.received):
+            await asyncio.sleep(0.01)
+        cancelled = await client.cancel()
+        result = await speaking
+    assert cancelled is not None
+    assert cancelled["context_id"] == result.context_id == "ctx_server_1"
+    assert result.cancelled
+    assert result.audio == audio_for("Talking ") + audio_for("forever.")
+
+
+async def test_a_context_the_server_cancels_raises_its_error(server: FakeServer) -> None:
+    async with StreamClient(server.url, GOOD_KEY) as client:
+        with pytest.raises(ClientError) as caught:
+            await client.speak(["Fine so far. ", "TOO LONG"])
+        assert caught.value.code == "input_too_long"
+        assert caught.value.result is not None
+        assert caught.value.result.cancelled
+        assert caught.value.result.audio.startswith(audio_for("Fine so far. "))
+        result = await client.speak("Still usable.")
+    assert result.characters == len("Still usable.")
 
 
 async def test_raw_send_and_receive(server: FakeServer) -> None:
