@@ -1,0 +1,214 @@
+"""Realtime limits and failures, in-process (the consumer under channels' communicator, so
+settings can be lowered per test) with real Redis and real worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+
+import pytest
+import redis.asyncio as aioredis
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+
+from callwaiting_tts.asgi import application
+from synthesis import leases
+from synthesis.consumers import CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_MANY_FAILURES
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LONG = " ".join(f"This is sentence number {n} of a long answer." for n in range(20))
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant("lim")
+
+
+_open: list[WebsocketCommunicator] = []
+
+
+async def connect(key: str) -> WebsocketCommunicator:
+    comm = WebsocketCommunicator(application, "/v1/stream", headers=[(b"x-api-key", key.encode())])
+    _open.append(comm)
+    connected, _ = await comm.connect()
+    assert connected
+    return comm
+
+
+@pytest.fixture(autouse=True)
+async def _disconnect_every_socket():
+    yield
+    while _open:
+        await _open.pop().disconnect(timeout=10)
+
+
+async def next_json(comm: WebsocketCommunicator, timeout: float = 10) -> dict:
+    """The next JSON message, skipping audio frames."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
+        if message["type"] == "websocket.close":
+            return {"type": "close", "code": message.get("code")}
+        if message.get("text") is not None:
+            return json.loads(message["text"])
+
+
+async def until(comm, kind: str, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await next_json(comm, max(0.05, deadline - time.monotonic()))
+        if message["type"] == kind:
+            return message
+
+
+async def test_concurrent_syntheses_per_tenant_are_limited(tenant, tts_worker, settings):
+    settings.TTS_MAX_CONCURRENT_PER_TENANT = 1
+    first = await connect(tenant.api_key)
+    await until(first, "ready")
+    await first.send_json_to({"type": "start", "context_id": "a", "text": "Hello"})
+    assert (await next_json(first))["type"] == "started"
+    second = await connect(tenant.api_key)
+    await until(second, "ready")
+    await second.send_json_to({"type": "start", "context_id": "b"})
+    error = await next_json(second)
+    assert (error["type"], error["error"]["code"], error["context_id"]) == (
+        "error",
+        "concurrency_limit",
+        "b",
+    )
+    await first.send_json_to({"type": "cancel", "context_id": "a"})
+    await until(first, "cancelled")
+    deadline = time.monotonic() + 5
+    while True:  # the slot frees as soon as the context is cleaned up
+        await second.send_json_to({"type": "start", "context_id": f"b{time.monotonic()}"})
+        reply = await next_json(second)
+        if reply["type"] == "started" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert reply["type"] == "started"
+
+
+async def test_open_sockets_per_tenant_are_limited(tenant, settings):
+    settings.WS_MAX_CONNECTIONS_PER_TENANT = 1
+    first = await connect(tenant.api_key)
+    await until(first, "ready")
+    second = await connect(tenant.api_key)
+    error = await next_json(second)
+    assert error["error"]["code"] == "too_many_connections"
+    assert await next_json(second) == {"type": "close", "code": CLOSE_TOO_MANY_FAILURES}
+    await first.disconnect()
+    _open.remove(first)
+    third = await connect(tenant.api_key)
+    assert (await next_json(third))["type"] == "ready"
+
+
+async def test_an_idle_socket_is_closed_but_not_while_it_speaks(tenant, tts_worker, settings):
+    settings.WS_IDLE_TIMEOUT_SECONDS = 0.6
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    await comm.send_json_to({"type": "start", "context_id": "s", "text": LONG[:300]})
+    await comm.send_json_to({"type": "end"})
+    await until(comm, "done", timeout=30)  # speaking for longer than the idle timeout
+    error = await next_json(comm, timeout=5)
+    assert error["error"]["code"] == "idle_timeout"
+    assert await next_json(comm) == {"type": "close", "code": CLOSE_IDLE}
+
+
+async def test_a_message_over_the_size_limit_closes_1009(tenant, settings):
+    settings.WS_MAX_MESSAGE_BYTES = 100
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    await comm.send_json_to({"type": "text", "text": "x" * 200})
+    assert (await next_json(comm))["error"]["code"] == "message_too_large"
+    assert await next_json(comm) == {"type": "close", "code": CLOSE_TOO_BIG}
+
+
+async def test_a_client_that_sends_only_errors_is_closed_4400(tenant, settings):
+    settings.WS_MAX_CONSECUTIVE_ERRORS = 3
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    for _ in range(2):
+        await comm.send_to(text_data="{broken")
+        assert (await next_json(comm))["error"]["code"] == "invalid_json"
+    await comm.send_json_to({"type": "ping"})  # a good message resets the count
+    assert (await next_json(comm))["type"] == "pong"
+    for _ in range(3):
+        await comm.send_json_to({"type": "nonsense"})
+        await next_json(comm)
+    assert (await next_json(comm))["error"]["code"] == "protocol_error"
+    assert await next_json(comm) == {"type": "close", "code": CLOSE_PROTOCOL}
+
+
+async def test_a_slow_reader_holds_back_the_audio_not_memory(tenant, tts_worker, settings):
+    settings.WS_SEND_AHEAD_MS = 300
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    await comm.send_json_to({"type": "start", "context_id": "slow", "text": LONG})
+    await comm.send_json_to({"type": "end"})
+    assert (await next_json(comm))["type"] == "started"
+    started = time.monotonic()
+    await asyncio.sleep(2.0)  # the client reads nothing for two seconds
+    elapsed_ms = (time.monotonic() - started) * 1000
+    queued = 0
+    while not comm.output_queue.empty():
+        message = comm.output_queue.get_nowait()
+        if message.get("bytes"):
+            queued += len(message["bytes"])
+    queued_ms = queued / 48  # 24 kHz s16le
+    # Never more than the send-ahead allowance beyond playback time (plus one engine chunk).
+    assert 0 < queued_ms <= elapsed_ms + 300 + 3000
+    assert queued_ms < 9000  # the whole answer is far longer: the rest was held back
+
+
+async def test_losing_the_worker_fails_the_context_and_the_socket_carries_on(
+    tenant, worker_pool, settings
+):
+    from conftest import start_worker, stop_worker
+
+    worker_pool.stop_all()  # the victim is the only worker: its loss is certain to matter
+    victim = start_worker()
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    await comm.send_json_to({"type": "start", "context_id": "lost", "text": LONG})
+    await comm.send_json_to({"type": "end"})
+    deadline = time.monotonic() + 20
+    while True:  # audio flows from the victim (the only worker)
+        message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
+        if message.get("bytes"):
+            break
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.wait()
+    error = await until(comm, "error", timeout=10)
+    assert error["context_id"] == "lost"
+    assert error["error"]["code"] == "worker_lost"
+    await comm.send_json_to({"type": "ping", "id": 2})
+    assert (await until(comm, "pong"))["id"] == 2
+    survivor = worker_pool.ensure(1)[0]
+    assert survivor.process.poll() is None
+    await comm.send_json_to({"type": "start", "context_id": "next", "text": "Still here."})
+    await comm.send_json_to({"type": "end"})
+    assert (await until(comm, "done", timeout=30))["context_id"] == "next"
+    stop_worker(victim)
+
+
+async def test_leases_never_exceed_the_limit_and_free_themselves():
+    client = aioredis.Redis.from_url(django_settings.REDIS_URL)
+    key = f"{django_settings.REDIS_PREFIX}:lease:test:{time.monotonic_ns()}"
+    try:
+        lease_set = leases.LeaseSet(client, key, ttl_ms=300)
+        taken = await asyncio.gather(*(lease_set.acquire(f"l{n}", 5) for n in range(40)))
+        assert sum(taken) == 5
+        assert await lease_set.count() == 5
+        assert await lease_set.acquire("l0", 5) == taken[0]  # a holder renews its own
+        await asyncio.sleep(0.45)  # nobody renewed: a dead holder's slots free themselves
+        assert await lease_set.count() == 0
+        assert await lease_set.acquire("new", 5)
+        await lease_set.release("new")
+        assert await lease_set.count() == 0
+    finally:
+        await client.delete(key)
+        await client.aclose()
