@@ -18,6 +18,8 @@ from callwaiting_tts.errors import ApplicationError
 from synthesis import protocol
 
 POLL_SECONDS = 0.25
+# Names the web side's job connections in CLIENT LIST (operators; the Redis-blip test kills them).
+CLIENT_NAME = "cwtts-jobstream"
 _INPUT_ERRORS = {"unsupported_language", "unknown_voice"}
 
 
@@ -52,7 +54,7 @@ class JobStream:
     def __init__(self, job: protocol.Job, layer: BaseChannelLayer | None = None) -> None:
         self.job = job
         self.layer = layer or get_channel_layer()
-        self.redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, client_name=CLIENT_NAME)
         self.reply = protocol.reply_key(job.job_id)
         self.worker: str | None = None
         self.control: str | None = None

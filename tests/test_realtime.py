@@ -101,7 +101,12 @@ async def test_a_sentence_in_one_piece_comes_back_as_its_audio(service, tenant, 
         await ws.send(json.dumps({"type": "start", "context_id": "c1", "text": SENTENCE}))
         await ws.send(json.dumps({"type": "end"}))
         audio, messages = await collect(ws, "c1")
-    assert messages[0] == {"type": "started", "context_id": "c1"}
+    assert messages[0] == {
+        "type": "started",
+        "context_id": "c1",
+        "format": "pcm",
+        "sample_rate": 24000,
+    }
     done = messages[-1]
     assert done["type"] == "done"
     assert done["characters"] == len(SENTENCE)

@@ -25,6 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
@@ -251,7 +252,11 @@ class Session:
             raise ContextError(error.code, error.message, error.param) from None
         lease_id = f"{self.request_id}:{context_id}:{uuid.uuid4().hex[:8]}"
         lease_set = self._synthesis_leases()
-        if not await lease_set.acquire(lease_id, settings.TTS_MAX_CONCURRENT_PER_TENANT):
+        try:
+            acquired = await lease_set.acquire(lease_id, settings.TTS_MAX_CONCURRENT_PER_TENANT)
+        except (RedisError, OSError):
+            raise ContextError(*_REDIS_LOST) from None
+        if not acquired:
             raise ContextError(
                 "concurrency_limit",
                 f"This account already runs {settings.TTS_MAX_CONCURRENT_PER_TENANT} syntheses "
@@ -272,7 +277,14 @@ class Session:
         self.latest = context
         context.producer = asyncio.ensure_future(self._produce(context, first_plan))
         self.order.put_nowait(context)
-        await self.send({"type": "started", "context_id": context_id})
+        await self.send(
+            {
+                "type": "started",
+                "context_id": context_id,
+                "format": options.format,
+                "sample_rate": options.sample_rate,
+            }
+        )
         if ssml is not None:
             context.ended = True
             context.items.put_nowait(End())
@@ -421,6 +433,12 @@ class Session:
             await context.planned.put(error)
         except SynthesisFailed as failure:
             await context.planned.put(ContextError(failure.code, failure.message))
+        except (RedisError, OSError):
+            logger.warning("lost Redis while starting a job", extra={"context": context.id})
+            await context.planned.put(ContextError(*_REDIS_LOST))
+        except Exception:
+            logger.exception("could not start a job", extra={"context": context.id})
+            await context.planned.put(ContextError("internal_error", "The context failed."))
 
     async def _open(self, context: Context, plan: Plan) -> None:
         synthesis = context.synthesis
@@ -505,6 +523,10 @@ class Session:
                 return True
             except SynthesisFailed as failure:
                 await self._fail(context, failure.code, failure.message)
+                return False
+            except (RedisError, OSError):
+                logger.warning("lost Redis mid-context", extra={"context": context.id})
+                await self._fail(context, *_REDIS_LOST)
                 return False
             segments = planned.plan.segments
             if chunk.segment not in started and chunk.segment < len(segments):
@@ -652,7 +674,15 @@ class _Output:
         return not context.cancelled.is_set()
 
 
-_SERVER_CODES = {"no_workers", "queue_timeout", "worker_lost", "internal_error", "engine_error"}
+_SERVER_CODES = {
+    "no_workers",
+    "queue_timeout",
+    "worker_lost",
+    "internal_error",
+    "engine_error",
+    "service_unavailable",
+}
+_REDIS_LOST = ("service_unavailable", "The connection to Redis was lost; start the context again.")
 
 
 def _now() -> Any:

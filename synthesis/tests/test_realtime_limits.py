@@ -212,3 +212,34 @@ async def test_leases_never_exceed_the_limit_and_free_themselves():
     finally:
         await client.delete(key)
         await client.aclose()
+
+
+async def test_a_redis_blip_fails_the_context_and_the_socket_recovers(tenant, tts_worker):
+    from synthesis.stream import CLIENT_NAME
+
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    await comm.send_json_to({"type": "start", "context_id": "blip", "text": LONG})
+    await comm.send_json_to({"type": "end"})
+    deadline = time.monotonic() + 20
+    while True:
+        message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
+        if message.get("bytes"):
+            break
+    # Drop every connection the web side holds for its jobs, as a Redis restart would.
+    admin = aioredis.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        clients = await admin.client_list()
+        victims = [c["id"] for c in clients if c.get("name") == CLIENT_NAME]
+        assert victims
+        for client_id in victims:
+            await admin.client_kill_filter(_id=client_id)
+    finally:
+        await admin.aclose()
+    outcome = await until(comm, "error", timeout=20)
+    assert outcome["context_id"] == "blip"
+    assert outcome["error"]["code"] == "service_unavailable"
+    # The socket recovers: the next context gets fresh connections and completes.
+    await comm.send_json_to({"type": "start", "context_id": "after", "text": "Back again."})
+    await comm.send_json_to({"type": "end"})
+    assert (await until(comm, "done", timeout=30))["context_id"] == "after"
