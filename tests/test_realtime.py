@@ -433,3 +433,59 @@ async def test_a_hundred_connections_each_hear_their_own_sentence(
     for text, audio, last in results:
         assert last["type"] == "done", last
         assert audio == units_reference(engine, text, 22050), text
+
+
+# --- through the reference client ---------------------------------------------------------------
+
+
+async def test_the_reference_client_streams_like_an_llm_and_paces_in_real_time(
+    service, tenant, tts_worker
+):
+    from callwaiting_tts.client import StreamClient
+
+    words = [w + " " for w in (SENTENCE + " We open at nine tomorrow.").split(" ")]
+    async with StreamClient(f"{service.ws_url}/v1/stream", tenant.api_key) as client:
+        streamed = await client.speak(words, piece_delay_s=0.03, marks={4: "after-dental"})
+        assert streamed.characters == sum(len(w) for w in words)
+        assert streamed.first_audio_s is not None
+        assert streamed.first_audio_s < 0.03 * len(words)  # before the last word was sent
+        [(name, time_ms)] = streamed.marks
+        assert name == "after-dental"
+        assert 0 < time_ms < streamed.audio_ms
+
+        started = time.monotonic()
+        paced = await client.speak("One moment please.", format="mulaw", pacing="realtime")
+        took_ms = (time.monotonic() - started) * 1000
+    # Real-time pacing never sends faster than playback (200 ms head start).
+    assert took_ms >= paced.audio_ms - 200
+    assert paced.audio_ms == len(paced.audio) // 8
+
+
+def test_the_client_command_line_writes_a_playable_wav(service, tenant, tts_worker, tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile
+
+    out = tmp_path / "speech.wav"
+    command = [
+        sys.executable, "-m", "callwaiting_tts.client",
+        "--url", f"{service.ws_url}/v1/stream", "--format", "mulaw",
+        "--out", str(out), "Your order ships tomorrow.",
+    ]  # fmt: skip
+    env = {"CALLWAITING_API_KEY": tenant.api_key, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    audio, rate = soundfile.read(out, dtype="int16")
+    assert rate == 8000
+    assert len(audio) > 8000 * 0.8  # over 0.8 s of speech
+    assert b"characters=26" in done.stderr
+    bad = subprocess.run(
+        [*command[:-1], "hi"],
+        env={**env, "CALLWAITING_API_KEY": "cw_bad"},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert b"invalid_api_key" in bad.stderr
