@@ -426,19 +426,19 @@ class Session:
                         raise ContextError(error.code, error.message, "text") from None
                     await self._open(context, plan)
                 else:
-                    await context.planned.put(item)
+                    await _put(context, item)
                     if isinstance(item, End):
                         return
         except ContextError as error:
-            await context.planned.put(error)
+            await _put(context, error)
         except SynthesisFailed as failure:
-            await context.planned.put(ContextError(failure.code, failure.message))
+            await _put(context, ContextError(failure.code, failure.message))
         except (RedisError, OSError):
             logger.warning("lost Redis while starting a job", extra={"context": context.id})
-            await context.planned.put(ContextError(*_REDIS_LOST))
+            await _put(context, ContextError(*_REDIS_LOST))
         except Exception:
             logger.exception("could not start a job", extra={"context": context.id})
-            await context.planned.put(ContextError("internal_error", "The context failed."))
+            await _put(context, ContextError("internal_error", "The context failed."))
 
     async def _open(self, context: Context, plan: Plan) -> None:
         synthesis = context.synthesis
@@ -452,7 +452,8 @@ class Session:
         if context.cancelled.is_set():
             await stream.close()
             return
-        await context.planned.put(Planned(stream, plan, offset))
+        if not await _put(context, Planned(stream, plan, offset)):
+            await stream.close()
 
     async def _speaker(self) -> None:
         while True:
@@ -514,7 +515,12 @@ class Session:
             # Not cancellable (a redis-py read inside): on cancel it is left to end by itself,
             # which it does within a poll once the stream is closed.
             step = asyncio.ensure_future(chunks.__anext__())
-            if not await _wait_or_cancelled(step, context.cancelled):
+            try:
+                waited = await _wait_or_cancelled(step, context.cancelled)
+            except asyncio.CancelledError:  # the socket closed under us
+                step.add_done_callback(_swallow)
+                raise
+            if not waited:
                 step.add_done_callback(_swallow)
                 return False
             try:
@@ -600,6 +606,7 @@ class Session:
             context.cancelled.set()
         if context.speaking is False:  # never reached the speaker: nothing to wait for
             context.spoken.set()
+        context.items.put_nowait(End())  # wakes a producer waiting for text; it then stops
         task = asyncio.ensure_future(self._clean_up(context, status, error_code))
         self.cleanups.add(task)
         task.add_done_callback(self.cleanups.discard)
@@ -714,6 +721,17 @@ async def _wait_or_cancelled(task: asyncio.Future[Any], cancelled: asyncio.Event
     finally:
         stop.cancel()
     return task.done()
+
+
+async def _put(context: Context, item: Planned | ClientMark | End | ContextError) -> bool:
+    """Hands an item to the speaker, unless the context is cancelled first (False)."""
+    if context.cancelled.is_set():
+        return False
+    put = asyncio.ensure_future(context.planned.put(item))
+    if await _wait_or_cancelled(put, context.cancelled):
+        return True
+    put.cancel()  # a queue put: safe to cancel
+    return False
 
 
 def _swallow(task: asyncio.Future[Any]) -> None:
