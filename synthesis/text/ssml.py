@@ -27,33 +27,12 @@ from typing import Literal, NoReturn
 from xml.parsers import expat
 
 from synthesis.text.model import NEUTRAL, Boundary, Break, Item, Mark, Prosody, SayAs, Span
-from synthesis.text.split import TextPiece, split_text
+from synthesis.text.normalize import DATE_FORMATS, SAY_AS_TYPES  # one list for both
 
 SSML_NAMESPACE = "http://www.w3.org/2001/10/synthesis"
 XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 
-SAY_AS_TYPES = frozenset(
-    {
-        "cardinal",
-        "number",
-        "ordinal",
-        "characters",
-        "spell-out",
-        "digits",
-        "fraction",
-        "unit",
-        "date",
-        "time",
-        "telephone",
-        "currency",
-        "expletive",
-        "verbatim",
-        "address",
-        "name",
-    }
-)
-DATE_FORMATS = frozenset({"dmy", "mdy", "ymd", "md", "dm", "ym", "my", "d", "m", "y"})
 TIME_FORMATS = frozenset({"hms12", "hms24"})
 ALPHABETS = frozenset({"ipa", "x-sampa"})
 EMPHASIS_LEVELS = frozenset({"strong", "moderate", "reduced", "none"})
@@ -64,14 +43,6 @@ BREAK_STRENGTH_MS: Mapping[str, int] = {
     "none": 0,
     "x-weak": 0,
     "weak": 400,
-    "medium": 400,
-    "strong": 700,
-    "x-strong": 1200,
-}
-_LEGACY_STRENGTH_MS: Mapping[str, int] = {
-    "none": 0,
-    "x-weak": 100,
-    "weak": 200,
     "medium": 400,
     "strong": 700,
     "x-strong": 1200,
@@ -180,40 +151,6 @@ def parse_ssml(
     document: str, *, lenient: bool = False, limits: Limits = DEFAULT_LIMITS
 ) -> ParsedSsml:
     return _Reader(document, lenient, limits, BREAK_STRENGTH_MS).read()
-
-
-# --------------------------------------------------------------------------------------------
-# The stand-in's API, kept until the pipeline moves to parse_ssml.
-
-
-@dataclass(frozen=True)
-class SsmlText:
-    pieces: list[TextPiece]
-    characters: int  # of the text content, tags excluded (what is billed)
-
-
-def read_ssml(ssml: str) -> SsmlText:
-    parsed = _Reader(ssml, False, DEFAULT_LIMITS, _LEGACY_STRENGTH_MS).read()
-    pieces: list[TextPiece] = []
-    text: list[str] = []
-
-    def flush() -> None:
-        if text:
-            pieces.extend(split_text("".join(text)))
-            text.clear()
-
-    for item in parsed.items:
-        if isinstance(item, Span):
-            text.append(item.text)
-        elif isinstance(item, Break):
-            flush()
-            if pieces:
-                last = pieces[-1]
-                pieces[-1] = TextPiece(last.text, last.chars, last.pause_after_ms + item.ms)
-        elif isinstance(item, Boundary):
-            flush()
-    flush()
-    return SsmlText(pieces=pieces, characters=parsed.characters)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1237,8 +1174,6 @@ __all__ = [
     "Limits",
     "ParsedSsml",
     "SsmlError",
-    "SsmlText",
     "looks_like_ssml",
     "parse_ssml",
-    "read_ssml",
 ]

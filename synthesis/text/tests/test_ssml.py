@@ -20,7 +20,6 @@ from synthesis.text.ssml import (
     SsmlError,
     looks_like_ssml,
     parse_ssml,
-    read_ssml,
 )
 
 
@@ -770,13 +769,6 @@ def test_looks_like_ssml(text, expected):
 
 
 # -- the stand-in's adapter -------------------------------------------------------------------
-
-
-def test_read_ssml_adapter():
-    read = read_ssml('<speak>Hello <emphasis>big</emphasis> <break time="1s"/> world.</speak>')
-    assert [p.text for p in read.pieces] == ["Hello big", "world."]
-    assert read.pieces[0].pause_after_ms == 1000
-    assert read.characters == len("Hello big world.")
 
 
 # -- property: nothing but SsmlError ----------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from synthesis.text.split import FIRST_SEGMENT_CHARS, MAX_SEGMENT_CHARS, split_text
-from synthesis.text.ssml import SsmlError, read_ssml
 
 
 @pytest.mark.parametrize(
@@ -39,28 +38,3 @@ def test_the_first_piece_is_short_when_a_comma_allows():
 
 def test_whitespace_only_text_has_no_pieces():
     assert split_text(" \n\t ") == []
-
-
-def test_ssml_text_and_breaks():
-    read = read_ssml('<speak>Hello <break time="1.5s"/> world. <break strength="weak"/></speak>')
-    assert [p.text for p in read.pieces] == ["Hello", "world."]
-    assert [p.pause_after_ms for p in read.pieces] == [1500, 200]
-    assert read.characters == len("Hello world.")
-
-
-@pytest.mark.parametrize(
-    "ssml",
-    [
-        "<speak>unclosed",
-        "<voice>not speak</voice>",
-        '<!DOCTYPE speak [<!ENTITY lol "lol">]><speak>&lol;</speak>',
-        '<speak><break time="forever"/></speak>',
-        '<speak><break strength="huge"/></speak>',
-        "<speak>" + "<p>" * 20 + "deep" + "</p>" * 20 + "</speak>",
-        "<speak>" + "x" * 60_000 + "</speak>",
-    ],
-)
-def test_bad_ssml_is_refused_with_a_reason(ssml):
-    with pytest.raises(SsmlError) as error:
-        read_ssml(ssml)
-    assert str(error.value)
