@@ -27,7 +27,8 @@ RESULTS = BENCH_DIR / "results"
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Latency, throughput, a peer comparison and worker memory of CallWaiting TTS, "
+        description="Latency, throughput, a peer comparison, worker memory and the realtime "
+        "socket of CallWaiting TTS, "
         "on a scratch database and Redis prefix of its own.",
     )
     parser.add_argument(
@@ -49,6 +50,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--rss-requests", type=int, help="sequential requests of the memory run (default 1000)"
     )
     parser.add_argument(
+        "--ws-rounds", type=int, help="rounds of the sentence over one socket (default 30)"
+    )
+    parser.add_argument(
         "--output", type=Path, default=RESULTS / "latest.json", help="the JSON report"
     )
     return parser.parse_args(argv)
@@ -62,6 +66,7 @@ def options_from(args: argparse.Namespace) -> Options:
         "concurrency": args.concurrency,
         "peer_requests": args.peer_requests,
         "rss_requests": args.rss_requests,
+        "ws_rounds_1": args.ws_rounds,
     }
     return dataclasses.replace(options, **{k: v for k, v in overrides.items() if v is not None})
 

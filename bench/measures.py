@@ -1,4 +1,7 @@
-"""The four measurements. Each appends its rows and keeps its samples in `details`."""
+"""The measurements. Each appends its rows and keeps its samples in `details`.
+
+`rss` (worker memory) is in memory.py and `ws` (the realtime socket) in realtime.py.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from bench.stack import BenchStack, WorkerHandle, cpu_seconds, log
 from bench.texts import PARAGRAPH, SENTENCE, words
 from callwaiting_tts.stack.redis_server import free_port
 
-SECTIONS = ("ttfb", "peer", "throughput", "rss")
+SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws")
 TTFB_TARGET_RATIO = 1.15
 TTFB_TARGET_MS = 150.0
 THROUGHPUT_TARGET = 0.85
@@ -51,6 +54,11 @@ class Options:
     raw_seconds: float = 30.0
     peer_requests: int = 20
     rss_requests: int = 1000
+    ws_rounds_1: int = 30  # rounds of the sentence at 1 connection
+    ws_rounds_10: int = 5  # at 10 connections
+    ws_load_levels: tuple[int, ...] = (50, 100)  # connections, one round each
+    ws_token_runs: int = 5
+    ws_cancel_runs: int = 10
 
     @classmethod
     def quick_run(cls) -> Options:
@@ -63,6 +71,11 @@ class Options:
             raw_seconds=8.0,
             peer_requests=5,
             rss_requests=30,
+            ws_rounds_1=5,
+            ws_rounds_10=2,
+            ws_load_levels=(),
+            ws_token_runs=2,
+            ws_cancel_runs=3,
         )
 
 
@@ -423,10 +436,12 @@ def measure_peer(bench: Bench) -> None:
 
 
 from bench.memory import measure_rss  # noqa: E402  (needs Bench, above)
+from bench.realtime import measure_ws  # noqa: E402  (needs Bench, above)
 
 MEASURES = {
     "ttfb": measure_ttfb,
     "peer": measure_peer,
     "throughput": measure_throughput,
     "rss": measure_rss,
+    "ws": measure_ws,
 }

@@ -14,12 +14,12 @@ PASS, MISS, INFO, ERROR = "PASS", "MISS", "info", "ERROR"
 
 @dataclass
 class Row:
-    section: str  # ttfb, throughput, peer, rss
+    section: str  # ttfb, throughput, peer, rss, ws
     label: str
     ours: float | None
     reference: float | None
     reference_label: str
-    unit: str  # ms, audio-s/s, MiB
+    unit: str  # ms, audio-s/s, MiB, runs (a count)
     ratio: float | None  # ours / reference (or growth, see ratio_kind)
     ratio_kind: str = "x"  # "x": a ratio; "pct": a change in per cent
     target: str = ""
@@ -57,6 +57,8 @@ def _number(value: float | None, unit: str) -> str:
         return f"{value:.0f} ms"
     if unit == "MiB":
         return f"{value:.1f} MiB"
+    if unit == "runs":
+        return f"{value:.0f}"
     return f"{value:.2f} {unit}"
 
 

@@ -268,13 +268,15 @@ class BenchStack:
         result = json.loads(self.manage("ensure_demo_tenant", "--json").strip().splitlines()[-1])
         self.api_key = str(result["api_key"])
 
-    def start_daphne(self) -> None:
+    def start_daphne(self, **extra: str) -> None:
+        """daphne on a free port; `extra` are settings for it (environment variables)."""
         for _attempt in range(3):  # the free port may be taken before daphne binds it
             self.port = free_port()
             argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                     "callwaiting_tts.asgi:application"]  # fmt: skip
-            log(f"starting daphne on port {self.port}")
-            self.daphne = spawn(argv, self.child_env(), self.logs / "daphne.log")
+            settings = "".join(f", {k}={v}" for k, v in extra.items())
+            log(f"starting daphne on port {self.port}{settings}")
+            self.daphne = spawn(argv, self.child_env(**extra), self.logs / "daphne.log")
             try:
                 wait_for_port(self.port, self.daphne)
                 return
@@ -364,6 +366,11 @@ class BenchStack:
             elapsed = time.monotonic() - started
             if elapsed > 2:
                 log(f"teardown step '{name}' took {elapsed:.0f} s")
+
+    def restart_daphne(self, **extra: str) -> None:
+        """A fresh daphne (on a new port) with these settings, the defaults for the rest."""
+        self._stop_daphne()
+        self.start_daphne(**extra)
 
     def _stop_daphne(self) -> None:
         if self.daphne is not None:
