@@ -47,6 +47,10 @@ WS_TARGET_MS = 150.0
 WS_LOAD_CONNECTIONS = 100  # the level with a target
 WS_LOAD_P95_MS = 2500.0
 CANCEL_TARGET_MS = 50.0
+# `cancel` goes out this long after the first audio frame, in turn, so that it lands at every
+# phase of the worker's chunks (right after a frame, none is usually in flight).
+CANCEL_DELAYS_S = (0.0, 0.1, 0.2, 0.3, 0.4)
+SEND_AHEAD_S = 10.0  # WS_SEND_AHEAD_MS's default: audio the server sends ahead of playback
 TOKEN_INTERVAL_S = 0.03  # one word every 30 ms, like an LLM
 # The per-tenant limits (10 syntheses, 50 sockets by default) would refuse most of 100 sockets
 # of the one bench tenant by policy; the section measures capacity, so (as the service tests do)
@@ -158,6 +162,7 @@ class Utterance:
     finished_at: float | None = None
     frames: int = 0
     audio_bytes: int = 0
+    last_frame_bytes: int = 0
     outcome: str = ""  # done, an error code, closed_<code>, timeout
 
     @property
@@ -186,6 +191,7 @@ async def collect(sock: Socket, utterance: Utterance, context_id: str, timeout: 
             utterance.frames += 1
             utterance.audio_bytes += len(item.audio)
             utterance.last_audio = item.at
+            utterance.last_frame_bytes = len(item.audio)
             if utterance.first_audio is None:
                 utterance.first_audio = item.at
             continue
@@ -366,6 +372,18 @@ class TokenRun:
         return None if last is None else last - self.last_word_at
 
     @property
+    def send_ahead_floor_s(self) -> float | None:
+        """The earliest the server's send-ahead cap lets the last frame leave, from the last
+        word: `WS_SEND_AHEAD_MS` of audio ahead of playback time, the clock starting with the
+        first frame (`Pacer`). Client-side, so approximate by the first frame's trip."""
+        first = self.utterance.first_audio
+        if first is None:
+            return None
+        before_last = self.utterance.audio_bytes - self.utterance.last_frame_bytes
+        position_s = before_last / BYTES_PER_SAMPLE / SAMPLE_RATE
+        return first + position_s - SEND_AHEAD_S - self.last_word_at
+
+    @property
     def words_before_audio(self) -> int | None:
         first = self.utterance.first_audio
         return None if first is None else sum(1 for t in self.piece_times if t < first)
@@ -400,6 +418,7 @@ async def token_run(sock: Socket, context_id: str, pieces: Sequence[str]) -> Tok
 class CancelRun:
     outcome: str  # cancelled, or what happened instead
     first_audio_s: float | None = None  # from `start`
+    delay_s: float = 0.0  # from the first audio frame to sending cancel
     to_last_frame_s: float | None = None  # cancel → last frame of the context (0: none after)
     to_cancelled_s: float | None = None
     frames_after_cancel: int = 0  # arrived between sending cancel and `cancelled`
@@ -407,8 +426,9 @@ class CancelRun:
     audio_ms_sent: int | None = None
 
 
-async def cancel_run(sock: Socket, context_id: str, text: str) -> CancelRun:
-    """Starts `text` (no `end`), sends `cancel` as soon as its first audio frame arrives."""
+async def cancel_run(sock: Socket, context_id: str, text: str, delay: float) -> CancelRun:
+    """Starts `text` (no `end`); sends `cancel` `delay` s after its first audio frame arrived
+    (audio flowing meanwhile)."""
     started = await sock.send({"type": "start", "context_id": context_id, "text": text, **FORMAT})
     last_frame: float | None = None
     while last_frame is None:
@@ -417,7 +437,15 @@ async def cancel_run(sock: Socket, context_id: str, text: str) -> CancelRun:
             last_frame = item.at
         elif item.message is not None and item.message.get("type") in ("error", "_closed"):
             return CancelRun(f"no_audio: {item.message}")
-    run = CancelRun("", first_audio_s=last_frame - started)
+    run = CancelRun("", first_audio_s=last_frame - started, delay_s=delay)
+    until = last_frame + delay
+    while (left := until - time.perf_counter()) > 0:
+        with contextlib.suppress(TimeoutError):
+            item = await sock.next(left)
+            if item.audio is not None:
+                last_frame = item.at
+            elif (item.message or {}).get("type") in ("error", "_closed", "done"):
+                return CancelRun(f"ended_before_cancel: {item.message}", delay_s=delay)
     cancel_at = await sock.send({"type": "cancel", "context_id": context_id})
     while True:
         item = await sock.next(STREAM_TIMEOUT_S)
@@ -504,7 +532,8 @@ async def _measure(bench: Bench, engine: Engine) -> dict[str, Any]:
     try:
         for number in range(options.ws_cancel_runs if sockets else 0):
             await asyncio.sleep(1.0)  # the worker has stopped the last one
-            cancels.append(await cancel_run(sockets[0], f"cancel-{number}", PARAGRAPH))
+            delay = CANCEL_DELAYS_S[number % len(CANCEL_DELAYS_S)]
+            cancels.append(await cancel_run(sockets[0], f"cancel-{number}", PARAGRAPH, delay))
     finally:
         await asyncio.gather(*(s.close() for s in sockets))
     result["cancel_open_failures"] = dict(failures)
@@ -622,6 +651,9 @@ def _token_details(
         "text_seconds": (len(token_pieces(PARAGRAPH)) - 1) * TOKEN_INTERVAL_S,
         "first_audio_ms": _ms([t.first_audio_s for t in tokens if t.first_audio_s is not None]),
         "tail_ms": _ms([t.tail_s for t in tokens if t.tail_s is not None]),
+        "send_ahead_floor_ms": _ms(
+            [t.send_ahead_floor_s for t in tokens if t.send_ahead_floor_s is not None]
+        ),
         "words_sent_before_first_audio": [t.words_before_audio for t in tokens],
         "outcomes": [t.utterance.outcome for t in tokens],
         "audio_seconds": [t.utterance.audio_seconds for t in tokens],
@@ -635,6 +667,7 @@ def _token_rows(bench: Bench, tokens: list[TokenRun], reference: dict[str, Any])
     failed = Counter(t.utterance.outcome for t in tokens if not t.utterance.ok)
     first = [t.first_audio_s for t in done if t.first_audio_s is not None]
     tail = [t.tail_s for t in done if t.tail_s is not None]
+    floor = [t.send_ahead_floor_s for t in done if t.send_ahead_floor_s is not None]
     before = [t for t in done if (t.utterance.first_audio or float("inf")) < t.last_word_at]
     spoken_words = [t.words_before_audio for t in done if t.words_before_audio is not None]
     count = words(PARAGRAPH)
@@ -666,7 +699,9 @@ def _token_rows(bench: Bench, tokens: list[TokenRun], reference: dict[str, Any])
             unit="ms",
             ratio=ratio(mine, reference_ms),
             note=f"n={len(tail)}; p95 {_p(tail, 95) or 0:.0f} ms; the text takes "
-            f"{(count - 1) * TOKEN_INTERVAL_S * 1000:.0f} ms to send",
+            f"{(count - 1) * TOKEN_INTERVAL_S * 1000:.0f} ms to send; the send-ahead cap "
+            f"(audio at most {SEND_AHEAD_S:.0f} s ahead of playback) alone holds the last "
+            f"frame until {_p(floor, 50) or 0:.0f} ms after the last word (p50)",
         )
     )
     bench.rows.append(
@@ -687,6 +722,7 @@ def _cancel_details(cancels: list[CancelRun], failures: dict[str, int]) -> dict[
     return {
         "text_words": words(PARAGRAPH),
         "outcomes": [c.outcome for c in cancels],
+        "cancel_after_first_audio_ms": [round(c.delay_s * 1000) for c in cancels],
         "first_audio_ms": _ms([c.first_audio_s for c in cancels if c.first_audio_s is not None]),
         "to_last_frame_ms": _ms(
             [c.to_last_frame_s for c in cancels if c.to_last_frame_s is not None]
