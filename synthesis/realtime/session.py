@@ -83,11 +83,13 @@ class End:
 
 @dataclass(frozen=True)
 class Planned:
-    """A unit handed to a worker: its stream and where its segments sit in the context."""
+    """A unit handed to a worker: its stream and where its segments sit in the context.
+    `first_audio` is set once its first chunk arrived (or it ended without one)."""
 
     stream: JobStream
     plan: Plan
     offset: int
+    first_audio: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -122,6 +124,7 @@ class Context:
     samples_sent: int = 0  # engine-rate samples sent to the client
     producer: asyncio.Task[None] | None = None
     streams: list[JobStream] = field(default_factory=list)
+    last_planned: Planned | None = None
     speaking: bool = False  # the speaker has taken it
     spoken: asyncio.Event = field(default_factory=asyncio.Event)  # the speaker let go of it
 
@@ -441,6 +444,16 @@ class Session:
             await _put(context, ContextError("internal_error", "The context failed."))
 
     async def _open(self, context: Context, plan: Plan) -> None:
+        # The next unit's job starts once the one before has its first audio: started at once,
+        # it would take CPU from that first audio (both at once on a worker, or on the other
+        # core beside it), and first audio is what the caller waits for. It is still made
+        # while the unit before plays, far faster than real time.
+        previous = context.last_planned
+        if previous is not None and not previous.first_audio.is_set():
+            waiting = asyncio.ensure_future(previous.first_audio.wait())
+            if not await _wait_or_cancelled(waiting, context.cancelled):
+                waiting.cancel()
+                return
         synthesis = context.synthesis
         offset = len(synthesis.plan.segments)
         synthesis.plan = Plan(
@@ -452,7 +465,9 @@ class Session:
         if context.cancelled.is_set():
             await stream.close()
             return
-        if not await _put(context, Planned(stream, plan, offset)):
+        planned = Planned(stream, plan, offset)
+        context.last_planned = planned
+        if not await _put(context, planned):
             await stream.close()
 
     async def _speaker(self) -> None:
@@ -508,6 +523,12 @@ class Session:
 
     async def _play(self, context: Context, planned: Planned, out: _Output) -> bool:
         """One unit's audio; False when the context ended (cancelled or failed)."""
+        try:
+            return await self._play_unit(context, planned, out)
+        finally:
+            planned.first_audio.set()
+
+    async def _play_unit(self, context: Context, planned: Planned, out: _Output) -> bool:
         synthesis = context.synthesis
         chunks = planned.stream.chunks()
         started: set[int] = set()
@@ -534,6 +555,7 @@ class Session:
                 logger.warning("lost Redis mid-context", extra={"context": context.id})
                 await self._fail(context, *_REDIS_LOST)
                 return False
+            planned.first_audio.set()
             segments = planned.plan.segments
             if chunk.segment not in started and chunk.segment < len(segments):
                 started.add(chunk.segment)
