@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing.api.usage import UsageView
 from callwaiting_tts.health import HealthView, LivenessView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.views import MeView
@@ -20,6 +21,7 @@ api = [
     path("synthesize", SynthesizeView.as_view(), name="synthesize"),
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
     path("text/preview", TextPreviewView.as_view(), name="text-preview"),
+    path("usage", UsageView.as_view(), name="usage"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
