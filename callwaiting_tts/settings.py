@@ -263,7 +263,9 @@ TTS_ENGINE_OPTIONS: dict[str, dict[str, object]] = {
 }
 TTS_DEFAULT_VOICE = env_str("TTS_DEFAULT_VOICE", "joe")
 TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run ahead of the reader
-TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "10"))
+# Under a burst (100 calls starting at once on two cores) jobs wait ~15 s for a worker: failing
+# a live call is worse than a late first word, so the default leaves room for that.
+TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "30"))
 TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
 TTS_MAX_INPUT_CHARACTERS = env_int("TTS_MAX_INPUT_CHARACTERS", 5000)
 # Syntheses running at once per tenant (WebSocket contexts; the billing issue adds HTTP streams

@@ -82,12 +82,7 @@ def _daphne(django_db_setup: None, django_db_blocker: Any) -> Iterator[Service]:
     with django_db_blocker.unblock():
         # Room for the 100-connection test on one tenant; the limits themselves are tested
         # in-process with lower settings (synthesis/tests/test_realtime_limits.py).
-        # Jobs of 100 simultaneous calls queue for up to ~30 s on two cores.
-        env = service_env(
-            TTS_MAX_CONCURRENT_PER_TENANT="200",
-            WS_MAX_CONNECTIONS_PER_TENANT="200",
-            TTS_QUEUE_TIMEOUT_SECONDS="90",
-        )
+        env = service_env(TTS_MAX_CONCURRENT_PER_TENANT="200", WS_MAX_CONNECTIONS_PER_TENANT="200")
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
             "callwaiting_tts.asgi:application"]  # fmt: skip
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
