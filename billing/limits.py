@@ -1,12 +1,20 @@
 """A tenant's effective limits: its plan, with the per-tenant overrides staff set in admin.
 
 Read on every admission, so cached in Redis (`LIMITS_CACHE_SECONDS`) and forgotten when a plan
-or an override is saved. `None` means unlimited.
+or an override is saved or deleted (`billing.admin`) or a tenant changes plan. `None` means
+unlimited. A change made outside admin (a shell) takes effect within `LIMITS_CACHE_SECONDS`,
+or at once after `forget_limits()`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+
+from billing.models import Plan, TenantPlanOverride
+from tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -20,3 +28,64 @@ class Limits:
     max_cloned_voices: int
     allowed_engines: frozenset[str]  # empty: every engine
     allowed_formats: frozenset[str]  # empty: every format
+
+
+# Bump when Limits or its derivation changes, so no process reads a record of the old shape.
+_CACHE_VERSION = 1
+LIMITS_CACHE_SECONDS = 60
+
+
+def _cache_key(tenant_id: int) -> str:
+    return f"limits:v{_CACHE_VERSION}:{tenant_id}"
+
+
+def limits_for(tenant_id: int) -> Limits:
+    """The tenant's effective limits: one cache GET on a hit, one query on a miss.
+    Raises Tenant.DoesNotExist for an unknown tenant."""
+    cache_key = _cache_key(tenant_id)
+    limits = cache.get(cache_key)
+    if limits is None:
+        limits = _load(tenant_id)
+        cache.set(cache_key, limits, LIMITS_CACHE_SECONDS)
+    return limits
+
+
+def forget_limits(tenant_id: int | None = None) -> None:
+    """Drops the cached limits of one tenant, or of every tenant (a plan changed)."""
+    if tenant_id is not None:
+        cache.delete(_cache_key(tenant_id))
+        return
+    ids = list(Tenant.objects.values_list("pk", flat=True))
+    if ids:
+        cache.delete_many([_cache_key(pk) for pk in ids])
+
+
+def _load(tenant_id: int) -> Limits:
+    tenant = Tenant.objects.select_related("plan", "plan_override").get(pk=tenant_id)
+    try:
+        override: TenantPlanOverride | None = tenant.plan_override
+    except TenantPlanOverride.DoesNotExist:
+        override = None
+    return effective_limits(tenant.plan, override)
+
+
+def effective_limits(plan: Plan, override: TenantPlanOverride | None) -> Limits:
+    def pick(name: str) -> Any:
+        value = getattr(override, name, None) if override is not None else None
+        return getattr(plan, name) if value is None else value
+
+    requests_per_minute = pick("requests_per_minute")
+    key_requests_per_minute = pick("key_requests_per_minute")
+    return Limits(
+        requests_per_minute=requests_per_minute,
+        key_requests_per_minute=(
+            requests_per_minute if key_requests_per_minute is None else key_requests_per_minute
+        ),
+        max_concurrent_streams=pick("max_concurrent_streams"),
+        monthly_characters=pick("monthly_character_quota"),
+        overage_allowed=pick("overage_allowed"),
+        max_input_characters=pick("max_input_characters"),
+        max_cloned_voices=pick("max_cloned_voices"),
+        allowed_engines=frozenset(pick("allowed_engines") or ()),
+        allowed_formats=frozenset(pick("allowed_formats") or ()),
+    )

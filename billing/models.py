@@ -1,8 +1,31 @@
 from __future__ import annotations
 
+import re
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
 DEFAULT_PLAN_SLUG = "default"
+
+# Fields a TenantPlanOverride may override (same names on Plan); None on the override inherits.
+OVERRIDABLE_FIELDS = (
+    "requests_per_minute",
+    "key_requests_per_minute",
+    "max_concurrent_streams",
+    "monthly_character_quota",
+    "max_cloned_voices",
+    "max_input_characters",
+    "allowed_engines",
+    "allowed_formats",
+    "overage_allowed",
+    "price_per_month_minor",
+    "overage_per_1k_minor",
+)
+
+
+def _currency_code(value: str) -> None:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValidationError(f"{value!r} is not a three-letter currency code such as USD.")
 
 
 class Plan(models.Model):  # type: ignore[django-manager-missing]  # Tenant: untyped base
@@ -15,7 +38,34 @@ class Plan(models.Model):  # type: ignore[django-manager-missing]  # Tenant: unt
     monthly_character_quota = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Empty means unlimited."
     )
-    requests_per_minute = models.PositiveIntegerField(default=120)
+    requests_per_minute = models.PositiveIntegerField(default=120, help_text="Per tenant.")
+    key_requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per API key. Empty means the tenant's limit."
+    )
+    max_cloned_voices = models.PositiveIntegerField(default=5)
+    max_input_characters = models.PositiveIntegerField(
+        default=5000, help_text="Characters of one request's text or SSML."
+    )
+    allowed_engines = models.JSONField(
+        default=list, blank=True, help_text='A list such as ["piper"]. Empty means every engine.'
+    )
+    allowed_formats = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='A list such as ["mp3", "mulaw"]. Empty means every format.',
+    )
+    overage_allowed = models.BooleanField(
+        default=False,
+        help_text="Off: the monthly quota is a hard stop. On: characters past it are billed.",
+    )
+    # Prices in minor units (cents) so statements add up exactly.
+    price_per_month_minor = models.PositiveIntegerField(default=0)
+    overage_per_1k_minor = models.PositiveIntegerField(
+        default=0, help_text="Per started 1,000 characters over the monthly quota."
+    )
+    currency = models.CharField(
+        max_length=3, default="USD", validators=[_currency_code], help_text="ISO 4217, e.g. USD."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -23,6 +73,37 @@ class Plan(models.Model):  # type: ignore[django-manager-missing]  # Tenant: unt
 
     def __str__(self) -> str:
         return self.name
+
+
+class TenantPlanOverride(models.Model):
+    """Per-tenant exceptions to its plan, set by staff. Every empty field means "as the plan"."""
+
+    tenant = models.OneToOneField(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="plan_override"
+    )
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    key_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    max_concurrent_streams = models.PositiveIntegerField(null=True, blank=True)
+    monthly_character_quota = models.PositiveBigIntegerField(null=True, blank=True)
+    max_cloned_voices = models.PositiveIntegerField(null=True, blank=True)
+    max_input_characters = models.PositiveIntegerField(null=True, blank=True)
+    allowed_engines = models.JSONField(
+        null=True, blank=True, help_text="Empty: the plan's. [] allows every engine."
+    )
+    allowed_formats = models.JSONField(
+        null=True, blank=True, help_text="Empty: the plan's. [] allows every format."
+    )
+    overage_allowed = models.BooleanField(null=True, blank=True)
+    price_per_month_minor = models.PositiveIntegerField(null=True, blank=True)
+    overage_per_1k_minor = models.PositiveIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True, help_text="Why, for the next reader.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tenant plan override"
+
+    def __str__(self) -> str:
+        return f"override for {self.tenant}"
 
 
 def default_plan_id() -> int:

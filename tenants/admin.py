@@ -7,18 +7,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from billing.limits import forget_limits
+from billing.models import Plan
 from callwaiting_tts.admin import ReadOnlyModelAdmin
 from tenants.models import ApiKey, AuditLog, Domain, Membership, Tenant
-from tenants.services import Actor, api_key_revoke, tenant_reactivate, tenant_suspend
+from tenants.services import (
+    Actor,
+    api_key_revoke,
+    audit_record,
+    tenant_reactivate,
+    tenant_suspend,
+)
 
 
 def _staff_actor(request: HttpRequest) -> Actor:
     return Actor.from_request(
         request, actor=f"user:{request.user.pk}", source=AuditLog.Source.ADMIN
     )
+
+
+def _plan_slug(plan_id: int) -> str | None:
+    return Plan.objects.filter(pk=plan_id).values_list("slug", flat=True).first()
 
 
 class DomainInline(admin.TabularInline):
@@ -43,6 +56,18 @@ class TenantAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tenants are created by `manage.py create_tenant`, which builds the schema
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "plan" in form.changed_data:
+            audit_record(
+                by=_staff_actor(request),
+                action="plan.changed",
+                tenant=obj,
+                target=f"tenant:{obj.slug} plan {_plan_slug(form.initial['plan'])}→{obj.plan.slug}",
+            )
+            forget_limits(obj.pk)
+            transaction.on_commit(lambda: forget_limits(obj.pk))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from billing.models import Plan
+
+
+@pytest.fixture
+def superuser():
+    return get_user_model().objects.create_superuser(
+        username=f"root-{uuid.uuid4().hex[:8]}", email="root@example.com", password="x" * 20
+    )
+
+
+@pytest.fixture
+def staff(superuser) -> Client:
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def plan(db) -> Plan:
+    return Plan.objects.create(
+        slug=f"pro-{uuid.uuid4().hex[:6]}",
+        name="Pro",
+        max_concurrent_streams=10,
+        monthly_character_quota=100_000,
+        requests_per_minute=600,
+        key_requests_per_minute=300,
+        max_cloned_voices=20,
+        max_input_characters=10_000,
+        allowed_engines=["piper"],
+        allowed_formats=[],
+        overage_allowed=True,
+        price_per_month_minor=4900,
+        overage_per_1k_minor=30,
+        currency="USD",
+    )
