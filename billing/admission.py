@@ -1,0 +1,549 @@
+"""Admission: the rate limit, the concurrency lease and the quota reservation of one synthesis,
+taken in one atomic step in Redis (one Lua script), and settled once it ends.
+
+Keys (P = `settings.REDIS_PREFIX`; the month is the calendar month in UTC, `YYYYMM`):
+
+    P:rate:tenant:<tenant_id>          sorted set, member = admission id, score = Redis ms
+    P:rate:key:<key_id>                the same per API key
+    P:lease:synthesis:<tenant_id>      sorted set, member = admission id, score = expiry in ms
+                                       (`synthesis.leases.synthesis_key`: HTTP streams and
+                                       WebSocket contexts count together)
+    P:quota:<tenant_id>:<month>:used   characters billed this month (rebuilt from PostgreSQL)
+    P:quota:<tenant_id>:<month>:held   hash, admission id -> characters reserved, in flight
+    P:admission:settled:<id>           settle's idempotency marker (two days)
+
+The admit script checks everything first and writes only when every check passed, so a refused
+request consumes nothing. A reservation lives as long as its lease: one whose lease has expired
+(its web process died) no longer counts and is dropped at the next admission. PostgreSQL stays
+the authority: when the month's `used` counter is missing (Redis restarted, or a new month) the
+script says so without admitting, the sum of the month's UsageRecords is written with SET NX and
+the script runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db.models import Sum
+from redis.commands.core import AsyncScript, Script
+
+from billing.limits import Limits
+from billing.models import Plan, UsageRecord
+from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.redis import get_redis
+from synthesis import leases
+from tenants.auth import KeyPrincipal
+
+logger = logging.getLogger(__name__)
+
+WINDOW_MS = 60_000  # the rate limit's sliding window
+SETTLED_TTL_SECONDS = 2 * 86_400
+MONTH_KEY_GRACE_SECONDS = 35 * 86_400  # a month's counters outlive it (stats, late settles)
+
+RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+CONCURRENCY_LIMIT_EXCEEDED = "concurrency_limit_exceeded"
+QUOTA_EXCEEDED = "quota_exceeded"
+
+# KEYS: 1 tenant rate, 2 key rate, 3 leases, 4 used, 5 held
+# ARGV: 1 id, 2 tenant rpm, 3 key rpm (-1: none), 4 max concurrent, 5 lease ttl ms,
+#       6 quota (-1: not enforced), 7 characters, 8 window ms, 9 month keys' ttl s
+# Returns {status, code, retry_ms, limit, remaining, reset_ms, used, reserved};
+# status 1 admitted, 0 refused (code says why), -1 the used counter must be rebuilt first.
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id = ARGV[1]
+local window = tonumber(ARGV[8])
+local quota = tonumber(ARGV[6])
+local chars = tonumber(ARGV[7])
+
+local used = 0
+local u = redis.call('GET', KEYS[4])
+if u then
+  used = tonumber(u)
+elseif quota >= 0 then
+  return {-1, '', 0, 0, 0, 0, 0, 0}
+end
+
+-- rate: a sliding log of the last minute's admissions
+local function rate(key, limit)
+  if limit < 0 then return nil end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local s = {limit = limit, count = count, retry = 0, reset = window}
+  if limit <= 0 then
+    s.retry = window
+  elseif count >= limit then
+    -- admitted again once all but limit - 1 of these have left the window
+    local freeing = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+    s.retry = tonumber(freeing[2]) + window - now
+  end
+  if count > 0 then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    s.reset = tonumber(oldest[2]) + window - now
+  end
+  return s
+end
+local scopes = {}
+local tenant_rate = rate(KEYS[1], tonumber(ARGV[2]))
+if tenant_rate then scopes[#scopes + 1] = tenant_rate end
+local key_rate = rate(KEYS[2], tonumber(ARGV[3]))
+if key_rate then scopes[#scopes + 1] = key_rate end
+
+-- the scope the headers describe: the one with the fewest requests left
+local shown = nil
+for _, s in ipairs(scopes) do
+  if shown == nil or s.limit - s.count < shown.limit - shown.count then shown = s end
+end
+local limit, remaining, reset = -1, -1, 0
+if shown then
+  limit, remaining, reset = shown.limit, math.max(0, shown.limit - shown.count), shown.reset
+end
+
+local retry = 0
+for _, s in ipairs(scopes) do
+  if s.count >= s.limit and s.retry > retry then retry = s.retry end
+end
+if retry > 0 then
+  return {0, 'rate_limit_exceeded', retry, limit, remaining, reset, used, 0}
+end
+
+-- concurrency: live leases (expired ones belonged to holders that stopped renewing)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then
+  return {0, 'concurrency_limit_exceeded', 1000, limit, remaining, reset, used, 0}
+end
+
+-- quota: used + what live admissions hold + this request
+local reserved = 0
+local held = redis.call('HGETALL', KEYS[5])
+for i = 1, #held, 2 do
+  if redis.call('ZSCORE', KEYS[3], held[i]) then
+    reserved = reserved + tonumber(held[i + 1])
+  else
+    redis.call('HDEL', KEYS[5], held[i])
+  end
+end
+if quota >= 0 and used + reserved + chars > quota then
+  return {0, 'quota_exceeded', 0, limit, remaining, reset, used, reserved}
+end
+
+-- admitted: now, and only now, write
+if tenant_rate then
+  redis.call('ZADD', KEYS[1], now, id)
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+if key_rate then
+  redis.call('ZADD', KEYS[2], now, id)
+  redis.call('PEXPIRE', KEYS[2], window)
+end
+local ttl = tonumber(ARGV[5])
+redis.call('ZADD', KEYS[3], now + ttl, id)
+redis.call('PEXPIRE', KEYS[3], ttl * 2)
+if quota >= 0 and chars > 0 then
+  redis.call('HSET', KEYS[5], id, chars)
+  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[9]))
+  reserved = reserved + chars
+end
+if shown then
+  remaining = math.max(0, remaining - 1)
+  if shown.count == 0 then reset = window end
+end
+return {1, '', 0, limit, remaining, reset, used, reserved}
+"""
+
+# KEYS: 1 leases, 2 held, 3 used
+# ARGV: 1 id, 2 more characters, 3 quota
+# Returns 1 when the reservation grew, 0 when it would pass the quota (nothing changes),
+# -1 when the admission no longer holds its lease (expired) or the counter is gone.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local u = redis.call('GET', KEYS[3])
+if not expiry or tonumber(expiry) <= now or not u then return -1 end
+local reserved = 0
+local held = redis.call('HGETALL', KEYS[2])
+for i = 1, #held, 2 do
+  local e = redis.call('ZSCORE', KEYS[1], held[i])
+  if e and tonumber(e) > now then reserved = reserved + tonumber(held[i + 1]) end
+end
+if tonumber(u) + reserved + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+# KEYS: 1 leases, 2 held, 3 used, 4 settled marker
+# ARGV: 1 id, 2 billed characters, 3 marker ttl s
+_SETTLE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[3])) then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('INCRBY', KEYS[3], tonumber(ARGV[2]))
+end
+return 1
+"""
+
+
+@dataclass
+class Admission:
+    """One admitted (or refused) synthesis: what settle needs, and what the headers say."""
+
+    id: str
+    tenant_id: int
+    key_id: int
+    month: str
+    allowed: bool
+    code: str = ""  # the refusal's code
+    message: str = ""
+    retry_after: int = 0  # seconds, for a refusal
+    limit: int | None = None  # requests per minute of the scope shown (None: unlimited)
+    remaining: int = 0
+    reset: int = 0  # seconds until the oldest request in the window leaves it
+    reserved: int = 0  # characters this admission holds against the quota
+    used: int = 0  # the month's characters billed before it
+    quota: int | None = None  # the hard quota, when one is enforced
+    settled: bool = False
+    _renewed: float = field(default_factory=time.monotonic, repr=False)
+
+    def headers(self) -> dict[str, str]:
+        """X-RateLimit-* (when the tenant has a rate limit) and, on a refusal, Retry-After."""
+        headers: dict[str, str] = {}
+        if self.limit is not None:
+            headers["X-RateLimit-Limit"] = str(self.limit)
+            headers["X-RateLimit-Remaining"] = str(self.remaining)
+            headers["X-RateLimit-Reset"] = str(self.reset)
+        if not self.allowed and self.retry_after:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+class AdmissionRefused(ApplicationError):
+    """A 429 in the project's error shape, with Retry-After and the X-RateLimit headers."""
+
+    status = 429
+
+    def __init__(self, admission: Admission) -> None:
+        super().__init__(admission.message, code=admission.code, status=429)
+        self.admission = admission
+        self.headers = admission.headers()
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def month_of(now: datetime | None = None) -> str:
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment.year:04d}{moment.month:02d}"
+
+
+def _month_bounds(month: str) -> tuple[datetime, datetime]:
+    year, number = int(month[:4]), int(month[4:])
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def _seconds_to_month_end(month: str) -> int:
+    return max(1, math.ceil(_month_bounds(month)[1].timestamp() - time.time()))
+
+
+def rate_key(scope: str, ident: int) -> str:
+    return f"{settings.REDIS_PREFIX}:rate:{scope}:{ident}"
+
+
+def used_key(tenant_id: int, month: str) -> str:
+    return f"{settings.REDIS_PREFIX}:quota:{tenant_id}:{month}:used"
+
+
+def held_key(tenant_id: int, month: str) -> str:
+    return f"{settings.REDIS_PREFIX}:quota:{tenant_id}:{month}:held"
+
+
+def settled_key(admission_id: str) -> str:
+    return f"{settings.REDIS_PREFIX}:admission:settled:{admission_id}"
+
+
+# --- Redis clients and scripts --------------------------------------------------------------
+
+# redis.asyncio clients belong to the event loop that made their connections: one per loop.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+_async_scripts: weakref.WeakKeyDictionary[aioredis.Redis, dict[str, AsyncScript]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+        _clients[loop] = client
+    return client
+
+
+def _script(client: aioredis.Redis, source: str) -> AsyncScript:
+    scripts = _async_scripts.setdefault(client, {})
+    script = scripts.get(source)
+    if script is None:
+        script = scripts[source] = client.register_script(source)  # EVALSHA, EVAL on NOSCRIPT
+    return script
+
+
+_sync_scripts: dict[tuple[int, str], Script] = {}
+
+
+def _sync_script(source: str) -> Script:
+    client = get_redis()
+    script = _sync_scripts.get((id(client), source))
+    if script is None:
+        script = _sync_scripts[(id(client), source)] = client.register_script(source)
+    return script
+
+
+# --- limits until billing.limits.limits_for lands ---------------------------------------------
+
+_LIMITS_CACHE_SECONDS = 5.0
+_limits_cache: dict[int, tuple[float, Limits]] = {}
+_BUILT_IN_CONCURRENCY = 10  # settings.py's default for TTS_MAX_CONCURRENT_PER_TENANT
+
+
+def _plan_limits(plan_id: int) -> Limits:
+    plan = Plan.objects.get(pk=plan_id)
+    return Limits(
+        requests_per_minute=plan.requests_per_minute,
+        key_requests_per_minute=None,
+        max_concurrent_streams=plan.max_concurrent_streams,
+        monthly_characters=plan.monthly_character_quota,
+        overage_allowed=False,
+        max_input_characters=settings.TTS_MAX_INPUT_CHARACTERS,
+        max_cloned_voices=0,
+        allowed_engines=frozenset(),
+        allowed_formats=frozenset(),
+    )
+
+
+async def limits_of(principal: KeyPrincipal) -> Limits:
+    """The tenant's limits (its plan's), cached in the process for a few seconds."""
+    cached = _limits_cache.get(principal.plan_id)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    limits = await database_sync_to_async(_plan_limits)(principal.plan_id)
+    _limits_cache[principal.plan_id] = (time.monotonic() + _LIMITS_CACHE_SECONDS, limits)
+    return limits
+
+
+def forget_cached_limits() -> None:
+    _limits_cache.clear()
+
+
+def concurrency_limit(limits: Limits) -> int:
+    """The plan's `max_concurrent_streams`, unless the deployment sets
+    TTS_MAX_CONCURRENT_PER_TENANT (environment, or a settings override), which then replaces it
+    for every tenant: development stacks and the end-to-end tests raise or lower it."""
+    configured = settings.TTS_MAX_CONCURRENT_PER_TENANT
+    if "TTS_MAX_CONCURRENT_PER_TENANT" in os.environ or configured != _BUILT_IN_CONCURRENCY:
+        return int(configured)
+    return limits.max_concurrent_streams
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+
+def _billed_in_month(tenant_id: int, month: str) -> int:
+    start, end = _month_bounds(month)
+    total = UsageRecord.objects.filter(
+        tenant_id=tenant_id, started_at__gte=start, started_at__lt=end
+    ).aggregate(total=Sum("characters_billed"))["total"]
+    return int(total or 0)
+
+
+async def rebuild_used(tenant_id: int, month: str) -> int:
+    """Writes the month's billed characters from PostgreSQL into Redis unless a counter is
+    there already (SET NX: concurrent rebuilds agree); returns the counter's value."""
+    total = await database_sync_to_async(_billed_in_month)(tenant_id, month)
+    client = _client()
+    key = used_key(tenant_id, month)
+    await client.set(key, total, nx=True, ex=_seconds_to_month_end(month) + MONTH_KEY_GRACE_SECONDS)
+    return int(await client.get(key) or 0)
+
+
+# --- admit, reserve, renew, settle ------------------------------------------------------------
+
+
+def _refusal_message(code: str, admission: Admission) -> str:
+    if code == RATE_LIMIT_EXCEEDED:
+        return (
+            f"Rate limit of {admission.limit} requests per minute reached; "
+            f"retry after {admission.retry_after} s."
+        )
+    if code == CONCURRENCY_LIMIT_EXCEEDED:
+        return "This account already runs as many syntheses at once as its plan allows."
+    return (
+        f"The monthly character quota ({admission.quota}) would be exceeded: "
+        f"{admission.used + admission.reserved} used or in flight, this request needs more."
+    )
+
+
+async def admit(
+    principal: KeyPrincipal,
+    *,
+    characters: int,
+    lease_id: str,
+    limits: Limits,
+    now: datetime | None = None,
+) -> Admission:
+    """Rate limit (tenant and key), concurrency lease and quota reservation, in one step.
+    `now` picks the calendar month (tests); the windows and leases use Redis's clock."""
+    month = month_of(now)
+    hard_quota = limits.monthly_characters if not limits.overage_allowed else None
+    tenant_id = principal.tenant_id
+    keys = [
+        rate_key("tenant", tenant_id),
+        rate_key("key", principal.key_id),
+        leases.synthesis_key(tenant_id),
+        used_key(tenant_id, month),
+        held_key(tenant_id, month),
+    ]
+    args: list[Any] = [
+        lease_id,
+        -1 if limits.requests_per_minute is None else limits.requests_per_minute,
+        -1 if limits.key_requests_per_minute is None else limits.key_requests_per_minute,
+        concurrency_limit(limits),
+        settings.LEASE_TTL_MS,
+        -1 if hard_quota is None else hard_quota,
+        characters,
+        WINDOW_MS,
+        _seconds_to_month_end(month) + MONTH_KEY_GRACE_SECONDS,
+    ]
+    script = _script(_client(), _ADMIT)
+    result = await script(keys=keys, args=args)
+    if int(result[0]) == -1:
+        await rebuild_used(tenant_id, month)
+        result = await script(keys=keys, args=args)
+    status, code, retry_ms, limit, remaining, reset_ms, used, reserved = result
+    code = code.decode() if isinstance(code, bytes) else str(code)
+    admission = Admission(
+        id=lease_id,
+        tenant_id=tenant_id,
+        key_id=principal.key_id,
+        month=month,
+        allowed=int(status) == 1,
+        code=code,
+        limit=None if int(limit) < 0 else int(limit),
+        remaining=max(0, int(remaining)),
+        reset=math.ceil(int(reset_ms) / 1000),
+        used=int(used),
+        reserved=int(reserved),
+        quota=hard_quota,
+    )
+    if admission.allowed:
+        admission.reserved = characters if hard_quota is not None else 0
+        return admission
+    if code == QUOTA_EXCEEDED:
+        admission.retry_after = _seconds_to_month_end(month)
+    else:
+        admission.retry_after = max(1, math.ceil(int(retry_ms) / 1000))
+    admission.message = _refusal_message(code, admission)
+    return admission
+
+
+async def reserve_more(admission: Admission, characters: int) -> bool:
+    """Grows an admission's reservation by `characters` (text streamed into a realtime
+    context). False when that would pass the hard quota; True when no quota applies."""
+    if admission.quota is None or characters <= 0:
+        return True
+    keys = [
+        leases.synthesis_key(admission.tenant_id),
+        held_key(admission.tenant_id, admission.month),
+        used_key(admission.tenant_id, admission.month),
+    ]
+    script = _script(_client(), _RESERVE)
+    result = int(await script(keys=keys, args=[admission.id, characters, admission.quota]))
+    if result == -1:  # the counter went (Redis restarted): rebuild it and try once more
+        await rebuild_used(admission.tenant_id, admission.month)
+        result = int(await script(keys=keys, args=[admission.id, characters, admission.quota]))
+    if result == 1:
+        admission.reserved += characters
+    return result != 0
+
+
+async def renew(admission: Admission, *, force: bool = False) -> None:
+    """Keeps the admission's lease alive: renews it when a third of its lifetime has passed
+    (cheap to call on every chunk)."""
+    if admission.settled or not admission.allowed:
+        return
+    now = time.monotonic()
+    if not force and now - admission._renewed < settings.LEASE_TTL_MS / 3000:
+        return
+    admission._renewed = now
+    lease_set = leases.LeaseSet(_client(), leases.synthesis_key(admission.tenant_id))
+    await lease_set.renew(admission.id)
+
+
+def _settle_call(admission: Admission, billed_characters: int) -> tuple[list[str], list[Any]]:
+    keys = [
+        leases.synthesis_key(admission.tenant_id),
+        held_key(admission.tenant_id, admission.month),
+        used_key(admission.tenant_id, admission.month),
+        settled_key(admission.id),
+    ]
+    return keys, [admission.id, max(0, billed_characters), SETTLED_TTL_SECONDS]
+
+
+async def settle(admission: Admission, *, billed_characters: int) -> bool:
+    """Releases the lease and turns the reservation into what was billed. Idempotent: a second
+    call for the same id changes nothing (returns False)."""
+    if not admission.allowed:
+        return False
+    keys, args = _settle_call(admission, billed_characters)
+    first = bool(await _script(_client(), _SETTLE)(keys=keys, args=args))
+    admission.settled = True
+    return first
+
+
+def settle_sync(admission: Admission, *, billed_characters: int) -> bool:
+    """`settle` for synchronous callers (the usage record is written in a thread)."""
+    if not admission.allowed:
+        return False
+    keys, args = _settle_call(admission, billed_characters)
+    first = bool(_sync_script(_SETTLE)(keys=keys, args=args))
+    admission.settled = True
+    return first
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    used: int  # characters billed this month (settled)
+    reserved: int  # characters held by syntheses in flight
+
+
+async def month_figures(tenant_id: int, now: datetime | None = None) -> MonthFigures:
+    """The current month's figures as admission sees them (rebuilt from PostgreSQL if gone)."""
+    month = month_of(now)
+    client = _client()
+    raw = await client.get(used_key(tenant_id, month))
+    used = int(raw) if raw is not None else await rebuild_used(tenant_id, month)
+    live = await client.zrangebyscore(
+        leases.synthesis_key(tenant_id), int(time.time() * 1000), "+inf"
+    )
+    held = await client.hgetall(held_key(tenant_id, month))
+    alive = set(live)
+    reserved = sum(int(v) for k, v in held.items() if k in alive)
+    return MonthFigures(used=used, reserved=reserved)
