@@ -146,6 +146,11 @@ class AuditLogAdmin(ReadOnlyModelAdmin):
         "ip",
         "request_id",
     ]
-    list_filter = ["source", "action"]
+    list_filter = [
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+        "action",
+        "source",
+        "created_at",
+    ]
     search_fields = ["actor", "action", "target", "request_id", "tenant__slug"]
     date_hierarchy = "created_at"

@@ -248,3 +248,14 @@ def test_moving_a_tenant_to_another_plan_in_admin_is_audited_and_applied(staff, 
     assert limits_for(tenant.pk).requests_per_minute == 600
     entry = AuditLog.objects.filter(action="plan.changed", tenant=tenant).latest("id")
     assert entry.target == f"tenant:{tenant.slug} plan default→{plan.slug}"
+
+
+def test_the_audit_log_filters_by_tenant_action_and_date(staff, tenant_a):
+    response = staff.get(
+        "/admin/tenants/auditlog/",
+        {"tenant__id__exact": tenant_a.tenant.pk, "action": "tenant.create"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"tenant:{tenant_a.tenant.slug}" in html
+    assert staff.get("/admin/tenants/auditlog/", {"created_at__year": 2020}).status_code == 200
