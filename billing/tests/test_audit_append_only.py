@@ -24,7 +24,7 @@ def refused(change: Callable[[], object]) -> None:
         change()
 
 
-def sql(statement: str, *params: object) -> None:
+def sql(statement: str, *params: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
 
