@@ -13,7 +13,15 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from billing.limits import forget_limits
-from billing.models import OVERRIDABLE_FIELDS, Plan, TenantPlanOverride, UsageRecord
+from billing.models import (
+    OVERRIDABLE_FIELDS,
+    Plan,
+    Statement,
+    StatementLine,
+    TenantPlanOverride,
+    UsageRecord,
+    UsageRollup,
+)
 from callwaiting_tts.admin import ReadOnlyModelAdmin
 from tenants.models import AuditLog, Tenant
 from tenants.services import Actor, audit_record
@@ -186,3 +194,50 @@ class UsageRecordAdmin(ReadOnlyModelAdmin):
     list_filter = ["status", "source", "engine"]
     search_fields = ["synthesis_id", "tenant__slug", "request_id"]
     date_hierarchy = "started_at"
+
+
+class StatementLineInline(admin.TabularInline):
+    model = StatementLine
+    fields = readonly_fields = ("description", "quantity", "unit_price_minor", "amount_minor")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Statement)
+class StatementAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "period_start",
+        "tenant",
+        "plan_name",
+        "characters",
+        "total_minor",
+        "currency",
+        "closed_at",
+    ]
+    list_filter = ["period_start", "currency", ("tenant", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["tenant__slug", "tenant__name", "plan_slug"]
+    date_hierarchy = "period_start"
+    inlines = [StatementLineInline]
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "bucket_start",
+        "granularity",
+        "tenant",
+        "api_key",
+        "voice",
+        "requests",
+        "characters",
+        "audio_seconds_delivered",
+    ]
+    list_filter = ["granularity", ("tenant", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["tenant__slug", "voice", "api_key__prefix"]
+    date_hierarchy = "bucket_start"

@@ -148,3 +148,88 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.synthesis_id} {self.status} {self.characters_billed} chars"
+
+
+class Statement(models.Model):
+    """A tenant's closed bill for one calendar month (UTC). Never edited after closing: the plan
+    and prices in force are copied onto it and its lines."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="statements"
+    )
+    period_start = models.DateField(help_text="The month's first day (UTC).")
+    period_end = models.DateField(help_text="The month's last day, inclusive (UTC).")
+    plan_name = models.CharField(max_length=100)
+    plan_slug = models.CharField(max_length=50)
+    currency = models.CharField(max_length=3)
+    characters = models.PositiveBigIntegerField(help_text="Characters billed in the period.")
+    monthly_character_quota = models.PositiveBigIntegerField(null=True, blank=True)
+    total_minor = models.BigIntegerField()
+    closed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-period_start", "tenant"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period_start"], name="statement_tenant_period_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.period_start:%Y-%m}"
+
+
+class StatementLine(models.Model):
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    description = models.CharField(max_length=200)
+    quantity = models.PositiveBigIntegerField()
+    unit_price_minor = models.BigIntegerField()
+    amount_minor = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["statement", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement", "position"], name="statement_line_position_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class UsageRollup(models.Model):
+    """UsageRecord sums per hour or day, tenant, API key and voice, recomputed by Celery
+    (`billing.rollups`) from the records, which stay authoritative."""
+
+    class Granularity(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    # CASCADE, not SET_NULL: nulling a key could collide with the key-less row of its bucket;
+    # keys are revoked, not deleted, and a roll-up can always be recomputed from the records.
+    api_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    voice = models.CharField(max_length=100)
+    granularity = models.CharField(max_length=8, choices=Granularity.choices)
+    bucket_start = models.DateTimeField()
+    requests = models.PositiveIntegerField()
+    characters = models.PositiveBigIntegerField()
+    audio_seconds_delivered = models.FloatField()
+
+    class Meta:
+        ordering = ["-bucket_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "bucket_start", "tenant", "api_key", "voice"],
+                name="usage_rollup_bucket_unique",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "granularity", "bucket_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.granularity} {self.bucket_start:%Y-%m-%d %H:%M}"

@@ -148,6 +148,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "synthesis.tasks.purge_all_synthesis_logs",
         "schedule": 3600.0,
     },
+    # Roll-ups recompute the last buckets, so a late usage record or a missed run is absorbed.
+    "rollup-usage-hours": {"task": "billing.tasks.rollup_recent_hours", "schedule": 3600.0},
+    "rollup-usage-days": {"task": "billing.tasks.rollup_recent_days", "schedule": 86400.0},
+    # Idempotent: closes last month's statements that are not closed yet.
+    "close-statements": {"task": "billing.tasks.close_previous_month", "schedule": 86400.0},
 }
 
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")

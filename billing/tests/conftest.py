@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from billing.models import Plan
+from billing.models import Plan, UsageRecord
 
 
 @pytest.fixture
@@ -41,3 +41,25 @@ def plan(db) -> Plan:
         overage_per_1k_minor=30,
         currency="USD",
     )
+
+
+def record(tenant, *, at, characters=100, api_key=None, voice="joe", delivered=1.0, **fields):
+    """A UsageRecord as the synthesis service writes it (one per synthesis)."""
+    values = {
+        "synthesis_id": uuid.uuid4(),
+        "tenant": tenant,
+        "api_key": api_key,
+        "source": "http",
+        "characters_billed": characters,
+        "audio_seconds_synthesized": delivered,
+        "audio_seconds_delivered": delivered,
+        "voice": voice,
+        "engine": "piper",
+        "output_format": "wav",
+        "sample_rate": 22050,
+        "status": UsageRecord.Status.COMPLETED,
+        "started_at": at,
+        "ended_at": at,
+    }
+    values.update(fields)
+    return UsageRecord.objects.create(**values)

@@ -1,0 +1,207 @@
+"""Monthly statements: a tenant's plan fee and overage for one calendar month (UTC), closed once
+from the usage records and never recomputed, with CSV and printable HTML renderings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from billing.models import Plan, Statement, StatementLine, TenantPlanOverride, UsageRecord
+from callwaiting_tts.errors import ApplicationError
+from tenants.models import Tenant
+
+OVERAGE_BLOCK = 1000  # characters: overage is priced per started block
+_ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
+
+
+@dataclass(frozen=True)
+class Prices:
+    plan_name: str
+    plan_slug: str
+    currency: str
+    price_per_month_minor: int
+    overage_per_1k_minor: int
+    monthly_character_quota: int | None
+    overage_allowed: bool
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def previous_month(today: date) -> date:
+    return month_start(month_start(today) - timedelta(days=1))
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def prices_for(tenant: Tenant) -> Prices:
+    """The plan's prices and quota with the tenant's overrides, as they are now."""
+    plan = Plan.objects.get(pk=tenant.plan_id)  # as it is now, whatever `tenant` has cached
+    override = TenantPlanOverride.objects.filter(tenant=tenant).first()
+
+    def pick(name: str) -> Any:
+        value = getattr(override, name) if override is not None else None
+        return getattr(plan, name) if value is None else value
+
+    return Prices(
+        plan_name=plan.name,
+        plan_slug=plan.slug,
+        currency=plan.currency,
+        price_per_month_minor=pick("price_per_month_minor"),
+        overage_per_1k_minor=pick("overage_per_1k_minor"),
+        monthly_character_quota=pick("monthly_character_quota"),
+        overage_allowed=pick("overage_allowed"),
+    )
+
+
+def characters_billed(tenant: Tenant, start: datetime, end: datetime) -> int:
+    total = UsageRecord.objects.filter(
+        tenant=tenant, started_at__gte=start, started_at__lt=end
+    ).aggregate(total=Sum("characters_billed"))["total"]
+    return int(total or 0)
+
+
+def _lines(prices: Prices, characters: int, period: str) -> list[StatementLine]:
+    lines = [
+        StatementLine(
+            position=1,
+            description=f"{prices.plan_name} plan, {period}",
+            quantity=1,
+            unit_price_minor=prices.price_per_month_minor,
+            amount_minor=prices.price_per_month_minor,
+        )
+    ]
+    quota = prices.monthly_character_quota
+    over = 0 if quota is None else max(0, characters - quota)
+    # A hard-stop plan promised a ceiling: the few characters in flight when it was reached
+    # are not billed as overage.
+    if over and prices.overage_allowed:
+        blocks = -(-over // OVERAGE_BLOCK)
+        lines.append(
+            StatementLine(
+                position=2,
+                description=(
+                    f"Overage: {over:,} characters over the {quota:,}-character quota, "
+                    f"{blocks:,} started block(s) of {OVERAGE_BLOCK:,}"
+                ),
+                quantity=blocks,
+                unit_price_minor=prices.overage_per_1k_minor,
+                amount_minor=blocks * prices.overage_per_1k_minor,
+            )
+        )
+    return lines
+
+
+def close_statement(tenant: Tenant, period_start: date) -> Statement:
+    """Closes `tenant`'s statement for the month starting `period_start` (its first day), once:
+    a second call, or a concurrent one, returns the statement the first one closed."""
+    if period_start.day != 1:
+        raise ApplicationError(
+            f"A statement period starts on a month's first day, not {period_start}.",
+            code="invalid_period",
+            param="period_start",
+        )
+    end = next_month(period_start)
+    if _utc_midnight(end) > timezone.now():
+        raise ApplicationError(
+            f"The period {period_start:%Y-%m} has not ended.", code="period_open", param="month"
+        )
+    existing = Statement.objects.filter(tenant=tenant, period_start=period_start).first()
+    if existing is not None:
+        return existing
+    prices = prices_for(tenant)
+    characters = characters_billed(tenant, _utc_midnight(period_start), _utc_midnight(end))
+    lines = _lines(prices, characters, f"{period_start:%B %Y}")
+    try:
+        with transaction.atomic():
+            statement = Statement.objects.create(
+                tenant=tenant,
+                period_start=period_start,
+                period_end=end - timedelta(days=1),
+                plan_name=prices.plan_name,
+                plan_slug=prices.plan_slug,
+                currency=prices.currency,
+                characters=characters,
+                monthly_character_quota=prices.monthly_character_quota,
+                total_minor=sum(line.amount_minor for line in lines),
+                closed_at=timezone.now(),
+            )
+            for line in lines:
+                line.statement = statement
+            StatementLine.objects.bulk_create(lines)
+    except IntegrityError:  # closed concurrently by another process
+        return Statement.objects.get(tenant=tenant, period_start=period_start)
+    return statement
+
+
+def close_statements(period_start: date) -> list[Statement]:
+    """Closes the month for every active tenant that existed before it ended."""
+    end = _utc_midnight(next_month(period_start))
+    tenants = Tenant.objects.filter(status=Tenant.Status.ACTIVE, created_at__lt=end)
+    return [close_statement(tenant, period_start) for tenant in tenants]
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def format_minor(amount_minor: int, currency: str) -> str:
+    """12345 USD → "123.45 USD"; zero-decimal currencies (JPY) have no minor unit."""
+    if currency in _ZERO_DECIMAL_CURRENCIES:
+        return f"{amount_minor:,} {currency}"
+    sign = "-" if amount_minor < 0 else ""
+    major, minor = divmod(abs(amount_minor), 100)
+    return f"{sign}{major:,}.{minor:02d} {currency}"
+
+
+def statement_csv(statement: Statement) -> str:
+    """One row per line, then a total row; amounts in minor units (integers, exact)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["period_start", "period_end", "tenant", "description", "quantity", "unit_price_minor",
+         "amount_minor", "currency"]
+    )  # fmt: skip
+    head = [statement.period_start, statement.period_end, statement.tenant.slug]
+    for line in statement.lines.all():
+        writer.writerow(
+            [*head, line.description, line.quantity, line.unit_price_minor, line.amount_minor,
+             statement.currency]
+        )  # fmt: skip
+    writer.writerow([*head, "Total", "", "", statement.total_minor, statement.currency])
+    return out.getvalue()
+
+
+def statement_html(statement: Statement) -> str:
+    lines = [
+        {
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_price": format_minor(line.unit_price_minor, statement.currency),
+            "amount": format_minor(line.amount_minor, statement.currency),
+        }
+        for line in statement.lines.all()
+    ]
+    return render_to_string(
+        "billing/statement.html",
+        {
+            "statement": statement,
+            "tenant": statement.tenant,
+            "lines": lines,
+            "total": format_minor(statement.total_minor, statement.currency),
+        },
+    )
