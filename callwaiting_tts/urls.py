@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing.api.statements import StatementDetailView, StatementListView
 from billing.api.usage import UsageView
 from callwaiting_tts.health import HealthView, LivenessView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
@@ -22,6 +23,8 @@ api = [
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
     path("text/preview", TextPreviewView.as_view(), name="text-preview"),
     path("usage", UsageView.as_view(), name="usage"),
+    path("statements", StatementListView.as_view(), name="statement-list"),
+    path("statements/<int:statement_id>", StatementDetailView.as_view(), name="statement-detail"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -120,3 +120,47 @@ def test_a_bad_csv_request_still_gets_the_json_error(api, tenant_a):
     answer = api(tenant_a.api_key).get(URL, {"format": "csv", "granularity": "minute"})
     assert answer.status_code == 400
     assert answer.json()["error"]["param"] == "granularity"
+
+
+# --- statements -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def statement(tenant_a, usage):
+    from datetime import date
+
+    from billing.statements import close_statement
+
+    return close_statement(tenant_a.tenant, date(2026, 3, 1))
+
+
+def test_statements_list_and_detail(api, tenant_a, statement):
+    client = api(tenant_a.api_key)
+    listed = client.get("/v1/statements").json()["statements"]
+    assert [s["id"] for s in listed] == [statement.pk]
+    detail = client.get(f"/v1/statements/{statement.pk}").json()
+    assert detail["characters"] == 175
+    assert detail["period_start"] == "2026-03-01"
+    assert detail["lines"]
+    assert sum(line["amount_minor"] for line in detail["lines"]) == detail["total_minor"]
+
+
+def test_a_statement_as_csv_and_as_a_printable_page(api, tenant_a, statement):
+    client = api(tenant_a.api_key)
+    as_csv = client.get(f"/v1/statements/{statement.pk}", {"format": "csv"})
+    assert as_csv.status_code == 200
+    assert as_csv["Content-Type"].startswith("text/csv")
+    assert "2026-03" in as_csv["Content-Disposition"]
+    page = client.get(f"/v1/statements/{statement.pk}", {"format": "html"})
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    assert b"<html" in page.content.lower()
+
+
+def test_another_tenants_statement_is_not_found(api, tenant_b, statement):
+    client = api(tenant_b.api_key)
+    answer = client.get(f"/v1/statements/{statement.pk}")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+    assert client.get("/v1/statements").json()["statements"] == []
+    assert api(tenant_b.key_with("synthesize")).get("/v1/statements").status_code == 403
