@@ -38,8 +38,8 @@ from django.conf import settings
 from django.db.models import Sum
 from redis.commands.core import AsyncScript, Script
 
-from billing.limits import Limits
-from billing.models import Plan, UsageRecord
+from billing.limits import Limits, limits_for
+from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.redis import get_redis
 from synthesis import leases
@@ -236,9 +236,10 @@ class AdmissionRefused(ApplicationError):
     status = 429
 
     def __init__(self, admission: Admission) -> None:
-        super().__init__(admission.message, code=admission.code, status=429)
+        super().__init__(
+            admission.message, code=admission.code, status=429, headers=admission.headers()
+        )
         self.admission = admission
-        self.headers = admission.headers()
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -317,40 +318,14 @@ def _sync_script(source: str) -> Script:
     return script
 
 
-# --- limits until billing.limits.limits_for lands ---------------------------------------------
+# --- limits ---------------------------------------------------------------------------------
 
-_LIMITS_CACHE_SECONDS = 5.0
-_limits_cache: dict[int, tuple[float, Limits]] = {}
 _BUILT_IN_CONCURRENCY = 10  # settings.py's default for TTS_MAX_CONCURRENT_PER_TENANT
 
 
-def _plan_limits(plan_id: int) -> Limits:
-    plan = Plan.objects.get(pk=plan_id)
-    return Limits(
-        requests_per_minute=plan.requests_per_minute,
-        key_requests_per_minute=None,
-        max_concurrent_streams=plan.max_concurrent_streams,
-        monthly_characters=plan.monthly_character_quota,
-        overage_allowed=False,
-        max_input_characters=settings.TTS_MAX_INPUT_CHARACTERS,
-        max_cloned_voices=0,
-        allowed_engines=frozenset(),
-        allowed_formats=frozenset(),
-    )
-
-
 async def limits_of(principal: KeyPrincipal) -> Limits:
-    """The tenant's limits (its plan's), cached in the process for a few seconds."""
-    cached = _limits_cache.get(principal.plan_id)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    limits = await database_sync_to_async(_plan_limits)(principal.plan_id)
-    _limits_cache[principal.plan_id] = (time.monotonic() + _LIMITS_CACHE_SECONDS, limits)
-    return limits
-
-
-def forget_cached_limits() -> None:
-    _limits_cache.clear()
+    """The tenant's effective limits (`limits_for`: one cache GET on a hit)."""
+    return await database_sync_to_async(limits_for)(principal.tenant_id)
 
 
 def concurrency_limit(limits: Limits) -> int:
@@ -461,6 +436,15 @@ async def admit(
     else:
         admission.retry_after = max(1, math.ceil(int(retry_ms) / 1000))
     admission.message = _refusal_message(code, admission)
+    return admission
+
+
+async def admit_request(principal: KeyPrincipal, *, characters: int, lease_id: str) -> Admission:
+    """`admit` with the tenant's limits; raises AdmissionRefused (429) for a refusal."""
+    limits = await limits_of(principal)
+    admission = await admit(principal, characters=characters, lease_id=lease_id, limits=limits)
+    if not admission.allowed:
+        raise AdmissionRefused(admission)
     return admission
 
 

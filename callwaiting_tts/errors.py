@@ -35,11 +35,13 @@ class ApplicationError(Exception):
         code: str = "invalid_request",
         param: str | None = None,
         status: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.param = param
+        self.headers = headers or {}  # e.g. Retry-After and X-RateLimit-* on a 429
         if status is not None:
             self.status = status
 
@@ -123,7 +125,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse:
     django_request = getattr(request, "_request", request)
     if isinstance(exc, ApplicationError):
         return error_response(
-            exc.status, exc.code, exc.message, param=exc.param, request=django_request
+            exc.status,
+            exc.code,
+            exc.message,
+            param=exc.param,
+            request=django_request,
+            headers=exc.headers,
         )
     if isinstance(exc, Http404):
         exc = drf.NotFound("Not found.")

@@ -4,6 +4,8 @@ a synthesis ends in exactly one usage record."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -14,7 +16,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
+from redis.exceptions import RedisError
 
+from billing import admission as admission_service
+from billing.admission import Admission
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from synthesis.engines.plan import engine_segments
@@ -67,6 +72,7 @@ class Synthesis:
     delivered_segments: set[int] = field(default_factory=set)
     finished: bool = False
     status: str = ""  # the usage record's status once finished
+    admission: Admission | None = None  # its rate, concurrency and quota admission
 
     @property
     def stock(self) -> StockVoice:
@@ -149,8 +155,10 @@ def _job(synthesis: Synthesis) -> Job:
 async def synthesis_start(
     *, principal: KeyPrincipal, data: SynthesisInput, request_id: str
 ) -> Synthesis:
-    """Validates, resolves the voice in the tenant's schema, and hands the job to a worker.
-    Raises ApplicationError (bad input) or SynthesisFailed (no worker took it)."""
+    """Validates, resolves the voice in the tenant's schema, admits it (rate limit, concurrency
+    lease, quota reservation of the input's characters: billing.admission) and hands the job to
+    a worker. Raises ApplicationError (bad input; 429 AdmissionRefused over a limit) or
+    SynthesisFailed (no worker took it)."""
     if data.ssml is None:  # a plain-text input over the limit costs no lookups
         _check_length(len(data.text or ""), "text")
     voice = await resolve_voice(principal, data)
@@ -164,8 +172,29 @@ async def synthesis_start(
         plan=plan,
         started_at=timezone.now(),
     )
-    synthesis.stream = await JobStream.open(_job(synthesis))
+    synthesis.admission = await admission_service.admit_request(
+        principal, characters=plan.characters, lease_id=str(synthesis.id)
+    )
+    try:
+        synthesis.stream = await JobStream.open(_job(synthesis))
+    except BaseException:  # nothing was synthesized: free the slot and the reservation
+        await asyncio.shield(_settle_quietly(synthesis.admission))
+        raise
     return synthesis
+
+
+async def _settle_quietly(admission: Admission) -> None:
+    try:
+        await admission_service.settle(admission, billed_characters=0)
+    except (RedisError, OSError):  # the lease expires by itself; PostgreSQL has the usage
+        logger.warning("could not settle an admission", extra={"admission": admission.id})
+
+
+async def keep_admitted(synthesis: Synthesis) -> None:
+    """Renews the synthesis's concurrency lease when due: called as its audio flows."""
+    if synthesis.admission is not None:
+        with contextlib.suppress(RedisError, OSError):
+            await admission_service.renew(synthesis.admission)
 
 
 def text_preview(*, principal: KeyPrincipal, data: SynthesisInput) -> tuple[ResolvedVoice, Plan]:
@@ -222,7 +251,8 @@ def _resolve(schema_name: str, data: SynthesisInput) -> ResolvedVoice:
 
 def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "") -> UsageRecord:
     """Records the end of a synthesis once (idempotent on its id): the public usage record and
-    the tenant's synthesis log row."""
+    the tenant's synthesis log row; then settles its admission (lease released, reservation
+    turned into the billed characters)."""
     rate = synthesis.stock.sample_rate
     ended = timezone.now()
     record, created = UsageRecord.objects.get_or_create(
@@ -258,6 +288,15 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
                 status={"completed": "done"}.get(status, status),
                 request_id=synthesis.request_id[:128],
                 finished_at=ended,
+            )
+    if synthesis.admission is not None:  # idempotent: a second finish changes nothing
+        try:
+            admission_service.settle_sync(
+                synthesis.admission, billed_characters=record.characters_billed
+            )
+        except (RedisError, OSError):  # the lease expires; the counter is rebuilt from here
+            logger.warning(
+                "could not settle an admission", extra={"synthesis_id": str(synthesis.id)}
             )
     synthesis.finished = True
     synthesis.status = status

@@ -19,7 +19,7 @@ from billing.models import UsageRecord
 from callwaiting_tts.logs import request_id_var, tenant_var
 from synthesis.audio.encode import AudioPipeline, encode_whole
 from synthesis.audio.formats import FORMATS
-from synthesis.services import Synthesis, synthesis_finish
+from synthesis.services import Synthesis, keep_admitted, synthesis_finish
 from synthesis.stream import SynthesisFailed
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ async def _encoded_with_marks(
     status, error_code = Status.CANCELLED, ""
     try:
         async for chunk in synthesis.stream.chunks():
+            await keep_admitted(synthesis)  # its concurrency lease, while audio flows
             marks: list[MarkEvent] = []
             if chunk.segment not in started and chunk.segment < len(segments):
                 started.add(chunk.segment)
@@ -97,12 +98,15 @@ async def _encoded(synthesis: Synthesis) -> AsyncIterator[bytes]:
 
 
 def _headers(synthesis: Synthesis) -> dict[str, str]:
-    return {
+    headers = {
         "X-Synthesis-ID": str(synthesis.id),
         "X-Characters-Billed": str(synthesis.characters),
         "X-Sample-Rate": str(synthesis.input.sample_rate),
         "Cache-Control": "no-store",
     }
+    if synthesis.admission is not None:  # X-RateLimit-Limit, -Remaining, -Reset
+        headers.update(synthesis.admission.headers())
+    return headers
 
 
 def streamed(synthesis: Synthesis) -> StreamingHttpResponse:
@@ -168,6 +172,7 @@ async def whole_audio(synthesis: Synthesis) -> bytes:
     status, error_code = Status.CANCELLED, ""
     try:
         async for chunk in synthesis.stream.chunks():
+            await keep_admitted(synthesis)
             synthesis.received(len(chunk.pcm) // 2)
             pcm += chunk.pcm
         data = await asyncio.to_thread(

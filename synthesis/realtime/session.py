@@ -6,8 +6,10 @@
         one speaker for the socket: contexts in start order; per job a pump reads the worker's
         chunks (one at a time: the credit window holds the worker back) → encode → frames → send
 
-Each context is one synthesis: one concurrency lease, one usage record (billed for the segments
-whose audio was sent when cancelled). Nothing is sent for a context after its `cancelled`.
+Each context is one synthesis: one admission (billing.admission: rate limit, concurrency lease
+shared with HTTP streams, quota reservation grown by each `text` piece), one usage record (billed
+for the segments whose audio was sent when cancelled). Nothing is sent for a context after its
+`cancelled`.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from billing import admission as admission_service
+from billing.admission import CONCURRENCY_LIMIT_EXCEEDED, Admission, AdmissionRefused
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
-from synthesis import leases
 from synthesis.audio.encode import AudioPipeline
 from synthesis.audio.formats import check_format
 from synthesis.audio.telephony import Framer
@@ -46,7 +49,8 @@ from synthesis.services import (
 from synthesis.stream import JobStream, SynthesisFailed
 from synthesis.text.model import Plan
 from synthesis.text.split import MAX_SEGMENT_CHARS
-from tenants.auth import KeyPrincipal
+from tenants.auth import KeyPrincipal, _load_record
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
@@ -110,7 +114,7 @@ class Context:
     id: str
     options: Options
     synthesis: Synthesis
-    lease_id: str
+    admission: Admission
     buffer: TextBuffer = field(default_factory=TextBuffer)
     items: asyncio.Queue[TextUnit | ClientMark | End] = field(default_factory=asyncio.Queue)
     planned: asyncio.Queue[Planned | ClientMark | End | ContextError] = field(
@@ -205,6 +209,8 @@ class Session:
         self.cleanups: set[asyncio.Task[None]] = set()
         self.speaker = asyncio.ensure_future(self._speaker())
         self.closed = False
+        self.stop_renewing = asyncio.Event()
+        self.renewer = asyncio.ensure_future(self._renew_admissions())
 
     # --- client messages -----------------------------------------------------------------
 
@@ -244,6 +250,7 @@ class Session:
             sample_rate=options.sample_rate,
             source="websocket",
         )
+        await self._check_key()
         try:
             voice = await resolve_voice(self.principal, data)
             first_plan = (
@@ -253,28 +260,32 @@ class Session:
             )
         except ApplicationError as error:
             raise ContextError(error.code, error.message, error.param) from None
-        lease_id = f"{self.request_id}:{context_id}:{uuid.uuid4().hex[:8]}"
-        lease_set = self._synthesis_leases()
+        synthesis_id = uuid.uuid4()
+        # SSML is known whole: reserved now. Text is reserved piece by piece as it arrives.
         try:
-            acquired = await lease_set.acquire(lease_id, settings.TTS_MAX_CONCURRENT_PER_TENANT)
+            admission = await admission_service.admit_request(
+                self.principal,
+                characters=first_plan.characters if first_plan is not None else 0,
+                lease_id=str(synthesis_id),
+            )
+        except AdmissionRefused as refused:
+            code = refused.code
+            if code == CONCURRENCY_LIMIT_EXCEEDED:
+                code = "concurrency_limit"  # the socket's code since protocol v1
+            raise ContextError(code, refused.message) from None
         except (RedisError, OSError):
             raise ContextError(*_REDIS_LOST) from None
-        if not acquired:
-            raise ContextError(
-                "concurrency_limit",
-                f"This account already runs {settings.TTS_MAX_CONCURRENT_PER_TENANT} syntheses "
-                "at once; wait for one to finish.",
-            )
         synthesis = Synthesis(
-            id=uuid.uuid4(),
+            id=synthesis_id,
             principal=self.principal,
             request_id=self.request_id,
             input=data,
             voice=voice,
             plan=Plan(segments=[], characters=0),
             started_at=_now(),
+            admission=admission,
         )
-        context = Context(id=context_id, options=options, synthesis=synthesis, lease_id=lease_id)
+        context = Context(id=context_id, options=options, synthesis=synthesis, admission=admission)
         context.buffer = TextBuffer(max_chars=MAX_SEGMENT_CHARS)
         self.contexts[context_id] = context
         self.latest = context
@@ -305,6 +316,14 @@ class Session:
                 "input_too_long",
                 f"A context takes at most {settings.TTS_MAX_INPUT_CHARACTERS} characters; "
                 "it was cancelled.",
+                "text",
+            )
+        if not await self._reserve(context, len(text)):
+            await self.cancel_context(context, reason="quota_exceeded")
+            raise ContextError(
+                "quota_exceeded",
+                "This text would pass the account's monthly character quota; "
+                "the context was cancelled.",
                 "text",
             )
         context.characters += len(text)
@@ -367,6 +386,9 @@ class Session:
         self.speaker.cancel()
         with contextlib.suppress(BaseException):
             await self.speaker
+        self.stop_renewing.set()  # not cancelled: it may be inside a redis-py call (ADR 0004)
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(self.renewer), 5)
         if self.cleanups:
             await asyncio.wait(set(self.cleanups), timeout=10)
         with contextlib.suppress(Exception):
@@ -381,8 +403,36 @@ class Session:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _synthesis_leases(self) -> leases.LeaseSet:
-        return leases.LeaseSet(self.redis, leases.synthesis_key(self.principal.tenant_id))
+    async def _check_key(self) -> None:
+        """The key and its tenant as they are now (one cache GET): a tenant suspended, or a key
+        revoked, while the socket was open gets no new context."""
+        prefix = self.principal.prefix
+        record = await database_sync_to_async(_load_record)(prefix)
+        if record is None or record["revoked"]:
+            raise ContextError("api_key_revoked", "This API key has been revoked.")
+        if record["tenant_status"] != Tenant.Status.ACTIVE:
+            raise ContextError("tenant_suspended", "This account is suspended.")
+
+    async def _reserve(self, context: Context, characters: int) -> bool:
+        """Grows the context's quota reservation; False when the text would pass the quota. A
+        Redis failure lets the text through: the usage record still bills it."""
+        try:
+            return await admission_service.reserve_more(context.admission, characters)
+        except (RedisError, OSError):
+            logger.warning("could not reserve quota", extra={"context": context.id})
+            return True
+
+    async def _renew_admissions(self) -> None:
+        """Keeps the concurrency leases of the socket's open contexts alive (a context may wait
+        for text longer than a lease lives); stopped by an event, never cancelled."""
+        every = settings.LEASE_TTL_MS / 3000
+        while not self.stop_renewing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_renewing.wait(), every)
+            for context in list(self.contexts.values()):
+                if not context.finished and not self.stop_renewing.is_set():
+                    with contextlib.suppress(Exception):  # a Redis blip: next time
+                        await admission_service.renew(context.admission, force=True)
 
     def _context(self, message: dict[str, Any], *, writable: bool) -> Context:
         context_id = message.get("context_id")
@@ -651,8 +701,10 @@ class Session:
         except Exception:
             logger.exception("could not record a realtime context", extra={"context": context.id})
         finally:
+            # Settled by synthesis_finish with what was billed; a second settle is a no-op,
+            # and a context that billed nothing is settled here for nothing.
             with contextlib.suppress(Exception):
-                await self._synthesis_leases().release(context.lease_id)
+                await admission_service.settle(context.admission, billed_characters=0)
 
 
 class _Output:
