@@ -30,7 +30,7 @@ from bench.stack import BenchStack, WorkerHandle, cpu_seconds, log
 from bench.texts import PARAGRAPH, SENTENCE, words
 from callwaiting_tts.stack.redis_server import free_port
 
-SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws")
+SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits")
 TTFB_TARGET_RATIO = 1.15
 TTFB_TARGET_MS = 150.0
 THROUGHPUT_TARGET = 0.85
@@ -435,6 +435,7 @@ def measure_peer(bench: Bench) -> None:
     bench.rows.append(row)
 
 
+from bench.limits import measure_limits  # noqa: E402  (needs Bench, above)
 from bench.memory import measure_rss  # noqa: E402  (needs Bench, above)
 from bench.realtime import measure_ws  # noqa: E402  (needs Bench, above)
 
@@ -444,4 +445,5 @@ MEASURES = {
     "throughput": measure_throughput,
     "rss": measure_rss,
     "ws": measure_ws,
+    "limits": measure_limits,
 }
