@@ -88,9 +88,14 @@ def make_tenant(transactional_db: None) -> Iterator[Callable[[str], TenantFixtur
 
 @pytest.fixture(autouse=True)
 def _fresh_auth_failure_budget() -> None:
-    """Failed-auth counters are per client address and minute; tests share 127.0.0.1."""
+    """Failed-auth counters are per client address and minute; tests share 127.0.0.1. Rate
+    windows and quota counters are per tenant id, and ids restart with each test database."""
     client = get_redis()
-    stale = list(client.scan_iter(match=key("authfail", "*"), count=500))
+    stale = [
+        found
+        for pattern in ("authfail", "rate", "quota", "admission")
+        for found in client.scan_iter(match=key(pattern, "*"), count=500)
+    ]
     if stale:
         client.delete(*stale)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -320,8 +319,6 @@ def _sync_script(source: str) -> Script:
 
 # --- limits ---------------------------------------------------------------------------------
 
-_BUILT_IN_CONCURRENCY = 10  # settings.py's default for TTS_MAX_CONCURRENT_PER_TENANT
-
 
 async def limits_of(principal: KeyPrincipal) -> Limits:
     """The tenant's effective limits (`limits_for`: one cache GET on a hit)."""
@@ -329,19 +326,17 @@ async def limits_of(principal: KeyPrincipal) -> Limits:
 
 
 def concurrency_limit(limits: Limits) -> int:
-    """The plan's `max_concurrent_streams`, unless the deployment sets
-    TTS_MAX_CONCURRENT_PER_TENANT (environment, or a settings override), which then replaces it
-    for every tenant: development stacks and the end-to-end tests raise or lower it."""
+    """The plan's `max_concurrent_streams` (with the tenant's override), unless the deployment
+    sets TTS_MAX_CONCURRENT_PER_TENANT, which then applies to every tenant (development stacks
+    and the end-to-end tests raise or lower it)."""
     configured = settings.TTS_MAX_CONCURRENT_PER_TENANT
-    if "TTS_MAX_CONCURRENT_PER_TENANT" in os.environ or configured != _BUILT_IN_CONCURRENCY:
-        return int(configured)
-    return limits.max_concurrent_streams
+    return limits.max_concurrent_streams if configured is None else int(configured)
 
 
 # --- reconciliation -------------------------------------------------------------------------
 
 
-def _billed_in_month(tenant_id: int, month: str) -> int:
+def billed_in_month(tenant_id: int, month: str) -> int:
     start, end = _month_bounds(month)
     total = UsageRecord.objects.filter(
         tenant_id=tenant_id, started_at__gte=start, started_at__lt=end
@@ -352,7 +347,7 @@ def _billed_in_month(tenant_id: int, month: str) -> int:
 async def rebuild_used(tenant_id: int, month: str) -> int:
     """Writes the month's billed characters from PostgreSQL into Redis unless a counter is
     there already (SET NX: concurrent rebuilds agree); returns the counter's value."""
-    total = await database_sync_to_async(_billed_in_month)(tenant_id, month)
+    total = await database_sync_to_async(billed_in_month)(tenant_id, month)
     client = _client()
     key = used_key(tenant_id, month)
     await client.set(key, total, nx=True, ex=_seconds_to_month_end(month) + MONTH_KEY_GRACE_SECONDS)

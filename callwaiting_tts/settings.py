@@ -273,10 +273,12 @@ TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run a
 TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "30"))
 TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
 TTS_MAX_INPUT_CHARACTERS = env_int("TTS_MAX_INPUT_CHARACTERS", 5000)
-# Syntheses running at once per tenant (WebSocket contexts; the billing issue adds HTTP streams
-# and takes the figure from the tenant's plan), counted as Redis leases (synthesis/leases.py)
-# that free themselves LEASE_TTL_MS after a web process dies.
-TTS_MAX_CONCURRENT_PER_TENANT = env_int("TTS_MAX_CONCURRENT_PER_TENANT", 10)
+# Syntheses running at once per tenant (HTTP streams and WebSocket contexts together) come from
+# the tenant's plan (`max_concurrent_streams`); set this to impose one figure on every tenant.
+# Counted as Redis leases (synthesis/leases.py) that free themselves LEASE_TTL_MS after a web
+# process dies.
+_concurrency = env_str("TTS_MAX_CONCURRENT_PER_TENANT", "")
+TTS_MAX_CONCURRENT_PER_TENANT: int | None = int(_concurrency) if _concurrency else None
 LEASE_TTL_MS = env_int("LEASE_TTL_MS", 30_000)
 # The realtime socket (docs/websocket.md).
 WS_MAX_CONNECTIONS_PER_TENANT = env_int("WS_MAX_CONNECTIONS_PER_TENANT", 50)

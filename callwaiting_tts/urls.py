@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing.api.statements import StatementDetailView, StatementListView
+from billing.api.stats import TenantStatsView
 from billing.api.usage import UsageView
 from callwaiting_tts.health import HealthView, LivenessView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
@@ -23,6 +24,7 @@ api = [
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
     path("text/preview", TextPreviewView.as_view(), name="text-preview"),
     path("usage", UsageView.as_view(), name="usage"),
+    path("tenant/stats", TenantStatsView.as_view(), name="tenant-stats"),
     path("statements", StatementListView.as_view(), name="statement-list"),
     path("statements/<int:statement_id>", StatementDetailView.as_view(), name="statement-detail"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),

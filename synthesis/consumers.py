@@ -15,7 +15,7 @@ from django.conf import settings
 
 from callwaiting_tts.middleware import new_request_id
 from synthesis import leases
-from synthesis.realtime.session import ContextError, Session
+from synthesis.realtime.session import ContextError, Session, error_type
 from synthesis.realtime.telephony import twilio_event
 from tenants.auth import ApiKeyError, KeyPrincipal
 from tenants.sockets import APP_SUBPROTOCOL, authenticate_socket, tenant_db
@@ -44,6 +44,11 @@ def _voice_count() -> int:
 
 
 _HANDLERS = ("start", "text", "flush", "end", "cancel", "mark")
+_CLOSES_THE_SOCKET = {
+    "tenant_suspended": CLOSE_FORBIDDEN,
+    "api_key_revoked": CLOSE_UNAUTHENTICATED,
+    "api_key_expired": CLOSE_UNAUTHENTICATED,
+}
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
@@ -184,9 +189,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 "type": "error",
                 **extra,
                 "error": {
-                    "type": "authentication_error"
-                    if code.startswith(("invalid", "api_key", "auth"))
-                    else "invalid_request_error",
+                    "type": error_type(code),
                     "code": code,
                     "message": message,
                     "param": param,
@@ -240,11 +243,15 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 self.errors_in_a_row = 0
             except ContextError as error:
                 context_id = content.get("context_id")
+                context_id = context_id if isinstance(context_id, str) else None
+                close_code = _CLOSES_THE_SOCKET.get(error.code)
+                if close_code is not None:  # suspended or revoked since the socket opened
+                    await self.send_error(error.code, error.message, context_id=context_id)
+                    self.closing = True
+                    await self.close(code=close_code)
+                    return
                 await self.protocol_error(
-                    error.code,
-                    error.message,
-                    error.param,
-                    context_id=context_id if isinstance(context_id, str) else None,
+                    error.code, error.message, error.param, context_id=context_id
                 )
         elif kind is None and twilio_event(content) == "clear" and self.session is not None:
             await self.session.cancel({})  # Twilio's barge-in: stop everything

@@ -164,3 +164,32 @@ def test_another_tenants_statement_is_not_found(api, tenant_b, statement):
     assert answer.json()["error"]["code"] == "not_found"
     assert client.get("/v1/statements").json()["statements"] == []
     assert api(tenant_b.key_with("synthesize")).get("/v1/statements").status_code == 403
+
+
+# --- tenant stats ---------------------------------------------------------------------------
+
+
+def test_tenant_stats_show_the_month_against_the_plan(api, tenant_a, tenant_b):
+    from billing.limits import forget_limits
+    from billing.models import TenantPlanOverride
+
+    TenantPlanOverride.objects.create(tenant=tenant_a.tenant, monthly_character_quota=1000)
+    forget_limits(tenant_a.tenant.pk)
+    now = datetime.now(UTC)
+    record(tenant_a.tenant, at=now - timedelta(seconds=30), characters=120)
+    record(tenant_b.tenant, at=now - timedelta(seconds=30), characters=5000)  # not ours
+    answer = api(tenant_a.api_key).get("/v1/tenant/stats")
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["characters_used"] == 120
+    assert body["monthly_character_quota"] == 1000
+    assert body["characters_remaining"] == 880
+    assert body["streams_open"] == 0
+    assert body["period_start"] == now.date().replace(day=1).isoformat()
+    assert body["rate_limit"]["tenant"]["limit"] >= 1
+    assert body["rate_limit"]["api_key"]["used"] == 0
+    forget_limits(tenant_a.tenant.pk)
+
+
+def test_tenant_stats_need_usage_read(api, tenant_a):
+    assert api(tenant_a.key_with("synthesize")).get("/v1/tenant/stats").status_code == 403

@@ -303,9 +303,8 @@ async def test_without_a_quota_reserving_is_free():
     assert await reserve_more(context, 10**9)
 
 
-def test_the_deployment_setting_replaces_the_plans_concurrency_when_set(settings, monkeypatch):
-    monkeypatch.delenv("TTS_MAX_CONCURRENT_PER_TENANT", raising=False)
-    settings.TTS_MAX_CONCURRENT_PER_TENANT = 10  # settings.py's default: the plan decides
+def test_the_deployment_setting_replaces_the_plans_concurrency_when_set(settings):
+    settings.TTS_MAX_CONCURRENT_PER_TENANT = None  # the default: the plan decides
     assert admission.concurrency_limit(replace(OPEN, max_concurrent_streams=3)) == 3
     settings.TTS_MAX_CONCURRENT_PER_TENANT = 1
     assert admission.concurrency_limit(replace(OPEN, max_concurrent_streams=3)) == 1

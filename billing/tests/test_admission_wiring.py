@@ -178,5 +178,8 @@ async def test_a_suspended_tenants_open_socket_is_refused_at_its_next_start(make
         await comm.send_json_to({"type": "start", "context_id": "b"})
         error = await next_json(comm)
         assert (error["context_id"], error["error"]["code"]) == ("b", "tenant_suspended")
+        assert error["error"]["type"] == "permission_error"
+        closed = await comm.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": 4403}
     finally:
         await comm.disconnect(timeout=10)

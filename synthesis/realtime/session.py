@@ -658,7 +658,7 @@ class Session:
                 "type": "error",
                 "context_id": context.id,
                 "error": {
-                    "type": "api_error" if code in _SERVER_CODES else "invalid_request_error",
+                    "type": error_type(code),
                     "code": code,
                     "message": message,
                     "param": None,
@@ -755,14 +755,48 @@ class _Output:
         return not context.cancelled.is_set()
 
 
-_SERVER_CODES = {
-    "no_workers",
-    "queue_timeout",
-    "worker_lost",
-    "internal_error",
-    "engine_error",
-    "service_unavailable",
+_ERROR_TYPES = {
+    "authentication_error": frozenset(
+        {
+            "missing_api_key",
+            "invalid_api_key",
+            "invalid_authorization_header",
+            "api_key_revoked",
+            "api_key_expired",
+            "auth_timeout",
+        }
+    ),
+    "permission_error": frozenset({"tenant_suspended", "insufficient_scope"}),
+    "rate_limit_error": frozenset(
+        {
+            "too_many_failed_attempts",
+            "too_many_connections",
+            "concurrency_limit",
+            "rate_limit_exceeded",
+            "quota_exceeded",
+        }
+    ),
+    "api_error": frozenset(
+        {
+            "no_workers",
+            "queue_timeout",
+            "worker_lost",
+            "internal_error",
+            "engine_error",
+            "service_unavailable",
+        }
+    ),
 }
+
+
+def error_type(code: str) -> str:
+    """The error `type` for a code, as on HTTP (callwaiting_tts/errors.py)."""
+    for kind, codes in _ERROR_TYPES.items():
+        if code in codes:
+            return kind
+    return "invalid_request_error"
+
+
 _REDIS_LOST = ("service_unavailable", "The connection to Redis was lost; start the context again.")
 
 

@@ -184,7 +184,9 @@ async def test_losing_the_worker_fails_the_context_and_the_socket_carries_on(
     victim.process.wait()
     error = await until(comm, "error", timeout=10)
     assert error["context_id"] == "lost"
-    assert error["error"]["code"] == "worker_lost"
+    # The unit being spoken loses its worker, or the next unit finds none left: either way the
+    # context ends with a clear error.
+    assert error["error"]["code"] in ("worker_lost", "no_workers")
     await comm.send_json_to({"type": "ping", "id": 2})
     assert (await until(comm, "pong"))["id"] == 2
     survivor = worker_pool.ensure(1)[0]
