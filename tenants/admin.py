@@ -69,6 +69,20 @@ class TenantAdmin(admin.ModelAdmin):
             forget_limits(obj.pk)
             transaction.on_commit(lambda: forget_limits(obj.pk))
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Members added, changed or removed on the tenant's page are audited too."""
+        instances = formset.save(commit=False)
+        for removed in formset.deleted_objects:
+            if isinstance(removed, Membership):
+                _audit_membership(request, removed, "member.remove")
+            removed.delete()
+        for instance in instances:
+            added = instance.pk is None
+            instance.save()
+            if isinstance(instance, Membership):
+                _audit_membership(request, instance, "member.add" if added else "member.change")
+        formset.save_m2m()
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -85,12 +99,34 @@ class TenantAdmin(admin.ModelAdmin):
         self.message_user(request, f"Reactivated {len(queryset)} tenant(s).", messages.SUCCESS)
 
 
+def _audit_membership(request: HttpRequest, membership: Membership, action: str) -> None:
+    audit_record(
+        by=_staff_actor(request),
+        action=action,
+        tenant=membership.tenant,
+        target=f"user:{membership.user_id} {membership.role}",
+    )
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _audit_membership(request, obj, "member.change" if change else "member.add")
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        _audit_membership(request, obj, "member.remove")
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset:
+            _audit_membership(request, membership, "member.remove")
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(ApiKey)

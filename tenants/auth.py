@@ -140,6 +140,15 @@ def _note_failure(client: str | None, code: str) -> None:
     count, _ = pipe.execute()
     if count <= 3:  # the log itself is rate-limited: the first few failures per client and minute
         logger.info("api key authentication failed", extra={"client": client, "code": code})
+    if count == settings.AUTH_FAILURE_LIMIT_PER_MINUTE:  # once per burst: the budget just ran out
+        from tenants.models import AuditLog
+        from tenants.services import Actor, audit_record
+
+        audit_record(
+            by=Actor(actor=f"ip:{client}", source=AuditLog.Source.API, ip=client),
+            action="auth.failure_burst",
+            target=f"{count} failed authentications in a minute (last: {code})",
+        )
 
 
 def _note_use(key_id: int) -> None:

@@ -7,6 +7,8 @@ import logging
 from django.db import IntegrityError, transaction
 
 from callwaiting_tts.errors import ApplicationError
+from tenants.models import Tenant
+from tenants.services import Actor, audit_record
 from voices.models import Voice
 from voices.selectors import forget_default_voice
 
@@ -21,6 +23,8 @@ def voice_create(
     speed: float,
     description: str = "",
     is_default: bool = False,
+    by: Actor | None = None,
+    tenant: Tenant | None = None,
 ) -> Voice:
     try:
         with transaction.atomic():
@@ -40,13 +44,19 @@ def voice_create(
         ) from None
     if is_default:
         forget_default_voice()
+    if by is not None:
+        audit_record(by=by, action="voice.create", tenant=tenant, target=f"voice:{voice.pk} {name}")
     logger.info("voice created", extra={"voice_id": str(voice.pk), "base_voice": base_voice})
     return voice
 
 
-def voice_delete(*, voice: Voice) -> None:
+def voice_delete(*, voice: Voice, by: Actor | None = None, tenant: Tenant | None = None) -> None:
     voice_id = str(voice.pk)
     voice.delete()
     if voice.is_default:
         forget_default_voice()
+    if by is not None:
+        audit_record(
+            by=by, action="voice.delete", tenant=tenant, target=f"voice:{voice_id} {voice.name}"
+        )
     logger.info("voice deleted", extra={"voice_id": voice_id})

@@ -10,6 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callwaiting_tts.openapi import ErrorSerializer
+from tenants.auth import KeyPrincipal
+from tenants.models import AuditLog, Tenant
+from tenants.services import Actor
 from voices.api.serializers import VoiceCreateSerializer, VoiceListSerializer, VoiceSerializer
 from voices.catalogue import STOCK_VOICES
 from voices.models import Voice
@@ -43,7 +46,9 @@ class VoiceListView(APIView):
     def post(self, request: Request) -> Response:
         serializer = VoiceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        voice = voice_create(**serializer.validated_data)
+        voice = voice_create(
+            **serializer.validated_data, by=_actor(request), tenant=_tenant(request)
+        )
         return Response(VoiceSerializer(voice).data, status=201)
 
 
@@ -57,5 +62,19 @@ class VoiceDetailView(APIView):
 
     @extend_schema(operation_id="voices_delete", responses={204: None})
     def delete(self, request: Request, voice_id: str) -> Response:
-        voice_delete(voice=_voice_or_404(voice_id))
+        voice_delete(voice=_voice_or_404(voice_id), by=_actor(request), tenant=_tenant(request))
         return Response(status=204)
+
+
+def _actor(request: Request) -> Actor:
+    principal = request.auth
+    assert isinstance(principal, KeyPrincipal)
+    return Actor.from_request(
+        request._request, actor=f"api_key:{principal.prefix}", source=AuditLog.Source.API
+    )
+
+
+def _tenant(request: Request) -> Tenant:
+    principal = request.auth
+    assert isinstance(principal, KeyPrincipal)
+    return principal.tenant()
