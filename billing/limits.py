@@ -89,3 +89,35 @@ def effective_limits(plan: Plan, override: TenantPlanOverride | None) -> Limits:
         allowed_engines=frozenset(pick("allowed_engines") or ()),
         allowed_formats=frozenset(pick("allowed_formats") or ()),
     )
+
+
+def check_plan(
+    limits: Limits, *, engine: str, output_format: str, characters: int, param: str = "text"
+) -> None:
+    """Refuses what the tenant's plan does not include: another engine or format (403), or an
+    input longer than the plan's maximum (400, like the service-wide limit)."""
+    from callwaiting_tts.errors import ApplicationError
+
+    if limits.allowed_engines and engine not in limits.allowed_engines:
+        raise ApplicationError(
+            f"Your plan does not include the {engine} engine; it includes "
+            f"{', '.join(sorted(limits.allowed_engines))}.",
+            code="engine_not_in_plan",
+            param="voice",
+            status=403,
+        )
+    if limits.allowed_formats and output_format not in limits.allowed_formats:
+        raise ApplicationError(
+            f"Your plan does not include the {output_format} format; it includes "
+            f"{', '.join(sorted(limits.allowed_formats))}.",
+            code="format_not_in_plan",
+            param="format",
+            status=403,
+        )
+    if characters > limits.max_input_characters:
+        raise ApplicationError(
+            f"The input is {characters} characters; your plan allows "
+            f"{limits.max_input_characters}.",
+            code="input_too_long",
+            param=param,
+        )

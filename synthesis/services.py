@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from billing import admission as admission_service
 from billing.admission import Admission
+from billing.limits import check_plan
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from synthesis.engines.plan import engine_segments
@@ -163,6 +164,13 @@ async def synthesis_start(
         _check_length(len(data.text or ""), "text")
     voice = await resolve_voice(principal, data)
     plan = plan_input(data, language=voice.language, engine=voice.stock.engine)
+    check_plan(
+        await admission_service.limits_of(principal),
+        engine=voice.stock.engine,
+        output_format=data.output_format,
+        characters=plan.characters,
+        param="ssml" if data.ssml is not None else "text",
+    )
     synthesis = Synthesis(
         id=uuid.uuid4(),
         principal=principal,

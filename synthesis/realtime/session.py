@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 
 from billing import admission as admission_service
 from billing.admission import CONCURRENCY_LIMIT_EXCEEDED, Admission, AdmissionRefused
+from billing.limits import check_plan
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from synthesis.audio.encode import AudioPipeline
@@ -124,6 +125,7 @@ class Context:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     finished: bool = False
     characters: int = 0
+    max_characters: int = 5000  # the service's limit, or the plan's if lower
     seq: int = 0
     samples_sent: int = 0  # engine-rate samples sent to the client
     producer: asyncio.Task[None] | None = None
@@ -258,6 +260,14 @@ class Session:
                 if ssml is not None
                 else None
             )
+            limits = await admission_service.limits_of(self.principal)
+            check_plan(
+                limits,
+                engine=voice.stock.engine,
+                output_format=options.format,
+                characters=first_plan.characters if first_plan is not None else 0,
+                param="ssml",
+            )
         except ApplicationError as error:
             raise ContextError(error.code, error.message, error.param) from None
         synthesis_id = uuid.uuid4()
@@ -287,6 +297,7 @@ class Session:
         )
         context = Context(id=context_id, options=options, synthesis=synthesis, admission=admission)
         context.buffer = TextBuffer(max_chars=MAX_SEGMENT_CHARS)
+        context.max_characters = min(settings.TTS_MAX_INPUT_CHARACTERS, limits.max_input_characters)
         self.contexts[context_id] = context
         self.latest = context
         context.producer = asyncio.ensure_future(self._produce(context, first_plan))
@@ -310,12 +321,11 @@ class Session:
         text = message.get("text")
         if not isinstance(text, str):
             raise ContextError("invalid_request", "text must be a string.", "text")
-        if context.characters + len(text) > settings.TTS_MAX_INPUT_CHARACTERS:
+        if context.characters + len(text) > context.max_characters:
             await self.cancel_context(context, reason="input_too_long")
             raise ContextError(
                 "input_too_long",
-                f"A context takes at most {settings.TTS_MAX_INPUT_CHARACTERS} characters; "
-                "it was cancelled.",
+                f"A context takes at most {context.max_characters} characters; it was cancelled.",
                 "text",
             )
         if not await self._reserve(context, len(text)):
