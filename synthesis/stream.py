@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from callwaiting_tts.errors import ApplicationError
 from synthesis import protocol
 
 POLL_SECONDS = 0.25
-# Names the web side's job connections in CLIENT LIST (operators; the Redis-blip test kills them).
-CLIENT_NAME = "cwtts-jobstream"
+# Names the web side's job connections in CLIENT LIST, per process (operators see which web
+# process holds what; the Redis-blip test kills its own process's connections only).
+CLIENT_NAME = f"cwtts-jobstream-{os.getpid()}"
 _INPUT_ERRORS = {"unsupported_language", "unknown_voice"}
 
 
