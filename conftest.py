@@ -18,6 +18,8 @@ from datetime import datetime
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.test import Client
 
 from callwaiting_tts.redis import get_redis, key
@@ -98,6 +100,21 @@ def _fresh_auth_failure_budget() -> None:
     ]
     if stale:
         client.delete(*stale)
+
+
+@pytest.fixture
+def superuser(db: None) -> User:
+    return get_user_model().objects.create_superuser(
+        username=f"root-{uuid.uuid4().hex[:8]}", email="root@example.com", password="x" * 20
+    )
+
+
+@pytest.fixture
+def staff(superuser: User) -> Client:
+    """A test client logged in to the admin as a superuser."""
+    client = Client()
+    client.force_login(superuser)
+    return client
 
 
 @pytest.fixture

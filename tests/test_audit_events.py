@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 
 from tenants.models import AuditLog, Membership
 
@@ -40,12 +39,8 @@ def test_a_burst_of_failed_authentication_is_audited_once(client, settings):
     assert entry.tenant is None
 
 
-def test_members_added_and_removed_by_staff_are_audited(tenant_a):
-    root = get_user_model().objects.create_superuser(
-        username=f"root-{uuid.uuid4().hex[:8]}", email="r@example.com", password="x" * 20
-    )
-    staff = Client()
-    staff.force_login(root)
+def test_members_added_and_removed_by_staff_are_audited(tenant_a, staff, superuser):
+    root = superuser
     member = get_user_model().objects.create_user(username=f"m-{uuid.uuid4().hex[:8]}")
     added = staff.post(
         "/admin/tenants/membership/add/",

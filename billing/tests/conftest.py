@@ -3,24 +3,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from billing.models import Plan, UsageRecord
-
-
-@pytest.fixture
-def superuser():
-    return get_user_model().objects.create_superuser(
-        username=f"root-{uuid.uuid4().hex[:8]}", email="root@example.com", password="x" * 20
-    )
-
-
-@pytest.fixture
-def staff(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    return client
 
 
 @pytest.fixture

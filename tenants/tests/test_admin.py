@@ -16,20 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def superuser():
-    return get_user_model().objects.create_superuser(
-        username=f"root-{uuid.uuid4().hex[:8]}", email="root@example.com", password="x" * 20
-    )
-
-
-@pytest.fixture
-def staff(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def fresh():
     """A tenant of this test only (rolled back with it): status changes must not leave the
     session tenants' cached auth records suspended for later tests."""
