@@ -32,6 +32,7 @@ from synthesis.text.model import (
 from synthesis.text.normalize import normalize, say_as
 from synthesis.text.split import MAX_SEGMENT_CHARS, Unit, sentence_ends, split_units
 from synthesis.text.ssml import parse_ssml
+from synthesis.text.xsampa import xsampa_to_ipa
 
 EMPHASIS: dict[str, Prosody] = {
     "strong": Prosody(rate=0.88, volume_db=3.0),
@@ -207,7 +208,14 @@ def _render(span: Span, locale: str) -> list[Unit]:
         return [Unit(_edges(text, spoken), span.billed, atomic=True, source=text)]
     if span.phonemes is not None:
         # IPA goes to engines that take phonemes (Piper); the others read the written text.
-        ipa = span.phonemes if (span.alphabet or "ipa").lower() == "ipa" else None
+        alphabet = (span.alphabet or "ipa").lower()
+        ipa = (
+            span.phonemes
+            if alphabet == "ipa"
+            else xsampa_to_ipa(span.phonemes)
+            if alphabet == "x-sampa"
+            else None
+        )
         spoken = text if ipa is None else _edges(text, normalize(text, locale))
         return [Unit(spoken, span.billed, atomic=True, source=text, phonemes=ipa)]
     if not span.normalize:  # a <sub> alias: spoken as given

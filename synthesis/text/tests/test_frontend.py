@@ -158,3 +158,23 @@ def test_any_text_plans_without_digits_and_bills_every_character(text):
         assert segment.text
         assert not any(ch in "0123456789" for ch in segment.text)
         assert len(segment.text) <= 200
+
+
+@pytest.mark.parametrize(
+    ("xsampa", "ipa"),
+    [
+        ('p@"kA:n', "pəˈkɑːn"),
+        ("tS{t", "tʃæt"),
+        ('"h\\{pi', "ˈɦæpi"),
+        ("r\\Ed", "ɹɛd"),
+        ("n`", "ɳ"),
+    ],
+)
+def test_x_sampa_reaches_the_engine_as_ipa(xsampa, ipa):
+    from synthesis.text.xsampa import xsampa_to_ipa
+
+    assert xsampa_to_ipa(xsampa) == ipa
+    plan = prepare(
+        ssml=f"<speak><phoneme alphabet=\"x-sampa\" ph='{xsampa}'>word</phoneme></speak>"
+    )
+    assert plan.segments[0].parts == (("ipa", ipa),)
