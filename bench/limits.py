@@ -41,11 +41,9 @@ principal = authenticate_api_key(api_key)
 limits = replace(limits_for(principal.tenant_id), monthly_characters=10**12, overage_allowed=False)
 
 
-async def limits_of(_principal):  # limits_for as wired (a thread, one cache GET), quota forced
+async def limits_of():  # limits_for as wired (a thread, one cache GET), with a quota forced on
     await database_sync_to_async(limits_for)(principal.tenant_id)
     return limits
-
-admission.limits_of = limits_of
 
 
 async def request(on):
@@ -53,7 +51,10 @@ async def request(on):
     plan = prepare(text=text, locale="en-US")
     if on:
         held = await admission.admit_request(
-            principal, characters=plan.characters, lease_id=str(uuid.uuid4())
+            principal,
+            characters=plan.characters,
+            lease_id=str(uuid.uuid4()),
+            limits=await limits_of(),
         )
         await asyncio.to_thread(admission.settle_sync, held, billed_characters=plan.characters)
     return time.perf_counter() - started

@@ -434,9 +434,11 @@ async def admit(
     return admission
 
 
-async def admit_request(principal: KeyPrincipal, *, characters: int, lease_id: str) -> Admission:
-    """`admit` with the tenant's limits; raises AdmissionRefused (429) for a refusal."""
-    limits = await limits_of(principal)
+async def admit_request(
+    principal: KeyPrincipal, *, characters: int, lease_id: str, limits: Limits
+) -> Admission:
+    """`admit` with the tenant's limits (the caller has them already: it checked the request
+    against its plan); raises AdmissionRefused (429) for a refusal."""
     admission = await admit(principal, characters=characters, lease_id=lease_id, limits=limits)
     if not admission.allowed:
         raise AdmissionRefused(admission)

@@ -10,11 +10,6 @@ process that dies simply stops renewing: its slots free themselves after `ttl_ms
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import redis.asyncio as aioredis
 from django.conf import settings
 
@@ -78,29 +73,3 @@ class LeaseSet:
 
     async def count(self) -> int:
         return int(await self.client.eval(_COUNT, 1, self.key))
-
-
-@asynccontextmanager
-async def renewing(leases: LeaseSet, lease_id: str) -> AsyncIterator[None]:
-    """Renews a held lease every third of its lifetime until the block ends, then releases it.
-    The renewer is stopped by an event, never cancelled mid-call (cancelling a redis-py read
-    can hang on Python 3.11: ADR 0004)."""
-    stop = asyncio.Event()
-
-    async def renew() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), leases.ttl_ms / 3000)
-            if not stop.is_set():
-                with contextlib.suppress(Exception):  # a Redis blip: try again next time
-                    await leases.renew(lease_id)
-
-    task = asyncio.ensure_future(renew())
-    try:
-        yield
-    finally:
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.shield(task)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(leases.release(lease_id))

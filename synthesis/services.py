@@ -164,8 +164,9 @@ async def synthesis_start(
         _check_length(len(data.text or ""), "text")
     voice = await resolve_voice(principal, data)
     plan = plan_input(data, language=voice.language, engine=voice.stock.engine)
+    limits = await admission_service.limits_of(principal)  # one cache GET, used twice
     check_plan(
-        await admission_service.limits_of(principal),
+        limits,
         engine=voice.stock.engine,
         output_format=data.output_format,
         characters=plan.characters,
@@ -181,7 +182,10 @@ async def synthesis_start(
         started_at=timezone.now(),
     )
     synthesis.admission = await admission_service.admit_request(
-        principal, characters=plan.characters, lease_id=str(synthesis.id)
+        principal,
+        characters=plan.characters,
+        lease_id=str(synthesis.id),
+        limits=limits,
     )
     try:
         synthesis.stream = await JobStream.open(_job(synthesis))

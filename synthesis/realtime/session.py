@@ -277,6 +277,7 @@ class Session:
                 self.principal,
                 characters=first_plan.characters if first_plan is not None else 0,
                 lease_id=str(synthesis_id),
+                limits=limits,
             )
         except AdmissionRefused as refused:
             code = refused.code

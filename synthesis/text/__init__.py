@@ -1,2 +1,3 @@
-"""The text front-end: pure Python, no Django. Until the text front-end issue lands, a plain
-sentence splitter and a small, safe SSML reader (text and <break>) stand in."""
+"""The text front-end, pure Python (no Django): SSML (`ssml`), normalization (`normalize`),
+splitting (`split`) and the pipeline that turns a request into engine segments (`frontend`).
+See docs/text-frontend.md."""

@@ -115,9 +115,9 @@ Item = Span | Break | Mark | Boundary
 
 @dataclass(frozen=True)
 class TextSegment:
-    """One engine call. `text` is normalized (what the engine reads; with `phonemes`, what it
-    falls back to); `source` is the input it came from, for the preview; `marks` sit at the
-    start of this segment's audio, `marks_after` at its end (after its pause)."""
+    """One engine call. `text` is normalized (what the engine reads; with `parts`, what engines
+    without phonemes fall back to); `source` is the input it came from, for the preview; `marks`
+    sit at the start of this segment's audio, `marks_after` at its end (after its pause)."""
 
     text: str
     source: str
@@ -125,7 +125,6 @@ class TextSegment:
     prosody: Prosody = NEUTRAL
     pause_after_ms: int = 0
     chars: int = 0
-    phonemes: str | None = None
     voice: str | None = None
     marks: tuple[str, ...] = ()
     marks_after: tuple[str, ...] = ()
