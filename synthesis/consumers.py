@@ -15,7 +15,8 @@ from django.conf import settings
 
 from callwaiting_tts.middleware import new_request_id
 from synthesis import leases
-from synthesis.realtime.session import ContextError, Session, error_type
+from synthesis.realtime.messages import ContextError, error_type
+from synthesis.realtime.session import Session
 from synthesis.realtime.telephony import twilio_event
 from tenants.auth import ApiKeyError, KeyPrincipal
 from tenants.sockets import APP_SUBPROTOCOL, authenticate_socket, tenant_db

@@ -18,7 +18,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -35,10 +34,10 @@ from billing.limits import check_plan
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from synthesis.audio.encode import AudioPipeline
-from synthesis.audio.formats import check_format
-from synthesis.audio.telephony import Framer
 from synthesis.realtime.buffer import TextBuffer
-from synthesis.realtime.telephony import Pacer, twilio_mark, twilio_media
+from synthesis.realtime.messages import CONTEXT_ID, ContextError, Options, error_type, parse_options
+from synthesis.realtime.output import Output
+from synthesis.realtime.telephony import twilio_mark, twilio_media
 from synthesis.services import (
     Synthesis,
     SynthesisInput,
@@ -56,19 +55,8 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
 
-CONTEXT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-WS_FORMATS = ("pcm", "mulaw", "alaw")
-REALTIME_HEAD_START_MS = 200.0
 
 Send = Callable[[dict[str, Any] | bytes], Awaitable[None]]
-
-
-class ContextError(Exception):
-    """A bad message about a context: answered with an error, the socket stays open."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.param = code, message, param
 
 
 @dataclass(frozen=True)
@@ -95,19 +83,6 @@ class Planned:
     plan: Plan
     offset: int
     first_audio: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-@dataclass
-class Options:
-    voice: str | None = None
-    language: str | None = None
-    speed: float = 1.0
-    format: str = "pcm"
-    sample_rate: int = 24000
-    encoding: str = "binary"  # binary | json
-    output: str = "raw"  # raw | twilio
-    pacing: str = "none"  # none | realtime
-    stream_sid: str | None = None
 
 
 @dataclass
@@ -146,56 +121,6 @@ class Context:
     @property
     def audio_ms_sent(self) -> int:
         return self.samples_sent * 1000 // self.rate
-
-
-def parse_options(message: dict[str, Any]) -> Options:
-    """The `start` message's settings, validated (ContextError names the field)."""
-    options = Options()
-    output = message.get("output", "raw")
-    if output not in ("raw", "twilio"):
-        raise ContextError("invalid_request", "output must be 'raw' or 'twilio'.", "output")
-    options.output = output
-    if output == "twilio":
-        sid = message.get("stream_sid")
-        if not isinstance(sid, str) or not sid:
-            raise ContextError(
-                "invalid_request", "output 'twilio' needs the stream's stream_sid.", "stream_sid"
-            )
-        options.stream_sid, options.format, options.encoding = sid, "mulaw", "json"
-        options.sample_rate = 8000
-    else:
-        fmt = message.get("format", "pcm")
-        if fmt not in WS_FORMATS:
-            raise ContextError(
-                "invalid_request", f"format must be one of {', '.join(WS_FORMATS)}.", "format"
-            )
-        rate = message.get("sample_rate")
-        if rate is not None and not isinstance(rate, int):
-            raise ContextError("invalid_request", "sample_rate must be an integer.", "sample_rate")
-        try:
-            options.format, options.sample_rate = check_format(fmt, rate)
-        except ValueError as error:
-            raise ContextError("invalid_request", str(error), "sample_rate") from None
-        encoding = message.get("encoding", "binary")
-        if encoding not in ("binary", "json"):
-            raise ContextError(
-                "invalid_request", "encoding must be 'binary' or 'json'.", "encoding"
-            )
-        options.encoding = encoding
-    pacing = message.get("pacing", "none")
-    if pacing not in ("none", "realtime"):
-        raise ContextError("invalid_request", "pacing must be 'none' or 'realtime'.", "pacing")
-    options.pacing = pacing
-    speed = message.get("speed", 1.0)
-    if not isinstance(speed, int | float) or isinstance(speed, bool) or not 0.25 <= speed <= 4:
-        raise ContextError("invalid_request", "speed must be a number from 0.25 to 4.", "speed")
-    options.speed = float(speed)
-    for name in ("voice", "language"):
-        value = message.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > 100):
-            raise ContextError("invalid_request", f"{name} must be a string.", name)
-        setattr(options, name, value)
-    return options
 
 
 class Session:
@@ -555,7 +480,7 @@ class Session:
     async def _speak_context(self, context: Context) -> None:
         options = context.options
         pipeline = AudioPipeline(context.rate, options.format, options.sample_rate)
-        out = _Output(self, context, pipeline)
+        out = Output(self, context, pipeline)
         while True:
             item = await _next_or_cancelled(context.planned.get(), context.cancelled)
             if item is None:  # cancelled
@@ -582,14 +507,14 @@ class Session:
             if not await self._play(context, item, out):
                 return
 
-    async def _play(self, context: Context, planned: Planned, out: _Output) -> bool:
+    async def _play(self, context: Context, planned: Planned, out: Output) -> bool:
         """One unit's audio; False when the context ended (cancelled or failed)."""
         try:
             return await self._play_unit(context, planned, out)
         finally:
             planned.first_audio.set()
 
-    async def _play_unit(self, context: Context, planned: Planned, out: _Output) -> bool:
+    async def _play_unit(self, context: Context, planned: Planned, out: Output) -> bool:
         synthesis = context.synthesis
         chunks = planned.stream.chunks()
         started: set[int] = set()
@@ -718,96 +643,6 @@ class Session:
                 await admission_service.settle(context.admission, billed_characters=0)
 
 
-class _Output:
-    """A context's audio on its way out: encoded, framed (20 ms for telephony), paced, sent, and
-    accounted frame by frame (what was sent is what is billed)."""
-
-    def __init__(self, session: Session, context: Context, pipeline: AudioPipeline) -> None:
-        options = context.options
-        self.session = session
-        self.context = context
-        self.pipeline = pipeline
-        telephony = options.format in ("mulaw", "alaw")
-        self.framer = Framer.for_format(options.format, options.sample_rate) if telephony else None
-        head_start = (
-            REALTIME_HEAD_START_MS if options.pacing == "realtime" else settings.WS_SEND_AHEAD_MS
-        )
-        self.pacer = Pacer(head_start_ms=head_start)
-        self.out_ms = 0.0
-        self.bytes_per_ms = _bytes_per_ms(options.format, options.sample_rate)
-
-    async def feed(self, pcm: bytes, segment: int) -> bool:
-        data = await asyncio.to_thread(self.pipeline.feed, pcm)
-        frames = self.framer.push(data) if self.framer else ([data] if data else [])
-        return await self._send(frames, segment)
-
-    async def finish(self) -> bool:
-        tail = await asyncio.to_thread(self.pipeline.finish)
-        frames = self.framer.push(tail) if self.framer else ([tail] if tail else [])
-        if self.framer:
-            frames += self.framer.finish()
-        return await self._send(frames, None)
-
-    async def _send(self, frames: list[bytes], segment: int | None) -> bool:
-        context = self.context
-        for frame in frames:
-            await self.pacer.wait(self.out_ms)
-            if context.cancelled.is_set():
-                return False
-            await self.session._send_audio(context, frame)
-            ms = len(frame) / self.bytes_per_ms
-            self.out_ms += ms
-            samples = round(ms * context.rate / 1000)
-            context.samples_sent += samples
-            if segment is not None:
-                context.synthesis.delivered(segment, samples)
-            else:
-                context.synthesis.samples_delivered += samples
-        return not context.cancelled.is_set()
-
-
-_ERROR_TYPES = {
-    "authentication_error": frozenset(
-        {
-            "missing_api_key",
-            "invalid_api_key",
-            "invalid_authorization_header",
-            "api_key_revoked",
-            "api_key_expired",
-            "auth_timeout",
-        }
-    ),
-    "permission_error": frozenset({"tenant_suspended", "insufficient_scope"}),
-    "rate_limit_error": frozenset(
-        {
-            "too_many_failed_attempts",
-            "too_many_connections",
-            "concurrency_limit",
-            "rate_limit_exceeded",
-            "quota_exceeded",
-        }
-    ),
-    "api_error": frozenset(
-        {
-            "no_workers",
-            "queue_timeout",
-            "worker_lost",
-            "internal_error",
-            "engine_error",
-            "service_unavailable",
-        }
-    ),
-}
-
-
-def error_type(code: str) -> str:
-    """The error `type` for a code, as on HTTP (callwaiting_tts/errors.py)."""
-    for kind, codes in _ERROR_TYPES.items():
-        if code in codes:
-            return kind
-    return "invalid_request_error"
-
-
 _REDIS_LOST = ("service_unavailable", "The connection to Redis was lost; start the context again.")
 
 
@@ -815,10 +650,6 @@ def _now() -> Any:
     from django.utils import timezone
 
     return timezone.now()
-
-
-def _bytes_per_ms(fmt: str, sample_rate: int) -> float:
-    return sample_rate / 1000 * (1 if fmt in ("mulaw", "alaw") else 2)
 
 
 async def _next_or_cancelled(getter: Awaitable[Any], cancelled: asyncio.Event) -> Any:
