@@ -155,6 +155,27 @@ def _note_use(key_id: int) -> None:
     get_redis().hset(key("apikey", "last_used"), str(key_id), str(time.time()))
 
 
+def _record_problem(record: dict[str, Any]) -> ApiKeyError | None:
+    """Why a known key may not be used now, if it may not."""
+    if record["revoked"]:
+        return ApiKeyError("api_key_revoked", "This API key has been revoked.")
+    if record["expires_at"] is not None and record["expires_at"] <= time.time():
+        return ApiKeyError("api_key_expired", "This API key has expired.")
+    if record["tenant_status"] != Tenant.Status.ACTIVE:
+        return ApiKeyError("tenant_suspended", "This account is suspended.", status=403)
+    return None
+
+
+def key_problem(prefix: str) -> ApiKeyError | None:
+    """For connections that outlive one request (the realtime socket): whether the key they
+    authenticated with is still usable now, by the same rules as `authenticate_api_key` (one
+    cache GET; the record is forgotten when a key is revoked or a tenant suspended)."""
+    record = _load_record(prefix)
+    if record is None:
+        return ApiKeyError("api_key_revoked", "This API key has been revoked.")
+    return _record_problem(record)
+
+
 def authenticate_api_key(raw: str, *, client: str | None = None) -> KeyPrincipal:
     """Resolves a presented key. Raises ApiKeyError; never touches the tenant's schema."""
     _check_failure_budget(client)
@@ -168,14 +189,11 @@ def authenticate_api_key(raw: str, *, client: str | None = None) -> KeyPrincipal
         code = "invalid_api_key"
         _note_failure(client, code)
         raise ApiKeyError(code, "Incorrect API key provided." if parsed else "Malformed API key.")
-    if record["revoked"]:
-        _note_failure(client, "api_key_revoked")
-        raise ApiKeyError("api_key_revoked", "This API key has been revoked.")
-    if record["expires_at"] is not None and record["expires_at"] <= time.time():
-        _note_failure(client, "api_key_expired")
-        raise ApiKeyError("api_key_expired", "This API key has expired.")
-    if record["tenant_status"] != Tenant.Status.ACTIVE:
-        raise ApiKeyError("tenant_suspended", "This account is suspended.", status=403)
+    problem = _record_problem(record)
+    if problem is not None:
+        if problem.code != "tenant_suspended":
+            _note_failure(client, problem.code)
+        raise problem
     _note_use(record["key_id"])
     return KeyPrincipal(
         key_id=record["key_id"],

@@ -49,8 +49,7 @@ from synthesis.services import (
 from synthesis.stream import JobStream, SynthesisFailed
 from synthesis.text.model import Plan
 from synthesis.text.split import MAX_SEGMENT_CHARS
-from tenants.auth import KeyPrincipal, _load_record
-from tenants.models import Tenant
+from tenants.auth import KeyPrincipal, key_problem
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
@@ -342,12 +341,9 @@ class Session:
     async def _check_key(self) -> None:
         """The key and its tenant as they are now (one cache GET): a tenant suspended, or a key
         revoked, while the socket was open gets no new context."""
-        prefix = self.principal.prefix
-        record = await database_sync_to_async(_load_record)(prefix)
-        if record is None or record["revoked"]:
-            raise ContextError("api_key_revoked", "This API key has been revoked.")
-        if record["tenant_status"] != Tenant.Status.ACTIVE:
-            raise ContextError("tenant_suspended", "This account is suspended.")
+        problem = await database_sync_to_async(key_problem)(self.principal.prefix)
+        if problem is not None:
+            raise ContextError(problem.code, problem.message)
 
     async def _reserve(self, context: Context, characters: int) -> bool:
         """Grows the context's quota reservation; False when the text would pass the quota. A
