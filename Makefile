@@ -19,10 +19,10 @@ $(STAMP):
 	touch $@
 
 run: venv
-	$(PY) -m callwaiting_tts.stack run
+	$(PY) -m devstack run
 
 test: venv
-	$(PY) -m callwaiting_tts.stack test -- $(PYTEST_ARGS)
+	$(PY) -m devstack test -- $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -28,7 +28,7 @@ from bench.peer import start_peer
 from bench.report import Row, percentile, ratio, verdict
 from bench.stack import BenchStack, WorkerHandle, cpu_seconds, log
 from bench.texts import PARAGRAPH, SENTENCE, words
-from callwaiting_tts.stack.redis_server import free_port
+from devstack.redis_server import free_port
 
 SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits")
 TTFB_TARGET_RATIO = 1.15

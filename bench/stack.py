@@ -29,13 +29,13 @@ import redis
 from psycopg import sql
 
 from callwaiting_tts import env
-from callwaiting_tts.stack.common import VAR_DIR, Embedded, die_with_parent, redact
-from callwaiting_tts.stack.postgres import (
+from devstack.common import VAR_DIR, Embedded, die_with_parent, redact
+from devstack.postgres import (
     probe_database,
     start_embedded_postgres,
     with_dbname,
 )
-from callwaiting_tts.stack.redis_server import find_redis, free_port
+from devstack.redis_server import find_redis, free_port
 
 ROOT = env.BASE_DIR
 STOP_DEADLINE_S = 20.0

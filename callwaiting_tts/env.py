@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Written by the dev supervisor (devstack), read by settings: path and reader live here, so
+# settings never import the tool.
 RUNTIME_FILE = BASE_DIR / "var" / "runtime.json"
 
 

@@ -53,7 +53,7 @@ class Supervisor:
         self.port = port
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "callwaiting_tts.stack", "run"],
+            [sys.executable, "-m", "devstack", "run"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

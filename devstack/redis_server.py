@@ -8,16 +8,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import redis
 
 from callwaiting_tts import env
-
-if TYPE_CHECKING:
-    pass
-
-from callwaiting_tts.stack.common import (
+from devstack.common import (
     DEFAULT_REDIS_PROBE_URL,
     VAR_DIR,
     die_with_parent,

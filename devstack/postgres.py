@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pgserver import PostgresServer
 
 from callwaiting_tts.env import process_alive
-from callwaiting_tts.stack.common import DEFAULT_PG_PROBE_URL, VAR_DIR, log, redact
+from devstack.common import DEFAULT_PG_PROBE_URL, VAR_DIR, log, redact
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 import redis
 
-from callwaiting_tts import env, stack
+import devstack
+from callwaiting_tts import env
 
 CLOSED_PG = "postgresql://postgres@127.0.0.1:1/postgres"
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
@@ -36,18 +37,18 @@ def var_dir() -> Iterator[Path]:
 
 
 def test_database_probe_rejects_a_closed_port() -> None:
-    assert not stack.probe_database(CLOSED_PG)
+    assert not devstack.probe_database(CLOSED_PG)
 
 
 def test_database_probe_accepts_a_live_server() -> None:
     # The server the suite runs on, through its always-present `postgres` database.
-    url = urlsplit(os.environ.get("DATABASE_URL") or stack.DEFAULT_PG_PROBE_URL)
-    assert stack.probe_database(urlunsplit(url._replace(path="/postgres")))
+    url = urlsplit(os.environ.get("DATABASE_URL") or devstack.DEFAULT_PG_PROBE_URL)
+    assert devstack.probe_database(urlunsplit(url._replace(path="/postgres")))
 
 
 def test_redis_probe_rejects_a_closed_port_and_accepts_a_live_server() -> None:
-    assert not stack.probe_redis(CLOSED_REDIS)
-    assert stack.probe_redis(os.environ.get("REDIS_URL") or stack.DEFAULT_REDIS_PROBE_URL)
+    assert not devstack.probe_redis(CLOSED_REDIS)
+    assert devstack.probe_redis(os.environ.get("REDIS_URL") or devstack.DEFAULT_REDIS_PROBE_URL)
 
 
 @pytest.mark.timeout(180)
@@ -58,7 +59,7 @@ def test_embedded_database_when_no_server_answers(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CWTTS_PG_PROBE_URL", CLOSED_PG)
 
-    url, handle = stack.find_database(var_dir=var_dir)
+    url, handle = devstack.find_database(var_dir=var_dir)
     assert handle is not None
     try:
         fields = env.parse_database_url(url)
@@ -67,10 +68,10 @@ def test_embedded_database_when_no_server_answers(
         with psycopg.connect(url, connect_timeout=3) as conn:
             row = conn.execute("SELECT current_database(), 1").fetchone()
         assert row == (fields["NAME"], 1)
-        assert stack.find_database(var_dir=var_dir)[0] == url  # reuses server and database
+        assert devstack.find_database(var_dir=var_dir)[0] == url  # reuses server and database
     finally:
         handle.stop()
-    assert not stack.probe_database(url)
+    assert not devstack.probe_database(url)
 
 
 @pytest.mark.timeout(60)
@@ -81,7 +82,7 @@ def test_embedded_redis_when_no_server_answers(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CWTTS_REDIS_PROBE_URL", CLOSED_REDIS)
 
-    url, handle = stack.find_redis(var_dir=var_dir)
+    url, handle = devstack.find_redis(var_dir=var_dir)
     assert handle is not None
     try:
         assert url.startswith("redis://127.0.0.1:")
@@ -90,7 +91,7 @@ def test_embedded_redis_when_no_server_answers(
         client.close()
     finally:
         handle.stop()
-    assert not stack.probe_redis(url)
+    assert not devstack.probe_redis(url)
 
 
 def _dead_pid() -> int:
@@ -111,14 +112,14 @@ def test_runtime_file_names_its_supervisor_and_is_ignored_once_it_is_gone(
         "redis": "embedded",
     }
 
-    assert stack.write_runtime(choice)
+    assert devstack.write_runtime(choice)
     assert json.loads(path.read_text())["pid"] == os.getpid()
     assert env.runtime_choice() == choice
 
     path.write_text(json.dumps({"pid": _dead_pid(), **choice}))
     assert env.runtime_choice() == {}
-    assert stack.write_runtime(choice)  # a dead supervisor's file is taken over
-    stack.remove_runtime()
+    assert devstack.write_runtime(choice)  # a dead supervisor's file is taken over
+    devstack.remove_runtime()
     assert not path.exists()
 
 
@@ -130,15 +131,15 @@ def test_runtime_file_of_another_live_supervisor_is_left_alone(
     theirs = json.dumps({"pid": os.getppid(), "DATABASE_URL": "postgresql://a@b/c"})
     path.write_text(theirs)
 
-    assert not stack.write_runtime({"DATABASE_URL": "postgresql://x@y/z"})
-    stack.remove_runtime()
+    assert not devstack.write_runtime({"DATABASE_URL": "postgresql://x@y/z"})
+    devstack.remove_runtime()
     assert path.read_text() == theirs
 
 
 @pytest.mark.timeout(120)
 def test_test_command_passes_pytest_exit_code_through() -> None:
     def stack_test(*args: str) -> int:
-        argv = [sys.executable, "-m", "callwaiting_tts.stack", "test", "--", *args]
+        argv = [sys.executable, "-m", "devstack", "test", "--", *args]
         return subprocess.run(argv, cwd=env.BASE_DIR, capture_output=True, check=False).returncode
 
     assert stack_test("--version") == 0
@@ -146,4 +147,4 @@ def test_test_command_passes_pytest_exit_code_through() -> None:
 
 
 def test_unknown_command_is_a_usage_error() -> None:
-    assert stack.main(["serve"]) == 2
+    assert devstack.main(["serve"]) == 2

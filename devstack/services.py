@@ -8,17 +8,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from callwaiting_tts import env
-
-if TYPE_CHECKING:
-    pass
-
 from callwaiting_tts.env import process_alive
-from callwaiting_tts.stack.common import VAR_DIR, Embedded, log
-from callwaiting_tts.stack.postgres import find_database
-from callwaiting_tts.stack.redis_server import find_redis
+from devstack.common import VAR_DIR, Embedded, log
+from devstack.postgres import find_database
+from devstack.redis_server import find_redis
 
 # --- runtime.json -----------------------------------------------------------------------------
 

@@ -10,15 +10,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from callwaiting_tts import env
-
-if TYPE_CHECKING:
-    pass
-
-from callwaiting_tts.stack.common import VAR_DIR, die_with_parent, log, stop_processes
-from callwaiting_tts.stack.services import Services, services
+from devstack.common import VAR_DIR, die_with_parent, log, stop_processes
+from devstack.services import Services, services
 
 # --- child processes --------------------------------------------------------------------------
 
@@ -187,7 +182,7 @@ def cmd_test(pytest_args: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in {"run", "test"}:
-        log("usage: python -m callwaiting_tts.stack run | test [-- PYTEST ARGS]")
+        log("usage: python -m devstack run | test [-- PYTEST ARGS]")
         return 2
     command, extra = args[0], args[1:]
     if extra[:1] == ["--"]:

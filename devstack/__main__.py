@@ -1,0 +1,5 @@
+import sys
+
+from devstack.supervisor import main
+
+sys.exit(main())
