@@ -41,4 +41,4 @@ bench: venv
 CONFORMANCE_ARGS ?=
 .PHONY: conformance
 conformance: venv
-	$(PY) -m synthesis.text.conformance $(CONFORMANCE_ARGS)
+	$(PY) -m conformance $(CONFORMANCE_ARGS)

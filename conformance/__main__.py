@@ -1,6 +1,6 @@
 """`make conformance`: every shared suite, reported per file and per category.
 
-    python -m synthesis.text.conformance [--no-audio]
+    python -m conformance [--no-audio]
 
 Text normalization and SSML validity are pure; SSML behaviour loads the Piper engine in this
 process and measures the audio it makes (about half a minute on one core).
@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from synthesis.text.conformance import behaviour, ssml, textnorm
-from synthesis.text.conformance.paths import suite_dir
+from conformance import behaviour, ssml, textnorm
+from conformance.paths import suite_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m synthesis.text.conformance")
+    parser = argparse.ArgumentParser(prog="python -m conformance")
     parser.add_argument("--no-audio", action="store_true", help="skip the audio behaviour run")
     args = parser.parse_args(argv)
     directory = suite_dir()

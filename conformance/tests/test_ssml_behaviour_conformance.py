@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from synthesis.engines import load_engine
-from synthesis.text.conformance.behaviour import (
+from conformance.behaviour import (
     KNOWN_DIFFERENCES,
     BehaviourReport,
     format_report,
     run_behaviour,
 )
-from synthesis.text.conformance.paths import suite_dir
+from conformance.paths import suite_dir
+from synthesis.engines import load_engine
 
 SUITE = suite_dir() / "ssml" / "ssml_behaviour_cases.jsonl"
 pytestmark = pytest.mark.skipif(

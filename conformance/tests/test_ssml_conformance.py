@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from synthesis.text.conformance.ssml import (
+from conformance.paths import suite_dir
+from conformance.ssml import (
     FILES,
     KNOWN_DIFFERENCES,
     check,
-    default_directory,
     format_report,
     read_rows,
     run_ssml_validity,
@@ -19,7 +19,7 @@ from synthesis.text.conformance.ssml import (
 
 VENDOR_ELEMENT = re.compile(r"<(?:amazon|alexa|google|mstts):|<(?:par|seq|media)\b")
 
-DIRECTORY = default_directory()
+DIRECTORY = suite_dir()
 pytestmark = pytest.mark.skipif(
     not all((DIRECTORY / "ssml" / name).is_file() for name in FILES),
     reason=f"the SSML conformance suites are not in {DIRECTORY} (set CONFORMANCE_DIR)",

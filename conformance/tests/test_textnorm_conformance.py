@@ -6,7 +6,7 @@ Known differences (readings this project chooses on purpose) count as misses.
 
 import pytest
 
-from synthesis.text.conformance.textnorm import (
+from conformance.textnorm import (
     KNOWN_DIFFERENCES,
     comparable,
     default_path,

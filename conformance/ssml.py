@@ -1,6 +1,6 @@
 """The SSML validity suites, measured against `parse_ssml` (strict mode).
 
-    python -m synthesis.text.conformance.ssml [DIRECTORY]
+    python -m conformance.ssml [DIRECTORY]
 
 Reads the external suites in `$CONFORMANCE_DIR/ssml/` (default `<repo>/../shared/conformance`);
 nothing is copied into the project. A row is *vendor* when it names a platform other than "all"
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from conformance.paths import suite_dir
 from synthesis.text.ssml import SsmlError, parse_ssml
 
 FILES = (
@@ -144,13 +144,6 @@ class Report:
         return tally
 
 
-def default_directory() -> Path:
-    configured = os.environ.get("CONFORMANCE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "conformance"
-
-
 def _vendor(ssml: str, platform: object) -> bool:
     named = isinstance(platform, str) and platform.strip().lower() not in _NO_PLATFORM
     return named or _VENDOR_NAMES.search(ssml) is not None
@@ -213,7 +206,7 @@ def check(row: Row) -> Outcome:
 
 
 def run_ssml_validity(directory: Path | str | None = None) -> Report:
-    base = Path(directory) if directory is not None else default_directory()
+    base = Path(directory) if directory is not None else suite_dir()
     files: dict[str, dict[str, Tally]] = {name: {c: Tally() for c in CATEGORIES} for name in FILES}
     either: list[Outcome] = []
     for row in read_rows(base):

@@ -2,7 +2,7 @@
 cases in `<conformance>/textnorm/en_tn_cases.jsonl` (NeMo-text-processing and WeTextProcessing
 test cases), compared case-insensitively without punctuation.
 
-    python -m synthesis.text.conformance.textnorm [path/to/en_tn_cases.jsonl]
+    python -m conformance.textnorm [path/to/en_tn_cases.jsonl]
 
 The suite directory is `$CONFORMANCE_DIR` if set, else `<repo>/../shared/conformance`.
 `KNOWN_DIFFERENCES` lists inputs where this project's reading differs from the suite's on
@@ -12,12 +12,12 @@ purpose; they still count as misses.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import sys
 import unicodedata
 from dataclasses import dataclass, field
 
+from conformance.paths import suite_dir
 from synthesis.text.normalize import normalize
 
 SUITE_FILE = pathlib.Path("textnorm") / "en_tn_cases.jsonl"
@@ -76,17 +76,8 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 }
 
 
-def conformance_dir() -> pathlib.Path:
-    """Where the external suites live."""
-    env = os.environ.get("CONFORMANCE_DIR")
-    if env:
-        return pathlib.Path(env)
-    repo = pathlib.Path(__file__).resolve().parents[3]
-    return repo.parent / "shared" / "conformance"
-
-
 def default_path() -> pathlib.Path:
-    return conformance_dir() / SUITE_FILE
+    return suite_dir() / SUITE_FILE
 
 
 def comparable(text: str) -> str:

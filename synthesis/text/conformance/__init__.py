@@ -1,1 +1,0 @@
-"""Conformance runners for the shared SSML and text-normalization suites (`make conformance`)."""
