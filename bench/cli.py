@@ -15,13 +15,27 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.measures import MEASURES, SECTIONS, Bench, MeasureError, Options
+from bench.base import Bench, MeasureError, Options
+from bench.limits import measure_limits
+from bench.measures import measure_peer, measure_throughput, measure_ttfb
+from bench.memory import measure_rss
+from bench.realtime import measure_ws
 from bench.report import ERROR, Row, table, write_json
 from bench.stack import SetupError, bench_stack, log
 from bench.texts import PARAGRAPH, SENTENCE, VARIED
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
+
+SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits")
+MEASURES = {
+    "ttfb": measure_ttfb,
+    "peer": measure_peer,
+    "throughput": measure_throughput,
+    "rss": measure_rss,
+    "ws": measure_ws,
+    "limits": measure_limits,
+}
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

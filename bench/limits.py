@@ -21,7 +21,7 @@ from bench.stack import ROOT, log
 from bench.texts import SENTENCE
 
 if TYPE_CHECKING:
-    from bench.measures import Bench
+    from bench.base import Bench
 
 LIMITS_TARGET_MS = 2.0
 

@@ -1,6 +1,8 @@
-"""The measurements. Each appends its rows and keeps its samples in `details`.
+"""The `ttfb`, `throughput` and `peer` sections. Each appends its rows and keeps its samples in
+`details`.
 
-`rss` (worker memory) is in memory.py and `ws` (the realtime socket) in realtime.py.
+`rss` (worker memory) is in memory.py, `ws` (the realtime socket) in realtime.py and `limits`
+(admission) in limits.py; cli.py runs them in order.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ import gc
 import statistics
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from bench import raw
+from bench.base import SETTLE_SECONDS, Bench, MeasureError, Options, error_counts
 from bench.client import (
     BYTES_PER_SAMPLE,
     SAMPLE_RATE,
@@ -21,90 +22,21 @@ from bench.client import (
     OnData,
     Reply,
     piper_synthesize,
-    synthesize,
-    wait_until_ready,
 )
 from bench.peer import start_peer
 from bench.report import Row, percentile, ratio, verdict
-from bench.stack import BenchStack, WorkerHandle, cpu_seconds, log
+from bench.stack import WorkerHandle, cpu_seconds, log
 from bench.texts import PARAGRAPH, SENTENCE, words
 from devstack.redis_server import free_port
 
-SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits")
 TTFB_TARGET_RATIO = 1.15
 TTFB_TARGET_MS = 150.0
 THROUGHPUT_TARGET = 0.85
 PEER_TARGET = 0.5
-RSS_TARGET = 0.10
-SETTLE_SECONDS = 0.3
-
-
-class MeasureError(RuntimeError):
-    """A measurement could not be taken (no successful request): reported, exit non-zero."""
-
-
-@dataclass
-class Options:
-    quick: bool = False
-    warmups: int = 3
-    ttfb_requests: int = 30
-    concurrency: int = 20
-    throughput_seconds: float = 90.0
-    throughput_ramp_seconds: float = 5.0
-    raw_seconds: float = 30.0
-    peer_requests: int = 20
-    rss_requests: int = 1000
-    ws_rounds_1: int = 30  # rounds of the sentence at 1 connection
-    ws_rounds_10: int = 5  # at 10 connections
-    ws_load_levels: tuple[int, ...] = (50, 100)  # connections, one round each
-    ws_token_runs: int = 5
-    ws_cancel_runs: int = 10
-
-    @classmethod
-    def quick_run(cls) -> Options:
-        return cls(
-            quick=True,
-            warmups=1,
-            ttfb_requests=5,
-            throughput_seconds=20.0,
-            throughput_ramp_seconds=3.0,
-            raw_seconds=8.0,
-            peer_requests=5,
-            rss_requests=30,
-            ws_rounds_1=5,
-            ws_rounds_10=2,
-            ws_load_levels=(),
-            ws_token_runs=2,
-            ws_cancel_runs=3,
-        )
-
-
-@dataclass
-class Bench:
-    stack: BenchStack
-    options: Options
-    rows: list[Row] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    paragraph_ttfb_ms: list[float] = field(default_factory=list)
-
-    def request(self, text: str, **kwargs: Any) -> Reply:
-        return synthesize(self.stack.port, self.stack.api_key, text, **kwargs)
-
-    def ensure_workers(self, count: int, *, fresh: bool) -> list[WorkerHandle]:
-        if fresh or len(self.stack.workers) != count:
-            self.stack.restart_workers(count)
-        status = wait_until_ready(self.stack.port, "/v1/health", timeout=30)
-        if status != 200:
-            raise MeasureError(f"/v1/health answers {status} with {count} worker(s) up")
-        return list(self.stack.workers)
 
 
 def _ms(values: list[float]) -> list[float]:
     return [round(v * 1000, 2) for v in values]
-
-
-def _errors(replies: list[Reply]) -> dict[str, int]:
-    return dict(Counter(r.error or f"http_{r.status}" for r in replies if not r.ok))
 
 
 # --- 1. time to first audio byte -----------------------------------------------------------
@@ -156,10 +88,10 @@ def measure_ttfb(bench: Bench) -> None:
             "raw_first_chunk_ms": _ms(theirs),
             "paired_overhead_ms": _ms(paired),
             "audio_seconds_mean": statistics.fmean(audio) if audio else None,
-            "errors": _errors(failed),
+            "errors": error_counts(failed),
         }
         if not ours:
-            raise MeasureError(f"ttfb: every request failed: {_errors(failed)}")
+            raise MeasureError(f"ttfb: every request failed: {error_counts(failed)}")
         _ttfb_rows(bench, name, words(text), ours, theirs, failed, headers, paired)
         if name == "paragraph":
             bench.paragraph_ttfb_ms = [v * 1000 for v in ours]
@@ -197,7 +129,7 @@ def _ttfb_rows(
                 f"; response headers at {percentile(headers, 50) * 1000:.0f} ms"
             )
         if failed:
-            row.note += f"; failed: {_errors(failed)}"
+            row.note += f"; failed: {error_counts(failed)}"
         if name == "sentence" and q == 50:
             row.target = f"<= {TTFB_TARGET_RATIO:.2f}x raw and < {TTFB_TARGET_MS:.0f} ms"
             row.verdict = verdict(
@@ -267,7 +199,7 @@ def _service_throughput(bench: Bench, text: str, workers: list[WorkerHandle]) ->
         "audio_seconds": audio_seconds,
         "rate": audio_seconds / options.throughput_seconds,
         "completed": len(completed),
-        "errors": _errors(finished),
+        "errors": error_counts(finished),
         "ttfb_under_load_ms": {
             "p50": percentile(ttfb, 50) * 1000 if ttfb else None,
             "p95": percentile(ttfb, 95) * 1000 if ttfb else None,
@@ -391,7 +323,9 @@ def measure_peer(bench: Bench) -> None:
         replies = [bench.request(PARAGRAPH) for _ in range(options.peer_requests)]
         ours_ms = [r.ttfb * 1000 for r in replies if r.ok and r.ttfb is not None]
         if not ours_ms:
-            raise MeasureError(f"peer: every request to the service failed: {_errors(replies)}")
+            raise MeasureError(
+                f"peer: every request to the service failed: {error_counts(replies)}"
+            )
     paragraph_words = words(PARAGRAPH)
     bench.stack.stop_workers()  # Piper's server gets the machine to itself
     server = start_peer(bench.stack.child_env(), bench.stack.logs, free_port())
@@ -433,17 +367,3 @@ def measure_peer(bench: Bench) -> None:
     )
     row.verdict = verdict(row.ratio is not None and row.ratio < PEER_TARGET)
     bench.rows.append(row)
-
-
-from bench.limits import measure_limits  # noqa: E402  (needs Bench, above)
-from bench.memory import measure_rss  # noqa: E402  (needs Bench, above)
-from bench.realtime import measure_ws  # noqa: E402  (needs Bench, above)
-
-MEASURES = {
-    "ttfb": measure_ttfb,
-    "peer": measure_peer,
-    "throughput": measure_throughput,
-    "rss": measure_rss,
-    "ws": measure_ws,
-    "limits": measure_limits,
-}

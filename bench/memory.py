@@ -5,11 +5,13 @@ from __future__ import annotations
 import statistics
 import time
 
+from bench.base import Bench, MeasureError, error_counts
 from bench.client import Reply
-from bench.measures import RSS_TARGET, Bench, MeasureError, _errors
 from bench.report import INFO, Row, verdict
 from bench.stack import log
 from bench.texts import VARIED, words
+
+RSS_TARGET = 0.10
 
 
 def _slope(points: list[tuple[int, int]]) -> float:
@@ -69,7 +71,7 @@ def measure_rss(bench: Bench) -> None:
         "rss_kib_after_each_request": [kib for _, kib in readings],
         "kib_per_request": slope,
         "peak_mib": peak,
-        "errors": _errors(failed),
+        "errors": error_counts(failed),
     }
     bench.rows.append(
         Row(
@@ -100,5 +102,5 @@ def measure_rss(bench: Bench) -> None:
         f"trend {slope:+.1f} KiB per request (least squares); peak {peak:.1f} MiB",
     )
     if failed:
-        row.note += f"; failed: {_errors(failed)}"
+        row.note += f"; failed: {error_counts(failed)}"
     bench.rows.append(row)

@@ -30,8 +30,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench import raw
+from bench.base import SETTLE_SECONDS, Bench, MeasureError
 from bench.client import BYTES_PER_SAMPLE, SAMPLE_RATE
-from bench.measures import SETTLE_SECONDS, Bench, MeasureError
 from bench.report import Row, percentile, ratio, verdict
 from bench.stack import log
 from bench.texts import PARAGRAPH, SENTENCE, words
