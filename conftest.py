@@ -22,10 +22,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.test import Client
 
+from billing.services import plan_default
 from callwaiting_tts.redis import get_redis, key
+from tenants.audit import Actor
 from tenants.db import tenant_connection
 from tenants.models import ALL_SCOPES, Tenant
-from tenants.services import Actor, api_key_create, tenant_create
+from tenants.services import api_key_create, tenant_create
 
 
 @dataclass
@@ -45,7 +47,7 @@ class TenantFixture:
 
 def _create(name: str) -> TenantFixture:
     slug = f"{name}-{uuid.uuid4().hex[:8]}"
-    created = tenant_create(name=name, slug=slug, by=Actor.system())
+    created = tenant_create(name=name, slug=slug, by=Actor.system(), plan_id=plan_default().pk)
     return TenantFixture(tenant=created.tenant, api_key=created.api_key.secret)
 
 

@@ -18,13 +18,14 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Barrier
 
-    from synthesis.engines.base import Engine, Segment
+    from synthesis.contract.segments import Segment
+    from synthesis.engines.base import Engine
 
 
 def service_segments(text: str) -> list[Segment]:
     """The segments `synthesis.services` sends for plain text with the joe voice at speed 1:
     the same front-end (normalization, the short first clause) and the same engine mapping."""
-    from synthesis.engines.plan import engine_segments
+    from synthesis.contract.plan import engine_segments
     from synthesis.text.frontend import prepare
 
     return engine_segments(prepare(text=text, locale="en-US"), language="en-US")
@@ -32,7 +33,7 @@ def service_segments(text: str) -> list[Segment]:
 
 def load_engine() -> Engine:
     """PiperEngine as a worker loads it (threads=1, default noise), warmed up."""
-    from synthesis.engines import load_engine as load
+    from synthesis.engines.loader import load_engine as load
 
     engine = load("piper", threads=1)
     engine.warm_up()

@@ -37,7 +37,8 @@ from bench.stack import log
 from bench.texts import PARAGRAPH, SENTENCE, words
 
 if TYPE_CHECKING:
-    from synthesis.engines.base import Engine, Segment
+    from synthesis.contract.segments import Segment
+    from synthesis.engines.base import Engine
 
 Message = dict[str, Any]
 
@@ -240,7 +241,7 @@ def socket_units(pieces: Sequence[str]) -> list[tuple[int, str]]:
 def unit_segments(unit: str) -> list[Segment]:
     """A unit's engine segments, as the socket plans it (`plan_input` then `unit_job`; Piper's
     segment limit, `SEGMENT_LIMITS["piper"]`, is the front-end's default)."""
-    from synthesis.engines.plan import engine_segments
+    from synthesis.contract.plan import engine_segments
     from synthesis.text.frontend import prepare
 
     plan = prepare(text=unit, locale="en-US")

@@ -1,6 +1,7 @@
-"""Staff admin for plans, per-tenant overrides, usage and statements. A saved or deleted plan or
-override writes an audit entry naming the fields changed and forgets the cached limits it
-affects (`billing.limits`), so admission sees it on the next request."""
+"""Staff admin for plans, per-tenant overrides, tenants' plans, usage and statements. A saved or
+deleted plan or override, or a tenant moved to another plan, writes an audit entry naming what
+changed and forgets the cached limits it affects (`billing.limits`), so admission sees it on
+the next request."""
 
 from __future__ import annotations
 
@@ -23,14 +24,9 @@ from billing.models import (
     UsageRollup,
 )
 from callwaiting_tts.admin import ReadOnlyModelAdmin
-from tenants.models import AuditLog, Tenant
-from tenants.services import Actor, audit_record
-
-
-def _staff_actor(request: HttpRequest) -> Actor:
-    return Actor.from_request(
-        request, actor=f"user:{request.user.pk}", source=AuditLog.Source.ADMIN
-    )
+from tenants.admin import TenantAdmin, staff_actor
+from tenants.audit import audit_record
+from tenants.models import Tenant
 
 
 def _describe(label: str, form: forms.ModelForm, obj: Model, *, change: bool) -> str:
@@ -103,7 +99,7 @@ class PlanAdmin(admin.ModelAdmin):
         if change and not form.changed_data:
             return
         audit_record(
-            by=_staff_actor(request),
+            by=staff_actor(request),
             action="plan.changed",
             target=_describe(f"plan:{obj.slug}", form, obj, change=change),
         )
@@ -112,7 +108,7 @@ class PlanAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Plan) -> None:
         slug = obj.slug
         super().delete_model(request, obj)
-        audit_record(by=_staff_actor(request), action="plan.changed", target=f"plan:{slug} deleted")
+        audit_record(by=staff_actor(request), action="plan.changed", target=f"plan:{slug} deleted")
         _forget_after_commit(None)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
@@ -174,9 +170,24 @@ def _label(tenant: Tenant) -> str:
 
 def _audit_override(request: HttpRequest, tenant: Tenant, target: str) -> None:
     audit_record(
-        by=_staff_actor(request), action="plan_override.changed", tenant=tenant, target=target
+        by=staff_actor(request), action="plan_override.changed", tenant=tenant, target=target
     )
     _forget_after_commit(tenant.pk)
+
+
+@admin.register(Tenant)
+class BilledTenantAdmin(TenantAdmin):
+    """The tenant's page with its plan: a plan change is audited and admission sees it at once."""
+
+    def plan_changed(self, request: HttpRequest, tenant: Tenant, old_plan_id: int) -> None:
+        old = Plan.objects.filter(pk=old_plan_id).values_list("slug", flat=True).first()
+        audit_record(
+            by=staff_actor(request),
+            action="plan.changed",
+            tenant=tenant,
+            target=f"tenant:{tenant.slug} plan {old}→{tenant.plan.slug}",
+        )
+        _forget_after_commit(tenant.pk)
 
 
 @admin.register(UsageRecord)

@@ -4,9 +4,10 @@ taken in one atomic step in Redis (one Lua script), and settled once it ends.
 Keys (P = `settings.REDIS_PREFIX`; the month is the calendar month in UTC, `YYYYMM`):
 
     P:rate:tenant:<tenant_id>          sorted set, member = admission id, score = Redis ms
-    P:rate:key:<key_id>                the same per API key
+    P:rate:key:<key_id>                the same per API key (P:rate:member:<user_id> for a
+                                       signed-in portal member: `Principal.rate_subject`)
     P:lease:synthesis:<tenant_id>      sorted set, member = admission id, score = expiry in ms
-                                       (`synthesis.leases.synthesis_key`: HTTP streams and
+                                       (`billing.leases.synthesis_key`: HTTP streams and
                                        WebSocket contexts count together)
     P:quota:<tenant_id>:<month>:used   characters billed this month (rebuilt from PostgreSQL)
     P:quota:<tenant_id>:<month>:held   hash, admission id -> characters reserved, in flight
@@ -37,12 +38,12 @@ from django.conf import settings
 from django.db.models import Sum
 from redis.commands.core import AsyncScript, Script
 
+from billing import leases
 from billing.limits import Limits, limits_for
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.redis import get_redis
-from synthesis import leases
-from tenants.auth import KeyPrincipal
+from tenants.principal import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class Admission:
 
     id: str
     tenant_id: int
-    key_id: int
+    key_id: int | None  # None for a portal member
     month: str
     allowed: bool
     code: str = ""  # the refusal's code
@@ -320,7 +321,7 @@ def _sync_script(source: str) -> Script:
 # --- limits ---------------------------------------------------------------------------------
 
 
-async def limits_of(principal: KeyPrincipal) -> Limits:
+async def limits_of(principal: Principal) -> Limits:
     """The tenant's effective limits (`limits_for`: one cache GET on a hit)."""
     return await database_sync_to_async(limits_for)(principal.tenant_id)
 
@@ -372,7 +373,7 @@ def _refusal_message(code: str, admission: Admission) -> str:
 
 
 async def admit(
-    principal: KeyPrincipal,
+    principal: Principal,
     *,
     characters: int,
     lease_id: str,
@@ -386,7 +387,7 @@ async def admit(
     tenant_id = principal.tenant_id
     keys = [
         rate_key("tenant", tenant_id),
-        rate_key("key", principal.key_id),
+        rate_key(*principal.rate_subject),
         leases.synthesis_key(tenant_id),
         used_key(tenant_id, month),
         held_key(tenant_id, month),
@@ -435,7 +436,7 @@ async def admit(
 
 
 async def admit_request(
-    principal: KeyPrincipal, *, characters: int, lease_id: str, limits: Limits
+    principal: Principal, *, characters: int, lease_id: str, limits: Limits
 ) -> Admission:
     """`admit` with the tenant's limits (the caller has them already: it checked the request
     against its plan); raises AdmissionRefused (429) for a refusal."""

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.cache import cache
 
 from billing.models import Plan, TenantPlanOverride
+from callwaiting_tts.errors import ApplicationError
 from tenants.models import Tenant
 
 
@@ -96,8 +97,6 @@ def check_plan(
 ) -> None:
     """Refuses what the tenant's plan does not include: another engine or format (403), or an
     input longer than the plan's maximum (400, like the service-wide limit)."""
-    from callwaiting_tts.errors import ApplicationError
-
     if limits.allowed_engines and engine not in limits.allowed_engines:
         raise ApplicationError(
             f"Your plan does not include the {engine} engine; it includes "

@@ -106,11 +106,6 @@ class TenantPlanOverride(models.Model):
         return f"override for {self.tenant}"
 
 
-def default_plan_id() -> int:
-    """Tenant.plan's default: the plan created by billing's data migration."""
-    return Plan.objects.only("id").get(slug=DEFAULT_PLAN_SLUG).pk
-
-
 class UsageRecord(models.Model):
     """Exactly one per synthesis, in the public schema, keyed on the server-generated synthesis
     id. Characters billed are those of the input (SSML: its text content), never of the

@@ -52,6 +52,22 @@ def error_type(status: int) -> str:
     return "api_error" if status >= 500 else "invalid_request_error"
 
 
+def error_body(
+    *, status: int, code: str, message: str, param: str | None, request_id: str | None
+) -> dict[str, Any]:
+    """`{"error": {...}}`: the body of an HTTP error and the `error` of a WebSocket message.
+    The type follows the status, on both."""
+    return {
+        "error": {
+            "type": error_type(status),
+            "code": code,
+            "message": message,
+            "param": param,
+            "request_id": request_id,
+        }
+    }
+
+
 def error_response(
     status: int,
     code: str,
@@ -62,15 +78,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
     request_id = getattr(request, "request_id", None) or request_id_var.get()
-    body = {
-        "error": {
-            "type": error_type(status),
-            "code": code,
-            "message": message,
-            "param": param,
-            "request_id": request_id,
-        }
-    }
+    body = error_body(status=status, code=code, message=message, param=param, request_id=request_id)
     return JsonResponse(body, status=status, headers=headers)
 
 

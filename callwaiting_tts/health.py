@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from synthesis import protocol
+from synthesis.contract.keys import Keys
+from synthesis.contract.messages import as_text
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +37,9 @@ def check_redis() -> None:
 def check_tts_workers() -> None:
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     try:
-        ids = client.smembers(protocol.workers_key(settings.TTS_ENGINE))
-        beats = (
-            client.mget([protocol.heartbeat_key(protocol.as_text(i)) for i in ids]) if ids else []
-        )
+        keys = Keys(settings.REDIS_PREFIX)
+        ids = client.smembers(keys.workers(settings.TTS_ENGINE))
+        beats = client.mget([keys.heartbeat(as_text(i)) for i in ids]) if ids else []
     finally:
         client.close()
     if not any(beats):

@@ -20,8 +20,10 @@ from callwaiting_tts.env import (
 # django-tenants: the public schema holds tenants, users, keys, plans, usage and audit;
 # each tenant's schema holds its voices and synthesis log.
 SHARED_APPS = [
-    # Before django_tenants: our create_tenant command replaces its interactive one.
     "tenants",
+    # Before django_tenants: billing's create_tenant command (it chooses the plan) replaces
+    # django-tenants' interactive one.
+    "billing",
     "django_tenants",
     "daphne",
     "django.contrib.contenttypes",
@@ -36,7 +38,6 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "billing",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -275,7 +276,7 @@ TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
 TTS_MAX_INPUT_CHARACTERS = env_int("TTS_MAX_INPUT_CHARACTERS", 5000)
 # Syntheses running at once per tenant (HTTP streams and WebSocket contexts together) come from
 # the tenant's plan (`max_concurrent_streams`); set this to impose one figure on every tenant.
-# Counted as Redis leases (synthesis/leases.py) that free themselves LEASE_TTL_MS after a web
+# Counted as Redis leases (billing/leases.py) that free themselves LEASE_TTL_MS after a web
 # process dies.
 _concurrency = env_str("TTS_MAX_CONCURRENT_PER_TENANT", "")
 TTS_MAX_CONCURRENT_PER_TENANT: int | None = int(_concurrency) if _concurrency else None

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(ssml.format_report(ssml.run_ssml_validity()))
     if not args.no_audio:
-        from synthesis.engines import load_engine
+        from synthesis.engines.loader import load_engine
 
         engine = load_engine("piper", noise_scale=0.0, noise_w_scale=0.0)
         engine.warm_up()

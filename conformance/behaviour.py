@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 
 from conformance.paths import suite_dir
-from synthesis.engines.base import Chunk, Engine
-from synthesis.engines.plan import engine_segments
+from synthesis.contract.plan import engine_segments
+from synthesis.contract.segments import Chunk
+from synthesis.engines.base import Engine
 from synthesis.text.frontend import prepare
 from synthesis.text.model import NEUTRAL, Plan, Prosody
 from synthesis.text.ssml import SsmlError

@@ -1,5 +1,5 @@
 """`/v1/stream`: the WebSocket for voice agents: authentication, limits and message routing;
-the contexts themselves live in `synthesis.realtime.session`. Protocol: docs/websocket.md."""
+the contexts themselves live in `synthesis.realtime`. Protocol: docs/websocket.md."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from billing import leases
+from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.middleware import new_request_id
-from synthesis import leases
-from synthesis.realtime.messages import ContextError, error_type
 from synthesis.realtime.session import Session
 from synthesis.realtime.telephony import twilio_event
-from tenants.auth import ApiKeyError, KeyPrincipal
-from tenants.sockets import APP_SUBPROTOCOL, authenticate_socket, tenant_db
-from voices.models import Voice
+from tenants.auth import ApiKeyError, key_problem
+from tenants.db import run_in_tenant_schema
+from tenants.principal import Principal, socket_principal
+from tenants.sockets import APP_SUBPROTOCOL, authenticate_socket
+from voices.selectors import voice_count
 
 # Close codes (documented in docs/websocket.md).
 CLOSE_UNAUTHENTICATED = 4401
@@ -32,6 +35,14 @@ CLOSE_PROTOCOL = 4400
 CLOSE_TOO_BIG = 1009
 PROTOCOL_VERSION = 1
 
+_HANDLERS = ("start", "text", "flush", "end", "cancel", "mark")
+# A key revoked or a tenant suspended while the socket was open ends the socket.
+_CLOSES_THE_SOCKET = {
+    "tenant_suspended": CLOSE_FORBIDDEN,
+    "api_key_revoked": CLOSE_UNAUTHENTICATED,
+    "api_key_expired": CLOSE_UNAUTHENTICATED,
+}
+
 
 def _close_code(error: ApiKeyError) -> int:
     return {403: CLOSE_FORBIDDEN, 429: CLOSE_TOO_MANY_FAILURES}.get(
@@ -39,17 +50,12 @@ def _close_code(error: ApiKeyError) -> int:
     )
 
 
-@tenant_db
-def _voice_count() -> int:
-    return Voice.objects.count()
+def _refusal(error: ApiKeyError) -> ApplicationError:
+    return ApplicationError(error.message, code=error.code, status=error.status)
 
 
-_HANDLERS = ("start", "text", "flush", "end", "cancel", "mark")
-_CLOSES_THE_SOCKET = {
-    "tenant_suspended": CLOSE_FORBIDDEN,
-    "api_key_revoked": CLOSE_UNAUTHENTICATED,
-    "api_key_expired": CLOSE_UNAUTHENTICATED,
-}
+def _bad(code: str, message: str, param: str | None = None) -> ApplicationError:
+    return ApplicationError(message, code=code, param=param)
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
@@ -65,6 +71,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     errors_in_a_row = 0
     closing = False
 
+    @property
+    def principal(self) -> Principal | None:
+        return socket_principal(self.scope)
+
     async def connect(self) -> None:
         self.request_id = new_request_id()
         offered = self.scope.get("subprotocols", [])
@@ -72,7 +82,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         error: ApiKeyError | None = self.scope.get("auth_error")
         if error is not None:
             await self.fail(error)
-        elif self.scope.get("api_key") is not None:
+        elif self.principal is not None:
             await self.ready()
         else:
             loop = asyncio.get_running_loop()
@@ -96,17 +106,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 await lease_set.client.aclose()
 
     async def auth_timeout(self) -> None:
-        if self.scope.get("api_key") is None:
+        if self.principal is None:
+            timeout = settings.WS_AUTH_TIMEOUT_SECONDS
             await self.send_error(
-                "auth_timeout", f"No API key within {settings.WS_AUTH_TIMEOUT_SECONDS:g} seconds."
+                ApplicationError(
+                    f"No API key within {timeout:g} seconds.", code="auth_timeout", status=401
+                )
             )
             await self.close(code=CLOSE_AUTH_TIMEOUT)
 
     async def ready(self) -> None:
-        principal: KeyPrincipal = self.scope["api_key"]
+        principal = self.principal
+        assert principal is not None  # ready() follows a successful authentication
         if not principal.has_scope("synthesize"):
             await self.send_error(
-                "insufficient_scope", "This API key lacks the 'synthesize' scope."
+                ApplicationError(
+                    "This API key lacks the 'synthesize' scope.",
+                    code="insufficient_scope",
+                    status=403,
+                )
             )
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -119,13 +137,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if not await lease_set.acquire(lease_id, settings.WS_MAX_CONNECTIONS_PER_TENANT):
             self.connection_lease = None
             await lease_set.client.aclose()
+            limit = settings.WS_MAX_CONNECTIONS_PER_TENANT
             await self.send_error(
-                "too_many_connections",
-                f"This account has {settings.WS_MAX_CONNECTIONS_PER_TENANT} sockets open already.",
+                ApplicationError(
+                    f"This account has {limit} sockets open already.",
+                    code="too_many_connections",
+                    status=429,
+                )
             )
             await self.close(code=CLOSE_TOO_MANY_FAILURES)
             return
-        voices = await _voice_count(principal.schema_name)
+        voices = await run_in_tenant_schema(principal.schema_name, voice_count, principal=principal)
         self.session = Session(principal, self.request_id, self._send_any)
         self.last_message = time.monotonic()
         self.watchdog = asyncio.ensure_future(self._watch(lease_set, lease_id))
@@ -142,7 +164,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def fail(self, error: ApiKeyError) -> None:
-        await self.send_error(error.code, error.message)
+        await self.send_error(_refusal(error))
         await self.close(code=_close_code(error))
 
     async def _send_any(self, message: dict[str, Any] | bytes) -> None:
@@ -158,8 +180,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         WS_IDLE_TIMEOUT_SECONDS and nothing being spoken)."""
         renew_every = lease_set.ttl_ms / 3000
         renewed = time.monotonic()
+        idle = settings.WS_IDLE_TIMEOUT_SECONDS
         while not self.closing:
-            await asyncio.sleep(min(1.0, settings.WS_IDLE_TIMEOUT_SECONDS / 4))
+            await asyncio.sleep(min(1.0, idle / 4))
             now = time.monotonic()
             if now - renewed >= renew_every:
                 renewed = now
@@ -168,36 +191,27 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             busy = self.session is not None and self.session.busy()
             if busy:
                 self.last_message = now
-            elif now - self.last_message > settings.WS_IDLE_TIMEOUT_SECONDS:
+            elif now - self.last_message > idle:
                 await self.send_error(
-                    "idle_timeout",
-                    f"Nothing received for {settings.WS_IDLE_TIMEOUT_SECONDS:g} seconds.",
+                    ApplicationError(
+                        f"Nothing received for {idle:g} seconds.", code="idle_timeout", status=408
+                    )
                 )
                 self.closing = True
                 await self.close(code=CLOSE_IDLE)
                 return
 
-    async def send_error(
-        self,
-        code: str,
-        message: str,
-        param: str | None = None,
-        context_id: str | None = None,
-    ) -> None:
+    async def send_error(self, error: ApplicationError, context_id: str | None = None) -> None:
+        """An `error` message: the same body as an HTTP error's (`callwaiting_tts.errors`)."""
         extra = {} if context_id is None else {"context_id": context_id}
-        await self.send_json(
-            {
-                "type": "error",
-                **extra,
-                "error": {
-                    "type": error_type(code),
-                    "code": code,
-                    "message": message,
-                    "param": param,
-                    "request_id": self.request_id,
-                },
-            }
+        body = error_body(
+            status=error.status,
+            code=error.code,
+            message=error.message,
+            param=error.param,
+            request_id=self.request_id,
         )
+        await self.send_json({"type": "error", **extra, **body})
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
@@ -206,75 +220,84 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.WS_MAX_MESSAGE_BYTES:
             await self.send_error(
-                "message_too_large",
-                f"A message may be at most {settings.WS_MAX_MESSAGE_BYTES} bytes.",
+                ApplicationError(
+                    f"A message may be at most {settings.WS_MAX_MESSAGE_BYTES} bytes.",
+                    code="message_too_large",
+                    status=413,
+                )
             )
             self.closing = True
             await self.close(code=CLOSE_TOO_BIG)
             return
         if text_data is None:
-            await self.protocol_error("invalid_message", "Messages are JSON text frames.")
+            await self.protocol_error(_bad("invalid_message", "Messages are JSON text frames."))
             return
         try:
             content = await self.decode_json(text_data)
         except ValueError:
-            await self.protocol_error("invalid_json", "The message is not valid JSON.")
+            await self.protocol_error(_bad("invalid_json", "The message is not valid JSON."))
             return
         if not isinstance(content, dict):
             await self.protocol_error(
-                "invalid_message", "A message is a JSON object with a 'type'."
+                _bad("invalid_message", "A message is a JSON object with a 'type'.")
             )
             return
         await self.receive_json(content)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
-        if self.scope.get("api_key") is None:
+        if self.principal is None:
             await self.authenticate_first_message(content)
         elif kind == "ping":
             self.errors_in_a_row = 0
             await self.send_json({"type": "pong", "id": content.get("id")})
         elif kind == "auth":
             await self.protocol_error(
-                "already_authenticated", "This socket is authenticated.", "type"
+                _bad("already_authenticated", "This socket is authenticated.", "type")
             )
         elif kind in _HANDLERS and self.session is not None:
-            try:
-                await getattr(self.session, kind)(content)
-                self.errors_in_a_row = 0
-            except ContextError as error:
-                context_id = content.get("context_id")
-                context_id = context_id if isinstance(context_id, str) else None
-                close_code = _CLOSES_THE_SOCKET.get(error.code)
-                if close_code is not None:  # suspended or revoked since the socket opened
-                    await self.send_error(error.code, error.message, context_id=context_id)
-                    self.closing = True
-                    await self.close(code=close_code)
-                    return
-                await self.protocol_error(
-                    error.code, error.message, error.param, context_id=context_id
-                )
+            await self.handle(str(kind), content)
         elif kind is None and twilio_event(content) == "clear" and self.session is not None:
             await self.session.cancel({})  # Twilio's barge-in: stop everything
         else:
             await self.protocol_error(
-                "unknown_message_type", f"Unknown message type {kind!r}.", "type"
+                _bad("unknown_message_type", f"Unknown message type {kind!r}.", "type")
             )
 
-    async def protocol_error(
-        self,
-        code: str,
-        message: str,
-        param: str | None = None,
-        context_id: str | None = None,
-    ) -> None:
+    async def handle(self, kind: str, content: dict[str, Any]) -> None:
+        """One context message: re-authenticated at each `start` (the key and its tenant as
+        they are now: one cache GET), then handed to the session."""
+        assert self.session is not None
+        context_id = content.get("context_id")
+        context_id = context_id if isinstance(context_id, str) else None
+        try:
+            if kind == "start":
+                await self._check_key()
+            await getattr(self.session, kind)(content)
+            self.errors_in_a_row = 0
+        except ApplicationError as error:
+            close_code = _CLOSES_THE_SOCKET.get(error.code)
+            if close_code is not None:  # suspended or revoked since the socket opened
+                await self.send_error(error, context_id=context_id)
+                self.closing = True
+                await self.close(code=close_code)
+                return
+            await self.protocol_error(error, context_id=context_id)
+
+    async def _check_key(self) -> None:
+        principal = self.principal
+        assert principal is not None
+        problem = await database_sync_to_async(key_problem)(principal.prefix)
+        if problem is not None:
+            raise _refusal(problem)
+
+    async def protocol_error(self, error: ApplicationError, context_id: str | None = None) -> None:
         """An error the socket survives, unless the client keeps sending nothing but errors."""
-        await self.send_error(code, message, param, context_id=context_id)
+        await self.send_error(error, context_id=context_id)
         self.errors_in_a_row += 1
         if self.errors_in_a_row >= settings.WS_MAX_CONSECUTIVE_ERRORS:
             await self.send_error(
-                "protocol_error",
-                f"{self.errors_in_a_row} bad messages in a row: closing.",
+                _bad("protocol_error", f"{self.errors_in_a_row} bad messages in a row: closing.")
             )
             self.closing = True
             await self.close(code=CLOSE_PROTOCOL)

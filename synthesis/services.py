@@ -1,6 +1,16 @@
-"""Start and finish a synthesis: the one admission path for HTTP, the OpenAI endpoint and the
-WebSocket (the billing issue adds quota and rate checks in `synthesis_start`), and the one place
-a synthesis ends in exactly one usage record."""
+"""How a synthesis starts, grows and ends: the one admission path for HTTP, the OpenAI endpoint
+and each realtime context, and the one place a synthesis ends in exactly one usage record.
+
+    synthesis_admit:  validate → resolve the voice in the tenant's schema → plan with the
+                      engine's segment limit → the plan's checks → admit (rate, concurrency
+                      lease, quota reservation: billing.admission)
+    synthesis_start:  admit, then hand the whole plan to a worker (HTTP)
+    a realtime text context is admitted empty and grows: synthesis_grow (limits and quota for
+    each piece of text), synthesis_plan_unit (a speakable unit → plan), synthesis_open (a job)
+    synthesis_finish: the usage record and the tenant's log row, then settle the admission
+
+Callers (views, the socket's session) only parse, call these and render.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +19,11 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
-from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
 from billing import admission as admission_service
@@ -23,28 +31,26 @@ from billing.admission import Admission
 from billing.limits import check_plan
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
-from synthesis.engines.plan import engine_segments
+from synthesis.contract.jobs import Job
+from synthesis.contract.plan import engine_segments
+from synthesis.engines.catalog import EngineSpec, StockVoice, engine_spec
 from synthesis.models import SynthesisRecord
-from synthesis.protocol import Job
 from synthesis.stream import JobStream
 from synthesis.text.frontend import prepare
 from synthesis.text.model import Plan, locale_for
 from synthesis.text.ssml import SsmlError
-from tenants.auth import KeyPrincipal
-from voices.catalogue import StockVoice
-from voices.selectors import (
-    ResolvedVoice,
-    cached_default_voice,
-    default_voice_ref,
-    is_stock,
-    voice_resolve,
-)
+from tenants.db import tenant_schema
+from tenants.principal import Principal
+from voices.selectors import ResolvedVoice, voice_resolve, voice_resolve_async
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SynthesisInput:
+    """What to synthesize. `text` and `ssml` both None: a realtime text context, admitted
+    empty, whose text arrives piece by piece (`synthesis_grow`)."""
+
     text: str | None
     ssml: str | None
     voice: str | None
@@ -55,18 +61,29 @@ class SynthesisInput:
     source: str  # http, openai, websocket
     lenient: bool = False  # SSML: drop unknown tags and bad attribute values instead of a 400
 
+    @property
+    def param(self) -> str:
+        """The field errors about the input name."""
+        return "ssml" if self.ssml is not None else "text"
+
+    @property
+    def grows(self) -> bool:
+        return self.text is None and self.ssml is None
+
 
 @dataclass
 class Synthesis:
     """A started synthesis: what was asked, what came back, what was delivered."""
 
     id: uuid.UUID
-    principal: KeyPrincipal
+    principal: Principal
     request_id: str
     input: SynthesisInput
     voice: ResolvedVoice
     plan: Plan
     started_at: datetime
+    max_characters: int  # the service's input limit, or the plan's if lower
+    grown: int = 0  # a growing synthesis: the characters of text admitted so far
     stream: JobStream | None = None
     samples_synthesized: int = 0
     samples_delivered: int = 0
@@ -78,6 +95,10 @@ class Synthesis:
     @property
     def stock(self) -> StockVoice:
         return self.voice.stock
+
+    @property
+    def engine(self) -> EngineSpec:
+        return engine_spec(self.stock.engine)
 
     @property
     def characters(self) -> int:
@@ -97,33 +118,164 @@ class Synthesis:
         return min(partial, self.characters)
 
 
-# The longest segment each engine is given (see synthesis/text/split.py).
-SEGMENT_LIMITS = {"piper": 200, "xtts": 250}
+# --- starting -------------------------------------------------------------------------------
 
 
-def plan_input(data: SynthesisInput, *, language: str, engine: str) -> Plan:
-    """The text front-end's plan for the input: normalized for the request's language tag, else
-    the voice's (`language`). Raises ApplicationError (400) for bad SSML, an input over the
-    length limit or one with nothing to say."""
-    param = "ssml" if data.ssml is not None else "text"
-    if data.ssml is None:  # the plain-text length limit costs nothing to check first
-        _check_length(len(data.text or ""), param)
+async def synthesis_admit(
+    *, principal: Principal, data: SynthesisInput, request_id: str
+) -> Synthesis:
+    """Validates, resolves the voice in the tenant's schema, plans the input under the engine's
+    segment limit, checks it against the tenant's plan and admits it (rate limit, concurrency
+    lease, quota reservation of its characters). Nothing is handed to a worker yet. Raises
+    ApplicationError (bad input; 403 outside the plan; 429 AdmissionRefused over a limit)."""
+    _check_plain_text(data)  # a plain-text input over the limit costs no lookups
+    voice = await voice_resolve_async(
+        principal=principal, ref=data.voice, language=data.language, source=data.source
+    )
+    plan = Plan(segments=[], characters=0) if data.grows else plan_input(data, voice=voice)
+    limits = await admission_service.limits_of(principal)  # one cache GET, used twice
+    check_plan(
+        limits,
+        engine=voice.stock.engine,
+        output_format=data.output_format,
+        characters=plan.characters,
+        param=data.param,
+    )
+    synthesis = Synthesis(
+        id=uuid.uuid4(),
+        principal=principal,
+        request_id=request_id,
+        input=data,
+        voice=voice,
+        plan=plan,
+        started_at=timezone.now(),
+        max_characters=min(settings.TTS_MAX_INPUT_CHARACTERS, limits.max_input_characters),
+    )
+    synthesis.admission = await admission_service.admit_request(
+        principal, characters=plan.characters, lease_id=str(synthesis.id), limits=limits
+    )
+    return synthesis
+
+
+async def synthesis_start(
+    *, principal: Principal, data: SynthesisInput, request_id: str
+) -> Synthesis:
+    """`synthesis_admit`, then the whole plan handed to a worker (`synthesis.stream`). Raises as
+    `synthesis_admit`, or SynthesisFailed (no worker took it; the admission is given back)."""
+    synthesis = await synthesis_admit(principal=principal, data=data, request_id=request_id)
+    try:
+        synthesis.stream = await synthesis_open(synthesis, synthesis.plan)
+    except BaseException:  # nothing was synthesized: free the slot and the reservation
+        if synthesis.admission is not None:
+            await asyncio.shield(_settle_quietly(synthesis.admission))
+        raise
+    return synthesis
+
+
+def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
+    """The job that speaks `plan` (the whole input, or one unit of a growing synthesis) in the
+    synthesis's voice and speed: the one place a job is built."""
+    voice = synthesis.voice
+    return Job(
+        job_id=str(uuid.uuid4()),
+        reply="",
+        engine=voice.stock.engine,
+        voice=voice.stock.id,
+        segments=engine_segments(
+            plan, language=voice.language, speed=voice.speed * synthesis.input.speed
+        ),
+        window=settings.TTS_CREDIT_WINDOW,
+        deadline=time.time() + settings.TTS_JOB_TIMEOUT_SECONDS,
+        schema_name=synthesis.principal.schema_name,
+        meta={"tenant": synthesis.principal.tenant_slug, "synthesis": str(synthesis.id)},
+    )
+
+
+async def synthesis_open(synthesis: Synthesis, plan: Plan) -> JobStream:
+    """Hands `plan` to a worker and waits for one to accept it. Raises SynthesisFailed."""
+    return await JobStream.open(synthesis_job(synthesis, plan))
+
+
+# --- growing (a realtime text context) ------------------------------------------------------
+
+
+async def synthesis_grow(synthesis: Synthesis, characters: int) -> None:
+    """Admits `characters` more text: within the input limit and the monthly quota (its
+    reservation grows). Raises ApplicationError `input_too_long` or `quota_exceeded`; nothing
+    is counted then. A Redis failure lets the text through: the usage record still bills it."""
+    if synthesis.grown + characters > synthesis.max_characters:
+        raise ApplicationError(
+            f"A context takes at most {synthesis.max_characters} characters; it was cancelled.",
+            code="input_too_long",
+            param="text",
+        )
+    if synthesis.admission is not None:
+        try:
+            reserved = await admission_service.reserve_more(synthesis.admission, characters)
+        except (RedisError, OSError):
+            logger.warning("could not reserve quota", extra={"synthesis_id": str(synthesis.id)})
+            reserved = True
+        if not reserved:
+            raise ApplicationError(
+                "This text would pass the account's monthly character quota; "
+                "the context was cancelled.",
+                code="quota_exceeded",
+                param="text",
+                status=429,
+            )
+    synthesis.grown += characters
+
+
+def synthesis_plan_unit(synthesis: Synthesis, text: str) -> Plan | None:
+    """The plan of one speakable unit of a growing synthesis, under the engine's segment limit;
+    None when it has nothing to say (only punctuation). Raises ApplicationError."""
+    data = SynthesisInput(
+        text=text,
+        ssml=None,
+        voice=synthesis.input.voice,
+        language=synthesis.input.language,
+        speed=synthesis.input.speed,
+        output_format=synthesis.input.output_format,
+        sample_rate=synthesis.input.sample_rate,
+        source=synthesis.input.source,
+    )
+    try:
+        return plan_input(data, voice=synthesis.voice)
+    except ApplicationError as error:
+        if error.code == "empty_input":
+            return None
+        raise
+
+
+# --- planning -------------------------------------------------------------------------------
+
+
+def plan_input(data: SynthesisInput, *, voice: ResolvedVoice) -> Plan:
+    """The text front-end's plan for the input, normalized for the request's language tag, else
+    the voice's, and cut under its engine's segment limit. Raises ApplicationError (400) for bad
+    SSML, SSML whose text is over the length limit, or an input with nothing to say."""
     try:
         plan = prepare(
             text=data.text,
             ssml=data.ssml,
-            locale=locale_for(data.language or language),
+            locale=locale_for(data.language or voice.language),
             lenient=data.lenient,
-            max_chars=SEGMENT_LIMITS.get(engine, 200),
+            max_chars=engine_spec(voice.stock.engine).segment_chars,
         )
     except SsmlError as error:
         raise ApplicationError(error.message, code=error.code, param="ssml") from None
-    _check_length(plan.characters, param)
+    if data.ssml is not None:  # plain text was measured before anything was looked up
+        _check_length(plan.characters, "ssml")
     if not plan.segments:
         raise ApplicationError(
-            "There is nothing to say: the input has no text.", code="empty_input", param=param
+            "There is nothing to say: the input has no text.", code="empty_input", param=data.param
         )
     return plan
+
+
+def _check_plain_text(data: SynthesisInput) -> None:
+    if data.ssml is None:
+        _check_length(len(data.text or ""), "text")
 
 
 def _check_length(characters: int, param: str) -> None:
@@ -136,63 +288,16 @@ def _check_length(characters: int, param: str) -> None:
         )
 
 
-def _job(synthesis: Synthesis) -> Job:
-    voice = synthesis.voice
-    segments = engine_segments(
-        synthesis.plan, language=voice.language, speed=voice.speed * synthesis.input.speed
+def text_preview(*, principal: Principal, data: SynthesisInput) -> tuple[ResolvedVoice, Plan]:
+    """What the engine would be given for `data`, without synthesizing or billing anything."""
+    _check_plain_text(data)
+    voice = voice_resolve(
+        principal=principal, ref=data.voice, language=data.language, source=data.source
     )
-    return Job(
-        job_id=str(synthesis.id),
-        reply="",
-        engine=voice.stock.engine,
-        voice=voice.stock.id,
-        segments=segments,
-        window=settings.TTS_CREDIT_WINDOW,
-        deadline=time.time() + settings.TTS_JOB_TIMEOUT_SECONDS,
-        meta={"tenant": synthesis.principal.tenant_slug},
-    )
+    return voice, plan_input(data, voice=voice)
 
 
-async def synthesis_start(
-    *, principal: KeyPrincipal, data: SynthesisInput, request_id: str
-) -> Synthesis:
-    """Validates, resolves the voice in the tenant's schema, admits it (rate limit, concurrency
-    lease, quota reservation of the input's characters: billing.admission) and hands the job to
-    a worker. Raises ApplicationError (bad input; 429 AdmissionRefused over a limit) or
-    SynthesisFailed (no worker took it)."""
-    if data.ssml is None:  # a plain-text input over the limit costs no lookups
-        _check_length(len(data.text or ""), "text")
-    voice = await resolve_voice(principal, data)
-    plan = plan_input(data, language=voice.language, engine=voice.stock.engine)
-    limits = await admission_service.limits_of(principal)  # one cache GET, used twice
-    check_plan(
-        limits,
-        engine=voice.stock.engine,
-        output_format=data.output_format,
-        characters=plan.characters,
-        param="ssml" if data.ssml is not None else "text",
-    )
-    synthesis = Synthesis(
-        id=uuid.uuid4(),
-        principal=principal,
-        request_id=request_id,
-        input=data,
-        voice=voice,
-        plan=plan,
-        started_at=timezone.now(),
-    )
-    synthesis.admission = await admission_service.admit_request(
-        principal,
-        characters=plan.characters,
-        lease_id=str(synthesis.id),
-        limits=limits,
-    )
-    try:
-        synthesis.stream = await JobStream.open(_job(synthesis))
-    except BaseException:  # nothing was synthesized: free the slot and the reservation
-        await asyncio.shield(_settle_quietly(synthesis.admission))
-        raise
-    return synthesis
+# --- admission while running ----------------------------------------------------------------
 
 
 async def _settle_quietly(admission: Admission) -> None:
@@ -209,56 +314,7 @@ async def keep_admitted(synthesis: Synthesis) -> None:
             await admission_service.renew(synthesis.admission)
 
 
-def text_preview(*, principal: KeyPrincipal, data: SynthesisInput) -> tuple[ResolvedVoice, Plan]:
-    """What the engine would be given for `data`, without synthesizing or billing anything."""
-    if data.ssml is None:
-        _check_length(len(data.text or ""), "text")
-    with schema_context(principal.schema_name):
-        if data.voice is None:
-            data = replace(data, voice=default_voice_ref(principal.schema_name) or None)
-        voice = voice_resolve(data.voice, language=data.language, source=data.source)
-    return voice, plan_input(data, language=voice.language, engine=voice.stock.engine)
-
-
-async def resolve_voice(principal: KeyPrincipal, data: SynthesisInput) -> ResolvedVoice:
-    """The voice `data` names, in the tenant's schema: its default preset when none is named,
-    else the stock default. Raises ApplicationError (unknown voice, unsupported language)."""
-    if data.voice is None:
-        data = replace(data, voice=await _default_voice(principal.schema_name) or None)
-    if is_stock(data.voice, data.source):  # the common case, on the hot path: no database
-        return voice_resolve(data.voice, language=data.language, source=data.source)
-    return await database_sync_to_async(_resolve)(principal.schema_name, data)
-
-
-def unit_job(synthesis: Synthesis, plan: Plan) -> Job:
-    """A job for one more piece of a synthesis that is spoken piece by piece (the realtime
-    socket): its own job id, the synthesis's voice and speed."""
-    voice = synthesis.voice
-    segments = engine_segments(
-        plan, language=voice.language, speed=voice.speed * synthesis.input.speed
-    )
-    return Job(
-        job_id=str(uuid.uuid4()),
-        reply="",
-        engine=voice.stock.engine,
-        voice=voice.stock.id,
-        segments=segments,
-        window=settings.TTS_CREDIT_WINDOW,
-        deadline=time.time() + settings.TTS_JOB_TIMEOUT_SECONDS,
-        meta={"tenant": synthesis.principal.tenant_slug, "synthesis": str(synthesis.id)},
-    )
-
-
-async def _default_voice(schema_name: str) -> str:
-    cached = cached_default_voice(schema_name)  # a Redis GET; the database only on a miss
-    if cached is None:
-        cached = await database_sync_to_async(default_voice_ref)(schema_name)
-    return cached
-
-
-def _resolve(schema_name: str, data: SynthesisInput) -> ResolvedVoice:
-    with schema_context(schema_name):
-        return voice_resolve(data.voice, language=data.language, source=data.source)
+# --- ending ---------------------------------------------------------------------------------
 
 
 def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "") -> UsageRecord:
@@ -267,11 +323,12 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
     turned into the billed characters)."""
     rate = synthesis.stock.sample_rate
     ended = timezone.now()
+    principal = synthesis.principal
     record, created = UsageRecord.objects.get_or_create(
         synthesis_id=synthesis.id,
         defaults={
-            "tenant_id": synthesis.principal.tenant_id,
-            "api_key_id": synthesis.principal.key_id,
+            "tenant_id": principal.tenant_id,
+            "api_key_id": principal.key_id,
             "request_id": synthesis.request_id[:128],
             "source": synthesis.input.source,
             "characters_billed": synthesis.billed_characters(status),
@@ -288,10 +345,10 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
         },
     )
     if created:
-        with schema_context(synthesis.principal.schema_name):
+        with tenant_schema(principal.schema_name):
             SynthesisRecord.objects.create(
                 id=synthesis.id,
-                api_key_prefix=synthesis.principal.prefix,
+                api_key_prefix=principal.prefix,
                 voice=synthesis.voice.id,
                 engine=synthesis.stock.engine,
                 output_format=synthesis.input.output_format,

@@ -16,13 +16,19 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from callwaiting_tts.errors import ApplicationError
-from synthesis import protocol
+from synthesis.contract import messages
+from synthesis.contract.jobs import Job, WorkerStatus
+from synthesis.contract.keys import Keys
 
 POLL_SECONDS = 0.25
 # Names the web side's job connections in CLIENT LIST, per process (operators see which web
 # process holds what; the Redis-blip test kills its own process's connections only).
 CLIENT_NAME = f"cwtts-jobstream-{os.getpid()}"
-_INPUT_ERRORS = {"unsupported_language", "unknown_voice"}
+
+
+def job_keys() -> Keys:
+    """The job protocol's Redis names under this deployment's prefix."""
+    return Keys(settings.REDIS_PREFIX)
 
 
 class SynthesisFailed(ApplicationError):
@@ -41,23 +47,25 @@ class AudioChunk:
     segment_end: bool
 
 
-async def live_workers(client: aioredis.Redis, engine: str) -> list[protocol.WorkerStatus]:
-    ids = sorted(await client.smembers(protocol.workers_key(engine)))
+async def live_workers(client: aioredis.Redis, engine: str) -> list[WorkerStatus]:
+    keys = job_keys()
+    ids = sorted(await client.smembers(keys.workers(engine)))
     if not ids:
         return []
-    beats = await client.mget([protocol.heartbeat_key(protocol.as_text(i)) for i in ids])
+    beats = await client.mget([keys.heartbeat(messages.as_text(i)) for i in ids])
     dead = [i for i, raw in zip(ids, beats, strict=True) if raw is None]
     if dead:  # workers that died without saying so
-        await client.srem(protocol.workers_key(engine), *dead)
-    return [protocol.WorkerStatus.loads(raw) for raw in beats if raw is not None]
+        await client.srem(keys.workers(engine), *dead)
+    return [WorkerStatus.loads(raw) for raw in beats if raw is not None]
 
 
 class JobStream:
-    def __init__(self, job: protocol.Job, layer: BaseChannelLayer | None = None) -> None:
+    def __init__(self, job: Job, layer: BaseChannelLayer | None = None) -> None:
         self.job = job
         self.layer = layer or get_channel_layer()
+        self.keys = job_keys()
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL, client_name=CLIENT_NAME)
-        self.reply = protocol.reply_key(job.job_id)
+        self.reply = self.keys.reply(job.job_id)
         self.worker: str | None = None
         self.control: str | None = None
         self.received = 0
@@ -65,7 +73,7 @@ class JobStream:
         self._pop: asyncio.Future[Any] | None = None
 
     @classmethod
-    async def open(cls, job: protocol.Job) -> JobStream:
+    async def open(cls, job: Job) -> JobStream:
         stream = cls(job)
         try:
             await stream._submit()
@@ -78,10 +86,10 @@ class JobStream:
         # No up-front look for live workers (a SCAN on the hot path): while no worker accepts,
         # `_next` checks for them every poll, so "no workers" still answers within 0.25 s.
         self.job.reply = self.reply
-        await self.layer.send(protocol.job_channel(self.job.engine), self.job.to_message())
+        await self.layer.send(Keys.job_channel(self.job.engine), self.job.to_message())
         deadline = time.monotonic() + settings.TTS_QUEUE_TIMEOUT_SECONDS
         message = await self._next(deadline)
-        if message["type"] != protocol.ACCEPTED:
+        if message["type"] != messages.ACCEPTED:
             self._raise_for(message)
         self.worker, self.control = message["worker"], message["control"]
 
@@ -93,12 +101,12 @@ class JobStream:
             self._pop = asyncio.ensure_future(self.redis.blpop([self.reply], timeout=POLL_SECONDS))
             popped = await asyncio.shield(self._pop)
             if popped is not None:
-                return protocol.unpack(popped[1])
+                return messages.unpack(popped[1])
             await self._check_alive(deadline)
 
     async def _check_alive(self, deadline: float | None) -> None:
         if self.worker is not None:
-            if not await self.redis.exists(protocol.heartbeat_key(self.worker)):
+            if not await self.redis.exists(self.keys.heartbeat(self.worker)):
                 raise SynthesisFailed("worker_lost", "The TTS worker stopped during synthesis.")
             return
         if deadline is not None and time.monotonic() > deadline:
@@ -111,19 +119,19 @@ class JobStream:
 
     def _raise_for(self, message: dict[str, Any]) -> None:
         self._finished = True
-        if message["type"] == protocol.ERROR:
+        if message["type"] == messages.ERROR:
             code = str(message.get("code", "engine_error"))
-            status = 400 if code in _INPUT_ERRORS else 503
+            status = 400 if code in messages.INPUT_ERRORS else 503
             raise SynthesisFailed(code, str(message.get("message", "Synthesis failed.")), status)
         raise SynthesisFailed("protocol_error", f"Unexpected message {message['type']!r}.")
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
         while True:
             message = await self._next()
-            if message["type"] == protocol.DONE:
+            if message["type"] == messages.DONE:
                 self._finished = True
                 return
-            if message["type"] != protocol.AUDIO:
+            if message["type"] != messages.AUDIO:
                 self._raise_for(message)
             self.received = int(message["seq"])
             yield AudioChunk(
@@ -132,12 +140,12 @@ class JobStream:
                 segment=message["segment"],
                 segment_end=bool(message["segment_end"]),
             )
-            await self._to_worker(protocol.CREDIT, acked=self.received)
+            await self._to_worker(messages.CREDIT, acked=self.received)
 
     async def _to_worker(self, kind: str, **fields: Any) -> None:
         if self.control is not None:
             message = {"type": kind, "job_id": self.job.job_id, **fields}
-            await self.redis.rpush(self.control, protocol.pack(message))
+            await self.redis.rpush(self.control, messages.pack(message))
 
     async def close(self) -> None:
         """Cancels the job at the worker unless it ended, and drops what is left of its replies.
@@ -148,11 +156,11 @@ class JobStream:
                 if self.control is None:
                     # Not accepted yet: take the claim first, so no worker starts it later.
                     await cleanup.set(
-                        protocol.claim_key(self.job.job_id), "cancelled", nx=True, px=600_000
+                        self.keys.claim(self.job.job_id), "cancelled", nx=True, px=600_000
                     )
                 else:
-                    message = {"type": protocol.CANCEL, "job_id": self.job.job_id}
-                    await cleanup.rpush(self.control, protocol.pack(message))
+                    message = {"type": messages.CANCEL, "job_id": self.job.job_id}
+                    await cleanup.rpush(self.control, messages.pack(message))
             await cleanup.delete(self.reply)
         finally:
             await cleanup.aclose()

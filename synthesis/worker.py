@@ -24,8 +24,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
-from synthesis import protocol
-from synthesis.engines.base import Chunk, Engine, EngineError
+from synthesis.contract import messages
+from synthesis.contract.jobs import Job, WorkerStatus
+from synthesis.contract.keys import Keys
+from synthesis.contract.segments import Chunk
+from synthesis.engines.base import Engine, EngineError
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class WorkerConfig:
 
 @dataclass
 class ActiveJob:
-    job: protocol.Job
+    job: Job
     chunks: Iterator[Chunk]
     arrived: float = field(default_factory=time.monotonic)
     served: float = 0.0
@@ -66,10 +69,12 @@ class Worker:
         *,
         layer: BaseChannelLayer,
         redis_url: str,
+        redis_prefix: str,
         config: WorkerConfig | None = None,
     ) -> None:
         self.engine = engine
         self.layer = layer
+        self.keys = Keys(redis_prefix)
         self.redis = aioredis.Redis.from_url(redis_url)
         self.config = config or WorkerConfig()
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -79,7 +84,7 @@ class Worker:
         self.stopping = asyncio.Event()
         self.closed = asyncio.Event()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="tts-engine")
-        self.control = protocol.control_key(self.worker_id)
+        self.control = self.keys.control(self.worker_id)
         self.failed = False
 
     async def run(self) -> None:
@@ -104,8 +109,8 @@ class Worker:
             # The heartbeat goes last: waiting requests must read the error, not a lost worker.
             self.closed.set()
             await asyncio.gather(background[0], return_exceptions=True)
-            await self.redis.delete(protocol.heartbeat_key(self.worker_id), self.control)
-            await self.redis.srem(protocol.workers_key(self.engine.name), self.worker_id)
+            await self.redis.delete(self.keys.heartbeat(self.worker_id), self.control)
+            await self.redis.srem(self.keys.workers(self.engine.name), self.worker_id)
             await self.redis.aclose()
             self.executor.shutdown(wait=True)
             logger.info("tts worker stopped", extra={"worker": self.worker_id})
@@ -129,7 +134,7 @@ class Worker:
     # --- intake ------------------------------------------------------------------------------
 
     async def _take_jobs(self) -> None:
-        channel = protocol.job_channel(self.engine.name)
+        channel = Keys.job_channel(self.engine.name)
         while not self.stopping.is_set():
             await self.capacity.acquire()
             try:
@@ -142,18 +147,18 @@ class Worker:
                 self.capacity.release()
 
     async def _accept(self, message: dict[str, Any]) -> bool:
-        job = protocol.Job.from_message(message)
+        job = Job.from_message(message)
         claimed = await self.redis.set(
-            protocol.claim_key(job.job_id), self.worker_id, nx=True, px=600_000
+            self.keys.claim(job.job_id), self.worker_id, nx=True, px=600_000
         )
         if not claimed:
             return False  # a duplicate delivery: another worker runs it
         if job.deadline < time.time():
-            await self._send(job, protocol.ERROR, code="timeout", message="The job expired.")
+            await self._send(job, messages.ERROR, code="timeout", message="The job expired.")
             return False
         chunks = self.engine.stream(job.segments, voice=job.voice, conditioning=None)
         self.active[job.job_id] = ActiveJob(job=job, chunks=chunks)
-        await self._send(job, protocol.ACCEPTED, control=self.control, worker=self.worker_id)
+        await self._send(job, messages.ACCEPTED, control=self.control, worker=self.worker_id)
         self.wake.set()
         return True
 
@@ -162,14 +167,14 @@ class Worker:
             popped = await self.redis.blpop([self.control], timeout=0.5)
             if popped is None:
                 continue
-            message = protocol.unpack(popped[1])
+            message = messages.unpack(popped[1])
             active = self.active.get(str(message.get("job_id")))
             if active is None:
                 continue
-            if message["type"] == protocol.CREDIT:
+            if message["type"] == messages.CREDIT:
                 active.acked = max(active.acked, int(message["acked"]))
                 active.last_credit = time.monotonic()
-            elif message["type"] == protocol.CANCEL:
+            elif message["type"] == messages.CANCEL:
                 active.cancelled = True
             self.wake.set()
 
@@ -199,13 +204,16 @@ class Worker:
             try:
                 chunk = await loop.run_in_executor(self.executor, _next_chunk, active.chunks)
             except EngineError as error:
-                await self._finish(active, protocol.ERROR, code=error.code, message=str(error))
+                await self._finish(active, messages.ERROR, code=error.code, message=str(error))
                 continue
             except Exception:
-                logger.exception("engine failed", extra={"job": active.job.job_id})
+                logger.exception(
+                    "engine failed",
+                    extra={"job": active.job.job_id, "tenant": active.job.schema_name},
+                )
                 await self._finish(
                     active,
-                    protocol.ERROR,
+                    messages.ERROR,
                     code="engine_failure",
                     message="The engine failed on this input.",
                 )
@@ -217,14 +225,14 @@ class Worker:
             await self._finish(active, None)
             return
         if chunk is None:
-            await self._finish(active, protocol.DONE, samples=active.samples)
+            await self._finish(active, messages.DONE, samples=active.samples)
             return
         active.sent += 1
         active.samples += chunk.samples
         active.served = time.monotonic()
         await self._send(
             active.job,
-            protocol.AUDIO,
+            messages.AUDIO,
             seq=active.sent,
             pcm=chunk.pcm,
             segment=chunk.segment,
@@ -238,7 +246,7 @@ class Worker:
                 await self._finish(active, None)
             elif active.job.deadline < wall:
                 await self._finish(
-                    active, protocol.ERROR, code="timeout", message="The synthesis took too long."
+                    active, messages.ERROR, code="timeout", message="The synthesis took too long."
                 )
             elif not active.has_credit and now - active.last_credit > self.config.stall_seconds:
                 logger.info("dropping stalled job", extra={"job": active.job.job_id})
@@ -255,19 +263,19 @@ class Worker:
 
     async def _fail_all(self, code: str, message: str) -> None:
         for active in list(self.active.values()):
-            await self._finish(active, protocol.ERROR, code=code, message=message)
+            await self._finish(active, messages.ERROR, code=code, message=message)
 
-    async def _send(self, job: protocol.Job, kind: str, **fields: Any) -> None:
-        message = protocol.pack({"type": kind, "job_id": job.job_id, **fields})
+    async def _send(self, job: Job, kind: str, **fields: Any) -> None:
+        message = messages.pack({"type": kind, "job_id": job.job_id, **fields})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(job.reply, message)
-            pipe.expire(job.reply, protocol.REPLY_TTL_SECONDS)
+            pipe.expire(job.reply, messages.REPLY_TTL_SECONDS)
             await pipe.execute()
 
     # --- heartbeat ---------------------------------------------------------------------------
 
     async def _beat(self) -> None:
-        status = protocol.WorkerStatus(
+        status = WorkerStatus(
             worker_id=self.worker_id,
             engine=self.engine.name,
             pid=os.getpid(),
@@ -277,11 +285,11 @@ class Worker:
         )
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(
-                protocol.heartbeat_key(self.worker_id),
+                self.keys.heartbeat(self.worker_id),
                 status.dumps(),
                 px=int(self.config.heartbeat_ttl * 1000),
             )
-            pipe.sadd(protocol.workers_key(self.engine.name), self.worker_id)
+            pipe.sadd(self.keys.workers(self.engine.name), self.worker_id)
             await pipe.execute()
 
     async def _heartbeat(self) -> None:

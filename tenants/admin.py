@@ -7,31 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from billing.limits import forget_limits
-from billing.models import Plan
 from callwaiting_tts.admin import ReadOnlyModelAdmin
+from tenants.audit import Actor, audit_record
 from tenants.models import ApiKey, AuditLog, Domain, Membership, Tenant
-from tenants.services import (
-    Actor,
-    api_key_revoke,
-    audit_record,
-    tenant_reactivate,
-    tenant_suspend,
-)
+from tenants.services import api_key_revoke, tenant_reactivate, tenant_suspend
 
 
-def _staff_actor(request: HttpRequest) -> Actor:
+def staff_actor(request: HttpRequest) -> Actor:
     return Actor.from_request(
         request, actor=f"user:{request.user.pk}", source=AuditLog.Source.ADMIN
     )
-
-
-def _plan_slug(plan_id: int) -> str | None:
-    return Plan.objects.filter(pk=plan_id).values_list("slug", flat=True).first()
 
 
 class DomainInline(admin.TabularInline):
@@ -45,8 +33,10 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
-@admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    """The tenant's page. Registered by billing (`billing.admin`), whose subclass audits a plan
+    change and forgets the cached limits: the plan is billing's, and tenants sits below it."""
+
     list_display = ["slug", "name", "status", "plan", "schema_name", "created_at"]
     list_filter = ["status", "plan"]
     search_fields = ["slug", "name", "schema_name"]
@@ -60,14 +50,10 @@ class TenantAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "plan" in form.changed_data:
-            audit_record(
-                by=_staff_actor(request),
-                action="plan.changed",
-                tenant=obj,
-                target=f"tenant:{obj.slug} plan {_plan_slug(form.initial['plan'])}→{obj.plan.slug}",
-            )
-            forget_limits(obj.pk)
-            transaction.on_commit(lambda: forget_limits(obj.pk))
+            self.plan_changed(request, obj, form.initial["plan"])
+
+    def plan_changed(self, request: HttpRequest, tenant: Tenant, old_plan_id: int) -> None:
+        """Called after a staff member moved `tenant` to another plan."""
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Members added, changed or removed on the tenant's page are audited too."""
@@ -89,19 +75,19 @@ class TenantAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected tenants")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         for tenant in queryset:
-            tenant_suspend(tenant=tenant, by=_staff_actor(request))
+            tenant_suspend(tenant=tenant, by=staff_actor(request))
         self.message_user(request, f"Suspended {len(queryset)} tenant(s).", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected tenants")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         for tenant in queryset:
-            tenant_reactivate(tenant=tenant, by=_staff_actor(request))
+            tenant_reactivate(tenant=tenant, by=staff_actor(request))
         self.message_user(request, f"Reactivated {len(queryset)} tenant(s).", messages.SUCCESS)
 
 
 def _audit_membership(request: HttpRequest, membership: Membership, action: str) -> None:
     audit_record(
-        by=_staff_actor(request),
+        by=staff_actor(request),
         action=action,
         tenant=membership.tenant,
         target=f"user:{membership.user_id} {membership.role}",
@@ -166,7 +152,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected API keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset.select_related("tenant"):
-            api_key_revoke(api_key=api_key, by=_staff_actor(request))
+            api_key_revoke(api_key=api_key, by=staff_actor(request))
         self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.SUCCESS)
 
 

@@ -6,4 +6,4 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import schema  # noqa: F401  (registers the OpenAPI security scheme)
+        from tenants import openapi  # noqa: F401  (registers the OpenAPI security scheme)

@@ -1,4 +1,4 @@
-"""API key → tenant, the one function behind HTTP and WebSocket authentication.
+"""API key → principal, the one function behind HTTP and WebSocket authentication.
 
 The key record (with its tenant's schema and status) is cached in Redis, so an authenticated
 request touches no database; revocation and suspension delete the cached record
@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
 from callwaiting_tts.redis import get_redis, key
+from tenants.audit import Actor, audit_record
 from tenants.keys import parse_key, secret_matches
-from tenants.models import ApiKey, Tenant
+from tenants.models import ApiKey, AuditLog, Tenant
+from tenants.principal import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -37,39 +38,6 @@ class ApiKeyError(Exception):
         self.message = message
         self.status = status
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class KeyPrincipal:
-    """The authenticated caller: an API key of one tenant. Stands in as DRF's `request.user`."""
-
-    key_id: int
-    prefix: str
-    name: str
-    scopes: frozenset[str]
-    tenant_id: int
-    tenant_slug: str
-    tenant_name: str
-    schema_name: str
-    plan_id: int
-    expires_at: float | None = None
-    is_authenticated: bool = field(default=True, init=False)
-
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes or "admin" in self.scopes
-
-    def tenant(self) -> Tenant:
-        """An unsaved-looking Tenant built from the cache: enough for `connection.set_tenant`."""
-        tenant = Tenant(
-            id=self.tenant_id,
-            schema_name=self.schema_name,
-            slug=self.tenant_slug,
-            name=self.tenant_name,
-            status=Tenant.Status.ACTIVE,
-            plan_id=self.plan_id,
-        )
-        tenant._state.adding = False
-        return tenant
 
 
 def _cache_key(prefix: str) -> str:
@@ -141,9 +109,6 @@ def _note_failure(client: str | None, code: str) -> None:
     if count <= 3:  # the log itself is rate-limited: the first few failures per client and minute
         logger.info("api key authentication failed", extra={"client": client, "code": code})
     if count == settings.AUTH_FAILURE_LIMIT_PER_MINUTE:  # once per burst: the budget just ran out
-        from tenants.models import AuditLog
-        from tenants.services import Actor, audit_record
-
         audit_record(
             by=Actor(actor=f"ip:{client}", source=AuditLog.Source.API, ip=client),
             action="auth.failure_burst",
@@ -176,7 +141,7 @@ def key_problem(prefix: str) -> ApiKeyError | None:
     return _record_problem(record)
 
 
-def authenticate_api_key(raw: str, *, client: str | None = None) -> KeyPrincipal:
+def authenticate_api_key(raw: str, *, client: str | None = None) -> Principal:
     """Resolves a presented key. Raises ApiKeyError; never touches the tenant's schema."""
     _check_failure_budget(client)
     parsed = parse_key(raw.strip())
@@ -195,7 +160,7 @@ def authenticate_api_key(raw: str, *, client: str | None = None) -> KeyPrincipal
             _note_failure(client, problem.code)
         raise problem
     _note_use(record["key_id"])
-    return KeyPrincipal(
+    return Principal(
         key_id=record["key_id"],
         prefix=record["prefix"],
         name=record["name"],

@@ -1,4 +1,4 @@
-"""DRF authentication: the one place an HTTP request gets its tenant and schema."""
+"""DRF authentication: the one place an HTTP API request gets its principal."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from callwaiting_tts.logs import tenant_var
-from tenants.auth import ApiKeyError, KeyPrincipal, authenticate_api_key, key_from_headers
-from tenants.db import tenant_connection
+from tenants.auth import ApiKeyError, authenticate_api_key, key_from_headers
+from tenants.principal import Principal
 
 
 def client_address(request: Request) -> str:
@@ -24,12 +24,11 @@ def _as_drf_error(error: ApiKeyError) -> exceptions.APIException:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """Resolves API key → tenant → schema once per request.
+    """Resolves API key → principal once per request and puts it on `request.principal`
+    (`tenants.principal.principal_of` reads it). The schema is not switched here: services
+    enter the tenant's schema themselves (`tenants.db`)."""
 
-    Sets `request.tenant` and the connection's schema; `tenants.middleware.PublicSchemaMiddleware`
-    puts the connection back on the public schema when the request ends."""
-
-    def authenticate(self, request: Request) -> tuple[KeyPrincipal, KeyPrincipal] | None:
+    def authenticate(self, request: Request) -> tuple[Principal, Principal] | None:
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             raw = key_from_headers(headers)
@@ -38,9 +37,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             principal = authenticate_api_key(raw, client=client_address(request))
         except ApiKeyError as error:
             raise _as_drf_error(error) from None
-        tenant = principal.tenant()
-        request._request.tenant = tenant  # type: ignore[attr-defined]
-        tenant_connection().set_tenant(tenant)
+        request._request.principal = principal  # type: ignore[attr-defined]
         tenant_var.set(principal.tenant_slug)
         return principal, principal
 

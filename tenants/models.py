@@ -6,8 +6,6 @@ from django.db import models
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
-from billing.models import default_plan_id
-
 
 class Tenant(TenantMixin):
     class Status(models.TextChoices):
@@ -17,9 +15,9 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=50, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    plan = models.ForeignKey(
-        "billing.Plan", on_delete=models.PROTECT, default=default_plan_id, related_name="tenants"
-    )
+    # The plan is billing's (a string reference: tenants imports nothing of billing); who creates
+    # a tenant chooses it (billing.services.plan_default when they have no choice).
+    plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="tenants")
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Schemas are created by tenants.services.tenant_create, which controls migration output.

@@ -7,17 +7,17 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from tenants.auth import KeyPrincipal
+from tenants.principal import Principal
 
 
 class HasApiKey(BasePermission):
-    """Any valid API key; plus the scope the view requires for this method, if it names one."""
+    """An authenticated principal; plus the scope the view requires for this method, if any."""
 
     message = "This API key lacks the scope this endpoint requires."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        principal = request.auth
-        if not isinstance(principal, KeyPrincipal):
+        principal = getattr(request, "principal", None)
+        if not isinstance(principal, Principal):
             return False
         scope = getattr(view, "required_scopes", {}).get(request.method or "")
         if scope and not principal.has_scope(scope):

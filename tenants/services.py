@@ -1,4 +1,4 @@
-"""Writes for tenants, memberships, API keys and the audit log (keyword-only services)."""
+"""Writes for tenants, memberships and API keys (keyword-only services), each audited."""
 
 from __future__ import annotations
 
@@ -13,67 +13,20 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 from django_tenants.utils import schema_exists
 
-from billing.models import Plan
-from billing.services import plan_default
 from callwaiting_tts.errors import ApplicationError
-from callwaiting_tts.logs import request_id_var
+from tenants.audit import Actor, audit_record
 from tenants.auth import forget_key, forget_keys
 from tenants.db import tenant_connection
 from tenants.keys import generate_key, hash_secret
-from tenants.models import ALL_SCOPES, ApiKey, AuditLog, Membership, Tenant
+from tenants.models import ALL_SCOPES, ApiKey, Membership, Tenant
 
 logger = logging.getLogger(__name__)
 
 _SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who does something, for the audit log."""
-
-    actor: str
-    source: str
-    ip: str | None = None
-    user_agent: str = ""
-    request_id: str = ""
-
-    @classmethod
-    def cli(cls) -> Actor:
-        return cls(actor="cli", source=AuditLog.Source.CLI)
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls(actor="system", source=AuditLog.Source.SYSTEM)
-
-    @classmethod
-    def from_request(cls, request: HttpRequest, *, actor: str, source: str) -> Actor:
-        return cls(
-            actor=actor,
-            source=source,
-            ip=request.META.get("REMOTE_ADDR") or None,
-            user_agent=request.headers.get("User-Agent", "")[:400],
-            request_id=getattr(request, "request_id", "") or "",
-        )
-
-
-def audit_record(
-    *, by: Actor, action: str, tenant: Tenant | None = None, target: str = ""
-) -> AuditLog:
-    return AuditLog.objects.create(
-        actor=by.actor,
-        source=by.source,
-        ip=by.ip,
-        user_agent=by.user_agent,
-        request_id=by.request_id or request_id_var.get() or "",
-        tenant=tenant,
-        action=action,
-        target=target[:200],
-    )
 
 
 @dataclass(frozen=True)
@@ -97,12 +50,13 @@ def tenant_create(
     *,
     name: str,
     by: Actor,
+    plan_id: int,
     slug: str | None = None,
-    plan: Plan | None = None,
     owner_email: str | None = None,
 ) -> NewTenant:
-    """Creates the tenant row, its migrated schema, an owner user and a first key with every scope.
-    On failure nothing is left behind: no row, no schema."""
+    """Creates the tenant row on plan `plan_id`, its migrated schema, an owner user and a first
+    key with every scope. On failure nothing is left behind: no row, no schema. The plan is the
+    caller's choice (billing's `plan_default` when it has none): tenants sits below billing."""
     slug = _clean_slug(slug or slugify(name)[:40])
     owner_email = _clean_email(owner_email or f"owner@{slug}.invalid")
     with transaction.atomic():
@@ -110,7 +64,7 @@ def tenant_create(
             name=name,
             slug=slug,
             schema_name=_schema_name(slug),
-            plan=plan or plan_default(),
+            plan_id=plan_id,
         )
     try:
         tenant.create_schema(verbosity=0)

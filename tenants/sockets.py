@@ -1,31 +1,23 @@
-"""WebSocket authentication: the one place a socket gets its tenant.
+"""WebSocket authentication: the one place a socket gets its principal.
 
 Django-tenants' middleware never runs for WebSockets, so `ApiKeyAuthMiddleware` resolves the
 key from a header (`Authorization: Bearer`, `X-API-Key`, `xi-api-key`) or, for browsers, from
 a `Sec-WebSocket-Protocol` entry `cw-key.<key>`; a socket with neither authenticates with its
 first message (the consumer calls `authenticate_socket` with that key). Either way the result
-lands in `scope["tenant"]` and `scope["api_key"]`.
-
-ORM calls from async code go through `tenant_db`: the schema does not follow into the thread
-pool, so each call enters the tenant's schema itself.
+lands in `scope["principal"]` (`tenants.principal.socket_principal` reads it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from channels.db import database_sync_to_async
-from django_tenants.utils import schema_context
 
-from tenants.auth import ApiKeyError, KeyPrincipal, authenticate_api_key, key_from_headers
+from tenants.auth import ApiKeyError, authenticate_api_key, key_from_headers
+from tenants.principal import Principal
 
-KEY_SUBPROTOCOL_PREFIX = "cw-key."
-APP_SUBPROTOCOL = "callwaiting-tts"
-
-P = ParamSpec("P")
-R = TypeVar("R")
+KEY_SUBPROTOCOL_PREFIX = "cw-key."  # MERGE: from callwaiting_tts_client.protocol
+APP_SUBPROTOCOL = "callwaiting-tts"  # MERGE: from callwaiting_tts_client.protocol
 
 
 def scope_headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -51,24 +43,23 @@ def _client(scope: dict[str, Any]) -> str | None:
 
 
 @database_sync_to_async
-def authenticate_socket(scope: dict[str, Any], raw: str) -> KeyPrincipal:
-    """Resolves `raw` and sets `scope["tenant"]` and `scope["api_key"]`. Raises ApiKeyError."""
+def authenticate_socket(scope: dict[str, Any], raw: str) -> Principal:
+    """Resolves `raw` and sets `scope["principal"]`. Raises ApiKeyError."""
     principal = authenticate_api_key(raw, client=_client(scope))
-    scope["tenant"] = principal.tenant()
-    scope["api_key"] = principal
+    scope["principal"] = principal
     return principal
 
 
 class ApiKeyAuthMiddleware:
-    """Sets `scope["tenant"]`/`scope["api_key"]` (None until authenticated) and, when a presented
-    key is bad, `scope["auth_error"]`; the consumer accepts and then closes such a socket, since
-    closing before accept reaches the client as a bare HTTP 403."""
+    """Sets `scope["principal"]` (None until authenticated) and, when a presented key is bad,
+    `scope["auth_error"]`; the consumer accepts and then closes such a socket, since closing
+    before accept reaches the client as a bare HTTP 403."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        scope = dict(scope, tenant=None, api_key=None, auth_error=None)
+        scope = dict(scope, principal=None, auth_error=None)
         try:
             raw = key_from_scope(scope)
             if raw is not None:
@@ -76,16 +67,3 @@ class ApiKeyAuthMiddleware:
         except ApiKeyError as error:
             scope["auth_error"] = error
         return await self.app(scope, receive, send)
-
-
-def tenant_db(func: Callable[P, R]) -> Callable[..., Any]:
-    """`@tenant_db` turns `func(*args)` into `await func(schema_name, *args)`, run in a thread
-    inside the tenant's schema."""
-
-    @database_sync_to_async
-    @wraps(func)
-    def run(schema_name: str, *args: P.args, **kwargs: P.kwargs) -> R:
-        with schema_context(schema_name):
-            return func(*args, **kwargs)
-
-    return run

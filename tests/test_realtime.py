@@ -14,8 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from billing.models import UsageRecord
 from synthesis.audio.g711 import ulaw_to_pcm
-from synthesis.engines import load_engine
-from synthesis.engines.plan import engine_segments
+from synthesis.contract.plan import engine_segments
+from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)

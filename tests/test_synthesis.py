@@ -15,8 +15,8 @@ import pytest
 from django_tenants.utils import schema_context
 
 from billing.models import UsageRecord
-from synthesis.engines import load_engine
-from synthesis.engines.plan import engine_segments
+from synthesis.contract.plan import engine_segments
+from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
 from tests.synth import delete, open_stream, pcm, post
 from voices.models import Voice
@@ -201,7 +201,7 @@ def busy_worker_pid() -> int | None:
     from django.conf import settings
 
     from callwaiting_tts.redis import get_redis
-    from synthesis.protocol import WorkerStatus
+    from synthesis.contract.jobs import WorkerStatus
 
     client = get_redis()
     for key in client.scan_iter(match=f"{settings.REDIS_PREFIX}:tts:worker:*"):

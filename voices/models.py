@@ -7,8 +7,8 @@ from django.db import models
 
 
 class Voice(models.Model):
-    """A tenant's own named voice, in the tenant's schema. For now a preset over a stock voice;
-    cloned voices extend it."""
+    """A tenant's own named voice, in the tenant's schema: a preset over a stock voice (its own
+    name, language, speed and whether it is the tenant's default)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)

@@ -1,5 +1,5 @@
 """Reads for voices: the stock catalogue beside the tenant's presets, and resolving what a
-synthesis request names. Callers are in the tenant's schema."""
+synthesis request names. Each read enters the principal's schema itself (`tenants.db`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django_tenants.utils import schema_context
 
 from callwaiting_tts.errors import ApplicationError
-from tenants.db import tenant_connection
-from voices.catalogue import STOCK_VOICES, StockVoice
+from synthesis.engines.catalog import STOCK_VOICES, StockVoice
+from tenants.db import run_in_tenant_schema, tenant_schema
+from tenants.principal import Principal
 from voices.models import Voice
 
 
@@ -25,13 +25,39 @@ class ResolvedVoice:
     speed: float
 
 
+class VoiceNotFound(ApplicationError):
+    """Missing, or another tenant's: the same answer (404)."""
+
+    def __init__(self) -> None:
+        super().__init__("Not found.", code="not_found", status=404)
+
+
+def voice_list(*, principal: Principal) -> list[Voice]:
+    with tenant_schema(principal.schema_name):
+        return list(Voice.objects.all())
+
+
+def voice_get(*, principal: Principal, voice_id: str) -> Voice:
+    """The tenant's preset `voice_id`; VoiceNotFound otherwise (another tenant's voice lives in
+    another schema, so it is simply not found)."""
+    try:
+        key = uuid.UUID(voice_id)
+    except ValueError:
+        raise VoiceNotFound() from None
+    with tenant_schema(principal.schema_name):
+        voice = Voice.objects.filter(pk=key).first()
+    if voice is None:
+        raise VoiceNotFound()
+    return voice
+
+
+def voice_count(*, principal: Principal) -> int:
+    with tenant_schema(principal.schema_name):
+        return Voice.objects.count()
+
+
 def _default_key(schema_name: str) -> str:
     return f"default_voice:{schema_name}"
-
-
-def cached_default_voice(schema_name: str) -> str | None:
-    cached = cache.get(_default_key(schema_name))
-    return None if cached is None else str(cached)
 
 
 def default_voice_ref(schema_name: str) -> str:
@@ -39,16 +65,16 @@ def default_voice_ref(schema_name: str) -> str:
     the synthesis hot path), forgotten when a default preset is created or deleted."""
     cached = cache.get(_default_key(schema_name))
     if cached is None:
-        with schema_context(schema_name):
+        with tenant_schema(schema_name):
             found = Voice.objects.filter(is_default=True).values_list("pk", flat=True).first()
         cached = str(found) if found else ""
         cache.set(_default_key(schema_name), cached, 300)
     return str(cached)
 
 
-def forget_default_voice() -> None:
-    """Called in the tenant's schema after its default preset changed."""
-    cache.delete(_default_key(tenant_connection().schema_name))
+def forget_default_voice(schema_name: str) -> None:
+    """After the tenant's default preset changed."""
+    cache.delete(_default_key(schema_name))
 
 
 def _preset(ref: str) -> Voice | None:
@@ -65,16 +91,26 @@ def _stock_ref(ref: str | None, source: str) -> str:
     return ref
 
 
-def is_stock(ref: str | None, source: str) -> bool:
-    """Whether `ref` names a stock voice: resolving it then needs no database."""
-    return _stock_ref(ref, source) in STOCK_VOICES
+def voice_resolve(
+    *, principal: Principal, ref: str | None, language: str | None, source: str
+) -> ResolvedVoice:
+    """The voice a request names: a stock voice, or one of the tenant's presets by id or name;
+    the tenant's default preset when it names none, else the stock default. Raises
+    ApplicationError (unknown voice, a language the voice does not speak)."""
+    if ref is None:
+        ref = default_voice_ref(principal.schema_name) or None
+    return _resolve(principal, ref, language=language, source=source)
 
 
-def voice_resolve(ref: str | None, *, language: str | None, source: str) -> ResolvedVoice:
+def _resolve(
+    principal: Principal, ref: str | None, *, language: str | None, source: str
+) -> ResolvedVoice:
+    """As `voice_resolve`, with the tenant's default already looked up (`ref` None: stock)."""
     ref = _stock_ref(ref, source)
     stock, preset = STOCK_VOICES.get(ref), None
     if stock is None:
-        preset = _preset(ref)
+        with tenant_schema(principal.schema_name):
+            preset = _preset(ref)
         stock = STOCK_VOICES.get(preset.base_voice) if preset else None
     if stock is None:
         raise ApplicationError(
@@ -92,6 +128,31 @@ def voice_resolve(ref: str | None, *, language: str | None, source: str) -> Reso
         stock=stock,
         language=chosen,
         speed=preset.speed if preset else 1.0,
+    )
+
+
+async def voice_resolve_async(
+    *, principal: Principal, ref: str | None, language: str | None, source: str
+) -> ResolvedVoice:
+    """`voice_resolve` for the event loop: a stock voice (the common case, on the hot path)
+    costs at most one cache GET for the tenant's default and no database; a preset is read in a
+    database thread."""
+    if ref is None:
+        cached = cache.get(_default_key(principal.schema_name))
+        if cached is None:
+            return await run_in_tenant_schema(
+                principal.schema_name,
+                voice_resolve,
+                principal=principal,
+                ref=None,
+                language=language,
+                source=source,
+            )
+        ref = str(cached) or None
+    if _stock_ref(ref, source) in STOCK_VOICES:
+        return _resolve(principal, ref, language=language, source=source)
+    return await run_in_tenant_schema(
+        principal.schema_name, _resolve, principal, ref, language=language, source=source
     )
 
 

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from billing.api.usage import CSVRenderer
 from billing.models import Statement
 from billing.statements import statement_csv, statement_html
-from tenants.auth import KeyPrincipal
+from tenants.principal import principal_of
 
 
 class StatementLineSerializer(serializers.Serializer[Any]):
@@ -46,8 +46,7 @@ class StatementListSerializer(serializers.Serializer[Any]):
 
 
 def _statements(request: Request) -> Any:
-    principal = request.auth
-    assert isinstance(principal, KeyPrincipal)
+    principal = principal_of(request)
     return Statement.objects.filter(tenant_id=principal.tenant_id).prefetch_related("lines")
 
 

@@ -15,12 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import admission
+from billing import admission, leases
 from billing.limits import Limits, limits_for
 from billing.statements import month_start, next_month
 from callwaiting_tts.redis import get_redis
-from synthesis import leases
-from tenants.auth import KeyPrincipal
+from tenants.principal import Principal, principal_of
 
 
 class RateWindowSerializer(serializers.Serializer[Any]):
@@ -49,7 +48,7 @@ def _window(client: Redis, key: str, limit: int | None) -> dict[str, Any]:
     return {"limit": limit, "used": used, "remaining": remaining}
 
 
-def tenant_stats(principal: KeyPrincipal, limits: Limits) -> dict[str, Any]:
+def tenant_stats(principal: Principal, limits: Limits) -> dict[str, Any]:
     """Read-only: the same keys admission writes, and PostgreSQL when the month's counter is
     gone (as admission itself rebuilds it)."""
     client = get_redis()
@@ -78,7 +77,7 @@ def tenant_stats(principal: KeyPrincipal, limits: Limits) -> dict[str, Any]:
                 client, admission.rate_key("tenant", tenant_id), limits.requests_per_minute
             ),
             "api_key": _window(
-                client, admission.rate_key("key", principal.key_id), limits.key_requests_per_minute
+                client, admission.rate_key(*principal.rate_subject), limits.key_requests_per_minute
             ),
         },
     }
@@ -92,7 +91,6 @@ class TenantStatsView(APIView):
 
     @extend_schema(operation_id="tenant_stats", responses=StatsSerializer)
     def get(self, request: Request) -> Response:
-        principal = request.auth
-        assert isinstance(principal, KeyPrincipal)
+        principal = principal_of(request)
         limits = limits_for(principal.tenant_id)
         return Response(tenant_stats(principal, limits))

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import UsageRecord
-from tenants.auth import KeyPrincipal
+from tenants.principal import principal_of
 
 MAX_DAYS = {"hour": 31, "day": 366}
 DEFAULT_DAYS = 30
@@ -199,8 +199,7 @@ class UsageView(APIView):
         query = UsageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        principal = request.auth
-        assert isinstance(principal, KeyPrincipal)
+        principal = principal_of(request)
         report = usage_report(
             principal.tenant_id, values["start"], values["end"], values["granularity"]
         )

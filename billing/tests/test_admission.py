@@ -19,12 +19,11 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from billing import admission
+from billing import admission, leases
 from billing.admission import Admission, admit, month_figures, reserve_more, settle, settle_sync
 from billing.limits import Limits
 from billing.models import UsageRecord
-from synthesis import leases
-from tenants.auth import KeyPrincipal
+from tenants.principal import Principal
 
 OPEN = Limits(
     requests_per_minute=None,
@@ -39,9 +38,9 @@ OPEN = Limits(
 )
 
 
-def principal(tenant_id: int | None = None, key_id: int | None = None) -> KeyPrincipal:
+def principal(tenant_id: int | None = None, key_id: int | None = None) -> Principal:
     tenant_id = tenant_id or random.randint(10**8, 10**9)
-    return KeyPrincipal(
+    return Principal(
         key_id=key_id or random.randint(10**8, 10**9),
         prefix="test",
         name="test",
@@ -75,12 +74,12 @@ import django
 django.setup()
 from billing.admission import admit
 from billing.limits import Limits
-from tenants.auth import KeyPrincipal
+from tenants.principal import Principal, principal_of
 
 spec = json.loads(sys.argv[1])
 sets = {"allowed_engines": frozenset(), "allowed_formats": frozenset()}
 limits = Limits(**spec["limits"], **sets)
-who = KeyPrincipal(key_id=spec["key_id"], prefix="p", name="n", scopes=frozenset(),
+who = Principal(key_id=spec["key_id"], prefix="p", name="n", scopes=frozenset(),
                    tenant_id=spec["tenant_id"], tenant_slug="t", tenant_name="t",
                    schema_name="public", plan_id=0)
 

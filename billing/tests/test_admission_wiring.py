@@ -18,7 +18,8 @@ from billing.limits import Limits, forget_limits
 from billing.models import Plan, UsageRecord
 from callwaiting_tts.asgi import application
 from callwaiting_tts.redis import get_redis, key
-from tenants.services import Actor, tenant_suspend
+from tenants.audit import Actor
+from tenants.services import tenant_suspend
 from tests.conftest import _daphne, service  # noqa: F401  (the real service, daphne)
 from tests.synth import post
 

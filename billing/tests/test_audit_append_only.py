@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from tenants.audit import Actor, audit_record
 from tenants.models import AuditLog, Tenant
-from tenants.services import Actor, audit_record
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from conformance.behaviour import (
     run_behaviour,
 )
 from conformance.paths import suite_dir
-from synthesis.engines import load_engine
+from synthesis.engines.loader import load_engine
 
 SUITE = suite_dir() / "ssml" / "ssml_behaviour_cases.jsonl"
 pytestmark = pytest.mark.skipif(

@@ -6,9 +6,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 from synthesis.audio.formats import FORMATS, check_format
+from synthesis.engines.catalog import LANGUAGES
 from synthesis.services import SynthesisInput
 from synthesis.text.ssml import looks_like_ssml
-from voices.catalogue import LANGUAGES
 
 NATIVE_FORMATS = sorted(FORMATS)
 OPENAI_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]

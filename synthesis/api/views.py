@@ -25,7 +25,7 @@ from synthesis.api.serializers import (
 )
 from synthesis.services import Synthesis, SynthesisInput, synthesis_start, text_preview
 from synthesis.text.model import Plan
-from tenants.auth import KeyPrincipal
+from tenants.principal import principal_of
 
 
 class AudioNegotiation(DefaultContentNegotiation):
@@ -49,8 +49,7 @@ _AUDIO = OpenApiResponse(
 
 
 def _start(request: Request, data: SynthesisInput) -> Synthesis:
-    principal = request.auth
-    assert isinstance(principal, KeyPrincipal)
+    principal = principal_of(request)
     request_id = getattr(request._request, "request_id", "")
     return async_to_sync(synthesis_start)(principal=principal, data=data, request_id=request_id)
 
@@ -122,8 +121,7 @@ class TextPreviewView(APIView):
     def post(self, request: Request) -> Response:
         serializer = PreviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        principal = request.auth
-        assert isinstance(principal, KeyPrincipal)
+        principal = principal_of(request)
         voice, plan = text_preview(principal=principal, data=serializer.to_input())
         return Response(preview_body(plan, voice_id=voice.id, engine=voice.stock.engine))
 

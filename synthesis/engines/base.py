@@ -1,70 +1,31 @@
-"""The engine interface every TTS engine implements (Piper now, XTTS later).
+"""The engine interface every TTS engine implements.
 
 Engines run only in worker processes (`manage.py run_tts_worker`); web processes never import
 this package's implementations. Audio leaves an engine as mono signed 16-bit little-endian PCM at
-the engine's own sample rate; resampling and encoding happen on the web side.
+the engine's own sample rate; resampling and encoding happen on the web side. What an engine is
+given and gives back (segments, chunks, conditioning) is the web↔worker contract
+(`synthesis.contract`); what web processes know of it without loading it is its catalog row.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of text with its own parameters. Never empty or whitespace-only."""
-
-    text: str
-    language: str = "en"
-    speed: float = 1.0  # 0.25-4.0; > 1 is faster
-    volume: float = 1.0  # linear gain applied to the (normalized) audio
-    pause_after_ms: int = 0  # exact silence appended after this segment's audio
-    pause_before_ms: int = 0  # exact silence before it (a break at the start of a request)
-    pitch_st: float = 0.0  # pitch shift in semitones, duration unchanged
-    # ("text", ...) and ("ipa", ...) parts when the text has SSML <phoneme>s: engines that take
-    # phonemes speak the IPA, the others `text` (which holds the written fallback).
-    parts: tuple[tuple[str, str], ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.text.strip():
-            raise ValueError("an engine never receives an empty or whitespace-only segment")
-        # Back from msgpack, parts are lists: keep the dataclass comparable and hashable.
-        object.__setattr__(self, "parts", tuple((str(k), str(v)) for k, v in self.parts))
-
-
-@dataclass(frozen=True)
-class Conditioning:
-    """Cloned-voice conditioning data made by `Engine.prepare_voice` (for XTTS: GPT conditioning
-    latents and a speaker embedding, serialized). Opaque to everything but its engine."""
-
-    engine: str
-    data: bytes
+from synthesis.contract.segments import Chunk, Conditioning, Segment
+from synthesis.engines.catalog import EngineSpec
 
 
 @dataclass(frozen=True)
 class EngineVoice:
-    """A voice an engine offers by itself (a stock voice)."""
+    """A voice an engine offers by itself (a stock voice), as the loaded engine reports it."""
 
     id: str
     name: str
     language: str
     description: str = ""
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """PCM s16le mono at the engine's sample rate, from segment `segment` of the request."""
-
-    pcm: bytes
-    segment: int
-    segment_end: bool = False  # the last chunk of its segment (pause included)
-    extra: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def samples(self) -> int:
-        return len(self.pcm) // 2
 
 
 class EngineError(Exception):
@@ -75,10 +36,21 @@ class EngineError(Exception):
         self.code = code
 
 
+class EngineMismatch(RuntimeError):
+    """A loaded engine disagrees with its catalog row: web processes would plan wrongly."""
+
+
 class Engine(ABC):
-    name: str
-    sample_rate: int
-    languages: tuple[str, ...]
+    spec: ClassVar[EngineSpec]  # its catalog row
+    sample_rate: int  # as loaded; must equal the row's
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self.spec.languages
 
     @abstractmethod
     def voices(self) -> list[EngineVoice]:
@@ -101,6 +73,22 @@ class Engine(ABC):
 
     def warm_up(self) -> None:  # noqa: B027  (optional hook)
         """Runs once after loading, so the first request does not pay one-off costs."""
+
+    def check_against(self, spec: EngineSpec) -> None:
+        """Raises EngineMismatch unless this engine is what `spec` says: the same sample rate
+        (web processes resample from it) and every stock voice the row lists."""
+        if self.sample_rate != spec.sample_rate:
+            raise EngineMismatch(
+                f"the {spec.name} engine produces {self.sample_rate} Hz; its catalog row says "
+                f"{spec.sample_rate} Hz"
+            )
+        offered = {voice.id for voice in self.voices()}
+        missing = sorted({voice.id for voice in spec.stock_voices} - offered)
+        if missing:
+            raise EngineMismatch(
+                f"the {spec.name} engine lacks the stock voice(s) {', '.join(missing)} "
+                "its catalog row lists"
+            )
 
 
 def silence(sample_rate: int, milliseconds: int) -> bytes:

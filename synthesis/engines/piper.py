@@ -31,15 +31,9 @@ import soxr
 from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 
-from synthesis.engines.base import (
-    Chunk,
-    Conditioning,
-    Engine,
-    EngineError,
-    EngineVoice,
-    Segment,
-    silence,
-)
+from synthesis.contract.segments import Chunk, Conditioning, Segment
+from synthesis.engines.base import Engine, EngineError, EngineVoice, silence
+from synthesis.engines.catalog import PIPER
 
 JOE = EngineVoice(
     id="joe",
@@ -71,8 +65,7 @@ _LENGTH_SCALES = (5.0, 2.3, 1.45, 1.0, 0.73, 0.56, 0.41, 0.27)
 class PiperEngine(Engine):
     """The joe voice; English only. Speeds above 2.0 are served at about 2.0 (see `_SPEEDS`)."""
 
-    name = "piper"
-    languages = ("en",)
+    spec = PIPER
 
     def __init__(
         self,

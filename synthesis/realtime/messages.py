@@ -1,5 +1,6 @@
-"""The realtime protocol's messages: `start` options, their validation, and the error types
-that go with each code (the same as on HTTP). Protocol: docs/websocket.md."""
+"""The realtime protocol's client messages, validated: a bad one raises an ApplicationError that
+names the field (the socket answers it with an `error` and stays open). Protocol:
+docs/websocket.md."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from callwaiting_tts.errors import ApplicationError
 from synthesis.audio.formats import check_format
+from synthesis.services import SynthesisInput
 
 CONTEXT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 WS_FORMATS = ("pcm", "mulaw", "alaw")
+MAX_MARK_NAME = 256
 
 
-class ContextError(Exception):
-    """A bad message about a context: answered with an error, the socket stays open."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.param = code, message, param
+def invalid(message: str, param: str | None = None) -> ApplicationError:
+    return ApplicationError(message, code="invalid_request", param=param)
 
 
 @dataclass
@@ -34,93 +34,99 @@ class Options:
     stream_sid: str | None = None
 
 
+@dataclass(frozen=True)
+class Start:
+    """A `start`: the context's id (None: the server names it), its options and what it says
+    at once (`ssml`, known whole; or the first `text`)."""
+
+    context_id: str | None
+    options: Options
+    text: str | None
+    ssml: str | None
+
+    def synthesis_input(self) -> SynthesisInput:
+        """The synthesis this context is: SSML, or text admitted empty that grows."""
+        options = self.options
+        return SynthesisInput(
+            text=None,
+            ssml=self.ssml,
+            voice=options.voice,
+            language=options.language,
+            speed=options.speed,
+            output_format=options.format,
+            sample_rate=options.sample_rate,
+            source="websocket",
+        )
+
+
+def parse_start(message: dict[str, Any]) -> Start:
+    context_id = message.get("context_id")
+    if context_id is not None and (
+        not isinstance(context_id, str) or not CONTEXT_ID.match(context_id)
+    ):
+        raise invalid("context_id: up to 64 letters, digits, '-', '_' or '.'.", "context_id")
+    options = parse_options(message)
+    ssml, text = message.get("ssml"), message.get("text")
+    if ssml is not None and not isinstance(ssml, str):
+        raise invalid("ssml must be a string.", "ssml")
+    if text is not None and not isinstance(text, str):
+        raise invalid("text must be a string.", "text")
+    return Start(context_id=context_id, options=options, text=text, ssml=ssml)
+
+
+def parse_text(message: dict[str, Any]) -> str:
+    text = message.get("text")
+    if not isinstance(text, str):
+        raise invalid("text must be a string.", "text")
+    return text
+
+
+def parse_mark(message: dict[str, Any]) -> str:
+    name = message.get("name")
+    if not isinstance(name, str) or not name or len(name) > MAX_MARK_NAME:
+        raise invalid("A mark needs a name (a string).", "name")
+    return name
+
+
 def parse_options(message: dict[str, Any]) -> Options:
-    """The `start` message's settings, validated (ContextError names the field)."""
+    """The `start` message's settings, validated."""
     options = Options()
     output = message.get("output", "raw")
     if output not in ("raw", "twilio"):
-        raise ContextError("invalid_request", "output must be 'raw' or 'twilio'.", "output")
+        raise invalid("output must be 'raw' or 'twilio'.", "output")
     options.output = output
     if output == "twilio":
         sid = message.get("stream_sid")
         if not isinstance(sid, str) or not sid:
-            raise ContextError(
-                "invalid_request", "output 'twilio' needs the stream's stream_sid.", "stream_sid"
-            )
+            raise invalid("output 'twilio' needs the stream's stream_sid.", "stream_sid")
         options.stream_sid, options.format, options.encoding = sid, "mulaw", "json"
         options.sample_rate = 8000
     else:
         fmt = message.get("format", "pcm")
         if fmt not in WS_FORMATS:
-            raise ContextError(
-                "invalid_request", f"format must be one of {', '.join(WS_FORMATS)}.", "format"
-            )
+            raise invalid(f"format must be one of {', '.join(WS_FORMATS)}.", "format")
         rate = message.get("sample_rate")
         if rate is not None and not isinstance(rate, int):
-            raise ContextError("invalid_request", "sample_rate must be an integer.", "sample_rate")
+            raise invalid("sample_rate must be an integer.", "sample_rate")
         try:
             options.format, options.sample_rate = check_format(fmt, rate)
         except ValueError as error:
-            raise ContextError("invalid_request", str(error), "sample_rate") from None
+            raise invalid(str(error), "sample_rate") from None
         encoding = message.get("encoding", "binary")
         if encoding not in ("binary", "json"):
-            raise ContextError(
-                "invalid_request", "encoding must be 'binary' or 'json'.", "encoding"
-            )
+            raise invalid("encoding must be 'binary' or 'json'.", "encoding")
         options.encoding = encoding
     pacing = message.get("pacing", "none")
     if pacing not in ("none", "realtime"):
-        raise ContextError("invalid_request", "pacing must be 'none' or 'realtime'.", "pacing")
+        raise invalid("pacing must be 'none' or 'realtime'.", "pacing")
     options.pacing = pacing
     speed = message.get("speed", 1.0)
     if not isinstance(speed, int | float) or isinstance(speed, bool) or not 0.25 <= speed <= 4:
-        raise ContextError("invalid_request", "speed must be a number from 0.25 to 4.", "speed")
+        raise invalid("speed must be a number from 0.25 to 4.", "speed")
     options.speed = float(speed)
     for name in ("voice", "language"):
         value = message.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > 100):
-            raise ContextError("invalid_request", f"{name} must be a string.", name)
+            raise invalid(f"{name} must be a string.", name)
         setattr(options, name, value)
     return options
-
-
-_ERROR_TYPES = {
-    "authentication_error": frozenset(
-        {
-            "missing_api_key",
-            "invalid_api_key",
-            "invalid_authorization_header",
-            "api_key_revoked",
-            "api_key_expired",
-            "auth_timeout",
-        }
-    ),
-    "permission_error": frozenset({"tenant_suspended", "insufficient_scope"}),
-    "rate_limit_error": frozenset(
-        {
-            "too_many_failed_attempts",
-            "too_many_connections",
-            "concurrency_limit",
-            "rate_limit_exceeded",
-            "quota_exceeded",
-        }
-    ),
-    "api_error": frozenset(
-        {
-            "no_workers",
-            "queue_timeout",
-            "worker_lost",
-            "internal_error",
-            "engine_error",
-            "service_unavailable",
-        }
-    ),
-}
-
-
-def error_type(code: str) -> str:
-    """The error `type` for a code, as on HTTP (callwaiting_tts/errors.py)."""
-    for kind, codes in _ERROR_TYPES.items():
-        if code in codes:
-            return kind
-    return "invalid_request_error"

@@ -1,69 +1,120 @@
-"""A context's audio on its way to the client: encoded, framed (20 ms for telephony), paced
-and sent, and accounted for frame by frame (what was sent is what is billed)."""
+"""A context's audio on its way to the client: encoded, framed (20 ms for telephony), paced,
+sent in the client's shape (binary frames, JSON `audio` messages or Twilio `media`), with its
+marks; and accounted for frame by frame, because what was sent is what is billed."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
-
-from django.conf import settings
+import base64
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from synthesis.audio.encode import AudioPipeline
 from synthesis.audio.telephony import Framer
-from synthesis.realtime.telephony import Pacer
+from synthesis.realtime.messages import Options
+from synthesis.realtime.telephony import Pacer, twilio_mark, twilio_media
+from synthesis.services import Synthesis
 
-if TYPE_CHECKING:
-    from synthesis.realtime.session import Context, Session
+Send = Callable[[dict[str, Any] | bytes], Awaitable[None]]
 
 REALTIME_HEAD_START_MS = 200.0
 
 
 class Output:
-    """A context's audio on its way out: encoded, framed (20 ms for telephony), paced, sent, and
-    accounted frame by frame (what was sent is what is billed)."""
+    """Sends one context's audio and marks. Sends nothing once `cancelled` is set."""
 
-    def __init__(self, session: Session, context: Context, pipeline: AudioPipeline) -> None:
-        options = context.options
-        self.session = session
-        self.context = context
-        self.pipeline = pipeline
+    def __init__(
+        self,
+        send: Send,
+        *,
+        context_id: str,
+        options: Options,
+        synthesis: Synthesis,
+        cancelled: asyncio.Event,
+        send_ahead_ms: float,
+    ) -> None:
+        self._send = send
+        self.context_id = context_id
+        self.options = options
+        self.synthesis = synthesis
+        self.cancelled = cancelled
+        self.rate = synthesis.stock.sample_rate
+        self.pipeline = AudioPipeline(self.rate, options.format, options.sample_rate)
         telephony = options.format in ("mulaw", "alaw")
         self.framer = Framer.for_format(options.format, options.sample_rate) if telephony else None
-        head_start = (
-            REALTIME_HEAD_START_MS if options.pacing == "realtime" else settings.WS_SEND_AHEAD_MS
-        )
+        head_start = REALTIME_HEAD_START_MS if options.pacing == "realtime" else send_ahead_ms
         self.pacer = Pacer(head_start_ms=head_start)
         self.out_ms = 0.0
         self.bytes_per_ms = _bytes_per_ms(options.format, options.sample_rate)
+        self.samples_sent = 0  # engine-rate samples sent to the client
+        self.seq = 0  # JSON audio messages sent
+
+    @property
+    def audio_ms_sent(self) -> int:
+        return self.samples_sent * 1000 // self.rate
 
     async def feed(self, pcm: bytes, segment: int) -> bool:
+        """Sends the audio of `pcm` (engine-rate PCM of the context's segment `segment`);
+        False once the context is cancelled."""
         data = await asyncio.to_thread(self.pipeline.feed, pcm)
         frames = self.framer.push(data) if self.framer else ([data] if data else [])
-        return await self._send(frames, segment)
+        return await self._frames(frames, segment)
 
     async def finish(self) -> bool:
+        """Sends what the encoder and framer still hold; False once cancelled."""
         tail = await asyncio.to_thread(self.pipeline.finish)
         frames = self.framer.push(tail) if self.framer else ([tail] if tail else [])
         if self.framer:
             frames += self.framer.finish()
-        return await self._send(frames, None)
+        return await self._frames(frames, None)
 
-    async def _send(self, frames: list[bytes], segment: int | None) -> bool:
-        context = self.context
+    async def mark(self, name: str) -> None:
+        """A mark, placed at the audio sent so far (and as a Twilio mark in Twilio mode)."""
+        if self.cancelled.is_set():
+            return
+        await self._send(
+            {
+                "type": "mark",
+                "context_id": self.context_id,
+                "name": name,
+                "time_ms": self.audio_ms_sent,
+            }
+        )
+        if self.options.output == "twilio" and self.options.stream_sid:
+            await self._send(twilio_mark(self.options.stream_sid, name))
+
+    async def _frames(self, frames: list[bytes], segment: int | None) -> bool:
         for frame in frames:
             await self.pacer.wait(self.out_ms)
-            if context.cancelled.is_set():
+            if self.cancelled.is_set():
                 return False
-            await self.session._send_audio(context, frame)
+            await self._frame(frame)
             ms = len(frame) / self.bytes_per_ms
             self.out_ms += ms
-            samples = round(ms * context.rate / 1000)
-            context.samples_sent += samples
+            samples = round(ms * self.rate / 1000)
+            self.samples_sent += samples
             if segment is not None:
-                context.synthesis.delivered(segment, samples)
+                self.synthesis.delivered(segment, samples)
             else:
-                context.synthesis.samples_delivered += samples
-        return not context.cancelled.is_set()
+                self.synthesis.samples_delivered += samples
+        return not self.cancelled.is_set()
+
+    async def _frame(self, frame: bytes) -> None:
+        options = self.options
+        if options.output == "twilio" and options.stream_sid:
+            await self._send(twilio_media(options.stream_sid, frame))
+        elif options.encoding == "json":
+            self.seq += 1
+            await self._send(
+                {
+                    "type": "audio",
+                    "context_id": self.context_id,
+                    "seq": self.seq,
+                    "audio": base64.b64encode(frame).decode(),
+                }
+            )
+        else:
+            await self._send(frame)
 
 
 def _bytes_per_ms(fmt: str, sample_rate: int) -> float:

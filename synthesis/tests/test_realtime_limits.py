@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 
+from billing import leases
 from callwaiting_tts.asgi import application
-from synthesis import leases
 from synthesis.consumers import CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_MANY_FAILURES
 
 pytestmark = pytest.mark.django_db(transaction=True)

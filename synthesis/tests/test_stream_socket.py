@@ -7,7 +7,8 @@ from django_tenants.utils import schema_context
 
 from callwaiting_tts.asgi import application
 from synthesis.consumers import CLOSE_AUTH_TIMEOUT, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from tenants.services import Actor, tenant_suspend
+from tenants.audit import Actor
+from tenants.services import tenant_suspend
 from voices.models import Voice
 
 pytestmark = pytest.mark.django_db(transaction=True)

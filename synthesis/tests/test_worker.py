@@ -12,8 +12,9 @@ import redis
 from django.conf import settings
 
 from conftest import start_worker, stop_worker
-from synthesis import protocol
-from synthesis.engines.base import Segment
+from synthesis.contract.jobs import Job
+from synthesis.contract.keys import Keys
+from synthesis.contract.segments import Segment
 from synthesis.stream import JobStream, SynthesisFailed
 from synthesis.text.split import split_text
 
@@ -21,9 +22,9 @@ LONG = " ".join(f"Sentence {n} of a long answer goes on for a while." for n in r
 SHORT = "Hello there."
 
 
-def job(text: str, window: int = 4) -> protocol.Job:
+def job(text: str, window: int = 4) -> Job:
     segments = [Segment(p.text, language="en-US") for p in split_text(text)]
-    return protocol.Job(
+    return Job(
         job_id=str(uuid.uuid4()),
         reply="",
         engine="piper",
@@ -135,7 +136,7 @@ async def test_sigterm_finishes_the_chunk_in_hand_and_exits_cleanly(worker_pool)
     assert len(received) - 1 < len(split_text(LONG)) - 1
     assert await asyncio.to_thread(worker.process.wait, 20) == 0
     client = redis.Redis.from_url(settings.REDIS_URL)
-    assert not client.exists(protocol.heartbeat_key(worker.worker_id))
+    assert not client.exists(Keys(settings.REDIS_PREFIX).heartbeat(worker.worker_id))
     stop_worker(worker)
 
 
@@ -156,12 +157,12 @@ async def test_a_duplicate_delivery_runs_once(tts_worker):
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
-    duplicate.reply = protocol.reply_key(duplicate.job_id)
-    await layer.send(protocol.job_channel("piper"), duplicate.to_message())
+    duplicate.reply = Keys(settings.REDIS_PREFIX).reply(duplicate.job_id)
+    await layer.send(Keys.job_channel("piper"), duplicate.to_message())
     client = redis.Redis.from_url(settings.REDIS_URL)
     await eventually(
-        lambda: not client.zcard(f"{settings.REDIS_PREFIX}:asgi{protocol.job_channel('piper')}")
+        lambda: not client.zcard(f"{settings.REDIS_PREFIX}:asgi{Keys.job_channel('piper')}")
     )
     await asyncio.sleep(0.5)
-    assert client.llen(protocol.reply_key(duplicate.job_id)) == 0
+    assert client.llen(Keys(settings.REDIS_PREFIX).reply(duplicate.job_id)) == 0
     assert audio

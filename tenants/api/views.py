@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenants.auth import KeyPrincipal
+from tenants.principal import principal_of
 
 
 class MeTenantSerializer(serializers.Serializer[Any]):
@@ -37,8 +37,7 @@ class MeView(APIView):
 
     @extend_schema(operation_id="me_retrieve", responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        principal = request.auth
-        assert isinstance(principal, KeyPrincipal)  # guaranteed by HasApiKey
+        principal = principal_of(request)
         expires = principal.expires_at
         return Response(
             {

@@ -9,8 +9,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from billing.services import plan_default
+from tenants.audit import Actor, audit_record
 from tenants.models import ALL_SCOPES, ApiKey, AuditLog, Tenant
-from tenants.services import Actor, api_key_create, audit_record, tenant_create
+from tenants.services import api_key_create, tenant_create
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +22,10 @@ def fresh():
     """A tenant of this test only (rolled back with it): status changes must not leave the
     session tenants' cached auth records suspended for later tests."""
     created = tenant_create(
-        name="Admin test", slug=f"adm-{uuid.uuid4().hex[:8]}", by=Actor.system()
+        name="Admin test",
+        slug=f"adm-{uuid.uuid4().hex[:8]}",
+        by=Actor.system(),
+        plan_id=plan_default().pk,
     )
     return created.tenant, created.api_key.secret
 

@@ -8,10 +8,11 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from callwaiting_tts.redis import get_redis, key
+from tenants.audit import Actor
 from tenants.auth import forget_key
 from tenants.db import tenant_connection
 from tenants.models import ApiKey, AuditLog
-from tenants.services import Actor, api_key_revoke, tenant_reactivate, tenant_suspend
+from tenants.services import api_key_revoke, tenant_reactivate, tenant_suspend
 
 pytestmark = pytest.mark.django_db
 

@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from billing.models import Plan
 from billing.services import plan_default
+from tenants.audit import Actor
 from tenants.db import tenant_connection
 from tenants.models import ALL_SCOPES, ApiKey, AuditLog, Membership, Tenant
-from tenants.services import Actor, tenant_create
+from tenants.services import tenant_create
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +101,9 @@ def unique_slug(stem: str) -> str:
 def fresh_tenant(stem: str = "cmd") -> tuple[Tenant, str]:
     """A tenant of this test only (its rows and schema go with the test's transaction), for
     tests that change its status: the session tenants' cached auth records must stay valid."""
-    created = tenant_create(name=stem, slug=unique_slug(stem), by=Actor.system())
+    created = tenant_create(
+        name=stem, slug=unique_slug(stem), by=Actor.system(), plan_id=plan_default().pk
+    )
     return created.tenant, created.api_key.secret
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from voices.catalogue import LANGUAGES, STOCK_VOICES
+from synthesis.engines.catalog import LANGUAGES, STOCK_VOICES
 from voices.models import Voice
 
 

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
-from synthesis.engines import load_engine
-from synthesis.engines.base import Chunk, Conditioning, EngineError, Segment
+from synthesis.contract.segments import Chunk, Conditioning, Segment
+from synthesis.engines.base import EngineError
+from synthesis.engines.loader import load_engine
 from synthesis.engines.piper import PiperEngine
 
 RATE = 22050
@@ -297,7 +298,7 @@ def test_ipa_symbols_the_voice_lacks_are_left_out(engine):
 def test_parts_survive_the_job_message():
     import msgpack
 
-    from synthesis.protocol import Job
+    from synthesis.contract.jobs import Job
 
     segment = Segment("Hi.", parts=(("ipa", "haɪ"),))
     job = Job(

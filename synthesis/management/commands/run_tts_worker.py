@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from synthesis.engines import load_engine
+from synthesis.engines.loader import load_engine
 from synthesis.worker import Worker, WorkerConfig
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class Command(BaseCommand):
             engine,
             layer=layer,
             redis_url=settings.REDIS_URL,
+            redis_prefix=settings.REDIS_PREFIX,
             config=WorkerConfig(max_jobs=options["max_jobs"]),
         )
         asyncio.run(self._serve(worker))

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from tenants.audit import Actor
 from tenants.management.base import TenantCommand, tenant_by_ref
 from tenants.models import ALL_SCOPES
-from tenants.services import Actor, api_key_create
+from tenants.services import api_key_create
 
 
 class Command(TenantCommand):

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenants.audit import Actor, audit_record
 from tenants.management.base import TenantCommand
 from tenants.models import Tenant
-from tenants.services import Actor, audit_record
 
 
 class Command(TenantCommand):

@@ -3,8 +3,9 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
+from tenants.audit import Actor
 from tenants.management.base import TenantCommand, tenant_by_ref
-from tenants.services import Actor, tenant_reactivate
+from tenants.services import tenant_reactivate
 
 
 class Command(TenantCommand):

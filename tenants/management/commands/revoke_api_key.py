@@ -5,10 +5,11 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from tenants.audit import Actor
 from tenants.keys import parse_key
 from tenants.management.base import TenantCommand
 from tenants.models import ApiKey
-from tenants.services import Actor, api_key_revoke
+from tenants.services import api_key_revoke
 
 
 class Command(TenantCommand):

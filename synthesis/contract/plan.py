@@ -4,7 +4,7 @@ for the conformance run that measures the audio."""
 
 from __future__ import annotations
 
-from synthesis.engines.base import Segment
+from synthesis.contract.segments import Segment
 from synthesis.text.model import Plan
 
 

@@ -1,6 +1,7 @@
 """Counted slots in Redis that expire when their holder dies: concurrent syntheses per tenant and
-open WebSocket connections per tenant. The billing issue reuses the same leases for its
-concurrency limit (and takes the limit from the tenant's plan).
+open WebSocket connections per tenant. Admission (`billing.admission`) takes the first kind in
+its own script, with the limit from the tenant's plan, so HTTP streams and socket contexts count
+together.
 
 A lease set is a sorted set: member = lease id, score = expiry in ms (Redis server time).
 Acquiring is one Lua script (drop expired, count, add if under the limit), so concurrent web

@@ -6,14 +6,17 @@ from typing import Any
 from django.conf import settings
 
 from billing.models import Plan
+from tenants.audit import Actor
 from tenants.management.base import TenantCommand
 from tenants.models import ALL_SCOPES, Tenant
-from tenants.services import Actor, api_key_create, tenant_create
+from tenants.services import api_key_create, tenant_create
 
 DEMO_SLUG = "demo"
 
 
 class Command(TenantCommand):
+    """Lives in billing, above tenants: the demo tenant is on a plan of its own."""
+
     help = "Ensure the demo tenant (plan allowing 100 concurrent streams) and mint a fresh key."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -29,7 +32,7 @@ class Command(TenantCommand):
             created = tenant_create(
                 name=settings.DEMO_TENANT_NAME,
                 slug=DEMO_SLUG,
-                plan=plan,
+                plan_id=plan.pk,
                 owner_email="demo@example.com",
                 by=Actor.cli(),
             )

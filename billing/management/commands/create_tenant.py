@@ -7,11 +7,14 @@ from django.core.management.base import CommandError
 
 from billing.models import DEFAULT_PLAN_SLUG, Plan
 from billing.services import plan_default
+from tenants.audit import Actor
 from tenants.management.base import TenantCommand
-from tenants.services import Actor, tenant_create
+from tenants.services import tenant_create
 
 
 class Command(TenantCommand):
+    """Lives in billing, above tenants: it chooses the new tenant's plan."""
+
     help = "Create a tenant: its schema, an owner user and a first API key with every scope."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -31,7 +34,7 @@ class Command(TenantCommand):
         created = tenant_create(
             name=options["name"],
             slug=options["slug"],
-            plan=plan,
+            plan_id=plan.pk,
             owner_email=options["owner_email"],
             by=Actor.cli(),
         )

@@ -1,0 +1,142 @@
+"""The socket's one speaker: contexts are spoken one at a time, in the order they started.
+
+Per context it takes what the producer planned (units with their job streams, marks, the end,
+or an error), reads each unit's chunks one at a time (the credit window holds the worker back)
+and hands them to the context's output; at the end it sends `done` and finishes the context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from billing.models import UsageRecord
+from callwaiting_tts.errors import ApplicationError
+from synthesis.realtime.context import (
+    ClientMark,
+    Context,
+    End,
+    Planned,
+    internal_error,
+    next_unless_cancelled,
+    redis_lost,
+    wait_unless_cancelled,
+)
+from synthesis.stream import SynthesisFailed
+
+logger = logging.getLogger(__name__)
+Status = UsageRecord.Status
+
+
+class Speaker:
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.order: asyncio.Queue[Context] = asyncio.Queue()
+        self.task = asyncio.ensure_future(self._run())
+
+    def queue(self, context: Context) -> None:
+        self.order.put_nowait(context)
+
+    async def _run(self) -> None:
+        while True:
+            context = await self.order.get()
+            if context.finished:
+                continue
+            context.speaking = True
+            try:
+                await self._speak(context)
+            except Exception:
+                logger.exception("realtime speaker failed", extra={"context": context.id})
+                await context.fail(internal_error(), self.request_id)
+            finally:
+                context.spoken.set()
+
+    async def _speak(self, context: Context) -> None:
+        out = context.output
+        while True:
+            item = await next_unless_cancelled(context.planned.get(), context.cancelled)
+            if item is None:  # cancelled
+                return
+            if isinstance(item, ApplicationError):
+                await context.fail(item, self.request_id)
+                return
+            if isinstance(item, ClientMark):
+                await out.mark(item.name)
+                continue
+            if isinstance(item, End):
+                if not await out.finish():
+                    return
+                await context.send(
+                    {
+                        "type": "done",
+                        "context_id": context.id,
+                        "characters": context.billed_characters,
+                        "audio_ms": context.audio_ms_sent,
+                    }
+                )
+                context.finish(Status.COMPLETED)
+                return
+            if not await self._play(context, item):
+                return
+
+    async def _play(self, context: Context, planned: Planned) -> bool:
+        """One unit's audio; False when the context ended (cancelled or failed)."""
+        try:
+            return await self._play_unit(context, planned)
+        finally:
+            planned.first_audio.set()
+
+    async def _play_unit(self, context: Context, planned: Planned) -> bool:
+        out, synthesis = context.output, context.synthesis
+        chunks = planned.stream.chunks()
+        started: set[int] = set()
+        segments = planned.plan.segments
+        while True:
+            # Not cancellable (a redis-py read inside): on cancel it is left to end by itself,
+            # which it does within a poll once the stream is closed.
+            step = asyncio.ensure_future(chunks.__anext__())
+            try:
+                waited = await wait_unless_cancelled(step, context.cancelled)
+            except asyncio.CancelledError:  # the socket closed under us
+                step.add_done_callback(_swallow)
+                raise
+            if not waited:
+                step.add_done_callback(_swallow)
+                return False
+            try:
+                chunk = step.result()
+            except StopAsyncIteration:
+                return True
+            except SynthesisFailed as failure:
+                await context.fail(failure, self.request_id)
+                return False
+            except (RedisError, OSError):
+                logger.warning("lost Redis mid-context", extra={"context": context.id})
+                await context.fail(redis_lost(), self.request_id)
+                return False
+            planned.first_audio.set()
+            if chunk.segment not in started and chunk.segment < len(segments):
+                started.add(chunk.segment)
+                for name in segments[chunk.segment].marks:
+                    await out.mark(name)
+            synthesis.received(len(chunk.pcm) // 2)
+            if not await out.feed(chunk.pcm, planned.offset + chunk.segment):
+                return False
+            if chunk.segment_end and chunk.segment < len(segments):
+                for name in segments[chunk.segment].marks_after:
+                    await out.mark(name)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(BaseException):  # its outcome is the cancellation asked for
+            await self.task
+
+
+def _swallow(task: asyncio.Future[Any]) -> None:
+    """Retrieves an abandoned task's outcome so that it is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
