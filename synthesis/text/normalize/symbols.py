@@ -102,6 +102,10 @@ def read_tag(match: re.Match[str], _locale: str) -> str:
     return f" {match.group(1)} "
 
 
+# A symbol still in the text after the passes that read it in context (money, measures, ...):
+# read as a word of the sentence, which is not always its name ("¢" is "cents"). The hash,
+# tilde, angle brackets and bar have passes of their own: what they mean depends on where
+# they stand.
 _SYMBOL_WORDS: dict[str, str] = {
     "&": "and",
     "%": "percent",
