@@ -1,5 +1,5 @@
-"""SSML behaviour rows measured on real Piper audio, asserted as lower bounds (what was measured
-when the front-end landed: every audio check passes; the misses are listed known differences)."""
+"""SSML behaviour rows measured on real Piper audio, asserted as lower bounds: every audio check
+must pass, and every miss must be a listed known difference."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .numbers import digits
+
 # Written before a name: "Dr. Smith", "Mrs Okafor".
 TITLES: dict[str, str] = {
     "Dr": "Doctor",
@@ -234,8 +236,6 @@ STATE_RE = re.compile(
 
 
 def expand_state(match: re.Match[str], _locale: str) -> str:
-    from .numbers import digits
-
     out = US_STATES[match.group(1)]
     if match.group(3):
         out += (match.group(2) or " ") + digits(match.group(3))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .numbers import ordinal, pluralize, two_digit_year, year
+from .abbreviations import period
+from .numbers import ordinal, ordinal_suffix, pluralize, two_digit_year, year
 
 MONTH_NAMES = [
     "January",
@@ -142,3 +143,83 @@ def period_of_year(index: int, kind: str, year_text: str) -> str | None:
         return None
     name = "half" if kind == "H" else "quarter"
     return f"the {ordinal(index)} {name} of {read_year(year_text)}"
+
+
+# --------------------------------------------------------------- the normalizer's readers
+
+
+def read_iso_date(match: re.Match[str], locale: str) -> str | None:
+    year_s, _sep, month_s, day_s = match.groups()
+    day, month = int(day_s), int(month_s)
+    if not valid(day, month):
+        return None
+    return read_date(day, month, year_s, day_first=default_order(locale) == "dmy")
+
+
+def read_numeric_date(match: re.Match[str], locale: str) -> str | None:
+    groups = match.groups()
+    first_s, _sep, second_s, year_s = groups[0:4] if groups[0] is not None else groups[4:8]
+    first, second = int(first_s), int(second_s)
+    order = numeric_order(first, second, locale)
+    if order is None:
+        return None
+    day, month = (second, first) if order == "md" else (first, second)
+    return read_date(day, month, year_s, day_first=order == "dm")
+
+
+def _with_the(match: re.Match[str], words: str) -> str:
+    if words.startswith("the ") and re.search(r"\bthe\s+$", match.string[: match.start()], re.I):
+        return words[4:]
+    return words
+
+
+def read_month_first(match: re.Match[str], locale: str) -> str | None:
+    month_s, dot, day_s, suffix, comma, year_s = match.groups()
+    month = month_number(month_s)
+    day = int(day_s)
+    if month is None or not valid(day, month):
+        return None
+    if suffix and suffix.lower() != ordinal_suffix(day):
+        return None
+    if not dot and month_s == "may":
+        return None  # "may 5" is likelier the verb and a number
+    sep = ", " if comma and comma.startswith(",") else " "
+    return read_date(day, month, year_s, day_first=False, comma=sep)
+
+
+def read_day_first(match: re.Match[str], locale: str) -> str | None:
+    day_s, suffix, month_s, dot, comma, year_s = match.groups()
+    month = month_number(month_s)
+    day = int(day_s)
+    if month is None or not valid(day, month):
+        return None
+    if suffix and suffix.lower() != ordinal_suffix(day):
+        return None
+    if month_s.lower() == "may" and month_s[0].islower() and not suffix and not year_s:
+        return None
+    sep = ", " if comma and comma.startswith(",") else " "
+    words = read_date(day, month, year_s, day_first=True, comma=sep)
+    if dot and not year_s:
+        words += period(match.string, match.end())
+    return _with_the(match, words)
+
+
+def read_month_year(match: re.Match[str], _locale: str) -> str | None:
+    month = month_number(match.group(1))
+    if month is None:
+        return None
+    return f"{MONTH_NAMES[month - 1]} {year(int(match.group(3)))}"
+
+
+def read_period_of_year(match: re.Match[str], _locale: str) -> str | None:
+    return period_of_year(int(match.group(1)), match.group(2), match.group(3))
+
+
+def read_decade(match: re.Match[str], _locale: str) -> str | None:
+    text = match.group(1) or match.group(2) or match.group(3)
+    return decade(text)
+
+
+def read_era(match: re.Match[str], _locale: str) -> str | None:
+    era = match.group(2).replace(".", "")
+    return f"{year(int(match.group(1)))} {era}"

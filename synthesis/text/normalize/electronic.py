@@ -113,3 +113,14 @@ def read_address(text: str) -> str:
         top = prev_sep == "." and nxt_sep in ("", "/", "?", "#")
         words.append(_label(piece, top=top))
     return " ".join(w for w in words if w)
+
+
+def read_address_match(match: re.Match[str], _locale: str) -> str | None:
+    found = match.group(0)
+    tail = ""
+    while found and found[-1] in ".,;:!?)":
+        tail = found[-1] + tail
+        found = found[:-1]
+    if not found:
+        return None
+    return read_address(found) + tail

@@ -144,3 +144,18 @@ def read_per_only(match: re.Match[str], locale: str) -> str | None:
             return f"{read_quantity(amount)} per {unit}"
         return None
     return f"{read_quantity(amount)} per {words[0]}"
+
+
+# Inches after a number: 12" -> "twelve inches" (unless the quote closes a quotation).
+INCH_RE = re.compile(r"(?<![\w.])([0-9]+(?:\.[0-9]+)?)\"")
+
+
+def read_inches(match: re.Match[str], _locale: str) -> str | None:
+    if match.string.count('"', 0, match.start()) % 2:
+        return None  # a closing quote, not inches
+    amount = match.group(1)
+    return f"{read_quantity(amount)} inch" + ("" if amount == "1" else "es")
+
+
+# Dimensions: "3x4" -> "three by four" (a multiplication sign has been read "times" already).
+BY_RE = re.compile(r"(?<=[0-9]) ?[x\u00d7] ?(?=[0-9.])")

@@ -175,3 +175,9 @@ def say_currency(text: str, locale: str) -> str | None:
         code = "NGN" if locale == "en-NG" else "GBP" if locale == "en-GB" else "USD"
         return read_money(stripped.replace(" ", ""), code, locale=locale)
     return None
+
+
+def read_naira_n(match: re.Match[str], locale: str) -> str | None:
+    if locale != "en-NG":
+        return None
+    return read_money(match.group(1), "NGN", scale=match.group(2), locale=locale)

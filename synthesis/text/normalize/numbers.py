@@ -1,4 +1,5 @@
-"""Numbers as words: cardinals, ordinals, digit strings, decimals, years and fractions.
+"""Numbers as words: cardinals, ordinals, digit strings, decimals, years and fractions; and the
+readers of numbers in running text (plain, ordinal, fractions, versions, house numbers).
 
 Conventions (all locales): the last three-digit group of a cardinal takes a British-style "and"
 ("one hundred and twenty three", "eighteen thousand and eighty one"), higher groups do not
@@ -6,6 +7,10 @@ Conventions (all locales): the last three-digit group of a cardinal takes a Brit
 """
 
 from __future__ import annotations
+
+import re
+import unicodedata
+from fractions import Fraction
 
 ONES = [
     "zero",
@@ -215,3 +220,134 @@ def fraction(numerator: int, denominator: int, *, mixed: bool = False) -> str:
     if numerator == 1:
         return f"{num} {den}"
     return f"{num} {pluralize(den)}"
+
+
+# ---------------------------------------------------------------- numbers in running text
+
+
+# A version or section number: 3.11.4 -> "three point eleven point four".
+VERSION_RE = re.compile(r"(?<![\w.])[0-9]{1,4}(?:\.[0-9]{1,4}){2,5}(?![\w]|\.[0-9])")
+
+
+def read_version(match: re.Match[str], _locale: str) -> str:
+    return " point ".join(number(part) for part in match.group(0).split("."))
+
+
+# A house number before a street name: "123 Laguna Ct" -> "one twenty three Laguna Court".
+HOUSE_NUMBER_RE = re.compile(
+    r"(?<![\w.,])([1-9][0-9]{2,3})(?= (?:[NSEW] )?(?:[A-Z][a-z]+ ){1,3}"
+    r"(?:St|Ave|Rd|Blvd|Ct|Ln|Dr|Expy|Hwy|Pkwy|Way|Street|Avenue|Road|Court|Lane|Drive)\b)"
+)
+
+
+def read_house_number(match: re.Match[str], _locale: str) -> str:
+    return year(int(match.group(1)))
+
+
+MIXED_FRACTION_RE = re.compile(
+    r"(?<![\w./,])([0-9]+) ([0-9]+)/([0-9]+)(?:st|nd|rd|th)?(?![\w/]|[.,][0-9])", re.IGNORECASE
+)
+FRACTION_RE = re.compile(
+    r"(?<![\w./,])([0-9]+) ?/ ?([0-9]+)(?:st|nd|rd|th)?(?![\w/]|[.,][0-9])", re.IGNORECASE
+)
+_VULGAR = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
+VULGAR_RE = re.compile(rf"(?<![\w.])([0-9]+)? ?([{_VULGAR}])")
+
+
+def read_fraction(match: re.Match[str], _locale: str) -> str | None:
+    num_s, den_s = match.group(1), match.group(2)
+    if len(num_s) > 9 or len(den_s) > 9:
+        return None
+    return fraction(int(num_s), int(den_s))
+
+
+def read_mixed_fraction(match: re.Match[str], _locale: str) -> str | None:
+    whole_s, num_s, den_s = match.groups()
+    if len(whole_s) > 9 or len(num_s) > 9 or len(den_s) > 9:
+        return None
+    return f"{number(whole_s)} and {fraction(int(num_s), int(den_s), mixed=True)}"
+
+
+def read_vulgar(match: re.Match[str], _locale: str) -> str | None:
+    value = Fraction(unicodedata.numeric(match.group(2))).limit_denominator(20)
+    words = fraction(value.numerator, value.denominator, mixed=bool(match.group(1)))
+    if match.group(1):
+        return f"{number(match.group(1))} and {words}"
+    return words
+
+
+ORDINAL_RE = re.compile(
+    r"(?<![\w.,])([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(st|nd|rd|th)(?![A-Za-z])", re.IGNORECASE
+)
+
+
+def read_ordinal(match: re.Match[str], _locale: str) -> str | None:
+    text, suffix = match.group(1).replace(",", ""), match.group(2)
+    if len(text) > MAX_CARDINAL_DIGITS:
+        return None
+    value = int(text)
+    if suffix.lower() == ordinal_suffix(value):
+        return ordinal(value)
+    return f"{number(match.group(1))} {suffix}"
+
+
+NUMBER_RE = re.compile(
+    r"(?<![0-9])(?<![0-9][.,])(-|\u2212)?([0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(\.[0-9]+)?"
+    r"(\s(?:thousand|million|billion|trillion)(?![\w]))?"
+    r"|(?<![\w.])(-|\u2212)?\.([0-9]+)"
+)
+
+
+def _signed(match: re.Match[str], sign: str | None) -> str:
+    if not sign:
+        return ""
+    start = match.start()
+    before = match.string[start - 1] if start > 0 else " "
+    return "minus " if not before.isalnum() else ""
+
+
+def read_number(match: re.Match[str], _locale: str) -> str | None:
+    if match.group(6) is not None:
+        return _signed(match, match.group(5)) + decimal("." + match.group(6))
+    scale = match.group(4) or ""
+    sign = _signed(match, match.group(1))
+    whole, frac = match.group(2), match.group(3)
+    text = match.string
+    # a hyphen glued to a word ("covid-19") is not a minus sign: keep it
+    prefix = match.group(1) if sign == "" and match.group(1) else ""
+    if frac:
+        return prefix + sign + decimal(whole + frac) + scale
+    plain = whole.replace(",", "")
+    if scale:
+        return prefix + sign + number(plain, use_and=False) + scale
+    glued = (match.start() > 0 and text[match.start() - 1].isalpha()) or (
+        match.end() < len(text) and text[match.end()].isalpha()
+    )
+    # a code joined to letters by a hyphen ("133-A", "1-413-te") is read without "and"
+    coded = (
+        match.start() > 1 and text[match.start() - 1] == "-" and text[match.start() - 2].isalpha()
+    ) or (
+        text[match.end() : match.end() + 2][:1] == "-"
+        and text[match.end() + 1 : match.end() + 2].isalpha()
+    )
+    if "," in whole:
+        words = number(whole)
+    elif len(plain) > 9 or (glued and len(plain) >= 4):
+        words = digits(plain)
+    elif glued and len(plain) == 3 and not plain.startswith("0"):
+        words = year(int(plain))  # a model number: A321 -> "A three twenty one"
+    elif coded:
+        words = number(plain, use_and=False)
+    elif len(plain) == 4 and not plain.startswith("0") and 1000 <= int(plain) <= 2999 and not sign:
+        words = year(int(plain))
+    else:
+        words = number(plain)
+    return prefix + sign + words
+
+
+# Digits no other pass read.
+DIGITS_RE = re.compile(r"[0-9]+")
+
+
+def read_digits(match: re.Match[str], _locale: str) -> str:
+    return digits(match.group(0))

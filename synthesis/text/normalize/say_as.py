@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 
 from . import dates, measures, money, telephone, times
-from .core import FRACTION_RE, MIXED_FRACTION_RE, normalize, resolve_locale
-from .numbers import MAX_CARDINAL_DIGITS, decimal, digits, fraction, number, ordinal
+from .core import normalize, resolve_locale
+from .numbers import (
+    FRACTION_RE,
+    MAX_CARDINAL_DIGITS,
+    MIXED_FRACTION_RE,
+    decimal,
+    digits,
+    fraction,
+    number,
+    ordinal,
+)
 from .symbols import spell
 
 SAY_AS_TYPES: frozenset[str] = frozenset(

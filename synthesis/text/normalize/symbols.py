@@ -1,4 +1,5 @@
-"""Symbols by name, and reading text character by character."""
+"""Symbols by name, reading text character by character, and the symbols (and literal markup)
+left in running text."""
 
 from __future__ import annotations
 
@@ -91,3 +92,68 @@ def spell(text: str, *, punctuation: bool) -> str:
         if name:
             words.append(name)
     return " ".join(words)
+
+
+# Literal markup left in plain text (<p>, <br/>, </b>): read the element's name only.
+TAG_RE = re.compile(r"</?([A-Za-z][\w-]*)[^<>]{0,40}?/?>")
+
+
+def read_tag(match: re.Match[str], _locale: str) -> str:
+    return f" {match.group(1)} "
+
+
+# A symbol still in the text after the passes that read it in context (money, measures, ...):
+# read as a word of the sentence, which is not always its name ("¢" is "cents"). The hash,
+# tilde, angle brackets and bar have passes of their own: what they mean depends on where
+# they stand.
+_SYMBOL_WORDS: dict[str, str] = {
+    "&": "and",
+    "%": "percent",
+    "@": "at",
+    "+": "plus",
+    "=": "equals",
+    "*": "asterisk",
+    "^": "caret",
+    "\\": "backslash",
+    "_": "underscore",
+    "/": "slash",
+    "$": "dollar",
+    "€": "euro",
+    "£": "pound",
+    "₦": "naira",
+    "¥": "yen",
+    "₩": "won",
+    "¢": "cents",
+    "§": "section",
+    "°": "degrees",
+    "º": "degrees",
+}
+SYMBOL_RE = re.compile(r"[&%@+=*^\\_/$€£₦¥₩¢§°º]")
+HASH_RE = re.compile(r"#")
+TILDE_RE = re.compile(r"~(?=\s*[0-9A-Za-z])|~")
+ANGLE_RE = re.compile(r"(?<=\s)[<>](?=\s)|[<>]")
+BAR_RE = re.compile(r"\s*\|\s*")
+
+
+def read_symbol(match: re.Match[str], _locale: str) -> str:
+    return f" {_SYMBOL_WORDS[match.group(0)]} "
+
+
+def read_hash(match: re.Match[str], _locale: str) -> str:
+    return " hash "
+
+
+def read_tilde(match: re.Match[str], _locale: str) -> str:
+    return "approximately" if match.end() < len(match.string) and match.group(0) else "tilde"
+
+
+def read_angle(match: re.Match[str], _locale: str) -> str:
+    text, start, end = match.string, match.start(), match.end()
+    spaced = (start == 0 or text[start - 1].isspace()) and (end == len(text) or text[end].isspace())
+    if spaced:
+        return "less than" if match.group(0) == "<" else "greater than"
+    return " "
+
+
+def read_bar(_match: re.Match[str], _locale: str) -> str:
+    return ", "

@@ -104,3 +104,22 @@ def read_telephone(text: str) -> str | None:
     if len(groups) == 1:
         groups = _split_national(groups[0])
     return read_groups(groups)
+
+
+# --------------------------------------------------------------- the normalizer's readers
+
+
+def read_international_match(match: re.Match[str], _locale: str) -> str | None:
+    return read_international(match.group(0))
+
+
+def read_national_match(match: re.Match[str], _locale: str) -> str | None:
+    return read_national(match.group(0))
+
+
+def read_ip_match(match: re.Match[str], _locale: str) -> str | None:
+    return read_ip(match.group(0))
+
+
+def read_vanity_match(match: re.Match[str], _locale: str) -> str | None:
+    return read_vanity(match.group(0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .abbreviations import period
 from .numbers import ONES, cardinal
 
 AMPM = r"(?:[ap]\. ?m\.|[ap]\.? ?m(?![\w]))"
@@ -100,3 +101,12 @@ def say_time(text: str) -> str | None:
             zone,
         )
     return None
+
+
+def read_time_match(match: re.Match[str], _locale: str) -> str | None:
+    words = parse_time(match)
+    if words is None:
+        return None
+    if match.group(0).endswith("."):
+        words += period(match.string, match.end())
+    return words
