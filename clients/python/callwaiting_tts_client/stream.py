@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from callwaiting_tts.client.audio import DEFAULT_PCM_RATE, G711_RATE, duration_ms, to_wav
+from callwaiting_tts_client.audio import DEFAULT_PCM_RATE, G711_RATE, duration_ms, to_wav
 
 PROTOCOL_VERSION = 1
 SUBPROTOCOL = "callwaiting-tts"

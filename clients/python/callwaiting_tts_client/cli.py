@@ -1,4 +1,4 @@
-"""`python -m callwaiting_tts.client`: speak a text over `/v1/stream` and write a WAV.
+"""`python -m callwaiting_tts_client`: speak a text over `/v1/stream` and write a WAV.
 
 Exit status: 0 on success, 1 when the server refuses or fails (its error on stderr), 2 on a usage
 error, 130 on Ctrl-C.
@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from callwaiting_tts.client.audio import FORMATS
-from callwaiting_tts.client.stream import AUTH_MODES, ClientError, Result, StreamClient
+from callwaiting_tts_client.audio import FORMATS
+from callwaiting_tts_client.stream import AUTH_MODES, ClientError, Result, StreamClient
 
 DEFAULT_URL = "ws://127.0.0.1:8000/v1/stream"
 URL_ENV = "CALLWAITING_URL"
@@ -25,7 +25,7 @@ KEY_ENV = "CALLWAITING_API_KEY"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m callwaiting_tts.client",
+        prog="python -m callwaiting_tts_client",
         description="Speak TEXT over the CallWaiting TTS WebSocket (/v1/stream); save the audio.",
     )
     parser.add_argument("text", help='the text to speak, or "-" to read it from stdin')

@@ -3,11 +3,11 @@
     async with StreamClient("ws://127.0.0.1:8000/v1/stream", "cw_…") as client:
         result = await client.speak("Hello there.", voice="joe")
 
-Command line: `python -m callwaiting_tts.client --help` (docs/client.md).
+Command line: `python -m callwaiting_tts_client --help` (docs/client.md).
 """
 
-from callwaiting_tts.client.audio import decode_g711, to_wav
-from callwaiting_tts.client.stream import (
+from callwaiting_tts_client.audio import decode_g711, to_wav
+from callwaiting_tts_client.stream import (
     PROTOCOL_VERSION,
     ClientError,
     Result,
