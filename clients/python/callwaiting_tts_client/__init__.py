@@ -7,11 +7,7 @@ Command line: `python -m callwaiting_tts_client --help` (docs/client.md).
 """
 
 from callwaiting_tts_client.audio import decode_g711, to_wav
-from callwaiting_tts_client.stream import (
-    PROTOCOL_VERSION,
-    ClientError,
-    Result,
-    StreamClient,
-)
+from callwaiting_tts_client.protocol import PROTOCOL_VERSION
+from callwaiting_tts_client.stream import ClientError, Result, StreamClient
 
 __all__ = ["PROTOCOL_VERSION", "ClientError", "Result", "StreamClient", "decode_g711", "to_wav"]

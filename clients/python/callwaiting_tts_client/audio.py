@@ -13,10 +13,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-AudioFormat = Literal["pcm", "mulaw", "alaw"]
-FORMATS: tuple[AudioFormat, ...] = ("pcm", "mulaw", "alaw")
-G711_RATE = 8000
-DEFAULT_PCM_RATE = 24000
+from callwaiting_tts_client.protocol import G711_RATE
 
 # WAVE format tags (RFC 2361): G.711 A-law is 6, μ-law is 7.
 WAVE_FORMAT_ALAW = 6
