@@ -1,4 +1,5 @@
-"""`python -m callwaiting_tts_client`: speak a text over `/v1/stream` and write a WAV.
+"""`python -m callwaiting_tts_client`, or the `callwaiting-tts-client` command: speak a text over
+`/v1/stream` and write a WAV.
 
 Exit status: 0 on success, 1 when the server refuses or fails (its error on stderr), 2 on a usage
 error, 130 on Ctrl-C.
@@ -31,9 +32,14 @@ URL_ENV = "CALLWAITING_URL"
 KEY_ENV = "CALLWAITING_API_KEY"
 
 
-def build_parser() -> argparse.ArgumentParser:
+MODULE_PROG = "python -m callwaiting_tts_client"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """`prog` names the command in usage and errors: argparse's default (the script's name) fits
+    the console script; `python -m` passes MODULE_PROG, as its argv[0] is `__main__.py`."""
     parser = argparse.ArgumentParser(
-        prog="python -m callwaiting_tts_client",
+        prog=prog,
         description="Speak TEXT over the CallWaiting TTS WebSocket (/v1/stream); save the audio.",
     )
     parser.add_argument("text", help='the text to speak, or "-" to read it from stdin')
@@ -135,8 +141,8 @@ def summary(result: Result, out: str) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error(f"an API key is needed: --api-key or the {KEY_ENV} environment variable")
