@@ -441,7 +441,7 @@ async def test_a_hundred_connections_each_hear_their_own_sentence(
 async def test_the_reference_client_streams_like_an_llm_and_paces_in_real_time(
     service, tenant, tts_worker
 ):
-    from callwaiting_tts.client import StreamClient
+    from callwaiting_tts_client import StreamClient
 
     words = [w + " " for w in (SENTENCE + " We open at nine tomorrow.").split(" ")]
     async with StreamClient(f"{service.ws_url}/v1/stream", tenant.api_key) as client:
@@ -464,16 +464,25 @@ async def test_the_reference_client_streams_like_an_llm_and_paces_in_real_time(
 def test_the_client_command_line_writes_a_playable_wav(service, tenant, tts_worker, tmp_path):
     import subprocess
     import sys
+    from pathlib import Path
 
     import soundfile
 
+    import callwaiting_tts_client
+
     out = tmp_path / "speech.wav"
     command = [
-        sys.executable, "-m", "callwaiting_tts.client",
+        sys.executable, "-m", "callwaiting_tts_client",
         "--url", f"{service.ws_url}/v1/stream", "--format", "mulaw",
         "--out", str(out), "Your order ships tomorrow.",
     ]  # fmt: skip
-    env = {"CALLWAITING_API_KEY": tenant.api_key, "PATH": "/usr/bin:/bin"}
+    # The client package as this test imported it (a checkout's copy, or the installed one).
+    package_root = Path(callwaiting_tts_client.__file__).resolve().parent.parent
+    env = {
+        "CALLWAITING_API_KEY": tenant.api_key,
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(package_root),
+    }
     done = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode()
     audio, rate = soundfile.read(out, dtype="int16")

@@ -1,4 +1,5 @@
-"""`python -m callwaiting_tts.client`: speak a text over `/v1/stream` and write a WAV.
+"""`python -m callwaiting_tts_client`, or the `callwaiting-tts-client` command: speak a text over
+`/v1/stream` and write a WAV.
 
 Exit status: 0 on success, 1 when the server refuses or fails (its error on stderr), 2 on a usage
 error, 130 on Ctrl-C.
@@ -15,17 +16,30 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from callwaiting_tts.client.audio import FORMATS
-from callwaiting_tts.client.stream import AUTH_MODES, ClientError, Result, StreamClient
+from callwaiting_tts_client.protocol import (
+    AUDIO_FORMATS,
+    DEFAULT_PCM_RATE,
+    ENCODINGS,
+    G711_RATE,
+    PACINGS,
+    PATH,
+    PCM_RATES,
+)
+from callwaiting_tts_client.stream import AUTH_MODES, ClientError, Result, StreamClient
 
-DEFAULT_URL = "ws://127.0.0.1:8000/v1/stream"
+DEFAULT_URL = f"ws://127.0.0.1:8000{PATH}"
 URL_ENV = "CALLWAITING_URL"
 KEY_ENV = "CALLWAITING_API_KEY"
 
 
-def build_parser() -> argparse.ArgumentParser:
+MODULE_PROG = "python -m callwaiting_tts_client"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """`prog` names the command in usage and errors: argparse's default (the script's name) fits
+    the console script; `python -m` passes MODULE_PROG, as its argv[0] is `__main__.py`."""
     parser = argparse.ArgumentParser(
-        prog="python -m callwaiting_tts.client",
+        prog=prog,
         description="Speak TEXT over the CallWaiting TTS WebSocket (/v1/stream); save the audio.",
     )
     parser.add_argument("text", help='the text to speak, or "-" to read it from stdin')
@@ -47,15 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--voice", help="voice id, e.g. joe")
     parser.add_argument("--language", help="BCP 47 language, e.g. en-NG")
-    parser.add_argument("--format", choices=FORMATS, help="audio format (server default: pcm)")
     parser.add_argument(
-        "--sample-rate", type=int, help="pcm: 8000 … 48000 (server default 24000); G.711: 8000"
+        "--format", choices=AUDIO_FORMATS, help="audio format (server default: pcm)"
+    )
+    parser.add_argument(
+        "--sample-rate",
+        type=int,
+        help=f"pcm: {PCM_RATES[0]} … {PCM_RATES[-1]} (server default {DEFAULT_PCM_RATE}); "
+        f"G.711: {G711_RATE}",
     )
     parser.add_argument("--speed", type=float, help="0.25 to 4")
     parser.add_argument(
-        "--encoding", choices=("binary", "json"), help="audio as binary frames or base64 JSON"
+        "--encoding", choices=ENCODINGS, help="audio as binary frames or base64 JSON"
     )
-    parser.add_argument("--pacing", choices=("none", "realtime"), help="realtime: playback speed")
+    parser.add_argument("--pacing", choices=PACINGS, help="realtime: playback speed")
     parser.add_argument("--context-id", help="name the context (else the server names it)")
     parser.add_argument("--ssml", action="store_true", help="TEXT is an SSML document")
     parser.add_argument(
@@ -122,8 +141,8 @@ def summary(result: Result, out: str) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error(f"an API key is needed: --api-key or the {KEY_ENV} environment variable")

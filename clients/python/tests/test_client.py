@@ -25,8 +25,9 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from callwaiting_tts.client import ClientError, StreamClient, decode_g711
-from callwaiting_tts.client.cli import split_words
+import callwaiting_tts_client
+from callwaiting_tts_client import ClientError, StreamClient, decode_g711
+from callwaiting_tts_client.cli import split_words
 
 GOOD_KEY = "cw_test_good_key"
 SILENT_REJECT_KEY = "cw_test_silent"  # closed with 4401 and no error message before it
@@ -418,7 +419,7 @@ async def test_twilio_output_is_decoded(server: FakeServer) -> None:
 
 
 def test_twilio_marks_alone_are_placed_at_the_audio_received() -> None:
-    from callwaiting_tts.client.stream import _Context
+    from callwaiting_tts_client.stream import _Context
 
     context = _Context(context_id="c", format="mulaw", sample_rate=8000, twilio=True)
     context.add_audio(b"\xff" * 80)
@@ -547,7 +548,7 @@ async def drain_until_closed(client: StreamClient) -> None:
 
 
 def test_g711_decoding_matches_libsndfile() -> None:
-    from callwaiting_tts.client.audio import g711_wav
+    from callwaiting_tts_client.audio import g711_wav
 
     every_code = bytes(range(256))
     for fmt in ("mulaw", "alaw"):
@@ -569,10 +570,13 @@ def test_split_words_keeps_the_text() -> None:
 
 async def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, bytes, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLWAITING_")}
+    # The package as this test imported it, installed or not.
+    package_root = str(Path(callwaiting_tts_client.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "callwaiting_tts.client",
+        "callwaiting_tts_client",
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -23,24 +23,19 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from callwaiting_tts.client.audio import DEFAULT_PCM_RATE, G711_RATE, duration_ms, to_wav
+from callwaiting_tts_client.audio import duration_ms, to_wav
+from callwaiting_tts_client.protocol import (
+    APP_SUBPROTOCOL,
+    CLOSE_CODE_NAMES,
+    DEFAULT_FORMAT,
+    DEFAULT_PCM_RATE,
+    G711_RATE,
+    KEY_SUBPROTOCOL_PREFIX,
+    TWILIO_FORMAT,
+)
 
-PROTOCOL_VERSION = 1
-SUBPROTOCOL = "callwaiting-tts"
-KEY_SUBPROTOCOL_PREFIX = "cw-key."
 AuthMode = Literal["header", "message", "subprotocol"]
 AUTH_MODES: tuple[AuthMode, ...] = ("header", "message", "subprotocol")
-
-# Close codes of docs/websocket.md, named for when no error message preceded the close.
-CLOSE_CODES = {
-    4000: "idle_timeout",
-    4400: "protocol_error",
-    4401: "not_authenticated",
-    4403: "forbidden",
-    4408: "auth_timeout",
-    4429: "too_many_requests",
-    1009: "message_too_large",
-}
 
 Message = dict[str, Any]
 Text = str | Iterable[str] | AsyncIterable[str]
@@ -259,7 +254,7 @@ class StreamClient:
             headers["Authorization"] = f"Bearer {self.api_key}"
         elif self.auth == "subprotocol":
             subprotocols = [
-                Subprotocol(SUBPROTOCOL),
+                Subprotocol(APP_SUBPROTOCOL),
                 Subprotocol(KEY_SUBPROTOCOL_PREFIX + self.api_key),
             ]
         try:
@@ -389,7 +384,7 @@ class StreamClient:
         Raises `ClientError` on an error for this context or when the socket closes.
         """
         twilio = output == "twilio"
-        fmt = format or ("mulaw" if twilio else "pcm")
+        fmt = format or (TWILIO_FORMAT if twilio else DEFAULT_FORMAT)
         rate = sample_rate or (G711_RATE if fmt != "pcm" else DEFAULT_PCM_RATE)
         start: Message = {"type": "start"}
         options = {
@@ -648,9 +643,9 @@ class StreamClient:
         last = self._last_message
         if last is not None and last.get("type") == "error" and code not in (None, 1000):
             return ClientError.from_message(last, close_code=code)
-        if code in CLOSE_CODES:
+        if code in CLOSE_CODE_NAMES:
             return ClientError(
-                CLOSE_CODES[code], reason or f"the server closed with {code}", close_code=code
+                CLOSE_CODE_NAMES[code], reason or f"the server closed with {code}", close_code=code
             )
         detail = f": {reason}" if reason else ""
         return ClientError(

@@ -8,48 +8,54 @@ from __future__ import annotations
 import io
 import struct
 import wave
+from collections.abc import Callable
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
-
-AudioFormat = Literal["pcm", "mulaw", "alaw"]
-FORMATS: tuple[AudioFormat, ...] = ("pcm", "mulaw", "alaw")
-G711_RATE = 8000
-DEFAULT_PCM_RATE = 24000
+from callwaiting_tts_client.protocol import G711_RATE
 
 # WAVE format tags (RFC 2361): G.711 A-law is 6, μ-law is 7.
 WAVE_FORMAT_ALAW = 6
 WAVE_FORMAT_MULAW = 7
 
 
-def _mulaw_table() -> npt.NDArray[np.int16]:
+def _mulaw_sample(code: int) -> int:
     # ITU-T G.711 μ-law: bits are stored inverted; 3-bit exponent, 4-bit mantissa, bias 0x84.
-    code = ~np.arange(256, dtype=np.int32) & 0xFF
+    code = ~code & 0xFF
     exponent = (code >> 4) & 0x07
     mantissa = code & 0x0F
     magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(code & 0x80, -magnitude, magnitude).astype(np.int16)
+    return -magnitude if code & 0x80 else magnitude
 
 
-def _alaw_table() -> npt.NDArray[np.int16]:
+def _alaw_sample(code: int) -> int:
     # ITU-T G.711 A-law: even bits inverted (xor 0x55); a set sign bit means positive.
-    code = np.arange(256, dtype=np.int32) ^ 0x55
+    code ^= 0x55
     exponent = (code >> 4) & 0x07
     mantissa = code & 0x0F
     segment0 = (mantissa << 4) + 8
-    shifted = ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0)
-    magnitude = np.where(exponent == 0, segment0, shifted)
-    return np.where(code & 0x80, magnitude, -magnitude).astype(np.int16)
+    shifted = ((mantissa << 4) + 0x108) << max(exponent - 1, 0)
+    magnitude = segment0 if exponent == 0 else shifted
+    return magnitude if code & 0x80 else -magnitude
 
 
-_TABLES = {"mulaw": _mulaw_table(), "alaw": _alaw_table()}
+def _byte_tables(sample: Callable[[int], int]) -> tuple[bytes, bytes]:
+    """`bytes.translate` tables from a G.711 code to the low and the high byte of its s16le
+    sample: decoding is then two translations at C speed, no numpy needed."""
+    samples = [sample(code) & 0xFFFF for code in range(256)]
+    return bytes(s & 0xFF for s in samples), bytes(s >> 8 for s in samples)
+
+
+_TABLES = {"mulaw": _byte_tables(_mulaw_sample), "alaw": _byte_tables(_alaw_sample)}
 
 
 def decode_g711(data: bytes, fmt: Literal["mulaw", "alaw"]) -> bytes:
     """μ-law or A-law bytes → signed 16-bit little-endian PCM (same sample rate)."""
-    codes = np.frombuffer(data, dtype=np.uint8)
-    return _TABLES[fmt][codes].astype("<i2").tobytes()
+    codes = data if isinstance(data, bytes | bytearray) else bytes(data)
+    low, high = _TABLES[fmt]
+    pcm = bytearray(2 * len(codes))
+    pcm[0::2] = codes.translate(low)
+    pcm[1::2] = codes.translate(high)
+    return bytes(pcm)
 
 
 def bytes_per_ms(fmt: str, sample_rate: int) -> float:
