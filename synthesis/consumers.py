@@ -1,5 +1,7 @@
 """`/v1/stream`: the WebSocket for voice agents: authentication, limits and message routing;
-the contexts themselves live in `synthesis.realtime`. Protocol: docs/websocket.md."""
+the contexts themselves live in `synthesis.realtime`. Protocol: docs/websocket.md; its constants
+(version, subprotocols, close codes) are the reference client's `callwaiting_tts_client.protocol`,
+the one copy both sides read."""
 
 from __future__ import annotations
 
@@ -17,36 +19,37 @@ from django.conf import settings
 from billing import leases
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.middleware import new_request_id
+from callwaiting_tts_client.protocol import (
+    APP_SUBPROTOCOL,
+    CLOSE_AUTH_TIMEOUT,
+    CLOSE_FORBIDDEN,
+    CLOSE_IDLE_TIMEOUT,
+    CLOSE_MESSAGE_TOO_LARGE,
+    CLOSE_NOT_AUTHENTICATED,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_MANY_REQUESTS,
+    PROTOCOL_VERSION,
+)
 from synthesis.realtime.session import Session
 from synthesis.realtime.telephony import twilio_event
 from tenants.auth import ApiKeyError, key_problem
 from tenants.db import run_in_tenant_schema
 from tenants.principal import Principal, socket_principal
-from tenants.sockets import APP_SUBPROTOCOL, authenticate_socket
+from tenants.sockets import authenticate_socket
 from voices.selectors import voice_count
-
-# Close codes (documented in docs/websocket.md).
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_AUTH_TIMEOUT = 4408
-CLOSE_TOO_MANY_FAILURES = 4429
-CLOSE_IDLE = 4000
-CLOSE_PROTOCOL = 4400
-CLOSE_TOO_BIG = 1009
-PROTOCOL_VERSION = 1
 
 _HANDLERS = ("start", "text", "flush", "end", "cancel", "mark")
 # A key revoked or a tenant suspended while the socket was open ends the socket.
 _CLOSES_THE_SOCKET = {
     "tenant_suspended": CLOSE_FORBIDDEN,
-    "api_key_revoked": CLOSE_UNAUTHENTICATED,
-    "api_key_expired": CLOSE_UNAUTHENTICATED,
+    "api_key_revoked": CLOSE_NOT_AUTHENTICATED,
+    "api_key_expired": CLOSE_NOT_AUTHENTICATED,
 }
 
 
 def _close_code(error: ApiKeyError) -> int:
-    return {403: CLOSE_FORBIDDEN, 429: CLOSE_TOO_MANY_FAILURES}.get(
-        error.status, CLOSE_UNAUTHENTICATED
+    return {403: CLOSE_FORBIDDEN, 429: CLOSE_TOO_MANY_REQUESTS}.get(
+        error.status, CLOSE_NOT_AUTHENTICATED
     )
 
 
@@ -145,7 +148,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     status=429,
                 )
             )
-            await self.close(code=CLOSE_TOO_MANY_FAILURES)
+            await self.close(code=CLOSE_TOO_MANY_REQUESTS)
             return
         voices = await run_in_tenant_schema(principal.schema_name, voice_count, principal=principal)
         self.session = Session(principal, self.request_id, self._send_any)
@@ -198,7 +201,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     )
                 )
                 self.closing = True
-                await self.close(code=CLOSE_IDLE)
+                await self.close(code=CLOSE_IDLE_TIMEOUT)
                 return
 
     async def send_error(self, error: ApplicationError, context_id: str | None = None) -> None:
@@ -227,7 +230,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 )
             )
             self.closing = True
-            await self.close(code=CLOSE_TOO_BIG)
+            await self.close(code=CLOSE_MESSAGE_TOO_LARGE)
             return
         if text_data is None:
             await self.protocol_error(_bad("invalid_message", "Messages are JSON text frames."))
@@ -300,7 +303,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 _bad("protocol_error", f"{self.errors_in_a_row} bad messages in a row: closing.")
             )
             self.closing = True
-            await self.close(code=CLOSE_PROTOCOL)
+            await self.close(code=CLOSE_PROTOCOL_ERROR)
 
     async def authenticate_first_message(self, content: dict[str, Any]) -> None:
         raw = content.get("api_key")

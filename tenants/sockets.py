@@ -13,11 +13,9 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from callwaiting_tts_client.protocol import KEY_SUBPROTOCOL_PREFIX
 from tenants.auth import ApiKeyError, authenticate_api_key, key_from_headers
 from tenants.principal import Principal
-
-KEY_SUBPROTOCOL_PREFIX = "cw-key."  # MERGE: from callwaiting_tts_client.protocol
-APP_SUBPROTOCOL = "callwaiting-tts"  # MERGE: from callwaiting_tts_client.protocol
 
 
 def scope_headers(scope: dict[str, Any]) -> dict[str, str]:

@@ -1,39 +1,55 @@
 """The server speaks what the client's protocol module says (clients/python: protocol.py).
 
-Until the server imports these constants from `callwaiting_tts_client.protocol`, each of its own
-copies must equal the shared value; once it does, this file reduces to the checks that are not
-identities (the route, the format table)."""
+The socket's constants are imported from `callwaiting_tts_client.protocol` by the server: the
+check is that none of them is written again on the server side. The audio package keeps its own
+table of rates (they serve every HTTP format too), held equal here to the protocol's."""
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
 
 import pytest
 
 from callwaiting_tts_client import protocol
 
-# (server module, server name, protocol name): the wiring for the server.
+# Server modules that speak the socket protocol, and the protocol names each imports.
+IMPORTERS = {
+    "synthesis.consumers": ["PROTOCOL_VERSION", "APP_SUBPROTOCOL", "CLOSE_FORBIDDEN"],
+    "tenants.sockets": ["KEY_SUBPROTOCOL_PREFIX"],
+    "synthesis.realtime.messages": ["AUDIO_FORMATS", "ENCODINGS", "OUTPUTS", "PACINGS"],
+}
+# (server module, server name, protocol name): values the server keeps a table of its own for.
 SAME_VALUE = [
-    ("synthesis.consumers", "PROTOCOL_VERSION", "PROTOCOL_VERSION"),
-    ("synthesis.consumers", "CLOSE_IDLE", "CLOSE_IDLE_TIMEOUT"),
-    ("synthesis.consumers", "CLOSE_PROTOCOL", "CLOSE_PROTOCOL_ERROR"),
-    ("synthesis.consumers", "CLOSE_UNAUTHENTICATED", "CLOSE_NOT_AUTHENTICATED"),
-    ("synthesis.consumers", "CLOSE_FORBIDDEN", "CLOSE_FORBIDDEN"),
-    ("synthesis.consumers", "CLOSE_AUTH_TIMEOUT", "CLOSE_AUTH_TIMEOUT"),
-    ("synthesis.consumers", "CLOSE_TOO_MANY_FAILURES", "CLOSE_TOO_MANY_REQUESTS"),
-    ("synthesis.consumers", "CLOSE_TOO_BIG", "CLOSE_MESSAGE_TOO_LARGE"),
-    ("tenants.sockets", "APP_SUBPROTOCOL", "APP_SUBPROTOCOL"),
-    ("tenants.sockets", "KEY_SUBPROTOCOL_PREFIX", "KEY_SUBPROTOCOL_PREFIX"),
-    ("synthesis.realtime.messages", "WS_FORMATS", "AUDIO_FORMATS"),
     ("synthesis.audio.formats", "PCM_RATES", "PCM_RATES"),
     ("synthesis.audio.formats", "DEFAULT_RATE", "DEFAULT_PCM_RATE"),
     ("synthesis.audio.formats", "TELEPHONY_RATE", "G711_RATE"),
     ("synthesis.audio.telephony", "FRAME_MS", "G711_FRAME_MS"),
 ]
+PROTOCOL_NAMES = {name for name in vars(protocol) if name.isupper()}
+
+
+@pytest.mark.parametrize("module", sorted(IMPORTERS))
+def test_the_server_imports_the_protocols_constants_instead_of_copying_them(module: str) -> None:
+    loaded = importlib.import_module(module)
+    for name in IMPORTERS[module]:
+        assert getattr(loaded, name) is getattr(protocol, name)
+    tree = ast.parse(inspect.getsource(loaded))
+    assigned = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    assert not assigned & PROTOCOL_NAMES, f"{module} defines protocol constants itself"
 
 
 @pytest.mark.parametrize(("module", "server_name", "name"), SAME_VALUE)
-def test_the_server_uses_the_protocols_value(module: str, server_name: str, name: str) -> None:
+def test_the_servers_audio_tables_agree_with_the_protocol(
+    module: str, server_name: str, name: str
+) -> None:
     server = getattr(importlib.import_module(module), server_name)
     assert server == getattr(protocol, name)
 
@@ -72,14 +88,15 @@ def test_the_start_options_defaults_are_the_protocols() -> None:
 def test_the_server_accepts_exactly_the_protocols_values(
     field: str, values: tuple[str, ...]
 ) -> None:
-    from synthesis.realtime.messages import ContextError, parse_options
+    from callwaiting_tts.errors import ApplicationError
+    from synthesis.realtime.messages import parse_options
 
     for value in values:
         message = {field: value}
         if value == "twilio":
             message["stream_sid"] = "MZ1"
         parse_options(message)
-    with pytest.raises(ContextError) as refused:
+    with pytest.raises(ApplicationError) as refused:
         parse_options({field: "not-" + values[0]})
     assert refused.value.param == field
 

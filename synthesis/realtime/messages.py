@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts_client.protocol import (
+    AUDIO_FORMATS,
+    DEFAULT_FORMAT,
+    DEFAULT_PCM_RATE,
+    ENCODINGS,
+    G711_RATE,
+    OUTPUTS,
+    PACINGS,
+    TWILIO_FORMAT,
+)
 from synthesis.audio.formats import check_format
 from synthesis.services import SynthesisInput
 
 CONTEXT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-WS_FORMATS = ("pcm", "mulaw", "alaw")
 MAX_MARK_NAME = 256
 
 
@@ -26,11 +35,11 @@ class Options:
     voice: str | None = None
     language: str | None = None
     speed: float = 1.0
-    format: str = "pcm"
-    sample_rate: int = 24000
-    encoding: str = "binary"  # binary | json
-    output: str = "raw"  # raw | twilio
-    pacing: str = "none"  # none | realtime
+    format: str = DEFAULT_FORMAT
+    sample_rate: int = DEFAULT_PCM_RATE
+    encoding: str = ENCODINGS[0]  # binary | json
+    output: str = OUTPUTS[0]  # raw | twilio
+    pacing: str = PACINGS[0]  # none | realtime
     stream_sid: str | None = None
 
 
@@ -91,20 +100,20 @@ def parse_mark(message: dict[str, Any]) -> str:
 def parse_options(message: dict[str, Any]) -> Options:
     """The `start` message's settings, validated."""
     options = Options()
-    output = message.get("output", "raw")
-    if output not in ("raw", "twilio"):
+    output = message.get("output", OUTPUTS[0])
+    if output not in OUTPUTS:
         raise invalid("output must be 'raw' or 'twilio'.", "output")
     options.output = output
     if output == "twilio":
         sid = message.get("stream_sid")
         if not isinstance(sid, str) or not sid:
             raise invalid("output 'twilio' needs the stream's stream_sid.", "stream_sid")
-        options.stream_sid, options.format, options.encoding = sid, "mulaw", "json"
-        options.sample_rate = 8000
+        options.stream_sid, options.format, options.encoding = sid, TWILIO_FORMAT, "json"
+        options.sample_rate = G711_RATE
     else:
-        fmt = message.get("format", "pcm")
-        if fmt not in WS_FORMATS:
-            raise invalid(f"format must be one of {', '.join(WS_FORMATS)}.", "format")
+        fmt = message.get("format", DEFAULT_FORMAT)
+        if fmt not in AUDIO_FORMATS:
+            raise invalid(f"format must be one of {', '.join(AUDIO_FORMATS)}.", "format")
         rate = message.get("sample_rate")
         if rate is not None and not isinstance(rate, int):
             raise invalid("sample_rate must be an integer.", "sample_rate")
@@ -112,12 +121,12 @@ def parse_options(message: dict[str, Any]) -> Options:
             options.format, options.sample_rate = check_format(fmt, rate)
         except ValueError as error:
             raise invalid(str(error), "sample_rate") from None
-        encoding = message.get("encoding", "binary")
-        if encoding not in ("binary", "json"):
+        encoding = message.get("encoding", ENCODINGS[0])
+        if encoding not in ENCODINGS:
             raise invalid("encoding must be 'binary' or 'json'.", "encoding")
         options.encoding = encoding
-    pacing = message.get("pacing", "none")
-    if pacing not in ("none", "realtime"):
+    pacing = message.get("pacing", PACINGS[0])
+    if pacing not in PACINGS:
         raise invalid("pacing must be 'none' or 'realtime'.", "pacing")
     options.pacing = pacing
     speed = message.get("speed", 1.0)
