@@ -16,7 +16,12 @@ from django.conf import settings as django_settings
 
 from billing import leases
 from callwaiting_tts.asgi import application
-from synthesis.consumers import CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_MANY_FAILURES
+from callwaiting_tts_client.protocol import (
+    CLOSE_IDLE_TIMEOUT,
+    CLOSE_MESSAGE_TOO_LARGE,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_MANY_REQUESTS,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,7 +104,7 @@ async def test_open_sockets_per_tenant_are_limited(tenant, settings):
     second = await connect(tenant.api_key)
     error = await next_json(second)
     assert error["error"]["code"] == "too_many_connections"
-    assert await next_json(second) == {"type": "close", "code": CLOSE_TOO_MANY_FAILURES}
+    assert await next_json(second) == {"type": "close", "code": CLOSE_TOO_MANY_REQUESTS}
     await first.disconnect()
     _open.remove(first)
     third = await connect(tenant.api_key)
@@ -115,7 +120,7 @@ async def test_an_idle_socket_is_closed_but_not_while_it_speaks(tenant, tts_work
     await until(comm, "done", timeout=30)  # speaking for longer than the idle timeout
     error = await next_json(comm, timeout=5)
     assert error["error"]["code"] == "idle_timeout"
-    assert await next_json(comm) == {"type": "close", "code": CLOSE_IDLE}
+    assert await next_json(comm) == {"type": "close", "code": CLOSE_IDLE_TIMEOUT}
 
 
 async def test_a_message_over_the_size_limit_closes_1009(tenant, settings):
@@ -124,7 +129,7 @@ async def test_a_message_over_the_size_limit_closes_1009(tenant, settings):
     await until(comm, "ready")
     await comm.send_json_to({"type": "text", "text": "x" * 200})
     assert (await next_json(comm))["error"]["code"] == "message_too_large"
-    assert await next_json(comm) == {"type": "close", "code": CLOSE_TOO_BIG}
+    assert await next_json(comm) == {"type": "close", "code": CLOSE_MESSAGE_TOO_LARGE}
 
 
 async def test_a_client_that_sends_only_errors_is_closed_4400(tenant, settings):
@@ -140,7 +145,7 @@ async def test_a_client_that_sends_only_errors_is_closed_4400(tenant, settings):
         await comm.send_json_to({"type": "nonsense"})
         await next_json(comm)
     assert (await next_json(comm))["error"]["code"] == "protocol_error"
-    assert await next_json(comm) == {"type": "close", "code": CLOSE_PROTOCOL}
+    assert await next_json(comm) == {"type": "close", "code": CLOSE_PROTOCOL_ERROR}
 
 
 async def test_a_slow_reader_holds_back_the_audio_not_memory(tenant, tts_worker, settings):

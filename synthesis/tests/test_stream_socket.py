@@ -6,7 +6,11 @@ from channels.testing import WebsocketCommunicator
 from django_tenants.utils import schema_context
 
 from callwaiting_tts.asgi import application
-from synthesis.consumers import CLOSE_AUTH_TIMEOUT, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from callwaiting_tts_client.protocol import (
+    CLOSE_AUTH_TIMEOUT,
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_AUTHENTICATED,
+)
 from tenants.audit import Actor
 from tenants.services import tenant_suspend
 from voices.models import Voice
@@ -105,7 +109,7 @@ async def test_a_bad_header_key_is_accepted_then_closed_4401(tenant, headers):
     basic = headers.get("Authorization", "").startswith("Basic")
     error = await expect_error(comm, "invalid_authorization_header" if basic else "invalid_api_key")
     assert error["type"] == "authentication_error"
-    await expect_close(comm, CLOSE_UNAUTHENTICATED)
+    await expect_close(comm, CLOSE_NOT_AUTHENTICATED)
 
 
 async def test_a_first_message_that_is_not_auth_closes_4401(tenant):
@@ -113,7 +117,7 @@ async def test_a_first_message_that_is_not_auth_closes_4401(tenant):
     await comm.connect()
     await comm.send_json_to({"type": "speak", "text": "hello"})
     await expect_error(comm, "missing_api_key")
-    await expect_close(comm, CLOSE_UNAUTHENTICATED)
+    await expect_close(comm, CLOSE_NOT_AUTHENTICATED)
 
 
 async def test_a_wrong_first_message_key_closes_4401(tenant):
@@ -121,7 +125,7 @@ async def test_a_wrong_first_message_key_closes_4401(tenant):
     await comm.connect()
     await comm.send_json_to({"type": "auth", "api_key": tenant.api_key[:-2] + "xx"})
     await expect_error(comm, "invalid_api_key")
-    await expect_close(comm, CLOSE_UNAUTHENTICATED)
+    await expect_close(comm, CLOSE_NOT_AUTHENTICATED)
 
 
 async def test_no_key_within_the_timeout_closes_4408(tenant, settings):
