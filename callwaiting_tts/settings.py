@@ -16,6 +16,7 @@ from callwaiting_tts.env import (
     parse_database_url,
     redis_url,
 )
+from synthesis.engines.catalog import ENGINES, EngineOption
 
 # django-tenants: the public schema holds tenants, users, keys, plans, usage and audit;
 # each tenant's schema holds its voices and synthesis log.
@@ -259,13 +260,21 @@ TTS_ENGINE = env_str("TTS_ENGINE", "piper")
 TTS_WORKERS = env_int("TTS_WORKERS", os.cpu_count() or 1)
 # Piper needs ~0.14 CPU-s per audio-second here: 6 streams keep a core faster than real time.
 TTS_WORKER_MAX_JOBS = env_int("TTS_WORKER_MAX_JOBS", 6)
+
+
+def _engine_option(option: EngineOption) -> object:
+    if option.kind == "int":
+        return env_int(option.env, int(str(option.default)))
+    if option.kind == "float_or_none":
+        return env_float_or_none(option.env)
+    return env_str(option.env, str(option.default or ""))
+
+
+# Each engine's constructor options, named by its catalog row (e.g. PIPER_THREADS; an empty
+# PIPER_NOISE_SCALE keeps the model's own value, 0 makes audio repeatable for tests).
 TTS_ENGINE_OPTIONS: dict[str, dict[str, object]] = {
-    "piper": {
-        "threads": env_int("PIPER_THREADS", 1),
-        # Empty: the model's own values. 0 makes audio repeatable (tests, benchmarks).
-        "noise_scale": env_float_or_none("PIPER_NOISE_SCALE"),
-        "noise_w_scale": env_float_or_none("PIPER_NOISE_W_SCALE"),
-    },
+    spec.name: {option.name: _engine_option(option) for option in spec.options}
+    for spec in ENGINES.values()
 }
 TTS_DEFAULT_VOICE = env_str("TTS_DEFAULT_VOICE", "joe")
 TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run ahead of the reader

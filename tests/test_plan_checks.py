@@ -57,6 +57,8 @@ async def test_a_socket_start_with_a_format_the_plan_lacks_is_refused(narrow):
         await comm.send_json_to({"type": "start", "context_id": "a", "format": "alaw"})
         error = await comm.receive_json_from(timeout=5)
         assert (error["context_id"], error["error"]["code"]) == ("a", "format_not_in_plan")
+        # The same type as on HTTP: the error body is built by one function for both.
+        assert error["error"]["type"] == "permission_error"
         await comm.send_json_to({"type": "ping"})
         assert (await comm.receive_json_from(timeout=5))["type"] == "pong"
     finally:

@@ -344,15 +344,15 @@ async def test_another_tenants_voice_is_unknown_and_the_socket_stays(
     service, make_tenant, tts_worker
 ):
     from channels.db import database_sync_to_async
-    from django_tenants.utils import schema_context
 
+    from tenants.db import tenant_schema
     from voices.models import Voice
 
     owner = await database_sync_to_async(make_tenant)("rt-own")
     outsider = await database_sync_to_async(make_tenant)("rt-out")
 
     def create() -> str:
-        with schema_context(owner.tenant.schema_name):
+        with tenant_schema(owner.tenant.schema_name):
             return str(Voice.objects.create(name="Private", base_voice="joe").pk)
 
     preset = await database_sync_to_async(create)()

@@ -12,12 +12,12 @@ import time
 
 import numpy as np
 import pytest
-from django_tenants.utils import schema_context
 
 from billing.models import UsageRecord
 from synthesis.contract.plan import engine_segments
 from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
+from tenants.db import tenant_schema
 from tests.synth import delete, open_stream, pcm, post
 from voices.models import Voice
 
@@ -110,7 +110,7 @@ def test_each_synthesis_ends_in_one_usage_record(service, tenant, tts_worker):
     assert record.audio_seconds_delivered == pytest.approx(record.audio_seconds_synthesized)
     assert record.audio_seconds_synthesized > 1.0
     assert record.ended_at >= record.started_at
-    with schema_context(tenant.tenant.schema_name):
+    with tenant_schema(tenant.tenant.schema_name):
         from synthesis.models import SynthesisRecord
 
         log = SynthesisRecord.objects.get(pk=synthesis_id)
@@ -257,7 +257,7 @@ def test_a_tenants_preset_voice_is_used_and_an_outsider_cannot_use_it(
     service, make_tenant, tts_worker, engine
 ):
     owner, outsider = make_tenant("voice-own"), make_tenant("voice-out")
-    with schema_context(owner.tenant.schema_name):
+    with tenant_schema(owner.tenant.schema_name):
         preset = Voice.objects.create(name="Slow desk", base_voice="joe", speed=0.5)
     mine = post(
         service.url,
@@ -333,7 +333,7 @@ def test_the_tenants_default_preset_is_used_when_no_voice_is_named(service, tena
         tenant.api_key,
         {"name": "Plain", "base_voice": "joe", "is_default": True},
     ).json()
-    with schema_context(tenant.tenant.schema_name):
+    with tenant_schema(tenant.tenant.schema_name):
         defaults = list(Voice.objects.filter(is_default=True).values_list("name", flat=True))
     assert defaults == ["Plain"]
     assert delete(service.url, f"/v1/voices/{second['id']}", tenant.api_key) == 204

@@ -4,9 +4,9 @@ synthesized or billed. Runs in-process (no worker needed: nothing is synthesized
 from __future__ import annotations
 
 import pytest
-from django_tenants.utils import schema_context
 
 from billing.models import UsageRecord
+from tenants.db import tenant_schema
 from voices.models import Voice
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_ssml_breaks_marks_prosody_and_say_as_show_in_the_preview(api, tenant_a)
 
 
 def test_the_voice_language_chooses_the_locale_when_the_request_names_none(api, tenant_a):
-    with schema_context(tenant_a.tenant.schema_name):
+    with tenant_schema(tenant_a.tenant.schema_name):
         Voice.objects.create(name="Lagos desk", base_voice="joe", language="en-NG")
     answer = preview(api(tenant_a.api_key), text="It is ₦10k.", voice="Lagos desk")
     assert answer.status_code == 200, answer.content
@@ -136,7 +136,7 @@ def test_the_preview_needs_a_key_with_the_synthesize_scope(api, tenant_a, client
 
 
 def test_another_tenants_preset_is_unknown(api, tenant_a, tenant_b):
-    with schema_context(tenant_a.tenant.schema_name):
+    with tenant_schema(tenant_a.tenant.schema_name):
         preset = Voice.objects.create(name="Private", base_voice="joe")
     answer = preview(api(tenant_b.api_key), text="hi", voice=str(preset.pk))
     assert answer.status_code == 400

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django_tenants.utils import schema_context
 
 from callwaiting_tts.asgi import application
 from callwaiting_tts_client.protocol import (
@@ -12,6 +11,7 @@ from callwaiting_tts_client.protocol import (
     CLOSE_NOT_AUTHENTICATED,
 )
 from tenants.audit import Actor
+from tenants.db import tenant_schema
 from tenants.services import tenant_suspend
 from voices.models import Voice
 
@@ -172,7 +172,7 @@ async def test_bad_messages_get_errors_and_keep_the_socket(tenant):
 @pytest.fixture
 def owner_and_outsider(make_tenant):
     owner, outsider = make_tenant("own"), make_tenant("out")
-    with schema_context(owner.tenant.schema_name):
+    with tenant_schema(owner.tenant.schema_name):
         Voice.objects.create(name="Mine", base_voice="joe")
     return owner, outsider
 

@@ -10,11 +10,11 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from callwaiting_tts.celery import app, send_to_tenant
 from synthesis.models import SynthesisRecord
 from synthesis.tasks import purge_all_synthesis_logs, purge_synthesis_log
+from tenants.db import tenant_schema
 from tenants.models import ApiKey
 from tenants.tasks import flush_api_key_last_used
 
@@ -33,7 +33,7 @@ def worker(transactional_db):
 def two_logs(make_tenant):
     tenants = make_tenant("logs-a"), make_tenant("logs-b")
     for fixture in tenants:
-        with schema_context(fixture.tenant.schema_name):
+        with tenant_schema(fixture.tenant.schema_name):
             old = SynthesisRecord.objects.create(voice="joe", characters=10)
             SynthesisRecord.objects.filter(pk=old.pk).update(
                 created_at=timezone.now() - timedelta(days=100)
@@ -43,7 +43,7 @@ def two_logs(make_tenant):
 
 
 def counts(fixture):
-    with schema_context(fixture.tenant.schema_name):
+    with tenant_schema(fixture.tenant.schema_name):
         return SynthesisRecord.objects.count()
 
 

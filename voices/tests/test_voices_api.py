@@ -3,8 +3,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django_tenants.utils import schema_context
 
+from tenants.db import tenant_schema
 from voices.models import Voice
 
 pytestmark = pytest.mark.django_db
@@ -80,9 +80,9 @@ def test_a_preset_must_speak_a_language_its_base_voice_speaks(api, tenant_a):
 
 def test_it_stores_voices_in_the_tenants_own_schema(api, tenant_a, tenant_b):
     voice = create_voice(api, tenant_a)
-    with schema_context(tenant_a.tenant.schema_name):
+    with tenant_schema(tenant_a.tenant.schema_name):
         assert Voice.objects.filter(pk=voice["id"]).exists()
-    with schema_context(tenant_b.tenant.schema_name):
+    with tenant_schema(tenant_b.tenant.schema_name):
         assert not Voice.objects.filter(pk=voice["id"]).exists()
 
 
@@ -93,7 +93,7 @@ def test_outsider_cannot_see_retrieve_or_delete_anothers_voice(api, tenant_a, te
     assert presets(outsider.get("/v1/voices")) == []
     assert_error(outsider.get(f"/v1/voices/{voice['id']}"), 404, "not_found")
     assert_error(outsider.delete(f"/v1/voices/{voice['id']}"), 404, "not_found")
-    with schema_context(tenant_a.tenant.schema_name):
+    with tenant_schema(tenant_a.tenant.schema_name):
         assert Voice.objects.filter(pk=voice["id"]).exists()
 
 
@@ -106,7 +106,7 @@ def test_it_refuses_a_duplicate_name_with_409(api, tenant_a):
     create_voice(api, tenant_a)
     response = api(tenant_a.api_key).post("/v1/voices", PRESET, content_type="application/json")
     assert assert_error(response, 409, "voice_exists")["param"] == "name"
-    with schema_context(tenant_a.tenant.schema_name):
+    with tenant_schema(tenant_a.tenant.schema_name):
         assert Voice.objects.count() == 1
 
 
@@ -128,7 +128,7 @@ def test_it_refuses_invalid_presets_and_stores_nothing(api, tenant_a, body, para
     error = assert_error(response, 400, response.json()["error"]["code"])
     assert error["param"] == param
     assert error["type"] == "invalid_request_error"
-    with schema_context(tenant_a.tenant.schema_name):
+    with tenant_schema(tenant_a.tenant.schema_name):
         assert Voice.objects.count() == 0
 
 
@@ -138,7 +138,7 @@ def test_it_refuses_a_non_json_body(api, tenant_a):
     assert_error(response, 415, "unsupported_media_type")
     response = client.post("/v1/voices", "{not json", content_type="application/json")
     assert_error(response, 400, "invalid_json")
-    with schema_context(tenant_a.tenant.schema_name):
+    with tenant_schema(tenant_a.tenant.schema_name):
         assert Voice.objects.count() == 0
 
 

@@ -1,0 +1,71 @@
+"""The web↔worker contract on its own: what crosses Redis comes back as it went."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthesis.contract import messages
+from synthesis.contract.jobs import Job, WorkerStatus
+from synthesis.contract.keys import Keys
+from synthesis.contract.plan import engine_segments
+from synthesis.contract.segments import Chunk, Segment
+from synthesis.text.frontend import prepare
+
+
+def test_a_job_survives_the_trip_through_msgpack() -> None:
+    job = Job(
+        job_id="j1",
+        reply="r",
+        engine="piper",
+        voice="joe",
+        segments=[Segment("Hello.", language="en-US", parts=(("ipa", "həˈloʊ"),))],
+        window=4,
+        deadline=123.5,
+        schema_name="t_acme",
+        conditioning=b"\x00\x01",
+        meta={"tenant": "acme"},
+    )
+    back = Job.from_message(messages.unpack(messages.pack(job.to_message())))
+    assert back == job
+    assert back.schema_name == "t_acme"  # the worker's way to the tenant
+
+
+def test_a_job_from_an_older_web_process_has_no_schema() -> None:
+    message = Job("j", "r", "piper", "joe", [Segment("Hi.")], 4, 1.0).to_message()
+    del message["schema_name"]
+    assert Job.from_message(message).schema_name == ""
+
+
+def test_names_carry_the_prefix_they_are_given() -> None:
+    keys = Keys("cwtts:x")
+    assert keys.reply("j") == "cwtts:x:tts:reply:j"
+    assert keys.heartbeat("w") == "cwtts:x:tts:worker:w"
+    assert keys.workers("piper") == "cwtts:x:tts:workers:piper"
+    assert keys.claim("j") == "cwtts:x:tts:claim:j"
+    assert keys.control("w") == "cwtts:x:tts:control:w"
+    assert Keys.job_channel("piper") == "tts.jobs.piper"  # the channel layer prefixes it
+
+
+def test_worker_status_round_trip() -> None:
+    status = WorkerStatus("w", "piper", 1, "h", 2, 22050)
+    assert WorkerStatus.loads(status.dumps()) == status
+
+
+def test_an_engine_never_receives_an_empty_segment() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        Segment("  ")
+    assert Chunk(b"\x00\x00" * 3, segment=0).samples == 3
+
+
+def test_the_plan_becomes_segments_with_prosody_as_engine_controls() -> None:
+    plan = prepare(
+        ssml='<speak><break time="300ms"/><prosody rate="150%" volume="-6dB">Hello there.'
+        "</prosody></speak>",
+        locale="en-US",
+        max_chars=200,
+    )
+    [segment] = engine_segments(plan, language="en-GB", speed=2.0)
+    assert segment.language == "en-GB"
+    assert segment.speed == pytest.approx(3.0)
+    assert segment.volume == pytest.approx(10 ** (-6 / 20))
+    assert segment.pause_before_ms == 300
