@@ -227,10 +227,10 @@ async def speak(sock: Socket, context_id: str, text: str) -> Utterance:
 def socket_units(pieces: Sequence[str]) -> list[tuple[int, str]]:
     """The units the socket cuts from these pieces (then `end`), as `Session` does: each with
     the index of the piece that completed it (the last piece for what `end` flushes)."""
+    from synthesis.engines.catalog import PIPER
     from synthesis.realtime.buffer import TextBuffer
-    from synthesis.text.split import MAX_SEGMENT_CHARS
 
-    buffer = TextBuffer(max_chars=MAX_SEGMENT_CHARS)
+    buffer = TextBuffer(max_chars=PIPER.segment_chars)
     units: list[tuple[int, str]] = []
     for index, piece in enumerate(pieces):
         units.extend((index, unit) for unit in buffer.add(piece))
@@ -239,12 +239,13 @@ def socket_units(pieces: Sequence[str]) -> list[tuple[int, str]]:
 
 
 def unit_segments(unit: str) -> list[Segment]:
-    """A unit's engine segments, as the socket plans it (`plan_input` then `unit_job`; Piper's
-    segment limit, `SEGMENT_LIMITS["piper"]`, is the front-end's default)."""
+    """A unit's engine segments, as the socket plans it (`synthesis_plan_unit`, then the job
+    builder), under Piper's segment limit from its catalog row."""
     from synthesis.contract.plan import engine_segments
+    from synthesis.engines.catalog import PIPER
     from synthesis.text.frontend import prepare
 
-    plan = prepare(text=unit, locale="en-US")
+    plan = prepare(text=unit, locale="en-US", max_chars=PIPER.segment_chars)
     return engine_segments(plan, language="en-US", speed=1.0)
 
 

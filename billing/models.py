@@ -29,8 +29,8 @@ def _currency_code(value: str) -> None:
 
 
 class Plan(models.Model):  # type: ignore[django-manager-missing]  # Tenant: untyped base
-    """What a tenant may use. Quotas and prices are enforced and billed by the billing issue;
-    the foundation needs the row, the default plan and the concurrency limit."""
+    """What a tenant may use and what it costs: limits that admission enforces
+    (billing.admission), prices that statements bill (billing.statements)."""
 
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)

@@ -202,7 +202,7 @@ API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300)
 # Failed authentications per client address per minute before 429 (brute-force brake).
 AUTH_FAILURE_LIMIT_PER_MINUTE = env_int("AUTH_FAILURE_LIMIT_PER_MINUTE", 60)
 
-# Stock voices the presets may build on; #3 backs them with engines.
+# The demo tenant `make run` ensures (ensure_demo_tenant).
 DEMO_TENANT_NAME = env_str("DEMO_TENANT_NAME", "Demo")
 
 REST_FRAMEWORK = {

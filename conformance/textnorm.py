@@ -29,7 +29,7 @@ _DAY_FIRST = (
 _CENTS = "two decimals of a currency are cents (twelve dollars five cents), not 'point oh five'"
 _MINUS = "a leading minus sign is read 'minus' (the NeMo rows' convention), not 'negative'"
 _ONE_THOUSAND = "'one thousand' keeps its 'one'; WeTextProcessing says 'thousand'"
-_RANGE = "a hyphen between ascending numbers is a range read 'to' (the issue asks '5-10' so)"
+_RANGE = "a hyphen between ascending numbers is a range read 'to' (the house rule: '5-10' is 'five to ten')"
 _PRONOUN_I = "'I' after a name is never read as a numeral: it is far more often the pronoun"
 _NO_DIGITS = "normalized text never contains digits: markup or phonemes with digits cannot match"
 _UNGROUPED = "ungrouped integers up to nine digits are read as numbers, not digit by digit"
@@ -63,7 +63,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "1-8090": _RANGE,
     "Sam I": _PRONOUN_I,
     "Francis I--test": _PRONOUN_I,
-    "Sam II": "regnal numbers take 'the' (Henry the eighth, as the issue asks)",
+    "Sam II": "regnal numbers take 'the' (Henry the eighth: the house rule for names)",
     "[HH AH0 L OW1]": _NO_DIGITS,
     "<pitch=-.3>123 123</pitch>": _NO_DIGITS,
     "<pitch=-.3>123?123</pitch>": _NO_DIGITS,

@@ -1,4 +1,4 @@
-"""Audit entries for the governance events the billing issue names: voices created or deleted,
+"""Audit entries for the governance events across apps: voices created or deleted,
 members added or removed (staff admin), and bursts of failed authentication."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Splitting: a run of (normalized) text → pieces an engine speaks in one call.
 
-Sentences first, then clauses, then words, each piece at most `max_chars` (the engine's limit:
-200 for Piper, whose memory peaks with sentence length, 250 for XTTS English). The first piece
+Sentences first, then clauses, then words, each piece at most `max_chars` (the engine's limit,
+which callers take from its catalog row: `synthesis.engines.catalog`). The first piece
 of a request is deliberately short, a clause of a few words, so the first audio comes early.
 A cut never falls inside an atomic unit (a say-as span, a `<sub>` alias, a phoneme), and never
 after an abbreviation or an initial: a period ends a sentence only when what follows starts one.
@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+# The limit when a caller names none (tools, tests); the service always passes the engine's.
 MAX_SEGMENT_CHARS = 200
 # The opening sentence of a request is cut at its first clause break within this many
 # characters, when it is longer than FIRST_CUT_ABOVE: "Thanks for calling Riverside Dental,"
