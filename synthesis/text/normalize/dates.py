@@ -173,14 +173,23 @@ def _with_the(match: re.Match[str], words: str) -> str:
     return words
 
 
-def read_month_first(match: re.Match[str], locale: str) -> str | None:
-    month_s, dot, day_s, suffix, comma, year_s = match.groups()
+def _day_and_month(day_s: str, suffix: str | None, month_s: str) -> tuple[int, int] | None:
+    """A written day (with its ordinal suffix, if any) and month name, if they make a date."""
     month = month_number(month_s)
     day = int(day_s)
     if month is None or not valid(day, month):
         return None
     if suffix and suffix.lower() != ordinal_suffix(day):
         return None
+    return day, month
+
+
+def read_month_first(match: re.Match[str], locale: str) -> str | None:
+    month_s, dot, day_s, suffix, comma, year_s = match.groups()
+    found = _day_and_month(day_s, suffix, month_s)
+    if found is None:
+        return None
+    day, month = found
     if not dot and month_s == "may":
         return None  # "may 5" is likelier the verb and a number
     sep = ", " if comma and comma.startswith(",") else " "
@@ -189,12 +198,10 @@ def read_month_first(match: re.Match[str], locale: str) -> str | None:
 
 def read_day_first(match: re.Match[str], locale: str) -> str | None:
     day_s, suffix, month_s, dot, comma, year_s = match.groups()
-    month = month_number(month_s)
-    day = int(day_s)
-    if month is None or not valid(day, month):
+    found = _day_and_month(day_s, suffix, month_s)
+    if found is None:
         return None
-    if suffix and suffix.lower() != ordinal_suffix(day):
-        return None
+    day, month = found
     if month_s.lower() == "may" and month_s[0].islower() and not suffix and not year_s:
         return None
     sep = ", " if comma and comma.startswith(",") else " "
