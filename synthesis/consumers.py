@@ -33,7 +33,6 @@ from callwaiting_tts_client.protocol import (
 from synthesis.realtime.session import Session
 from synthesis.realtime.telephony import twilio_event
 from tenants.auth import ApiKeyError, key_problem
-from tenants.db import run_in_tenant_schema
 from tenants.principal import Principal, socket_principal
 from tenants.sockets import authenticate_socket
 from voices.selectors import voice_count
@@ -150,7 +149,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.close(code=CLOSE_TOO_MANY_REQUESTS)
             return
-        voices = await run_in_tenant_schema(principal.schema_name, voice_count, principal=principal)
+        voices = await database_sync_to_async(voice_count)(principal=principal)
         self.session = Session(principal, self.request_id, self._send_any)
         self.last_message = time.monotonic()
         self.watchdog = asyncio.ensure_future(self._watch(lease_set, lease_id))

@@ -1,5 +1,6 @@
 """Reads for voices: the stock catalogue beside the tenant's presets, and resolving what a
-synthesis request names. Each read enters the principal's schema itself (`tenants.db`)."""
+synthesis request names. Each read enters the principal's schema itself (`tenants.db`), so
+async callers need only a database thread."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
 from callwaiting_tts.errors import ApplicationError
 from synthesis.engines.catalog import STOCK_VOICES, StockVoice
-from tenants.db import run_in_tenant_schema, tenant_schema
+from tenants.db import tenant_schema
 from tenants.principal import Principal
 from voices.models import Voice
 
@@ -139,21 +141,12 @@ async def voice_resolve_async(
     database thread."""
     if ref is None:
         cached = cache.get(_default_key(principal.schema_name))
-        if cached is None:
-            return await run_in_tenant_schema(
-                principal.schema_name,
-                voice_resolve,
-                principal=principal,
-                ref=None,
-                language=language,
-                source=source,
-            )
+        if cached is None:  # a miss: the database, once, in a thread
+            cached = await database_sync_to_async(default_voice_ref)(principal.schema_name)
         ref = str(cached) or None
     if _stock_ref(ref, source) in STOCK_VOICES:
         return _resolve(principal, ref, language=language, source=source)
-    return await run_in_tenant_schema(
-        principal.schema_name, _resolve, principal, ref, language=language, source=source
-    )
+    return await database_sync_to_async(_resolve)(principal, ref, language=language, source=source)
 
 
 def stock_voice_entry(voice: StockVoice) -> dict[str, Any]:

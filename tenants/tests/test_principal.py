@@ -15,7 +15,7 @@ from rest_framework.exceptions import NotAuthenticated
 from billing import admission
 from billing.limits import limits_for
 from tenants.auth import authenticate_api_key
-from tenants.db import run_in_tenant_schema, tenant_schema
+from tenants.db import tenant_schema
 from tenants.models import Membership, Scope
 from tenants.principal import Principal, principal_of, socket_principal
 
@@ -100,13 +100,12 @@ def test_the_schema_block_enters_and_restores(tenant_a) -> None:
     assert connection.schema_name == "public"
 
 
-async def test_async_code_runs_a_function_in_the_schema_in_a_database_thread(tenant_a) -> None:
+async def test_async_code_enters_the_schema_in_its_database_thread(tenant_a) -> None:
     def where() -> str:
-        return str(connection.schema_name)
+        with tenant_schema(tenant_a.tenant.schema_name):
+            return str(connection.schema_name)
 
-    assert await run_in_tenant_schema(tenant_a.tenant.schema_name, where) == (
-        tenant_a.tenant.schema_name
-    )
+    assert await database_sync_to_async(where)() == tenant_a.tenant.schema_name
 
 
 def test_nothing_else_enters_a_schema_its_own_way() -> None:
