@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -229,18 +229,8 @@ async def synthesis_grow(synthesis: Synthesis, characters: int) -> None:
 def synthesis_plan_unit(synthesis: Synthesis, text: str) -> Plan | None:
     """The plan of one speakable unit of a growing synthesis, under the engine's segment limit;
     None when it has nothing to say (only punctuation). Raises ApplicationError."""
-    data = SynthesisInput(
-        text=text,
-        ssml=None,
-        voice=synthesis.input.voice,
-        language=synthesis.input.language,
-        speed=synthesis.input.speed,
-        output_format=synthesis.input.output_format,
-        sample_rate=synthesis.input.sample_rate,
-        source=synthesis.input.source,
-    )
     try:
-        return plan_input(data, voice=synthesis.voice)
+        return plan_input(replace(synthesis.input, text=text, ssml=None), voice=synthesis.voice)
     except ApplicationError as error:
         if error.code == "empty_input":
             return None
