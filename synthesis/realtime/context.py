@@ -84,6 +84,7 @@ class Context:
         send_ahead_ms: float,
     ) -> None:
         self.id = context_id
+        self.request_id = synthesis.request_id
         self.options = options
         self.synthesis = synthesis
         self.send = send
@@ -209,7 +210,7 @@ class Context:
         )
         self.finish(Status.CANCELLED, error_code="" if reason == "cancelled" else reason)
 
-    async def fail(self, error: ApplicationError, request_id: str) -> None:
+    async def fail(self, error: ApplicationError) -> None:
         if self.finished:
             return
         self.cancelled.set()
@@ -222,7 +223,7 @@ class Context:
                     code=error.code,
                     message=error.message,
                     param=None,
-                    request_id=request_id,
+                    request_id=self.request_id,
                 ),
             }
         )

@@ -44,7 +44,7 @@ class Session:
         self.contexts: dict[str, Context] = {}
         self.latest: Context | None = None
         self.closed = False
-        self.speaker = Speaker(request_id)
+        self.speaker = Speaker()
         self.stop_renewing = asyncio.Event()
         self.renewer = asyncio.ensure_future(self._renew_admissions())
 

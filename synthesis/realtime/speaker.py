@@ -33,8 +33,7 @@ Status = UsageRecord.Status
 
 
 class Speaker:
-    def __init__(self, request_id: str) -> None:
-        self.request_id = request_id
+    def __init__(self) -> None:
         self.order: asyncio.Queue[Context] = asyncio.Queue()
         self.task = asyncio.ensure_future(self._run())
 
@@ -51,7 +50,7 @@ class Speaker:
                 await self._speak(context)
             except Exception:
                 logger.exception("realtime speaker failed", extra={"context": context.id})
-                await context.fail(internal_error(), self.request_id)
+                await context.fail(internal_error())
             finally:
                 context.spoken.set()
 
@@ -62,7 +61,7 @@ class Speaker:
             if item is None:  # cancelled
                 return
             if isinstance(item, ApplicationError):
-                await context.fail(item, self.request_id)
+                await context.fail(item)
                 return
             if isinstance(item, ClientMark):
                 await out.mark(item.name)
@@ -112,11 +111,11 @@ class Speaker:
             except StopAsyncIteration:
                 return True
             except SynthesisFailed as failure:
-                await context.fail(failure, self.request_id)
+                await context.fail(failure)
                 return False
             except (RedisError, OSError):
                 logger.warning("lost Redis mid-context", extra={"context": context.id})
-                await context.fail(redis_lost(), self.request_id)
+                await context.fail(redis_lost())
                 return False
             planned.first_audio.set()
             if chunk.segment not in started and chunk.segment < len(segments):
