@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from tenants.principal import Principal
+from tenants.principal import principal_of
 
 
 class HasApiKey(BasePermission):
@@ -16,8 +17,9 @@ class HasApiKey(BasePermission):
     message = "This API key lacks the scope this endpoint requires."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        principal = getattr(request, "principal", None)
-        if not isinstance(principal, Principal):
+        try:
+            principal = principal_of(request)
+        except NotAuthenticated:
             return False
         scope = getattr(view, "required_scopes", {}).get(request.method or "")
         if scope and not principal.has_scope(scope):
