@@ -91,9 +91,15 @@ def make_tenant(transactional_db: None) -> Iterator[Callable[[str], TenantFixtur
 
 
 @pytest.fixture(autouse=True)
-def _fresh_auth_failure_budget() -> None:
+def _fresh_auth_failure_budget(request: pytest.FixtureRequest) -> None:
     """Failed-auth counters are per client address and minute; tests share 127.0.0.1. Rate
-    windows and quota counters are per tenant id, and ids restart with each test database."""
+    windows and quota counters are per tenant id, and ids restart with each test database.
+    Only tests with a database can have made any: pure tests never touch Redis."""
+    uses_database = request.node.get_closest_marker("django_db") is not None or any(
+        name in request.fixturenames for name in ("db", "transactional_db")
+    )
+    if not uses_database:
+        return
     client = get_redis()
     stale = [
         found
