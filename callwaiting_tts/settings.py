@@ -255,8 +255,12 @@ SYNTHESIS_LOG_RETENTION_DAYS = env_int("SYNTHESIS_LOG_RETENTION_DAYS", 90)
 WS_AUTH_TIMEOUT_SECONDS = float(env_str("WS_AUTH_TIMEOUT_SECONDS", "10"))
 
 # --- Synthesis --------------------------------------------------------------------------------
-# Engines run only in `manage.py run_tts_worker` processes; `make run` starts TTS_WORKERS of them.
-TTS_ENGINE = env_str("TTS_ENGINE", "piper")
+# Engines run only in `manage.py run_tts_worker` processes. A deployment serves one engine or
+# several side by side (`TTS_ENGINES=piper,xtts`): health wants a live worker of each, and
+# `make run` starts TTS_WORKERS workers of the first and one of each other (TTS_WORKERS_<ENGINE>
+# sets that engine's count). TTS_ENGINE, the older single name, still works.
+TTS_ENGINES = env_list("TTS_ENGINES", env_str("TTS_ENGINE", "piper"))
+TTS_ENGINE = TTS_ENGINES[0]  # what `run_tts_worker` loads when it is not told
 TTS_WORKERS = env_int("TTS_WORKERS", os.cpu_count() or 1)
 # Piper needs ~0.14 CPU-s per audio-second here: 6 streams keep a core faster than real time.
 TTS_WORKER_MAX_JOBS = env_int("TTS_WORKER_MAX_JOBS", 6)
@@ -267,6 +271,8 @@ def _engine_option(option: EngineOption) -> object:
         return env_int(option.env, int(str(option.default)))
     if option.kind == "float_or_none":
         return env_float_or_none(option.env)
+    if option.kind == "bool":
+        return env_bool(option.env, bool(option.default))
     return env_str(option.env, str(option.default or ""))
 
 
@@ -277,6 +283,9 @@ TTS_ENGINE_OPTIONS: dict[str, dict[str, object]] = {
     for spec in ENGINES.values()
 }
 TTS_DEFAULT_VOICE = env_str("TTS_DEFAULT_VOICE", "joe")
+# Cloned voices' conditioning a worker keeps loaded (on the GPU for XTTS), least recently used
+# out first: ~0.13 MB each for XTTS v2, so the default holds thousands; bounded all the same.
+TTS_CONDITIONING_CACHE_MB = env_int("TTS_CONDITIONING_CACHE_MB", 256)
 TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run ahead of the reader
 # Under a burst (100 calls starting at once on two cores) jobs wait ~15 s for a worker: failing
 # a live call is worse than a late first word, so the default leaves room for that.

@@ -6,15 +6,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from synthesis.contract.messages import JOB
-from synthesis.contract.segments import Segment
+from synthesis.contract.messages import JOB, PREPARE
+from synthesis.contract.segments import ConditioningRef, Segment
 
 
 @dataclass
 class Job:
     """One synthesis request as a worker sees it: everything resolved, nothing to look up.
     `schema_name` is the tenant's schema: the worker's only way to the tenant (for what it may
-    load on the tenant's behalf, such as a cloned voice), never a client's word."""
+    load on the tenant's behalf, such as a cloned voice), never a client's word. A cloned
+    voice's job names its conditioning (`conditioning`), which must lie under that tenant's
+    storage prefix; `voice` is then the voice's id, for logs."""
 
     job_id: str
     reply: str
@@ -24,7 +26,7 @@ class Job:
     window: int
     deadline: float  # epoch seconds; the worker gives up after it
     schema_name: str = ""
-    conditioning: bytes | None = None
+    conditioning: ConditioningRef | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_message(self) -> dict[str, Any]:
@@ -38,12 +40,13 @@ class Job:
             "window": self.window,
             "deadline": self.deadline,
             "schema_name": self.schema_name,
-            "conditioning": self.conditioning,
+            "conditioning": asdict(self.conditioning) if self.conditioning else None,
             "meta": self.meta,
         }
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Job:
+        conditioning = message.get("conditioning")
         return cls(
             job_id=str(message["job_id"]),
             reply=str(message["reply"]),
@@ -53,9 +56,33 @@ class Job:
             window=int(message["window"]),
             deadline=float(message["deadline"]),
             schema_name=str(message.get("schema_name") or ""),
-            conditioning=message.get("conditioning"),
+            conditioning=ConditioningRef(**conditioning) if conditioning else None,
             meta=dict(message.get("meta") or {}),
         )
+
+
+@dataclass
+class PrepareJob:
+    """Computing a cloned voice's conditioning, once per voice version: the worker reads the
+    reference clip (a WAV in storage) and writes the conditioning next to it. Both paths must
+    lie under the storage prefix of `schema_name`; the worker refuses any other."""
+
+    job_id: str
+    reply: str
+    engine: str
+    schema_name: str
+    voice_id: str
+    version: int
+    reference_path: str
+    conditioning_path: str
+    deadline: float
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": PREPARE, **asdict(self)}
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> PrepareJob:
+        return cls(**{k: v for k, v in message.items() if k != "type"})
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,11 @@ class Keys:
         dead worker (readers prune it). No SCAN over the whole Redis on the request path."""
         return f"{self.prefix}:tts:workers:{engine}"
 
+    def voices(self, worker_id: str) -> str:
+        """The stock voices a worker's loaded engine offers (JSON), kept alive with its
+        heartbeat: for engines whose voices come from the model, not the catalog."""
+        return f"{self.prefix}:tts:voices:{worker_id}"
+
     def claim(self, job_id: str) -> str:
         return f"{self.prefix}:tts:claim:{job_id}"
 

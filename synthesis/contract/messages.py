@@ -7,6 +7,9 @@
     web ──tts.cancel──► the worker's control list
     worker ──tts.done {samples} | tts.error {code, message}──► reply list
 
+    web ──tts.prepare──► the job channel: a cloned voice's conditioning, from its reference clip
+    worker ──tts.accepted──► reply list, then ──tts.prepared {path, nbytes} | tts.error──►
+
 A message may be delivered twice when several workers receive on one channel, so a worker first
 claims the job id (`SET NX`); only the claimant runs it. Workers publish a heartbeat key with a
 short expiry; a web process waiting on a worker whose heartbeat is gone fails the request.
@@ -33,9 +36,13 @@ DONE = "tts.done"
 ERROR = "tts.error"
 CREDIT = "tts.credit"
 CANCEL = "tts.cancel"
+PREPARE = "tts.prepare"
+PREPARED = "tts.prepared"
 
 # Error codes a worker reports that are the request's fault, not the service's.
-INPUT_ERRORS = frozenset({"unsupported_language", "unknown_voice"})
+INPUT_ERRORS = frozenset(
+    {"unsupported_language", "unknown_voice", "reference_unusable", "unsupported_text"}
+)
 
 REPLY_TTL_SECONDS = 60
 

@@ -38,6 +38,20 @@ class Conditioning:
 
 
 @dataclass(frozen=True)
+class ConditioningRef:
+    """Where a cloned voice's conditioning lies in storage: the voice, its version (a new
+    reference clip is a new version, at a new path) and the path. A worker loads it once per
+    voice version and keeps it; it is never recomputed per request."""
+
+    voice_id: str
+    version: int
+    path: str
+
+    def cache_key(self, schema_name: str) -> str:
+        return f"{schema_name}:{self.voice_id}:{self.version}"
+
+
+@dataclass(frozen=True)
 class Chunk:
     """PCM s16le mono at the engine's sample rate, from segment `segment` of the request."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from synthesis.contract.segments import Chunk, Conditioning, Segment
 from synthesis.engines.catalog import EngineSpec
@@ -26,6 +26,16 @@ class EngineVoice:
     name: str
     language: str
     description: str = ""
+    languages: tuple[str, ...] = ()  # primary subtags it speaks; () for the engine's own
+
+
+@dataclass(frozen=True)
+class LoadedConditioning:
+    """A cloned voice's conditioning as the engine uses it (for XTTS: tensors on its device),
+    with the bytes it holds there: the worker keeps these in a cache bounded by bytes."""
+
+    value: Any
+    nbytes: int
 
 
 class EngineError(Exception):
@@ -62,13 +72,21 @@ class Engine(ABC):
         segments: Sequence[Segment],
         *,
         voice: str,
-        conditioning: Conditioning | None = None,
+        conditioning: LoadedConditioning | None = None,
     ) -> Iterator[Chunk]:
-        """Yields chunks in order as they are synthesized. The caller may stop iterating at any
-        chunk boundary (cancel); the engine must then hold nothing for that request."""
+        """Yields chunks in order as they are synthesized, in stock voice `voice`, or in the
+        cloned voice `conditioning` (from `load_conditioning`; `voice` is then ignored). The
+        caller may stop iterating at any chunk boundary (cancel); the engine must then hold
+        nothing for that request."""
 
     def prepare_voice(self, audio: bytes, sample_rate: int) -> Conditioning:
-        """Turns reference audio (PCM s16le mono) into conditioning data for cloning."""
+        """Turns reference audio (PCM s16le mono at `sample_rate`) into conditioning data for
+        cloning, serialized in a safe format (never pickle): computed once per voice version."""
+        raise EngineError(f"the {self.name} engine cannot clone voices", code="cloning_unsupported")
+
+    def load_conditioning(self, conditioning: Conditioning) -> LoadedConditioning:
+        """Conditioning from `prepare_voice`, ready for `stream` (on the engine's device).
+        Raises EngineError for data that is not this engine's or is damaged."""
         raise EngineError(f"the {self.name} engine cannot clone voices", code="cloning_unsupported")
 
     def warm_up(self) -> None:  # noqa: B027  (optional hook)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-OptionKind = Literal["int", "float_or_none", "str"]
+OptionKind = Literal["int", "float_or_none", "str", "bool"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,36 @@ class StockVoice:
         return ENGINES[self.engine].sample_rate
 
     def speaks(self, language: str) -> bool:
-        return language.split("-")[0].lower() in self.languages
+        return primary_language(language) in self.languages
+
+    def dumps(self) -> dict[str, object]:
+        """As a worker publishes it (`WorkerStatus.voices`)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "engine": self.engine,
+            "language": self.language,
+            "languages": list(self.languages),
+            "description": self.description,
+        }
+
+    @classmethod
+    def loads(cls, data: dict[str, object]) -> StockVoice:
+        languages = data.get("languages") or ()
+        assert isinstance(languages, list | tuple)
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            engine=str(data["engine"]),
+            language=str(data["language"]),
+            languages=tuple(str(language) for language in languages),
+            description=str(data.get("description") or ""),
+        )
+
+
+def primary_language(tag: str) -> str:
+    """The primary subtag of a BCP 47 tag, lower case (`zh-CN` → `zh`)."""
+    return tag.replace("_", "-").split("-")[0].lower()
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,21 @@ class EngineSpec:
     clones: bool  # whether `prepare_voice` turns reference audio into a voice
     stock_voices: tuple[StockVoice, ...] = ()
     options: tuple[EngineOption, ...] = field(default=())
+    # Languages whose longest segment differs from `segment_chars` (primary subtags).
+    segment_chars_by_language: tuple[tuple[str, int], ...] = ()
+    # Whether the stock voices come from the loaded model (a checkpoint's speakers file) rather
+    # than this row: its workers then publish them with their heartbeat, and web processes list
+    # and resolve what live workers offer.
+    publishes_voices: bool = False
+
+    def segment_limit(self, language: str) -> int:
+        """The longest segment, in characters, this engine is given in `language`."""
+        return dict(self.segment_chars_by_language).get(
+            primary_language(language), self.segment_chars
+        )
+
+    def speaks(self, language: str) -> bool:
+        return primary_language(language) in self.languages
 
 
 PIPER = EngineSpec(
@@ -84,7 +128,38 @@ PIPER = EngineSpec(
     ),
 )
 
-ENGINES: dict[str, EngineSpec] = {spec.name: spec for spec in (PIPER,)}
+# XTTS v2's 17 languages by primary subtag (`zh` is its `zh-cn`).
+XTTS_LANGUAGES = (
+    "en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh", "ja", "hu",
+    "ko", "hi",
+)  # fmt: skip
+
+XTTS = EngineSpec(
+    name="xtts",
+    engine_class="synthesis.engines.xtts:XttsEngine",
+    sample_rate=24000,
+    languages=XTTS_LANGUAGES,
+    # XTTS v2's own per-language limits (its tokenizer warns past them and the audio may be
+    # cut); English is 250.
+    segment_chars=250,
+    segment_chars_by_language=(
+        ("en", 250), ("de", 253), ("fr", 273), ("es", 239), ("it", 213), ("pt", 203),
+        ("pl", 224), ("zh", 82), ("ar", 166), ("cs", 186), ("ru", 182), ("nl", 251),
+        ("tr", 226), ("ja", 71), ("hu", 224), ("ko", 95), ("hi", 150),
+    ),  # fmt: skip
+    clones=True,
+    publishes_voices=True,  # the studio speakers of the checkpoint's speakers_xtts.pth
+    options=(
+        EngineOption("model_path", "TTS_MODEL_PATH", "str", ""),
+        EngineOption("device", "XTTS_DEVICE", "str", "auto"),
+        EngineOption("dtype", "XTTS_DTYPE", "str", "fp32"),
+        EngineOption("use_deepspeed", "XTTS_DEEPSPEED", "bool", False),
+        EngineOption("stream_chunk_size", "XTTS_STREAM_CHUNK_SIZE", "int", 20),
+        EngineOption("do_sample", "XTTS_DO_SAMPLE", "bool", True),
+    ),
+)
+
+ENGINES: dict[str, EngineSpec] = {spec.name: spec for spec in (PIPER, XTTS)}
 
 STOCK_VOICES: dict[str, StockVoice] = {
     voice.id: voice for spec in ENGINES.values() for voice in spec.stock_voices

@@ -31,8 +31,8 @@ import soxr
 from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 
-from synthesis.contract.segments import Chunk, Conditioning, Segment
-from synthesis.engines.base import Engine, EngineError, EngineVoice, silence
+from synthesis.contract.segments import Chunk, Segment
+from synthesis.engines.base import Engine, EngineError, EngineVoice, LoadedConditioning, silence
 from synthesis.engines.catalog import PIPER
 
 JOE = EngineVoice(
@@ -94,7 +94,7 @@ class PiperEngine(Engine):
         segments: Sequence[Segment],
         *,
         voice: str,
-        conditioning: Conditioning | None = None,
+        conditioning: LoadedConditioning | None = None,
     ) -> Iterator[Chunk]:
         # Checked before the first chunk, when stream() is called, not when iteration starts.
         if voice != JOE.id:
