@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # clients/python/pyproject.toml: the client's dependencies, installed through base.txt.
-REQUIREMENTS := requirements/base.txt requirements/constraints.txt requirements/dev.txt \
+REQUIREMENTS := requirements/base.txt requirements/xtts.txt requirements/constraints.txt \
+	requirements/dev.txt \
 	clients/python/pyproject.toml
 REQ_SUM := $(shell cat $(REQUIREMENTS) | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(REQ_SUM)
