@@ -181,6 +181,7 @@ def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
         reply="",
         engine=voice.stock.engine,
         voice=voice.stock.id,
+        conditioning=voice.conditioning,
         segments=engine_segments(
             plan, language=voice.language, speed=voice.speed * synthesis.input.speed
         ),
@@ -250,7 +251,7 @@ def plan_input(data: SynthesisInput, *, voice: ResolvedVoice) -> Plan:
             ssml=data.ssml,
             locale=locale_for(data.language or voice.language),
             lenient=data.lenient,
-            max_chars=engine_spec(voice.stock.engine).segment_chars,
+            max_chars=engine_spec(voice.stock.engine).segment_limit(voice.language),
         )
     except SsmlError as error:
         raise ApplicationError(error.message, code=error.code, param="ssml") from None

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from callwaiting_tts.errors import ApplicationError
 from synthesis.contract import messages
-from synthesis.contract.jobs import Job, WorkerStatus
+from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
 
 POLL_SECONDS = 0.25
@@ -60,7 +60,7 @@ async def live_workers(client: aioredis.Redis, engine: str) -> list[WorkerStatus
 
 
 class JobStream:
-    def __init__(self, job: Job, layer: BaseChannelLayer | None = None) -> None:
+    def __init__(self, job: Job | PrepareJob, layer: BaseChannelLayer | None = None) -> None:
         self.job = job
         self.layer = layer or get_channel_layer()
         self.keys = job_keys()
@@ -73,7 +73,7 @@ class JobStream:
         self._pop: asyncio.Future[Any] | None = None
 
     @classmethod
-    async def open(cls, job: Job) -> JobStream:
+    async def open(cls, job: Job | PrepareJob) -> JobStream:
         stream = cls(job)
         try:
             await stream._submit()
@@ -141,6 +141,15 @@ class JobStream:
                 segment_end=bool(message["segment_end"]),
             )
             await self._to_worker(messages.CREDIT, acked=self.received)
+
+    async def result(self, kind: str) -> dict[str, Any]:
+        """The job's one final reply of type `kind` (a prepare job's `prepared`); raises
+        SynthesisFailed for an error or a worker that died."""
+        message = await self._next()
+        if message["type"] != kind:
+            self._raise_for(message)
+        self._finished = True
+        return message
 
     async def _to_worker(self, kind: str, **fields: Any) -> None:
         if self.control is not None:

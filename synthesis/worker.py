@@ -5,30 +5,42 @@ channel layer may deliver a message twice). Synthesis runs in one thread, one ch
 between chunks the scheduler picks the next job: jobs without audio yet first (first audio
 first), then the one served longest ago, skipping jobs whose receiver has not acknowledged
 enough (the credit window), so a slow client never piles audio up in Redis.
+
+A cloned voice's job names its conditioning in storage (under the job's tenant's prefix); the
+worker loads it once per voice version and keeps it in a cache bounded by bytes. A prepare job
+computes that conditioning from a reference clip, once. Engines whose stock voices come from the
+model (XTTS's studio speakers) publish them beside the heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import redis.asyncio as aioredis
+import soundfile
 from channels.layers import BaseChannelLayer
 
+from synthesis.conditioning import ConditioningCache
 from synthesis.contract import messages
-from synthesis.contract.jobs import Job, WorkerStatus
+from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
-from synthesis.contract.segments import Chunk
-from synthesis.engines.base import Engine, EngineError
+from synthesis.contract.segments import Chunk, Conditioning
+from synthesis.engines.base import Engine, EngineError, LoadedConditioning
+from synthesis.engines.catalog import StockVoice
+from voices.storage import ForeignPath, check_owned, storage_read, storage_write
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +51,16 @@ class WorkerConfig:
     heartbeat_interval: float = 0.3
     heartbeat_ttl: float = 1.5
     stall_seconds: float = 30.0  # no credit for this long with a full window: receiver is gone
+    conditioning_cache_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VoiceFiles:
+    """How a worker reads and writes a tenant's voice files: each call names the tenant's schema
+    and refuses a path outside its storage prefix (voices.storage)."""
+
+    read: Callable[..., bytes] = storage_read
+    write: Callable[..., None] = storage_write
 
 
 @dataclass
@@ -71,6 +93,7 @@ class Worker:
         redis_url: str,
         redis_prefix: str,
         config: WorkerConfig | None = None,
+        files: VoiceFiles | None = None,
     ) -> None:
         self.engine = engine
         self.layer = layer
@@ -86,6 +109,14 @@ class Worker:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="tts-engine")
         self.control = self.keys.control(self.worker_id)
         self.failed = False
+        self.files = files or VoiceFiles()
+        self.conditionings = ConditioningCache(self.config.conditioning_cache_bytes)
+        self.preparing: set[asyncio.Task[None]] = set()
+        self.published = json.dumps(
+            [_published(engine.name, v).dumps() for v in engine.voices()]
+            if engine.spec.publishes_voices
+            else []
+        )
 
     async def run(self) -> None:
         """Serves until `stop()`; then finishes the chunk in hand and fails the other jobs."""
@@ -105,11 +136,16 @@ class Worker:
             # asyncio.timeout may swallow the cancellation.)
             background[1].cancel()
             await asyncio.gather(*background[1:], return_exceptions=True)
+            await asyncio.gather(*self.preparing, return_exceptions=True)
             await self._fail_all("worker_shutdown", "The TTS worker shut down; retry.")
             # The heartbeat goes last: waiting requests must read the error, not a lost worker.
             self.closed.set()
             await asyncio.gather(background[0], return_exceptions=True)
-            await self.redis.delete(self.keys.heartbeat(self.worker_id), self.control)
+            await self.redis.delete(
+                self.keys.heartbeat(self.worker_id),
+                self.keys.voices(self.worker_id),
+                self.control,
+            )
             await self.redis.srem(self.keys.workers(self.engine.name), self.worker_id)
             await self.redis.aclose()
             self.executor.shutdown(wait=True)
@@ -147,20 +183,108 @@ class Worker:
                 self.capacity.release()
 
     async def _accept(self, message: dict[str, Any]) -> bool:
+        if message.get("type") == messages.PREPARE:
+            return await self._accept_prepare(PrepareJob.from_message(message))
         job = Job.from_message(message)
-        claimed = await self.redis.set(
-            self.keys.claim(job.job_id), self.worker_id, nx=True, px=600_000
-        )
-        if not claimed:
+        if not await self._claim(job.job_id):
             return False  # a duplicate delivery: another worker runs it
         if job.deadline < time.time():
             await self._send(job, messages.ERROR, code="timeout", message="The job expired.")
             return False
-        chunks = self.engine.stream(job.segments, voice=job.voice, conditioning=None)
+        try:
+            conditioning = await self._conditioning(job)
+            chunks = self.engine.stream(job.segments, voice=job.voice, conditioning=conditioning)
+        except EngineError as error:  # the request's fault (a voice, a language): not ours
+            await self._send(job, messages.ERROR, code=error.code, message=str(error))
+            return False
         self.active[job.job_id] = ActiveJob(job=job, chunks=chunks)
         await self._send(job, messages.ACCEPTED, control=self.control, worker=self.worker_id)
         self.wake.set()
         return True
+
+    async def _claim(self, job_id: str) -> bool:
+        return bool(
+            await self.redis.set(self.keys.claim(job_id), self.worker_id, nx=True, px=600_000)
+        )
+
+    # --- cloned voices -----------------------------------------------------------------------
+
+    async def _conditioning(self, job: Job) -> LoadedConditioning | None:
+        """The job's cloned voice, from the cache or else read from storage and loaded once (in
+        the engine's thread: loading puts tensors on the engine's device). EngineError when it
+        cannot be had."""
+        ref = job.conditioning
+        if ref is None:
+            return None
+        key = ref.cache_key(job.schema_name)
+        loaded = self.conditionings.get(key)
+        if loaded is None:
+            loop = asyncio.get_running_loop()
+            loaded = await loop.run_in_executor(self.executor, self._load_conditioning, job)
+            self.conditionings.put(key, loaded)
+        return loaded
+
+    def _load_conditioning(self, job: Job) -> LoadedConditioning:
+        assert job.conditioning is not None
+        try:
+            data = self.files.read(job.conditioning.path, schema_name=job.schema_name)
+        except ForeignPath:
+            logger.warning("refused a foreign conditioning path", extra={"job": job.job_id})
+            raise EngineError("The voice is not this tenant's.", code="unknown_voice") from None
+        except (FileNotFoundError, OSError):
+            raise EngineError(
+                "The cloned voice's conditioning is missing from storage.",
+                code="conditioning_missing",
+            ) from None
+        return self.engine.load_conditioning(Conditioning(engine=self.engine.name, data=data))
+
+    async def _accept_prepare(self, job: PrepareJob) -> bool:
+        if not await self._claim(job.job_id):
+            return False
+        if job.deadline < time.time():
+            await self._send(job, messages.ERROR, code="timeout", message="The job expired.")
+            return False
+        await self._send(job, messages.ACCEPTED, control=self.control, worker=self.worker_id)
+        task = asyncio.create_task(self._prepare(job))
+        self.preparing.add(task)
+        task.add_done_callback(self.preparing.discard)
+        return True
+
+    async def _prepare(self, job: PrepareJob) -> None:
+        """Computes a voice's conditioning from its reference clip and stores it; one engine
+        step in the engine's thread, between other jobs' chunks. Replies `prepared` or an
+        error; frees its capacity slot either way."""
+        loop = asyncio.get_running_loop()
+        try:
+            nbytes = await loop.run_in_executor(self.executor, self._prepare_now, job)
+        except EngineError as error:
+            await self._send(job, messages.ERROR, code=error.code, message=str(error))
+        except Exception:
+            logger.exception("conditioning failed", extra={"tenant": job.schema_name})
+            await self._send(
+                job, messages.ERROR, code="engine_failure", message="Conditioning failed."
+            )
+        else:
+            await self._send(job, messages.PREPARED, path=job.conditioning_path, nbytes=nbytes)
+        finally:
+            self.capacity.release()
+
+    def _prepare_now(self, job: PrepareJob) -> int:
+        try:
+            check_owned(job.conditioning_path, job.schema_name)  # before any work
+            raw = self.files.read(job.reference_path, schema_name=job.schema_name)
+        except ForeignPath:
+            logger.warning("refused a foreign voice path", extra={"job": job.job_id})
+            raise EngineError("The voice is not this tenant's.", code="unknown_voice") from None
+        except (FileNotFoundError, OSError):
+            raise EngineError(
+                "The reference clip is missing from storage.", code="reference_missing"
+            ) from None
+        pcm, rate = _pcm16_mono(raw)
+        conditioning = self.engine.prepare_voice(pcm, rate)
+        self.engine.load_conditioning(conditioning)  # what is stored must load back
+        self.files.write(job.conditioning_path, conditioning.data, schema_name=job.schema_name)
+        return len(conditioning.data)
 
     async def _receive_control(self) -> None:
         while not self.stopping.is_set():
@@ -265,7 +389,7 @@ class Worker:
         for active in list(self.active.values()):
             await self._finish(active, messages.ERROR, code=code, message=message)
 
-    async def _send(self, job: Job, kind: str, **fields: Any) -> None:
+    async def _send(self, job: Job | PrepareJob, kind: str, **fields: Any) -> None:
         message = messages.pack({"type": kind, "job_id": job.job_id, **fields})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(job.reply, message)
@@ -290,6 +414,12 @@ class Worker:
                 px=int(self.config.heartbeat_ttl * 1000),
             )
             pipe.sadd(self.keys.workers(self.engine.name), self.worker_id)
+            if self.engine.spec.publishes_voices:  # lives exactly as long as the heartbeat
+                pipe.set(
+                    self.keys.voices(self.worker_id),
+                    self.published,
+                    px=int(self.config.heartbeat_ttl * 1000),
+                )
             await pipe.execute()
 
     async def _heartbeat(self) -> None:
@@ -297,3 +427,27 @@ class Worker:
             await self._beat()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closed.wait(), self.config.heartbeat_interval)
+
+
+def _published(engine: str, voice: Any) -> StockVoice:
+    """An engine's own voice as web processes list and resolve it."""
+    return StockVoice(
+        id=voice.id,
+        name=voice.name,
+        engine=engine,
+        language=voice.language,
+        languages=tuple(voice.languages),
+        description=voice.description,
+    )
+
+
+def _pcm16_mono(raw: bytes) -> tuple[bytes, int]:
+    """A stored reference clip (WAV, FLAC or Ogg) as PCM s16le mono and its sample rate."""
+    try:
+        audio, rate = soundfile.read(io.BytesIO(raw), dtype="int16", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise EngineError(
+            f"The reference clip cannot be read: {error}", code="reference_unusable"
+        ) from None
+    mono = audio.mean(axis=1).astype(np.int16) if audio.shape[1] > 1 else audio[:, 0]
+    return mono.tobytes(), int(rate)

@@ -1,9 +1,13 @@
-"""Reads for voices: the stock catalogue beside the tenant's presets, and resolving what a
-synthesis request names. Each read enters the principal's schema itself (`tenants.db`), so
-async callers need only a database thread."""
+"""Reads for voices: the stock voices (the catalog's, and those live workers publish) beside
+the tenant's own, and resolving what a synthesis request names. Each read enters the
+principal's schema itself (`tenants.db`), so async callers need only a database thread."""
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,20 +15,28 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from callwaiting_tts.errors import ApplicationError
-from synthesis.engines.catalog import STOCK_VOICES, StockVoice
+from callwaiting_tts.redis import get_redis
+from synthesis.contract.keys import Keys
+from synthesis.contract.messages import as_text
+from synthesis.contract.segments import ConditioningRef
+from synthesis.engines.catalog import ENGINES, STOCK_VOICES, StockVoice, engine_spec
 from tenants.db import tenant_schema
 from tenants.principal import Principal
 from voices.models import Voice
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ResolvedVoice:
-    id: str  # what the usage record names: a stock id or a preset's id
-    stock: StockVoice
+    id: str  # what the usage record names: a stock id or the tenant's voice's id
+    stock: StockVoice  # the engine voice: a stock voice, or a cloned voice as its engine sees it
     language: str
     speed: float
+    conditioning: ConditioningRef | None = None  # a cloned voice's, for its engine's worker
 
 
 class VoiceNotFound(ApplicationError):
@@ -86,6 +98,67 @@ def _preset(ref: str) -> Voice | None:
         return Voice.objects.filter(name=ref).first()
 
 
+# --- stock voices -----------------------------------------------------------------------------
+
+# Published voices are read at most this often per process: a resolve on the hot path costs no
+# Redis round trip most of the time, and a worker that starts or stops shows within this.
+PUBLISHED_TTL_SECONDS = 2.0
+_published: tuple[float, dict[str, StockVoice]] = (0.0, {})
+_published_lock = threading.Lock()
+
+
+def _read_published(engines: list[str]) -> dict[str, StockVoice]:
+    client, keys = get_redis(), Keys(settings.REDIS_PREFIX)
+    found: dict[str, StockVoice] = {}
+    for engine in engines:
+        ids = sorted(as_text(i) for i in client.smembers(keys.workers(engine)))
+        if not ids:
+            continue
+        lists = client.mget([keys.voices(i) for i in ids])
+        for raw in lists:
+            for entry in json.loads(raw) if raw else []:
+                voice = StockVoice.loads(entry)
+                found.setdefault(voice.id, voice)
+    return found
+
+
+def published_voices() -> dict[str, StockVoice]:
+    """The stock voices live workers publish (engines whose voices come from the model, such as
+    XTTS's studio speakers), by id; a worker's list lives as long as its heartbeat."""
+    global _published
+    engines = [e for e in settings.TTS_ENGINES if e in ENGINES and ENGINES[e].publishes_voices]
+    if not engines:
+        return {}
+    read_at, voices = _published
+    if time.monotonic() - read_at < PUBLISHED_TTL_SECONDS:
+        return voices
+    with _published_lock:
+        try:
+            voices = _read_published(engines)
+        except (RedisError, OSError, ValueError):
+            logger.warning("could not read the published voices")
+            return _published[1]
+        _published = (time.monotonic(), voices)
+    return voices
+
+
+def forget_published_voices() -> None:
+    """Drops the process's copy (tests; a worker that just started)."""
+    global _published
+    _published = (0.0, {})
+
+
+def stock_voices() -> dict[str, StockVoice]:
+    """Every stock voice this deployment offers now: the catalog's, for the engines it runs, and
+    those its live workers publish."""
+    catalog = {v.id: v for v in STOCK_VOICES.values() if v.engine in settings.TTS_ENGINES}
+    return {**published_voices(), **catalog}
+
+
+def stock_voice(ref: str) -> StockVoice | None:
+    return STOCK_VOICES.get(ref) or published_voices().get(ref)
+
+
 def _stock_ref(ref: str | None, source: str) -> str:
     ref = ref or settings.TTS_DEFAULT_VOICE
     if source == "openai" and ref in settings.OPENAI_VOICE_MAP and ref not in STOCK_VOICES:
@@ -109,11 +182,14 @@ def _resolve(
 ) -> ResolvedVoice:
     """As `voice_resolve`, with the tenant's default already looked up (`ref` None: stock)."""
     ref = _stock_ref(ref, source)
-    stock, preset = STOCK_VOICES.get(ref), None
+    stock, preset = stock_voice(ref), None
     if stock is None:
         with tenant_schema(principal.schema_name):
             preset = _preset(ref)
-        stock = STOCK_VOICES.get(preset.base_voice) if preset else None
+        if preset is not None and preset.kind == Voice.Kind.CLONED:
+            stock = _cloned(preset)
+        elif preset is not None:
+            stock = stock_voice(preset.base_voice)
     if stock is None:
         raise ApplicationError(
             f"Unknown voice {ref!r}: see GET /v1/voices.", code="unknown_voice", param="voice"
@@ -125,11 +201,43 @@ def _resolve(
             code="unsupported_language",
             param="language",
         )
+    cloned = preset is not None and preset.kind == Voice.Kind.CLONED
     return ResolvedVoice(
         id=str(preset.pk) if preset else stock.id,
         stock=stock,
         language=chosen,
         speed=preset.speed if preset else 1.0,
+        conditioning=_conditioning_of(preset) if cloned and preset else None,
+    )
+
+
+def _cloned(voice: Voice) -> StockVoice:
+    """A cloned voice as its engine speaks it; ApplicationError (409) until its conditioning
+    is ready, or when it failed."""
+    if voice.status != Voice.Status.READY:
+        failed = voice.status == Voice.Status.FAILED
+        raise ApplicationError(
+            f"Voice {voice.name!r} "
+            + ("could not be cloned: " + voice.error if failed else "is still being cloned.")
+            + ("" if failed else " Retry in a few seconds."),
+            code="voice_failed" if failed else "voice_not_ready",
+            param="voice",
+            status=409,
+        )
+    spec = engine_spec(voice.engine)
+    return StockVoice(
+        id=str(voice.pk),
+        name=voice.name,
+        engine=spec.name,
+        language=voice.language,
+        languages=spec.languages,
+        description=voice.description,
+    )
+
+
+def _conditioning_of(voice: Voice) -> ConditioningRef:
+    return ConditioningRef(
+        voice_id=str(voice.pk), version=voice.version, path=voice.conditioning_path
     )
 
 
@@ -144,7 +252,7 @@ async def voice_resolve_async(
         if cached is None:  # a miss: the database, once, in a thread
             cached = await database_sync_to_async(default_voice_ref)(principal.schema_name)
         ref = str(cached) or None
-    if _stock_ref(ref, source) in STOCK_VOICES:
+    if _stock_ref(ref, source) in STOCK_VOICES:  # the catalog's: no Redis, no database
         return _resolve(principal, ref, language=language, source=source)
     return await database_sync_to_async(_resolve)(principal, ref, language=language, source=source)
 

@@ -142,11 +142,27 @@ XTTS = EngineSpec(
     # XTTS v2's own per-language limits (its tokenizer warns past them and the audio may be
     # cut); English is 250.
     segment_chars=250,
-    segment_chars_by_language=(
-        ("en", 250), ("de", 253), ("fr", 273), ("es", 239), ("it", 213), ("pt", 203),
-        ("pl", 224), ("zh", 82), ("ar", 166), ("cs", 186), ("ru", 182), ("nl", 251),
-        ("tr", 226), ("ja", 71), ("hu", 224), ("ko", 95), ("hi", 150),
-    ),  # fmt: skip
+    segment_chars_by_language=tuple(
+        {
+            "en": 250,
+            "de": 253,
+            "fr": 273,
+            "es": 239,
+            "it": 213,
+            "pt": 203,
+            "pl": 224,
+            "zh": 82,
+            "ar": 166,
+            "cs": 186,
+            "ru": 182,
+            "nl": 251,
+            "tr": 226,
+            "ja": 71,
+            "hu": 224,
+            "ko": 95,
+            "hi": 150,
+        }.items()
+    ),
     clones=True,
     publishes_voices=True,  # the studio speakers of the checkpoint's speakers_xtts.pth
     options=(

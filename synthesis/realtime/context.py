@@ -98,7 +98,7 @@ class Context:
             send_ahead_ms=send_ahead_ms,
         )
         # Units are cut under the engine's own segment limit, as HTTP input is.
-        self.buffer = TextBuffer(max_chars=synthesis.engine.segment_chars)
+        self.buffer = TextBuffer(max_chars=synthesis.engine.segment_limit(synthesis.voice.language))
         self.items: asyncio.Queue[Item] = asyncio.Queue()
         self.planned: asyncio.Queue[Spoken] = asyncio.Queue(maxsize=1)
         self.ended = False  # no more text will come

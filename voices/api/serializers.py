@@ -5,8 +5,9 @@ from typing import Any
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from synthesis.engines.catalog import LANGUAGES, STOCK_VOICES
+from synthesis.engines.catalog import ENGINES, LANGUAGES, STOCK_VOICES
 from voices.models import Voice
+from voices.selectors import stock_voice
 
 
 class VoiceSerializer(serializers.ModelSerializer[Voice]):
@@ -28,19 +29,27 @@ class VoiceSerializer(serializers.ModelSerializer[Voice]):
             "is_default",
             "sample_rate",
             "engine",
+            "status",
+            "version",
+            "error",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "type", "created_at", "updated_at"]
+        read_only_fields = ["id", "type", "status", "version", "error", "created_at", "updated_at"]
 
     def get_type(self, voice: Voice) -> str:
-        return "preset"
+        """`preset` (over a stock voice) or `cloned` (from a reference clip)."""
+        return str(voice.kind)
 
-    def get_sample_rate(self, voice: Voice) -> int:
-        return STOCK_VOICES[voice.base_voice].sample_rate
+    def get_sample_rate(self, voice: Voice) -> int | None:
+        engine = self.get_engine(voice)
+        return ENGINES[engine].sample_rate if engine in ENGINES else None
 
     def get_engine(self, voice: Voice) -> str:
-        return STOCK_VOICES[voice.base_voice].engine
+        if voice.engine:
+            return voice.engine
+        base = STOCK_VOICES.get(voice.base_voice)
+        return base.engine if base else ""
 
 
 class StockVoiceSerializer(serializers.Serializer[Any]):
@@ -62,15 +71,26 @@ class VoiceCreateSerializer(serializers.Serializer[Any]):
     description = serializers.CharField(
         max_length=500, required=False, default="", allow_blank=True
     )
-    base_voice = serializers.ChoiceField(choices=sorted(STOCK_VOICES))
+    base_voice = serializers.CharField(
+        max_length=64, help_text="A stock voice's id (GET /v1/voices lists them)."
+    )
     language = serializers.ChoiceField(choices=LANGUAGES, default="en-US")
     speed = serializers.FloatField(min_value=0.25, max_value=4.0, default=1.0)
     is_default = serializers.BooleanField(
         default=False, help_text="Make this the voice used when a request names none."
     )
 
+    def validate_base_voice(self, value: str) -> str:
+        if stock_voice(value) is None:
+            raise serializers.ValidationError(
+                f"Unknown stock voice {value!r}: see GET /v1/voices.", code="invalid_choice"
+            )
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        base = STOCK_VOICES[attrs["base_voice"]]
+        base = stock_voice(attrs["base_voice"])
+        assert base is not None  # validate_base_voice
+        attrs["engine"] = base.engine
         if not base.speaks(attrs["language"]):
             raise serializers.ValidationError(
                 {"language": f"{base.name} speaks {', '.join(base.languages)} only."}
@@ -81,7 +101,11 @@ class VoiceCreateSerializer(serializers.Serializer[Any]):
 class VoiceListSerializer(serializers.Serializer[Any]):
     voices = PolymorphicProxySerializer(
         component_name="VoiceEntry",
-        serializers={"stock": StockVoiceSerializer, "preset": VoiceSerializer},
+        serializers={
+            "stock": StockVoiceSerializer,
+            "preset": VoiceSerializer,
+            "cloned": VoiceSerializer,
+        },
         resource_type_field_name="type",
         many=True,
     )

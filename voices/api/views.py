@@ -7,11 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callwaiting_tts.openapi import ErrorSerializer
-from synthesis.engines.catalog import STOCK_VOICES
 from tenants.audit import Actor
 from tenants.principal import principal_of
 from voices.api.serializers import VoiceCreateSerializer, VoiceListSerializer, VoiceSerializer
-from voices.selectors import stock_voice_entry, voice_get, voice_list
+from voices.selectors import stock_voice_entry, stock_voices, voice_get, voice_list
 from voices.services import voice_create, voice_delete
 
 
@@ -21,7 +20,7 @@ class VoiceListView(APIView):
 
     @extend_schema(operation_id="voices_list", responses=VoiceListSerializer)
     def get(self, request: Request) -> Response:
-        stock = [stock_voice_entry(v) for v in STOCK_VOICES.values()]
+        stock = [stock_voice_entry(v) for v in stock_voices().values()]
         presets = VoiceSerializer(voice_list(principal=principal_of(request)), many=True).data
         return Response({"voices": [*stock, *presets]})
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from synthesis.engines.loader import load_engine
 from synthesis.worker import Worker, WorkerConfig
@@ -21,14 +21,21 @@ class Command(BaseCommand):
     help = "Run a TTS worker: load the engine once and serve synthesis jobs until SIGTERM."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--engine", default=settings.TTS_ENGINE)
+        parser.add_argument(
+            "--engine", default=settings.TTS_ENGINE, help="a row of the engine table (catalog)"
+        )
         parser.add_argument("--max-jobs", type=int, default=settings.TTS_WORKER_MAX_JOBS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
-        engine = load_engine(
-            options["engine"], **settings.TTS_ENGINE_OPTIONS.get(options["engine"], {})
-        )
+        name = options["engine"]
+        try:
+            engine = load_engine(name, **settings.TTS_ENGINE_OPTIONS.get(name, {}))
+        except (ValueError, RuntimeError, ImportError, OSError) as error:
+            # A misconfigured engine (no weights, licence not accepted, a row that disagrees)
+            # stops here with what to do, not a traceback.
+            logger.debug("engine failed to load", exc_info=True)
+            raise CommandError(f"cannot start a {name} worker: {error}") from error
         engine.warm_up()
         logger.info(
             "engine loaded",
@@ -41,7 +48,10 @@ class Command(BaseCommand):
             layer=layer,
             redis_url=settings.REDIS_URL,
             redis_prefix=settings.REDIS_PREFIX,
-            config=WorkerConfig(max_jobs=options["max_jobs"]),
+            config=WorkerConfig(
+                max_jobs=options["max_jobs"],
+                conditioning_cache_bytes=settings.TTS_CONDITIONING_CACHE_MB * 1024 * 1024,
+            ),
         )
         asyncio.run(self._serve(worker))
 

@@ -1,0 +1,69 @@
+"""Where a tenant's voice files lie in storage (django-storages: the filesystem by default,
+S3-compatible by settings). Every path is under the tenant's own prefix, and a worker asked to
+read or write a path checks that it lies under the prefix of the job's tenant."""
+
+from __future__ import annotations
+
+import posixpath
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+
+class ForeignPath(ValueError):
+    """A path outside the tenant's prefix (or one that tries to climb out of it)."""
+
+
+def tenant_prefix(schema_name: str) -> str:
+    if not schema_name or "/" in schema_name or schema_name.startswith("."):
+        raise ForeignPath(f"no storage prefix for schema {schema_name!r}")
+    return f"tenants/{schema_name}/"
+
+
+def voice_folder(schema_name: str, voice_id: str) -> str:
+    return f"{tenant_prefix(schema_name)}voices/{voice_id}/"
+
+
+def reference_path(schema_name: str, voice_id: str, version: int) -> str:
+    return f"{voice_folder(schema_name, voice_id)}reference-v{version}.wav"
+
+
+def conditioning_path(schema_name: str, voice_id: str, version: int, engine: str) -> str:
+    return f"{voice_folder(schema_name, voice_id)}{engine}-conditioning-v{version}.safetensors"
+
+
+def check_owned(path: str, schema_name: str) -> str:
+    """`path` if it lies under the tenant's prefix, else ForeignPath."""
+    inside = path.startswith(tenant_prefix(schema_name)) and not path.startswith("/")
+    if posixpath.normpath(path) != path or not inside:
+        raise ForeignPath(f"{path!r} is not under the storage prefix of {schema_name!r}")
+    return path
+
+
+def storage_read(path: str, *, schema_name: str) -> bytes:
+    with default_storage.open(check_owned(path, schema_name), "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+def storage_write(path: str, data: bytes, *, schema_name: str) -> None:
+    """Writes `data` at exactly `path` (replacing a file there: storages that rename on a clash
+    would otherwise put it elsewhere)."""
+    check_owned(path, schema_name)
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    saved = default_storage.save(path, ContentFile(data))
+    if saved != path:  # pragma: no cover - a storage that renamed anyway
+        default_storage.delete(saved)
+        raise OSError(f"storage wrote {saved!r} instead of {path!r}")
+
+
+def storage_delete_folder(schema_name: str, voice_id: str) -> None:
+    """Removes a voice's files (its reference clips and conditioning, every version)."""
+    folder = voice_folder(schema_name, voice_id)
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(folder + name)
