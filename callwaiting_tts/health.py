@@ -35,15 +35,21 @@ def check_redis() -> None:
 
 
 def check_tts_workers() -> None:
+    """A live worker of every engine the deployment runs (`TTS_ENGINES`): a request for a voice
+    of an engine without one could only fail."""
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    missing = []
     try:
         keys = Keys(settings.REDIS_PREFIX)
-        ids = client.smembers(keys.workers(settings.TTS_ENGINE))
-        beats = client.mget([keys.heartbeat(as_text(i)) for i in ids]) if ids else []
+        for engine in settings.TTS_ENGINES:
+            ids = client.smembers(keys.workers(engine))
+            beats = client.mget([keys.heartbeat(as_text(i)) for i in ids]) if ids else []
+            if not any(beats):
+                missing.append(engine)
     finally:
         client.close()
-    if not any(beats):
-        raise NoWorkers(f"no live {settings.TTS_ENGINE} worker")
+    if missing:
+        raise NoWorkers(f"no live {' or '.join(missing)} worker")
 
 
 class NoWorkers(Exception):

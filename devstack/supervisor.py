@@ -87,8 +87,21 @@ def _prepare(child_env: dict[str, str]) -> int:
     return 0
 
 
-def tts_worker_count() -> int:
-    # One per core for the CPU engine (each runs one single-threaded onnxruntime session).
+def tts_engines() -> list[str]:
+    """The engines the deployment runs, as settings read them (TTS_ENGINES, else TTS_ENGINE)."""
+    names = os.environ.get("TTS_ENGINES") or os.environ.get("TTS_ENGINE") or "piper"
+    return [name.strip() for name in names.split(",") if name.strip()]
+
+
+def tts_worker_count(engine: str | None = None, *, first: bool = True) -> int:
+    """TTS_WORKERS_<ENGINE> if set; else, for the first engine, TTS_WORKERS or one per core (the
+    CPU engine runs one single-threaded onnxruntime session per core), and one for each other
+    (a GPU engine: one worker per GPU)."""
+    own = os.environ.get(f"TTS_WORKERS_{engine.upper()}") if engine else None
+    if own:
+        return int(own)
+    if not first:
+        return 1
     return int(os.environ.get("TTS_WORKERS") or os.cpu_count() or 1)
 
 
@@ -97,9 +110,11 @@ def service_commands(host: str, port: int) -> list[tuple[str, list[str]]]:
     web = f"-m daphne -b {host} -p {port} callwaiting_tts.asgi:application"
     celery = "-m celery -A callwaiting_tts worker -B -l INFO --concurrency 1 -s"
     beat_schedule = str(VAR_DIR / "celerybeat-schedule")
+    engines = tts_engines()
     workers = [
-        (f"tts-worker-{n}", [python, "manage.py", "run_tts_worker"])
-        for n in range(1, tts_worker_count() + 1)
+        (f"tts-{engine}-{n}", [python, "manage.py", "run_tts_worker", "--engine", engine])
+        for index, engine in enumerate(engines)
+        for n in range(1, tts_worker_count(engine, first=index == 0) + 1)
     ]
     return [
         *workers,

@@ -30,8 +30,8 @@ def test_health_is_200_when_postgres_redis_and_a_worker_answer(tts_worker):
     }
 
 
-def test_health_is_503_naming_the_workers_when_none_serves_the_engine(tts_worker, settings):
-    settings.TTS_ENGINE = "xtts"  # the running worker serves piper only
+def test_health_is_503_naming_the_workers_when_none_serves_an_engine(tts_worker, settings):
+    settings.TTS_ENGINES = ["piper", "xtts"]  # the running worker serves piper only
     response = Client().get("/v1/health")
     assert response.status_code == 503
     checks = response.json()["checks"]
