@@ -164,13 +164,13 @@ def _heartbeats() -> set[bytes]:
     return set(get_redis().scan_iter(match=f"{settings.REDIS_PREFIX}:tts:worker:*", count=100))
 
 
-def start_worker(**env: str) -> WorkerProcess:
+def start_worker(engine: str = "piper", **env: str) -> WorkerProcess:
     """A real `manage.py run_tts_worker` subprocess; returns once its heartbeat is up."""
     before = _heartbeats()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_tts_worker"],
+        [sys.executable, "manage.py", "run_tts_worker", "--engine", engine],
         cwd=settings.BASE_DIR,
-        env=_worker_env(**env),
+        env=_worker_env(MEDIA_ROOT=str(settings.MEDIA_ROOT), **env),
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
@@ -230,3 +230,34 @@ def tts_worker(worker_pool: WorkerPool) -> WorkerProcess:
 def tts_workers(worker_pool: WorkerPool) -> list[WorkerProcess]:
     """Two live real Piper workers sharing the job channel."""
     return worker_pool.ensure(2)
+
+
+# --- XTTS on CPU: a tiny random-weight model in the official layout ---------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_xtts(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny random-weight XTTS v2 checkpoint directory (2 GPT layers, 256 channels), built
+    once per session and loaded through the real `load_checkpoint`."""
+    from synthesis.engines.xtts_random import build_random_xtts
+
+    return str(build_random_xtts(tmp_path_factory.mktemp("xtts"), size="tiny"))
+
+
+def xtts_env(model_path: str) -> dict[str, str]:
+    """A worker's environment for the tiny model: the licence confirmed, CPU, greedy decoding
+    (repeatable audio, compared byte for byte with the raw engine's)."""
+    return {
+        "TTS_MODEL_PATH": model_path,
+        "COQUI_TOS_AGREED": "1",
+        "XTTS_DEVICE": "cpu",
+        "XTTS_DO_SAMPLE": "0",
+    }
+
+
+@pytest.fixture(scope="module")
+def xtts_worker(tiny_xtts: str) -> Iterator[WorkerProcess]:
+    """A live real XTTS worker process on the tiny model, for one test module."""
+    worker = start_worker("xtts", **xtts_env(tiny_xtts))
+    yield worker
+    stop_worker(worker)

@@ -1,0 +1,396 @@
+"""XTTS end to end on CPU: a tiny random-weight model in the official layout, loaded by a real
+worker process through `load_checkpoint`; a reference clip cloned into a voice whose conditioning
+the worker computes once and stores under the tenant's prefix; stock and cloned voices spoken
+through daphne over /v1/synthesize and /v1/stream.
+
+The worker decodes greedily (XTTS_DO_SAMPLE=0), so its audio equals the raw engine's for the
+same segments byte for byte."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+import redis
+import soundfile
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.files.storage import default_storage
+from safetensors.numpy import load as load_safetensors
+from websockets.asyncio.client import connect
+
+from billing.models import UsageRecord
+from callwaiting_tts.errors import ApplicationError
+from synthesis.cloning import voice_condition
+from synthesis.contract.jobs import Job
+from synthesis.contract.keys import Keys
+from synthesis.contract.plan import engine_segments
+from synthesis.contract.segments import ConditioningRef, Segment
+from synthesis.engines.catalog import XTTS
+from synthesis.engines.loader import load_engine
+from synthesis.stream import JobStream, SynthesisFailed
+from synthesis.text.frontend import prepare
+from tenants.audit import Actor
+from tenants.db import tenant_schema
+from tests.conftest import ROOT, Service, free_port, service_env, stop, wait_for_port
+from tests.synth import post
+from voices import storage
+from voices.models import Voice
+from voices.services import voice_clone_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SPEAKER = "tiny-speaker-a"  # "Tiny Speaker A" in the model's speakers_xtts.pth
+TEXT = "Hello there."
+RAW = {"format": "pcm", "sample_rate": 24000}  # XTTS's own rate: no resampling
+
+
+@pytest.fixture(scope="module")
+def xtts_service(django_db_setup, django_db_blocker, xtts_worker):
+    """daphne for a deployment that runs Piper and XTTS side by side."""
+    port = free_port()
+    with django_db_blocker.unblock():
+        env = service_env(TTS_ENGINES="piper,xtts")
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "callwaiting_tts.asgi:application"]  # fmt: skip
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield Service(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}")
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def service(xtts_service, transactional_db):
+    return xtts_service
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_xtts):
+    """The raw engine, as the worker loads it: what the service's audio must equal."""
+    import os
+
+    os.environ["COQUI_TOS_AGREED"] = "1"
+    return load_engine("xtts", model_path=tiny_xtts, device="cpu", do_sample=False)
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant("xtts")
+
+
+def reference_clip(seconds: float = 4.0, rate: int = 22050) -> bytes:
+    """A voiced clip: a gliding harmonic tone with a little noise, as WAV."""
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 120 + 30 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    rng = np.random.default_rng(7)
+    audio = 0.3 * voice / np.max(np.abs(voice)) + 0.01 * rng.standard_normal(t.size)
+    out = io.BytesIO()
+    soundfile.write(out, audio.astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
+def silent_clip(seconds: float = 4.0, rate: int = 22050) -> bytes:
+    out = io.BytesIO()
+    soundfile.write(out, np.zeros(int(seconds * rate), np.float32), rate, format="WAV")
+    return out.getvalue()
+
+
+def raw_audio(engine, text: str, *, voice: str = SPEAKER, conditioning=None) -> bytes:
+    segments = engine_segments(prepare(text=text, locale="en-US"), language="en")
+    stream = engine.stream(segments, voice=voice, conditioning=conditioning)
+    return b"".join(chunk.pcm for chunk in stream)
+
+
+def clone(tenant, name: str = "Ada") -> Voice:
+    voice = voice_clone_create(
+        schema_name=tenant.tenant.schema_name,
+        tenant_id=tenant.tenant.pk,
+        by=Actor.system(),
+        name=name,
+        language="en",
+        audio=reference_clip(),
+    )
+    conditioned = async_to_sync(voice_condition)(
+        schema_name=tenant.tenant.schema_name, voice_id=str(voice.pk), version=voice.version
+    )
+    assert conditioned is not None
+    return conditioned
+
+
+def get(service, path: str, key: str):
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(service.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    return response.status, body
+
+
+# --- stock voices -------------------------------------------------------------------------
+
+
+def test_the_worker_publishes_the_studio_speakers_and_the_service_lists_them(
+    service, tenant, xtts_worker
+):
+    status, body = get(service, "/v1/voices", tenant.api_key)
+    assert status == 200
+    by_id = {v["id"]: v for v in body["voices"]}
+    assert by_id["joe"]["engine"] == "piper"  # a mix: Piper and XTTS side by side
+    assert by_id[SPEAKER] == {
+        "id": SPEAKER,
+        "type": "stock",
+        "name": "Tiny Speaker A",
+        "language": "en",
+        "description": by_id[SPEAKER]["description"],
+        "sample_rate": 24000,
+        "engine": "xtts",
+    }
+    assert "tiny-speaker-b" in by_id
+
+
+def test_a_studio_speaker_streams_the_engines_audio_in_order(service, tenant, engine):
+    answer = post(
+        service.url, "/v1/synthesize", tenant.api_key, {"text": TEXT, "voice": SPEAKER, **RAW}
+    )
+    assert answer.status == 200, answer.body
+    assert answer.headers["transfer-encoding"] == "chunked"
+    assert answer.body == raw_audio(engine, TEXT)
+    record = UsageRecord.objects.get(synthesis_id=answer.headers["x-synthesis-id"])
+    assert (record.engine, record.voice, record.status) == ("xtts", SPEAKER, "completed")
+
+
+def test_a_language_xtts_speaks_reaches_it_and_one_it_does_not_is_a_400(service, tenant):
+    answer = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"text": "Bonjour à tous.", "voice": SPEAKER, "language": "fr", **RAW},
+    )
+    assert answer.status == 200, answer.body
+    assert len(answer.body) > 0
+    refused = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"text": "Sawubona.", "voice": SPEAKER, "language": "zu", **RAW},
+    )
+    assert refused.status == 400
+    assert refused.error()["param"] == "language"
+
+
+# --- cloned voices ------------------------------------------------------------------------
+
+
+def test_conditioning_is_computed_once_and_stored_under_the_tenants_prefix(tenant, xtts_worker):
+    voice = clone(tenant)
+    assert voice.status == Voice.Status.READY
+    prefix = storage.voice_folder(tenant.tenant.schema_name, str(voice.pk))
+    assert voice.reference_path.startswith(prefix)
+    assert voice.conditioning_path == storage.conditioning_path(
+        tenant.tenant.schema_name, str(voice.pk), 1, "xtts"
+    )
+    with default_storage.open(voice.conditioning_path, "rb") as handle:
+        data = handle.read()
+    assert not data.startswith(b"\x80")  # not a pickle
+    tensors = load_safetensors(data)
+    assert tensors["gpt_cond_latent"].shape[0] == 1
+    assert tensors["speaker_embedding"].shape == (1, 512, 1)
+
+
+def test_a_cloned_voice_speaks_over_http_as_the_engine_does_from_stored_conditioning(
+    service, tenant, engine
+):
+    voice = clone(tenant)
+    with default_storage.open(voice.conditioning_path, "rb") as handle:
+        from synthesis.contract.segments import Conditioning
+
+        loaded = engine.load_conditioning(Conditioning(engine="xtts", data=handle.read()))
+    answer = post(
+        service.url, "/v1/synthesize", tenant.api_key, {"text": TEXT, "voice": str(voice.pk), **RAW}
+    )
+    assert answer.status == 200, answer.body
+    assert answer.body == raw_audio(engine, TEXT, conditioning=loaded)
+    by_name = post(
+        service.url, "/v1/synthesize", tenant.api_key, {"text": TEXT, "voice": "Ada", **RAW}
+    )
+    assert by_name.body == answer.body
+    record = UsageRecord.objects.get(synthesis_id=answer.headers["x-synthesis-id"])
+    assert (record.engine, record.voice) == ("xtts", str(voice.pk))
+
+
+async def test_a_cloned_voice_speaks_over_the_socket(service, tenant, xtts_worker):
+    from channels.db import database_sync_to_async
+
+    voice = await database_sync_to_async(clone)(tenant)
+    async with connect(
+        f"{service.ws_url}/v1/stream", additional_headers={"X-API-Key": tenant.api_key}
+    ) as ws:
+        assert json.loads(await ws.recv())["type"] == "ready"
+        start = {"type": "start", "context_id": "c1", "voice": str(voice.pk), "text": TEXT}
+        await ws.send(json.dumps(start))
+        await ws.send(json.dumps({"type": "end"}))
+        audio, done = bytearray(), None
+        while done is None:
+            raw = await asyncio.wait_for(ws.recv(), 60)
+            if isinstance(raw, bytes):
+                audio += raw
+                continue
+            message = json.loads(raw)
+            assert message["type"] != "error", message
+            if message["type"] == "done":
+                done = message
+    assert done["characters"] == len(TEXT)
+    assert len(audio) > 0
+    assert done["audio_ms"] == pytest.approx(len(audio) / 48, abs=2)  # 24 kHz s16le
+
+
+def test_another_tenants_cloned_voice_is_unknown(service, tenant, make_tenant, xtts_worker):
+    voice = clone(tenant)
+    outsider = make_tenant("outsider")
+    answer = post(
+        service.url, "/v1/synthesize", outsider.api_key, {"text": TEXT, "voice": str(voice.pk)}
+    )
+    assert answer.status == 400
+    assert answer.error()["code"] == "unknown_voice"
+
+
+async def test_a_worker_refuses_conditioning_outside_the_jobs_tenant(
+    tenant, make_tenant, xtts_worker
+):
+    from channels.db import database_sync_to_async
+
+    voice = await database_sync_to_async(clone)(tenant)
+    outsider = await database_sync_to_async(make_tenant)("forger")
+    forged = Job(
+        job_id=str(uuid.uuid4()),
+        reply="",
+        engine="xtts",
+        voice=str(voice.pk),
+        segments=[Segment(TEXT, language="en")],
+        window=4,
+        deadline=time.time() + 60,
+        schema_name=outsider.tenant.schema_name,  # the job's tenant is not the voice's
+        conditioning=ConditioningRef(str(voice.pk), voice.version, voice.conditioning_path),
+    )
+    with pytest.raises(SynthesisFailed) as refused:
+        await JobStream.open(forged)  # refused instead of accepted
+    assert refused.value.code == "unknown_voice"
+
+
+def test_a_voice_still_being_cloned_is_a_409_not_a_silent_fallback(service, tenant):
+    voice = voice_clone_create(
+        schema_name=tenant.tenant.schema_name,
+        tenant_id=tenant.tenant.pk,
+        by=Actor.system(),
+        name="Pending",
+        language="en",
+        audio=reference_clip(),
+    )
+    answer = post(
+        service.url, "/v1/synthesize", tenant.api_key, {"text": TEXT, "voice": str(voice.pk)}
+    )
+    assert answer.status == 409
+    assert answer.error()["code"] == "voice_not_ready"
+
+
+@pytest.mark.parametrize(
+    ("audio", "code"),
+    [
+        (reference_clip(seconds=1.0), "audio_too_short"),
+        (b"RIFF....WAVEfmt not really", "invalid_audio"),
+        (silent_clip(), "audio_silent"),
+    ],
+)
+def test_an_unusable_clip_leaves_no_row_and_no_file(tenant, audio, code):
+    with pytest.raises(ApplicationError) as refused:
+        voice_clone_create(
+            schema_name=tenant.tenant.schema_name,
+            tenant_id=tenant.tenant.pk,
+            by=Actor.system(),
+            name="Broken",
+            language="en",
+            audio=audio,
+        )
+    assert refused.value.code == code
+    with tenant_schema(tenant.tenant.schema_name):
+        assert not Voice.objects.filter(name="Broken").exists()
+    assert not default_storage.exists(storage.tenant_prefix(tenant.tenant.schema_name) + "voices")
+
+
+def test_a_clip_the_engine_cannot_use_fails_the_voice_with_the_reason(tenant, xtts_worker):
+    voice = voice_clone_create(
+        schema_name=tenant.tenant.schema_name,
+        tenant_id=tenant.tenant.pk,
+        by=Actor.system(),
+        name="Short",
+        language="en",
+        audio=reference_clip(),
+    )
+    # The stored clip replaced by one too short for the engine (as a damaged file would be).
+    short = reference_clip(seconds=0.2)
+    storage.storage_write(voice.reference_path, short, schema_name=tenant.tenant.schema_name)
+    failed = async_to_sync(voice_condition)(
+        schema_name=tenant.tenant.schema_name, voice_id=str(voice.pk), version=1
+    )
+    assert failed.status == Voice.Status.FAILED
+    assert failed.error
+    assert failed.conditioning_path == ""
+
+
+def test_deleting_a_cloned_voice_removes_its_files(service, tenant, xtts_worker):
+    from tests.synth import delete
+
+    voice = clone(tenant)
+    assert delete(service.url, f"/v1/voices/{voice.pk}", tenant.api_key) == 204
+    assert not default_storage.exists(voice.reference_path)
+    assert not default_storage.exists(voice.conditioning_path)
+
+
+# --- cancel -------------------------------------------------------------------------------
+
+
+async def test_a_cancel_stops_the_xtts_job_within_a_step(xtts_worker):
+    # Eight segments of a few chunks each, and a window that never makes the worker wait for
+    # credit: only the cancel can stop it early.
+    job = Job(
+        job_id=str(uuid.uuid4()),
+        reply="",
+        engine="xtts",
+        voice=SPEAKER,
+        segments=[Segment(f"Sentence number {n}.", language="en") for n in range(8)],
+        window=100,
+        deadline=time.time() + 120,
+    )
+    stream = await JobStream.open(job)
+    await anext(stream.chunks())  # one chunk, then the caller hangs up
+    reply = stream.reply
+    await stream.close()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = Keys(settings.REDIS_PREFIX)
+    deadline = time.monotonic() + 60
+    while json.loads(client.get(keys.heartbeat(xtts_worker.worker_id)))["active_jobs"]:
+        assert time.monotonic() < deadline, "the cancelled job is still running"
+        await asyncio.sleep(0.05)
+    # At most the chunk in hand when the cancel came was produced after it.
+    assert client.llen(reply) <= 1
+
+
+def test_the_tiny_model_is_the_xtts_row(engine):
+    engine.check_against(XTTS)
+    assert engine.sample_rate == 24000
+    assert {v.id for v in engine.voices()} == {"tiny-speaker-a", "tiny-speaker-b"}
