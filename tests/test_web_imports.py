@@ -23,7 +23,10 @@ import callwaiting_tts.celery
 callwaiting_tts.celery.app.loader.import_default_modules()  # every tasks module
 import synthesis.cloning, synthesis.services, voices.services, voices.selectors
 roots = sorted({m.split(".")[0] for m in sys.modules})
-engines = sorted(m for m in sys.modules if m.startswith("synthesis.engines.") and m != "synthesis.engines.catalog")
+engines = sorted(
+    m for m in sys.modules
+    if m.startswith("synthesis.engines.") and m != "synthesis.engines.catalog"
+)
 print(json.dumps({"roots": roots, "engines": engines}))
 """
 
