@@ -16,6 +16,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def send_to_tenant(task: Task, schema_name: str, *args: Any, **kwargs: Any) -> Any:
-    """Queues `task` to run in `schema_name`, whatever schema the caller is in."""
-    return task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema_name})
+def send_to_tenant(task: Task | str, schema_name: str, *args: Any, **kwargs: Any) -> Any:
+    """Queues `task` (or the task of that name, for a caller its module imports) to run in
+    `schema_name`, whatever schema the caller is in."""
+    headers = {"_schema_name": schema_name}
+    if isinstance(task, str):
+        return app.send_task(task, args=args, kwargs=kwargs, headers=headers)
+    return task.apply_async(args=args, kwargs=kwargs, headers=headers)

@@ -24,6 +24,8 @@ from voices import storage
 from voices.models import Voice
 from voices.services import voice_clone_create, voice_conditioned
 
+CONDITION_VOICE_TASK = "synthesis.tasks.condition_voice"
+
 
 def voice_clone(
     *,
@@ -37,8 +39,6 @@ def voice_clone(
     description: str = "",
 ) -> Voice:
     """A new cloned voice, `processing`; Celery's `condition_voice` makes it `ready`."""
-    from synthesis.tasks import condition_voice  # tasks import this module
-
     voice = voice_clone_create(
         schema_name=schema_name,
         tenant_id=tenant_id,
@@ -49,7 +49,8 @@ def voice_clone(
         engine=engine,
         description=description,
     )
-    send_to_tenant(condition_voice, schema_name, str(voice.pk), voice.version)
+    # By name: the task's module imports this one.
+    send_to_tenant(CONDITION_VOICE_TASK, schema_name, str(voice.pk), voice.version)
     return voice
 
 

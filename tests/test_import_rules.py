@@ -53,7 +53,11 @@ WIRING = (
 TOOLS = ("devstack", "conformance", "bench")
 CLIENT = "callwaiting_tts_client"
 # The worker side: the only product modules that load engines.
-WORKER_SIDE = ("synthesis.worker", "synthesis.management.commands.run_tts_worker")
+WORKER_SIDE = (
+    "synthesis.worker",
+    "synthesis.conditioning",
+    "synthesis.management.commands.run_tts_worker",
+)
 
 
 def under(module: str, *packages: str) -> bool:

@@ -394,3 +394,57 @@ def test_the_tiny_model_is_the_xtts_row(engine):
     engine.check_against(XTTS)
     assert engine.sample_rate == 24000
     assert {v.id for v in engine.voices()} == {"tiny-speaker-a", "tiny-speaker-b"}
+
+
+# --- the ways in: Celery and the command --------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    from celery.contrib.testing.worker import start_worker as start_celery
+
+    from callwaiting_tts.celery import app
+
+    with start_celery(
+        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10
+    ):
+        yield
+
+
+def test_voice_clone_queues_the_conditioning_and_celery_makes_it_ready(
+    tenant, xtts_worker, celery_worker
+):
+    from synthesis.cloning import voice_clone
+
+    voice = voice_clone(
+        schema_name=tenant.tenant.schema_name,
+        tenant_id=tenant.tenant.pk,
+        by=Actor.system(),
+        name="Queued",
+        language="en",
+        audio=reference_clip(),
+    )
+    assert voice.status == Voice.Status.PROCESSING
+    deadline = time.monotonic() + 90
+    while True:
+        with tenant_schema(tenant.tenant.schema_name):
+            voice.refresh_from_db()
+        if voice.status != Voice.Status.PROCESSING:
+            break
+        assert time.monotonic() < deadline, "the conditioning task never finished"
+        time.sleep(0.2)
+    assert voice.status == Voice.Status.READY
+    assert default_storage.exists(voice.conditioning_path)
+
+
+def test_the_clone_voice_command_prints_the_ready_voice(tenant, xtts_worker, tmp_path):
+    from django.core.management import call_command
+
+    clip = tmp_path / "ref.wav"
+    clip.write_bytes(reference_clip())
+    out = io.StringIO()
+    call_command("clone_voice", tenant.tenant.slug, "Cli Voice", str(clip), "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert (result["name"], result["engine"], result["status"]) == ("Cli Voice", "xtts", "ready")
+    with tenant_schema(tenant.tenant.schema_name):
+        assert Voice.objects.get(pk=result["voice_id"]).conditioning_path
