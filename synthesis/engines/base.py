@@ -9,10 +9,13 @@ given and gives back (segments, chunks, conditioning) is the web↔worker contra
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import numpy as np
 
 from synthesis.contract.segments import Chunk, Conditioning, Segment
 from synthesis.engines.catalog import EngineSpec
@@ -111,3 +114,35 @@ class Engine(ABC):
 
 def silence(sample_rate: int, milliseconds: int) -> bytes:
     return b"\x00\x00" * (sample_rate * milliseconds // 1000)
+
+
+# Pitch shifts beyond an octave either way sound broken; SSML asks for a few semitones.
+MAX_PITCH_ST = 12.0
+_INT16_MAX = 32767.0
+
+
+def pitch_factor(semitones: float) -> float:
+    """The resampling factor of a pitch shift, clamped to an octave either way."""
+    return float(2 ** (max(-MAX_PITCH_ST, min(MAX_PITCH_ST, semitones)) / 12))
+
+
+def pcm_s16le(audio: np.ndarray, volume: float) -> bytes:
+    """Float audio in [-1, 1] times `volume`, as PCM s16le: the same float-to-int16 path as
+    Piper's `AudioChunk.audio_int16_bytes`."""
+    if volume != 1.0:
+        audio = audio * volume
+    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    return np.clip(audio * _INT16_MAX, -_INT16_MAX, _INT16_MAX).astype(np.int16).tobytes()
+
+
+def check_segment_values(segment: Segment) -> None:
+    """EngineError for a speed, volume, pause or pitch no engine can honour (the language is
+    each engine's own check)."""
+    if not (math.isfinite(segment.speed) and segment.speed > 0):
+        raise EngineError(f"speed must be positive, not {segment.speed}", code="invalid_speed")
+    if not (math.isfinite(segment.volume) and segment.volume >= 0):
+        raise EngineError(f"volume must be >= 0, not {segment.volume}", code="invalid_volume")
+    if segment.pause_after_ms < 0 or segment.pause_before_ms < 0:
+        raise EngineError("pauses must be >= 0", code="invalid_pause")
+    if not math.isfinite(segment.pitch_st):
+        raise EngineError(f"pitch_st must be finite, not {segment.pitch_st}", code="invalid_pitch")

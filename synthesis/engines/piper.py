@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -32,7 +31,16 @@ from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 
 from synthesis.contract.segments import Chunk, Segment
-from synthesis.engines.base import Engine, EngineError, EngineVoice, LoadedConditioning, silence
+from synthesis.engines.base import (
+    Engine,
+    EngineError,
+    EngineVoice,
+    LoadedConditioning,
+    check_segment_values,
+    pcm_s16le,
+    pitch_factor,
+    silence,
+)
 from synthesis.engines.catalog import PIPER
 
 JOE = EngineVoice(
@@ -48,9 +56,6 @@ JOE = EngineVoice(
 _SILENCE_THRESHOLD = 0.005  # of the normalized peak, about -46 dBFS
 _KEEP_AFTER_SPEECH_MS = 30
 _KEEP_BEFORE_SPEECH_MS = 10
-# Pitch shifts beyond an octave either way sound broken; SSML asks for a few semitones.
-_MAX_PITCH_ST = 12.0
-_INT16_MAX = 32767.0
 
 # Piper's length_scale does not scale duration in proportion: every phoneme (and the pad between
 # phonemes) lasts at least one frame, so halving length_scale shortens the audio to about 0.63,
@@ -152,18 +157,18 @@ class PiperEngine(Engine):
             if number == 0 and trim_lead:
                 audio = _trim_leading_silence(audio, self.sample_rate)
             if number < final:
-                yield Chunk(pcm=before + _pcm(audio, segment.volume), segment=index)
+                yield Chunk(pcm=before + pcm_s16le(audio, segment.volume), segment=index)
             else:
                 if segment.pause_after_ms > 0:
                     audio = _trim_trailing_silence(audio, self.sample_rate)
-                pcm = before + _pcm(audio, segment.volume) + pause
+                pcm = before + pcm_s16le(audio, segment.volume) + pause
                 yield Chunk(pcm=pcm, segment=index, segment_end=True)
             before = b""
 
     def _synthesis_config(self, segment: Segment) -> SynthesisConfig:
         # A pitch shift by resampling also changes the duration by the same factor: the audio
         # is made that much longer (or shorter) first.
-        speed = segment.speed / _pitch_factor(segment.pitch_st)
+        speed = segment.speed / pitch_factor(segment.pitch_st)
         return SynthesisConfig(
             length_scale=self._voice.config.length_scale * _length_scale_for(speed),
             noise_scale=self._noise_scale,
@@ -247,14 +252,7 @@ def _check_segment(segment: Segment) -> None:
             f"the piper engine speaks English only, not {segment.language!r}",
             code="unsupported_language",
         )
-    if not (math.isfinite(segment.speed) and segment.speed > 0):
-        raise EngineError(f"speed must be positive, not {segment.speed}", code="invalid_speed")
-    if not (math.isfinite(segment.volume) and segment.volume >= 0):
-        raise EngineError(f"volume must be >= 0, not {segment.volume}", code="invalid_volume")
-    if segment.pause_after_ms < 0 or segment.pause_before_ms < 0:
-        raise EngineError("pauses must be >= 0", code="invalid_pause")
-    if not math.isfinite(segment.pitch_st):
-        raise EngineError(f"pitch_st must be finite, not {segment.pitch_st}", code="invalid_pitch")
+    check_segment_values(segment)
 
 
 def _trim_trailing_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -278,21 +276,9 @@ def _trim_leading_silence(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.concatenate([np.zeros(keep - start, dtype=audio.dtype), audio])
 
 
-def _pitch_factor(semitones: float) -> float:
-    return float(2 ** (max(-_MAX_PITCH_ST, min(_MAX_PITCH_ST, semitones)) / 12))
-
-
 def _shift_pitch(audio: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
     """Raises (or lowers) the pitch by resampling: played back faster by the factor, the audio
     (made longer by the same factor beforehand) keeps its duration."""
-    factor = _pitch_factor(semitones)
+    factor = pitch_factor(semitones)
     shifted = soxr.resample(audio.astype(np.float32), sample_rate * factor, sample_rate)
     return np.asarray(shifted, dtype=np.float32)
-
-
-def _pcm(audio: np.ndarray, volume: float) -> bytes:
-    """The same float-to-int16 path as Piper's `AudioChunk.audio_int16_bytes`."""
-    if volume != 1.0:
-        audio = audio * volume
-    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
-    return np.clip(audio * _INT16_MAX, -_INT16_MAX, _INT16_MAX).astype(np.int16).tobytes()
