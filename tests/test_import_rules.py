@@ -57,6 +57,8 @@ WORKER_SIDE = (
     "synthesis.worker",
     "synthesis.conditioning",
     "synthesis.management.commands.run_tts_worker",
+    # Downloads with coqui's own downloader, on the machines that run XTTS workers.
+    "synthesis.management.commands.fetch_xtts_model",
 )
 
 
