@@ -252,6 +252,7 @@ def xtts_env(model_path: str) -> dict[str, str]:
         "COQUI_TOS_AGREED": "1",
         "XTTS_DEVICE": "cpu",
         "XTTS_DO_SAMPLE": "0",
+        "XTTS_THREADS": "1",  # two cores shared with daphne and the tests
     }
 
 

@@ -79,7 +79,7 @@ def engine(tiny_xtts):
     import os
 
     os.environ["COQUI_TOS_AGREED"] = "1"
-    return load_engine("xtts", model_path=tiny_xtts, device="cpu", do_sample=False)
+    return load_engine("xtts", model_path=tiny_xtts, device="cpu", do_sample=False, threads=1)
 
 
 @pytest.fixture
