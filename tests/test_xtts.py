@@ -448,3 +448,17 @@ def test_the_clone_voice_command_prints_the_ready_voice(tenant, xtts_worker, tmp
     assert (result["name"], result["engine"], result["status"]) == ("Cli Voice", "xtts", "ready")
     with tenant_schema(tenant.tenant.schema_name):
         assert Voice.objects.get(pk=result["voice_id"]).conditioning_path
+
+
+def test_a_stopped_workers_voices_leave_the_list(tiny_xtts, xtts_worker, settings):
+    from conftest import start_worker, stop_worker, xtts_env
+    from voices.selectors import _read_published
+
+    settings.TTS_ENGINES = ["piper", "xtts"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = Keys(settings.REDIS_PREFIX)
+    second = start_worker("xtts", **xtts_env(tiny_xtts))
+    assert client.exists(keys.voices(second.worker_id))
+    stop_worker(second)
+    assert not client.exists(keys.voices(second.worker_id))
+    assert SPEAKER in _read_published(["xtts"])  # the first worker still offers it
