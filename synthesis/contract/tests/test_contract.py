@@ -8,7 +8,7 @@ from synthesis.contract import messages
 from synthesis.contract.jobs import Job, WorkerStatus
 from synthesis.contract.keys import Keys
 from synthesis.contract.plan import engine_segments
-from synthesis.contract.segments import Chunk, Segment
+from synthesis.contract.segments import Chunk, ConditioningRef, Segment
 from synthesis.text.frontend import prepare
 
 
@@ -22,7 +22,7 @@ def test_a_job_survives_the_trip_through_msgpack() -> None:
         window=4,
         deadline=123.5,
         schema_name="t_acme",
-        conditioning=b"\x00\x01",
+        conditioning=ConditioningRef("v1", 2, "tenants/acme/voices/v1/2/conditioning.pt"),
         meta={"tenant": "acme"},
     )
     back = Job.from_message(messages.unpack(messages.pack(job.to_message())))
