@@ -5,15 +5,18 @@
     SSML ─┘   (Span, Break, Mark, Boundary)
 
 Plain text is read sentence by sentence (so each segment knows the sentence it came from) and
-normalized for its locale. Breaks become the pause after the segment before them (or silence
-before the first), marks sit at the start of the segment after them. Emphasis is rendered as
-prosody (slower and louder for strong), since neither engine has an emphasis control.
+normalized for its locale. Only English is normalized: a span in any other language (the
+request's, or its own `xml:lang`) is left as written for the engine, which reads numbers itself
+in its languages (XTTS), and its segments carry its own tag as their `language`. Breaks become
+the pause after the segment before them (or silence before the first), marks sit at the start
+of the segment after them. Emphasis is rendered as prosody (slower and louder for strong),
+since neither engine has an emphasis control.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from synthesis.text.model import (
@@ -30,6 +33,7 @@ from synthesis.text.model import (
     locale_for,
 )
 from synthesis.text.normalize import normalize, say_as
+from synthesis.text.normalize.core import normalizes
 from synthesis.text.split import MAX_SEGMENT_CHARS, Unit, sentence_ends, split_units
 from synthesis.text.ssml import parse_ssml
 from synthesis.text.xsampa import xsampa_to_ipa
@@ -42,6 +46,12 @@ EMPHASIS: dict[str, Prosody] = {
 }
 # What an expletive is replaced by: Piper and XTTS say it; no profanity reaches the engine.
 BLEEP = "bleep"
+# Say-as types read character by character: outside English, the characters spaced apart.
+_SPELLED = frozenset({"characters", "spell-out", "digits", "verbatim"})
+
+# The longest segment: one for every language, or a function of the run's locale (an engine's
+# `segment_limit`, since XTTS's differ: 82 characters in Chinese, 250 in English).
+MaxChars = int | Callable[[str], int]
 
 
 @dataclass
@@ -61,9 +71,11 @@ def prepare(
     ssml: str | None = None,
     locale: str = DEFAULT_LOCALE,
     lenient: bool = False,
-    max_chars: int = MAX_SEGMENT_CHARS,
+    max_chars: MaxChars = MAX_SEGMENT_CHARS,
 ) -> Plan:
-    """The plan for one request. Raises `SsmlError` for a bad SSML document."""
+    """The plan for one request. Raises `SsmlError` for a bad SSML document. `locale` is the
+    request's (`locale_for` of its tag); `max_chars` the engine's limit, or its function of a
+    run's locale."""
     if ssml is not None:
         parsed = parse_ssml(ssml, lenient=lenient)
         if parsed.language:
@@ -84,7 +96,7 @@ def plan_items(
     characters: int,
     *,
     locale: str = DEFAULT_LOCALE,
-    max_chars: int = MAX_SEGMENT_CHARS,
+    max_chars: MaxChars = MAX_SEGMENT_CHARS,
     warnings: list[str] | None = None,
 ) -> Plan:
     builder = _Builder(locale=locale, max_chars=max_chars)
@@ -95,7 +107,7 @@ def plan_items(
 
 
 class _Builder:
-    def __init__(self, *, locale: str, max_chars: int) -> None:
+    def __init__(self, *, locale: str, max_chars: MaxChars) -> None:
         self.locale = locale
         self.max_chars = max_chars
         self.segments: list[TextSegment] = []
@@ -142,7 +154,8 @@ class _Builder:
             if run is not None:
                 self.pending_marks[:0] = run.marks
             return
-        pieces = split_units(run.units, max_chars=self.max_chars, first=not self.segments)
+        limit = self.max_chars if isinstance(self.max_chars, int) else self.max_chars(run.locale)
+        pieces = split_units(run.units, max_chars=limit, first=not self.segments)
         for index, piece in enumerate(pieces):
             self.segments.append(
                 TextSegment(
@@ -197,6 +210,9 @@ def _render(span: Span, locale: str) -> list[Unit]:
         kind = span.say_as.interpret_as
         if kind == "expletive":
             spoken = BLEEP if text.strip() else ""
+        elif not normalizes(locale):  # say_as reads English: the engine reads it as written
+            written = "".join(text.split())
+            spoken = " ".join(written) if kind in _SPELLED else normalize(text, locale)
         else:
             spoken = say_as(
                 text.strip(),

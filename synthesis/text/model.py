@@ -15,26 +15,56 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+# The locales the front-end normalizes for: English only. Text in any other language is left as
+# written for the engine (XTTS expands numbers itself in its languages).
 LOCALES = ("en-US", "en-GB", "en-NG")
 DEFAULT_LOCALE = "en-US"
 
 
+def primary_language(tag: str) -> str:
+    """The primary subtag of a BCP 47 tag, lower case (`zh-CN` → `zh`)."""
+    return tag.replace("_", "-").split("-")[0].lower()
+
+
 def locale_for(tag: str | None, default: str = DEFAULT_LOCALE) -> str:
-    """The normalization locale for a BCP-47 language tag: `en-GB`/`en-NG` as given (any case),
-    other English regions that write dates day-first read like en-GB, plain `en` and everything
-    else like `default`."""
+    """The locale a span is read in, for a BCP-47 language tag.
+
+    English: `en-GB`/`en-NG`/`en-US` as given (any case), other English regions that write
+    dates day-first read like en-GB, plain `en` and other regions like `default` (en-US when
+    `default` is not English). Any other language: its own tag in canonical case (`FR-fr` →
+    `fr-FR`, `zh_hans_cn` → `zh-Hans-CN`), which the normalizer leaves as written. No tag:
+    `default`."""
     if not tag:
         return default
     parts = tag.replace("_", "-").split("-")
     language = parts[0].lower()
     region = parts[1].upper() if len(parts) > 1 else ""
     if language != "en":
-        return default
+        return _canonical(parts)
     if region in ("US", "GB", "NG"):
         return f"en-{region}"
     if region in ("AU", "NZ", "IE", "ZA", "IN", "GH", "KE", "UK"):
         return "en-GB"
-    return default
+    return default if primary_language(default) == "en" else DEFAULT_LOCALE
+
+
+def _canonical(parts: list[str]) -> str:
+    """BCP 47's case conventions: language lower, script title, region upper, the rest (and
+    everything after a singleton such as `x-`) lower."""
+    out = [parts[0].lower()]
+    extension = False
+    for part in parts[1:]:
+        if len(part) == 1:
+            extension = True
+        if extension:
+            out.append(part.lower())
+        elif len(part) == 2 and part.isalpha():
+            out.append(part.upper())
+        elif len(part) == 4 and part.isalpha():
+            out.append(part.title())
+        else:
+            out.append(part.lower())
+    return "-".join(out)
 
 
 @dataclass(frozen=True)
@@ -121,7 +151,9 @@ class TextSegment:
 
     text: str
     source: str
-    language: str  # the normalization locale, e.g. en-NG
+    # The locale it was read in: an English one it was normalized for (en-NG), or the tag of
+    # a language left as written for the engine (fr-FR).
+    language: str
     prosody: Prosody = NEUTRAL
     pause_after_ms: int = 0
     chars: int = 0

@@ -6,6 +6,13 @@ of a request is deliberately short, a clause of a few words, so the first audio 
 A cut never falls inside an atomic unit (a say-as span, a `<sub>` alias, a phoneme), and never
 after an abbreviation or an initial: a period ends a sentence only when what follows starts one.
 
+Text left as written (any language but English) is split the same way: a sentence may start
+with any capital or a letter of a script without case; the ideographic full stop `。`, the
+full-width exclamation and question marks and the danda `।` end sentences without a space after
+them, the full-width comma, semicolon and colon and `、` break clauses; and a sentence in a
+script written without spaces (Chinese, Japanese) with no clause break is cut between two of its
+characters.
+
 Every piece carries `chars`, its share of the input characters billed for the run, so a request
 cut short bills what was delivered; the shares always add up to the run's total.
 """
@@ -13,6 +20,7 @@ cut short bills what was delivered; the shares always add up to the run's total.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,10 +35,34 @@ FIRST_CUT_ABOVE = 30
 # it is the whole sentence: "So," alone sounds clipped.
 MIN_FIRST_CHARS = 2
 
-# A sentence ends at . ! ? (and …) followed by space and something that can start a sentence.
-_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
-_HARD_END = re.compile(r"[!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n")
-_CLAUSE_END = re.compile(r"[,;:\u2014]+(?=\s)|\s[\u2013\u2014-]\s")
+# A sentence ends at . ! ? (and …) followed by space and something that can start a sentence
+# (the captured character: see `_starts_sentence`).
+_SENTENCE_END = re.compile(
+    r"[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*(?=\s+[\"'\u201c\u2018(\[\u00ab\u201e\u00bf\u00a1]?(\w))"
+)
+# ! ? … (and the Arabic question mark and full stop, the danda and double danda of Hindi)
+# followed by space end a sentence whatever comes next.
+_HARD_END = re.compile(r"[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n")
+# Ends that need no space after them (Chinese and Japanese write none): the ideographic full
+# stop and the full-width exclamation and question marks, with any closing quote or bracket.
+_WIDE_END = re.compile(
+    "[\u3002\uff01\uff1f\uff61]+[\"'\u201d\u2019)\\]\u300d\u300f\uff09\u3011\u3015\u3009\u300b]*"
+)
+# A clause ends at , ; : — (and the Arabic comma and semicolon) followed by space, at a dash
+# between spaces, and at the full-width comma, semicolon and colon and the ideographic comma.
+_CLAUSE_END = re.compile(
+    r"[,;:\u2014\u060c\u061b]+(?=\s)|\s[\u2013\u2014-]\s|[\uff0c\u3001\uff1b\uff1a]+"
+)
+# Between two characters of a script written without spaces (Han, kana): where a sentence with
+# no clause break is cut, never before a small kana, the long-vowel mark or an iteration mark.
+_WIDE = "\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WIDE_CHAR = re.compile(f"[{_WIDE}]")
+_WIDE_BREAK = re.compile(
+    f"(?<=[{_WIDE}])(?=[{_WIDE}])"
+    "(?![\u3041\u3043\u3045\u3047\u3049\u3063\u3083\u3085\u3087\u308e\u30a1\u30a3"
+    "\u30a5\u30a7\u30a9\u30c3\u30e3\u30e5\u30e7\u30ee\u30f5\u30f6\u30fc\u3005\u309d"
+    "\u309e\u30fd\u30fe])"
+)
 _SPACE = re.compile(r"\s+")
 # A period after one of these is not a sentence end even when a capital follows ("Dr. Okafor").
 _NOT_AN_END = re.compile(
@@ -112,8 +144,12 @@ def _join(units: Sequence[Unit]) -> tuple[str, list[int], list[tuple[int, int]]]
 
 def _needs_space(before: str, after: str) -> bool:
     """Two units written against each other ("<say-as>5</say-as>th") stay joined unless that
-    would glue two words that were separate elements: a space goes between word characters."""
-    return before[-1:].isalnum() and after[:1].isalnum()
+    would glue two words that were separate elements: a space goes between word characters,
+    except next to a script written without spaces ("電話<say-as>42</say-as>です")."""
+    last, first = before[-1:], after[:1]
+    if _WIDE_CHAR.match(last) or _WIDE_CHAR.match(first):
+        return False
+    return last.isalnum() and first.isalnum()
 
 
 def _inside(position: int, blocked: Sequence[tuple[int, int]]) -> bool:
@@ -125,13 +161,21 @@ def sentence_ends(text: str) -> list[int]:
     return _sentence_cuts(text, ())
 
 
+def _starts_sentence(char: str) -> bool:
+    """A capital, a digit, or a letter of a script without case (Devanagari, Arabic, Han)."""
+    return not char.islower() and (char.isalpha() or char.isdecimal())
+
+
 def _sentence_cuts(text: str, blocked: Sequence[tuple[int, int]]) -> list[int]:
     cuts = set()
     for match in _SENTENCE_END.finditer(text):
+        if not _starts_sentence(match.group(1)):
+            continue
         if _NOT_AN_END.search(text[: match.start() + 1]) and text[match.start()] == ".":
             continue
         cuts.add(match.end())
     cuts.update(match.end() for match in _HARD_END.finditer(text))
+    cuts.update(match.end() for match in _WIDE_END.finditer(text))
     return sorted(c for c in cuts if 0 < c < len(text) and not _inside(c, blocked))
 
 
@@ -183,18 +227,42 @@ def _long_cut(
     text: str, start: int, end: int, blocked: Sequence[tuple[int, int]], max_chars: int
 ) -> int:
     """Where to cut a sentence longer than max_chars: the last clause break that leaves a piece
-    of at least a third of the limit, else the last space, never inside an atomic unit; an
-    atomic unit longer than the limit is cut at a space inside it (the engine's limit wins)."""
+    of at least a third of the limit, else the last space (not one inside a number written with
+    spaces, "12 500"), never inside an atomic unit; in text written without spaces, between two
+    of its characters. An atomic unit longer than the limit is cut at a space inside it, a word
+    longer than the limit at the limit (the engine's limit wins)."""
     limit = min(start + max_chars, end)
     floor = start + max_chars // 3
     clauses = [c for c in _candidates(_CLAUSE_END, text, floor, limit) if not _inside(c, blocked)]
     if clauses:
         return clauses[-1]
     spaces = [m.start() for m in _SPACE.finditer(text, start + 1, limit)]
-    free = [c for c in spaces if not _inside(c, blocked)]
+    free = [c for c in spaces if not _inside(c, blocked) and not _in_number(text, c)]
+    if free and free[-1] >= floor:
+        return free[-1]
+    wide = [m.start() for m in _WIDE_BREAK.finditer(text, start + 1, limit + 1)]
+    wide = [c for c in wide if not _inside(c, blocked)]
+    if wide:
+        return wide[-1]
     if free:
         return free[-1]
-    return spaces[-1] if spaces else limit
+    return spaces[-1] if spaces else _before_marks(text, start, limit)
+
+
+def _in_number(text: str, position: int) -> bool:
+    """Whether the space at `position` sits between two digits."""
+    return (
+        text[position - 1 : position].isdecimal() and text[position + 1 : position + 2].isdecimal()
+    )
+
+
+def _before_marks(text: str, start: int, cut: int) -> int:
+    """`cut`, moved back off a combining mark (a Devanagari vowel sign belongs to the letter
+    before it) as long as something stays before it."""
+    position = cut
+    while start + 1 < position < len(text) and unicodedata.category(text[position])[0] == "M":
+        position -= 1
+    return position if position > start + 1 else cut
 
 
 def _with_chars(

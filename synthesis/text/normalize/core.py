@@ -39,6 +39,13 @@ def resolve_locale(locale: str | None) -> str:
     return locale if locale in LOCALES else "en-US"
 
 
+def normalizes(locale: str | None) -> bool:
+    """Whether `normalize` reads text for `locale`: English tags (and no tag) are read; any other
+    language is left as written for the engine, which expands numbers itself in its languages
+    (XTTS) and would be given English words otherwise."""
+    return not locale or locale.replace("_", "-").split("-")[0].lower() == "en"
+
+
 def _pad(match: re.Match[str], out: str) -> str:
     """Keep a spoken form apart from letters or digits it was glued to ("12text")."""
     text = match.string
@@ -146,11 +153,14 @@ def normalize_fragment(text: str, locale: str) -> str:
 def normalize(text: str, locale: str = "en-US") -> str:
     """Written text -> what a TTS engine should read: numbers, money, dates, times, telephone
     numbers, measures, addresses, abbreviations and symbols as words. Sentence punctuation is
-    kept; the result has no ASCII digit and no symbol an engine would misread."""
-    locale = resolve_locale(locale)
+    kept; the result has no ASCII digit and no symbol an engine would misread.
+
+    A non-English `locale` (see `normalizes`) only gets the language-neutral clean-up (quotes,
+    runs of spaces): its numbers and symbols stay as written."""
     text = _QUOTES.sub('"', text).replace("`", "'")
-    text = normalize_fragment(text, locale)
+    if normalizes(locale):
+        text = normalize_fragment(text, resolve_locale(locale))
     return _SPACES.sub(" ", text).strip()
 
 
-__all__ = ["LOCALES", "normalize", "normalize_fragment", "resolve_locale"]
+__all__ = ["LOCALES", "normalize", "normalize_fragment", "normalizes", "resolve_locale"]

@@ -139,7 +139,7 @@ def test_bad_ssml_raises_with_its_code():
         ("en_GB", "en-GB"),
         ("EN-ng", "en-NG"),
         ("en-AU", "en-GB"),
-        ("fr-FR", "en-US"),
+        ("fr-FR", "fr-FR"),  # not English: its own tag, read as written
     ],
 )
 def test_locale_for(tag, locale):

@@ -312,8 +312,12 @@ def test_sentence_punctuation_is_kept():
     )
 
 
-def test_unknown_locale_reads_like_en_us():
-    assert normalize("3/4/2025", "fr-FR") == normalize("3/4/2025", "en-US")
+def test_an_unknown_english_locale_reads_like_en_us():
+    assert normalize("3/4/2025", "en-CA") == normalize("3/4/2025", "en-US")
+
+
+def test_a_locale_in_another_language_is_left_as_written():
+    assert normalize("  le ``3/4/2025''  ", "fr-FR") == 'le "3/4/2025"'
 
 
 def test_number_helpers():
