@@ -183,7 +183,10 @@ def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
         voice=voice.stock.id,
         conditioning=voice.conditioning,
         segments=engine_segments(
-            plan, language=voice.language, speed=voice.speed * synthesis.input.speed
+            plan,
+            language=voice.language,
+            speed=voice.speed * synthesis.input.speed,
+            languages=synthesis.engine.languages,  # SSML spans in another language it speaks
         ),
         window=settings.TTS_CREDIT_WINDOW,
         deadline=time.time() + settings.TTS_JOB_TIMEOUT_SECONDS,
@@ -251,7 +254,8 @@ def plan_input(data: SynthesisInput, *, voice: ResolvedVoice) -> Plan:
             ssml=data.ssml,
             locale=locale_for(data.language or voice.language),
             lenient=data.lenient,
-            max_chars=engine_spec(voice.stock.engine).segment_limit(voice.language),
+            # Each run under its own language's limit (XTTS: Chinese 82, English 250).
+            max_chars=engine_spec(voice.stock.engine).segment_limit,
         )
     except SsmlError as error:
         raise ApplicationError(error.message, code=error.code, param="ssml") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -74,23 +75,33 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def _daphne(django_db_setup: None, django_db_blocker: Any) -> Iterator[Service]:
-    """daphne serving callwaiting_tts.asgi on a free port, as `make run` starts it: once per
-    session (it keeps no state; tests that use it commit their data, see `service`)."""
+@contextlib.contextmanager
+def running_daphne(**env: str) -> Iterator[Service]:
+    """daphne serving callwaiting_tts.asgi on a free port, as `make run` starts it, with the test
+    database and Redis and `env` on top."""
     port = free_port()
-    with django_db_blocker.unblock():
-        # Room for the 100-connection test on one tenant; the limits themselves are tested
-        # in-process with lower settings (synthesis/tests/test_realtime_limits.py).
-        env = service_env(TTS_MAX_CONCURRENT_PER_TENANT="200", WS_MAX_CONNECTIONS_PER_TENANT="200")
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
             "callwaiting_tts.asgi:application"]  # fmt: skip
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(argv, cwd=ROOT, env=service_env(**env), stdout=subprocess.DEVNULL)
     try:
         wait_for_port(port, process)
         yield Service(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}")
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def _daphne(django_db_setup: None, django_db_blocker: Any) -> Iterator[Service]:
+    """The service once per session (it keeps no state; tests that use it commit their data,
+    see `service`). Room for the 100-connection test on one tenant; the limits themselves are
+    tested in-process with lower settings (synthesis/tests/test_realtime_limits.py)."""
+    with (
+        django_db_blocker.unblock(),
+        running_daphne(
+            TTS_MAX_CONCURRENT_PER_TENANT="200", WS_MAX_CONNECTIONS_PER_TENANT="200"
+        ) as service,
+    ):
+        yield service
 
 
 @pytest.fixture

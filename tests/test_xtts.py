@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import subprocess
-import sys
 import time
 import uuid
 
@@ -39,7 +37,7 @@ from synthesis.stream import JobStream, SynthesisFailed
 from synthesis.text.frontend import prepare
 from tenants.audit import Actor
 from tenants.db import tenant_schema
-from tests.conftest import ROOT, Service, free_port, service_env, stop, wait_for_port
+from tests.conftest import running_daphne
 from tests.synth import post
 from voices import storage
 from voices.models import Voice
@@ -55,17 +53,8 @@ RAW = {"format": "pcm", "sample_rate": 24000}  # XTTS's own rate: no resampling
 @pytest.fixture(scope="module")
 def xtts_service(django_db_setup, django_db_blocker, xtts_worker):
     """daphne for a deployment that runs Piper and XTTS side by side."""
-    port = free_port()
-    with django_db_blocker.unblock():
-        env = service_env(TTS_ENGINES="piper,xtts")
-    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-            "callwaiting_tts.asgi:application"]  # fmt: skip
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
-        yield Service(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}")
-    finally:
-        stop(process)
+    with django_db_blocker.unblock(), running_daphne(TTS_ENGINES="piper,xtts") as service:
+        yield service
 
 
 @pytest.fixture
@@ -112,15 +101,20 @@ def raw_audio(engine, text: str, *, voice: str = SPEAKER, conditioning=None) -> 
     return b"".join(chunk.pcm for chunk in stream)
 
 
-def clone(tenant, name: str = "Ada") -> Voice:
-    voice = voice_clone_create(
+def stored(tenant, name: str, audio: bytes | None = None) -> Voice:
+    """A cloned voice whose clip is stored and whose conditioning is not computed yet."""
+    return voice_clone_create(
         schema_name=tenant.tenant.schema_name,
         tenant_id=tenant.tenant.pk,
         by=Actor.system(),
         name=name,
         language="en",
-        audio=reference_clip(),
+        audio=reference_clip() if audio is None else audio,
     )
+
+
+def clone(tenant, name: str = "Ada") -> Voice:
+    voice = stored(tenant, name)
     conditioned = async_to_sync(voice_condition)(
         schema_name=tenant.tenant.schema_name, voice_id=str(voice.pk), version=voice.version
     )
@@ -293,14 +287,7 @@ async def test_a_worker_refuses_conditioning_outside_the_jobs_tenant(
 
 
 def test_a_voice_still_being_cloned_is_a_409_not_a_silent_fallback(service, tenant):
-    voice = voice_clone_create(
-        schema_name=tenant.tenant.schema_name,
-        tenant_id=tenant.tenant.pk,
-        by=Actor.system(),
-        name="Pending",
-        language="en",
-        audio=reference_clip(),
-    )
+    voice = stored(tenant, "Pending")
     answer = post(
         service.url, "/v1/synthesize", tenant.api_key, {"text": TEXT, "voice": str(voice.pk)}
     )
@@ -318,14 +305,7 @@ def test_a_voice_still_being_cloned_is_a_409_not_a_silent_fallback(service, tena
 )
 def test_an_unusable_clip_leaves_no_row_and_no_file(tenant, audio, code):
     with pytest.raises(ApplicationError) as refused:
-        voice_clone_create(
-            schema_name=tenant.tenant.schema_name,
-            tenant_id=tenant.tenant.pk,
-            by=Actor.system(),
-            name="Broken",
-            language="en",
-            audio=audio,
-        )
+        stored(tenant, "Broken", audio)
     assert refused.value.code == code
     with tenant_schema(tenant.tenant.schema_name):
         assert not Voice.objects.filter(name="Broken").exists()
@@ -333,14 +313,7 @@ def test_an_unusable_clip_leaves_no_row_and_no_file(tenant, audio, code):
 
 
 def test_a_clip_the_engine_cannot_use_fails_the_voice_with_the_reason(tenant, xtts_worker):
-    voice = voice_clone_create(
-        schema_name=tenant.tenant.schema_name,
-        tenant_id=tenant.tenant.pk,
-        by=Actor.system(),
-        name="Short",
-        language="en",
-        audio=reference_clip(),
-    )
+    voice = stored(tenant, "Short")
     # The stored clip replaced by one too short for the engine (as a damaged file would be).
     short = reference_clip(seconds=0.2)
     storage.storage_write(voice.reference_path, short, schema_name=tenant.tenant.schema_name)

@@ -127,3 +127,72 @@ async def test_a_context_past_its_length_is_refused_and_nothing_is_counted(make_
     finally:
         assert synthesis.admission is not None
         await admission.settle(synthesis.admission, billed_characters=0)
+
+
+def _cloned_voice(tenant) -> str:
+    from tenants.db import tenant_schema
+    from voices.models import Voice
+
+    with tenant_schema(tenant.tenant.schema_name):
+        voice = Voice.objects.create(
+            name="Clone",
+            kind=Voice.Kind.CLONED,
+            engine="xtts",
+            language="en",
+            status=Voice.Status.READY,
+            version=3,
+            conditioning_path=f"tenants/{tenant.tenant.schema_name}/voices/x/c.safetensors",
+        )
+    return str(voice.pk)
+
+
+async def test_an_xtts_job_names_the_cloned_voices_conditioning_and_each_spans_language(
+    make_tenant,
+):
+    tenant = await database_sync_to_async(make_tenant)("xttsjob")
+    voice_id = await database_sync_to_async(_cloned_voice)(tenant)
+    principal = await database_sync_to_async(authenticate_api_key)(tenant.api_key)
+    ssml = (
+        '<speak xml:lang="en-US">Your total is 12 dollars. '
+        '<lang xml:lang="fr-FR">Merci, 12 euros.</lang></speak>'
+    )
+    data = growing(ssml=ssml, voice=voice_id, source="http")
+    synthesis = await synthesis_admit(principal=principal, data=data, request_id="req_x")
+    try:
+        job = synthesis_job(synthesis, synthesis.plan)
+        assert (job.engine, job.voice) == ("xtts", voice_id)
+        assert job.conditioning is not None
+        assert (job.conditioning.voice_id, job.conditioning.version) == (voice_id, 3)
+        by_language = {s.language: s.text for s in job.segments}
+        assert "twelve" in by_language["en"]  # the voice's English, read by our front-end
+        assert by_language["fr-FR"] == "Merci, 12 euros."  # French is left to XTTS
+    finally:
+        assert synthesis.admission is not None
+        await admission.settle(synthesis.admission, billed_characters=0)
+
+
+def test_each_language_is_cut_under_its_own_xtts_limit(tenant_a):
+    from voices.selectors import voice_resolve
+
+    voice_id = _cloned_voice(tenant_a)
+    principal = authenticate_api_key(tenant_a.api_key)
+    voice = voice_resolve(principal=principal, ref=voice_id, language="zh-CN", source="http")
+    text = "我们的诊所每天早上九点开门晚上五点关门如果您需要改约请随时给我们打电话" * 4
+    plan = plan_input(growing(text=text, language="zh-CN", source="http"), voice=voice)
+    assert len(plan.segments) > 1
+    assert all(len(s.text) <= catalog.XTTS.segment_limit("zh") == 82 for s in plan.segments)
+    english = voice_resolve(principal=principal, ref=voice_id, language="en", source="http")
+    plan = plan_input(growing(text="Hello there. " * 30, source="http"), voice=english)
+    assert all(len(s.text) <= 250 for s in plan.segments)
+
+
+def test_piper_keeps_the_requests_english_tag_for_a_french_span(tenant_a):
+    from synthesis.contract.plan import engine_segments
+    from voices.selectors import voice_resolve
+
+    principal = authenticate_api_key(tenant_a.api_key)
+    voice = voice_resolve(principal=principal, ref="joe", language=None, source="http")
+    ssml = '<speak>Hello. <lang xml:lang="fr-FR">Bonjour.</lang></speak>'
+    plan = plan_input(growing(ssml=ssml, source="http"), voice=voice)
+    segments = engine_segments(plan, language=voice.language, languages=catalog.PIPER.languages)
+    assert {s.language for s in segments} == {"en-US"}
