@@ -23,11 +23,12 @@ from bench.realtime import measure_ws
 from bench.report import ERROR, Row, table, write_json
 from bench.stack import SetupError, bench_stack, log
 from bench.texts import PARAGRAPH, SENTENCE, VARIED
+from bench.xtts import measure_xtts
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
 
-SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits")
+SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits", "xtts")
 MEASURES = {
     "ttfb": measure_ttfb,
     "peer": measure_peer,
@@ -35,6 +36,7 @@ MEASURES = {
     "rss": measure_rss,
     "ws": measure_ws,
     "limits": measure_limits,
+    "xtts": measure_xtts,
 }
 
 

@@ -84,10 +84,19 @@ def synthesize(
     timeout: float = 600.0,
     on_data: OnData | None = None,
     connections: Connections | None = None,
+    voice: str | None = None,
+    sample_rate: int = SAMPLE_RATE,
 ) -> Reply:
     """One streamed PCM synthesis over HTTP/1.1 (chunked), read to the end (or until `on_data`
-    says stop)."""
-    payload = {"text": text, "format": "pcm", "sample_rate": SAMPLE_RATE, "stream": True}
+    says stop); in `voice` (the default voice when None), at `sample_rate`."""
+    payload: dict[str, object] = {
+        "text": text,
+        "format": "pcm",
+        "sample_rate": sample_rate,
+        "stream": True,
+    }
+    if voice is not None:
+        payload["voice"] = voice
     body = json.dumps(payload).encode()
     headers = {
         "Authorization": f"Bearer {api_key}",

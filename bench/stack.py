@@ -245,13 +245,13 @@ class BenchStack:
 
     # --- Django: migrate, demo tenant, daphne ----------------------------------------------
 
-    def manage(self, *args: str, timeout: float = 600.0) -> str:
+    def manage(self, *args: str, timeout: float = 600.0, env: dict[str, str] | None = None) -> str:
         argv = [sys.executable, "manage.py", *args]
         log(f"manage.py {' '.join(args)}")
         done = subprocess.run(
             argv,
             cwd=ROOT,
-            env=self.child_env(),
+            env=self.child_env(**(env or {})),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -297,15 +297,23 @@ class BenchStack:
                 found[int(status["pid"])] = str(status["worker_id"])
         return found
 
-    def start_workers(self, count: int, timeout: float = 120.0) -> list[WorkerHandle]:
-        """Starts `count` run_tts_worker processes (default engine options) and waits for
-        each one's heartbeat."""
+    def start_workers(
+        self,
+        count: int,
+        timeout: float = 120.0,
+        *,
+        engine: str = "piper",
+        env: dict[str, str] | None = None,
+    ) -> list[WorkerHandle]:
+        """Starts `count` run_tts_worker processes of `engine` (default options, `env` on top)
+        and waits for each one's heartbeat."""
         started: list[subprocess.Popen[bytes]] = []
         for _ in range(count):
             self._worker_count += 1
             name = f"tts-worker-{self._worker_count}"
-            argv = [sys.executable, "manage.py", "run_tts_worker"]
-            started.append(spawn(argv, self.child_env(), self.logs / f"{name}.log"))
+            argv = [sys.executable, "manage.py", "run_tts_worker", "--engine", engine]
+            child = self.child_env(**(env or {}))
+            started.append(spawn(argv, child, self.logs / f"{name}.log"))
         self.workers.extend(WorkerHandle(p, "") for p in started)
         client = self.redis_client()
         try:

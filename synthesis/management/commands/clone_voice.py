@@ -66,4 +66,5 @@ class Command(TenantCommand):
             "engine": done.engine,
             "status": done.status,
             "version": done.version,
+            "conditioning_path": done.conditioning_path,  # in the storage (MEDIA_ROOT, S3)
         }
