@@ -435,3 +435,15 @@ def test_a_stopped_workers_voices_leave_the_list(tiny_xtts, xtts_worker, setting
     stop_worker(second)
     assert not client.exists(keys.voices(second.worker_id))
     assert SPEAKER in _read_published(["xtts"])  # the first worker still offers it
+
+
+def test_a_cloned_voice_is_loaded_once_then_served_from_the_workers_cache(service, tenant):
+    voice = clone(tenant, "Cached")
+    body = {"text": TEXT, "voice": str(voice.pk), **RAW}
+    first = post(service.url, "/v1/synthesize", tenant.api_key, body)
+    assert first.status == 200, first.body
+    # Gone from storage: a worker that read it per request (or recomputed it) could not speak.
+    default_storage.delete(voice.conditioning_path)
+    again = post(service.url, "/v1/synthesize", tenant.api_key, body)
+    assert again.status == 200, again.body
+    assert again.body == first.body
