@@ -25,7 +25,7 @@ def test_every_stock_voice_belongs_to_the_row_that_lists_it() -> None:
 
 def test_an_unknown_engine_names_the_known_ones() -> None:
     assert engine_spec("piper") is PIPER
-    with pytest.raises(ValueError, match="unknown engine .nope.; known: piper, xtts"):
+    with pytest.raises(ValueError, match="unknown engine 'nope'; known: piper, xtts"):
         engine_spec("nope")
 
 

@@ -199,7 +199,7 @@ def test_it_speaks_what_coqui_inference_stream_speaks(engine):
     byte, with the same (greedy) settings."""
     from transformers import LogitsProcessorList
 
-    from synthesis.engines.xtts import _MostLikelyOnly
+    from synthesis.engines.xtts.engine import _MostLikelyOnly
 
     latent, embedding = engine._speakers[SPEAKER]
     theirs = engine._model.inference_stream(

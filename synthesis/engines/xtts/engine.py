@@ -29,15 +29,9 @@ conditioned in fp32 whatever the dtype, so stored conditioning does not depend o
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
-import struct
-import unicodedata
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,6 +49,17 @@ from synthesis.engines.base import (
     silence,
 )
 from synthesis.engines.catalog import XTTS, primary_language
+from synthesis.engines.xtts.conditioning import (
+    conditioning_from_reference,
+    conditioning_load,
+    conditioning_tensors,
+)
+from synthesis.engines.xtts.config import (
+    XttsConfigError,
+    check_settings,
+    resolve_device,
+    voice_slug,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -62,29 +67,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_FILES = ("model.pth", "config.json", "vocab.json", "speakers_xtts.pth")
-LICENCE = (
-    "The XTTS v2 weights are under the Coqui Public Model License (non-commercial use only, "
-    "https://coqui.ai/cpml): the operator must hold the rights to use them. Set "
-    "COQUI_TOS_AGREED=1 to confirm."
-)
-DTYPES = ("fp32", "fp16", "bf16")
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 STUDIO_DESCRIPTION = "XTTS v2 studio speaker (multilingual)"
-SPEAKER_EMBEDDING_SHAPE = (1, 512, 1)
-CONDITIONING_FORMAT = "1"
 # What coqui's inference_stream cross-fades between pieces, in samples.
 _OVERLAP = 1024
-# A reference clip: XTTS conditions on up to 30 s, in 6 s chunks; under a second, or below
-# about -60 dBFS at its loudest, there is no voice to take.
-_REFERENCE_SECONDS = 30
-_REFERENCE_CHUNK_SECONDS = 6
-_REFERENCE_MIN_SECONDS = 1.0
-_REFERENCE_MIN_PEAK = 0.001
-
-
-class XttsConfigError(RuntimeError):
-    """The XTTS engine cannot start as configured (licence, files, device, dtype)."""
 
 
 class XttsEngine(Engine):
@@ -103,7 +88,7 @@ class XttsEngine(Engine):
         do_sample: bool = True,
         threads: int = 0,
     ) -> None:
-        directory = _check_settings(model_path, device, dtype, stream_chunk_size)
+        directory = check_settings(model_path, device, dtype, stream_chunk_size)
         if threads < 0:
             raise XttsConfigError(f"threads must be >= 0 (0: torch's default), not {threads}")
         import torch
@@ -115,7 +100,7 @@ class XttsEngine(Engine):
             # the same cores (measured: 20 tokens decoded in 2.5-3 s with 2 threads against
             # 0.6 s with 1 while another process held a core).
             torch.set_num_threads(threads)
-        self._device = _resolve_device(device, dtype)
+        self._device = resolve_device(device, dtype)
         self._autocast_dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
         if use_deepspeed:
             if self._device.type != "cuda":
@@ -186,7 +171,7 @@ class XttsEngine(Engine):
     ) -> Iterator[Chunk]:
         # Checked when stream() is called, before the first chunk is asked for.
         if conditioning is not None:
-            tensors = _conditioning_tensors(conditioning)
+            tensors = conditioning_tensors(conditioning)
         elif voice in self._speakers:
             tensors = self._speakers[voice]
         else:
@@ -343,107 +328,10 @@ class XttsEngine(Engine):
     # --- cloned voices -----------------------------------------------------------------------
 
     def prepare_voice(self, audio: bytes, sample_rate: int) -> Conditioning:
-        """GPT conditioning latents (from up to 30 s, in 6 s chunks, as XTTS v2 is configured)
-        and a speaker embedding, as safetensors (float32, CPU)."""
-        import torch
-        from safetensors.torch import save
-
-        samples = _reference_samples(audio, sample_rate)
-        wav = torch.from_numpy(samples)[None, :]
-        with torch.inference_mode():
-            latent = self._model.get_gpt_cond_latents(
-                wav, sample_rate, length=_REFERENCE_SECONDS, chunk_length=_REFERENCE_CHUNK_SECONDS
-            )
-            embedding = self._model.get_speaker_embedding(wav, sample_rate)
-        tensors = {
-            "gpt_cond_latent": latent.detach().float().cpu().contiguous(),
-            "speaker_embedding": embedding.detach().float().cpu().contiguous(),
-        }
-        data = save(tensors, metadata={"engine": XTTS.name, "format": CONDITIONING_FORMAT})
-        return Conditioning(engine=XTTS.name, data=data)
+        return conditioning_from_reference(self._model, audio, sample_rate)
 
     def load_conditioning(self, conditioning: Conditioning) -> LoadedConditioning:
-        import torch
-        from safetensors.torch import load
-
-        if conditioning.engine != XTTS.name:
-            raise _invalid(f"it is the {conditioning.engine!r} engine's, not xtts's")
-        metadata = _safetensors_metadata(conditioning.data)
-        if metadata.get("engine") != XTTS.name or metadata.get("format") != CONDITIONING_FORMAT:
-            raise _invalid(f"its header says {metadata!r}")
-        try:
-            tensors = load(conditioning.data)
-        except Exception as exc:  # safetensors raises its own SafetensorError, among others
-            raise _invalid(f"it does not read back ({exc})") from exc
-        latent, embedding = tensors.get("gpt_cond_latent"), tensors.get("speaker_embedding")
-        if latent is None or embedding is None:
-            raise _invalid(f"it holds {sorted(tensors)}, not gpt_cond_latent and speaker_embedding")
-        if latent.dim() != 3 or latent.shape[0] != 1 or latent.shape[1] < 1:
-            raise _invalid(f"gpt_cond_latent is {list(latent.shape)}")
-        if latent.shape[2] != self._model_dim:
-            raise _invalid(
-                f"gpt_cond_latent is {list(latent.shape)}, not [1, T, {self._model_dim}]: "
-                "made by another model"
-            )
-        if tuple(embedding.shape) != SPEAKER_EMBEDDING_SHAPE:
-            raise _invalid(f"speaker_embedding is {list(embedding.shape)}, not [1, 512, 1]")
-        if not all(t.dtype == torch.float32 and bool(t.isfinite().all()) for t in tensors.values()):
-            raise _invalid("its tensors are not finite float32")
-        value = (latent.to(self._device), embedding.to(self._device))
-        nbytes = sum(t.element_size() * t.numel() for t in value)
-        return LoadedConditioning(value=value, nbytes=nbytes)
-
-
-def voice_slug(name: str) -> str:
-    """A studio speaker's voice id: "Claribel Dervla" → "claribel-dervla". Accents are dropped
-    ("Camilla Holmström" → "camilla-holmstrom"); runs of anything but letters and digits
-    become one "-"."""
-    folded = "".join(
-        c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
-    ).lower()
-    return "-".join("".join(c if c.isalnum() else " " for c in folded).split())
-
-
-def _check_settings(model_path: str, device: str, dtype: str, stream_chunk_size: int) -> Path:
-    """The checks that need neither torch nor coqui: the model directory it names."""
-    if os.environ.get("COQUI_TOS_AGREED") != "1":
-        raise XttsConfigError(LICENCE)
-    if dtype not in DTYPES:
-        raise XttsConfigError(f"XTTS_DTYPE must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    if not _DEVICE.fullmatch(device):
-        raise XttsConfigError(f"XTTS_DEVICE must be auto, cpu, cuda or cuda:N, not {device!r}")
-    if stream_chunk_size < 1:
-        raise XttsConfigError(f"XTTS_STREAM_CHUNK_SIZE must be at least 1, not {stream_chunk_size}")
-    fetch = "run `manage.py fetch_xtts_model DIR` and set TTS_MODEL_PATH=DIR"
-    if not model_path:
-        raise XttsConfigError(f"TTS_MODEL_PATH is not set: {fetch}")
-    directory = Path(model_path)
-    if not directory.is_dir():
-        raise XttsConfigError(f"TTS_MODEL_PATH {directory} is not a directory: {fetch}")
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
-    if missing:
-        raise XttsConfigError(f"{directory} lacks {', '.join(missing)}: {fetch}")
-    return directory
-
-
-def _resolve_device(device: str, dtype: str) -> torch.device:
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    resolved = torch.device(device)
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise XttsConfigError(f"XTTS_DEVICE is {device} but torch sees no CUDA device")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise XttsConfigError(
-                f"XTTS_DEVICE is {device} but torch sees {torch.cuda.device_count()} device(s)"
-            )
-        if dtype == "bf16" and not torch.cuda.is_bf16_supported():
-            raise XttsConfigError("this GPU has no bf16: set XTTS_DTYPE to fp16 or fp32")
-    elif dtype == "fp16":
-        raise XttsConfigError("fp16 needs a GPU: on a CPU set XTTS_DTYPE to bf16 or fp32")
-    return resolved
+        return conditioning_load(conditioning, model_dim=self._model_dim, device=self._device)
 
 
 def _check_segment(segment: Segment) -> None:
@@ -452,51 +340,6 @@ def _check_segment(segment: Segment) -> None:
             f"the xtts engine does not speak {segment.language!r}", code="unsupported_language"
         )
     check_segment_values(segment)
-
-
-def _reference_samples(audio: bytes, sample_rate: int) -> np.ndarray:
-    """PCM s16le mono as float32, cut to what XTTS uses; EngineError if there is no voice in
-    it to take."""
-    if sample_rate < 8000:
-        raise EngineError(f"a reference at {sample_rate} Hz is unusable", "reference_unusable")
-    samples = np.frombuffer(audio[: len(audio) // 2 * 2], dtype="<i2").astype(np.float32)
-    samples = samples[: sample_rate * _REFERENCE_SECONDS] / 32768.0
-    if samples.size < sample_rate * _REFERENCE_MIN_SECONDS:
-        raise EngineError(
-            f"the reference clip is {samples.size / sample_rate:.2f} s long; XTTS needs at "
-            f"least {_REFERENCE_MIN_SECONDS:g} s of speech (3-30 s works best)",
-            code="reference_unusable",
-        )
-    if float(np.max(np.abs(samples))) < _REFERENCE_MIN_PEAK:
-        raise EngineError("the reference clip is silent", code="reference_unusable")
-    return samples
-
-
-def _conditioning_tensors(conditioning: LoadedConditioning) -> tuple[torch.Tensor, torch.Tensor]:
-    value = conditioning.value
-    if not (isinstance(value, tuple) and len(value) == 2):
-        raise _invalid("it was not loaded by the xtts engine")
-    return value
-
-
-def _safetensors_metadata(data: bytes) -> dict[str, str]:
-    """The `__metadata__` of a safetensors blob (an 8-byte little-endian header length, then
-    a JSON header): `safetensors.torch.load` does not return it."""
-    try:
-        (length,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8 : 8 + length])
-        metadata = header.get("__metadata__") or {}
-    except (struct.error, ValueError, AttributeError, UnicodeDecodeError) as exc:
-        raise _invalid("it is not safetensors data") from exc
-    if not isinstance(metadata, dict):
-        raise _invalid("its safetensors header is malformed")
-    return metadata
-
-
-def _invalid(why: str) -> EngineError:
-    return EngineError(
-        f"the cloned voice's conditioning is unusable: {why}", "conditioning_invalid"
-    )
 
 
 class _MostLikelyOnly:
