@@ -447,3 +447,30 @@ def test_a_cloned_voice_is_loaded_once_then_served_from_the_workers_cache(servic
     again = post(service.url, "/v1/synthesize", tenant.api_key, body)
     assert again.status == 200, again.body
     assert again.body == first.body
+
+
+def test_a_cloned_voice_reads_back_with_its_engine_and_status_and_is_hidden_from_others(
+    service, tenant, make_tenant
+):
+    voice = clone(tenant, "Shown")
+    status, body = get(service, f"/v1/voices/{voice.pk}", tenant.api_key)
+    assert status == 200
+    assert (body["type"], body["engine"], body["status"]) == ("cloned", "xtts", "ready")
+    assert (body["sample_rate"], body["version"], body["error"]) == (24000, 1, "")
+    status, listed = get(service, "/v1/voices", tenant.api_key)
+    assert str(voice.pk) in {v["id"] for v in listed["voices"] if v["type"] == "cloned"}
+    outsider = make_tenant("peeker")
+    status, body = get(service, f"/v1/voices/{voice.pk}", outsider.api_key)
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, listed = get(service, "/v1/voices", outsider.api_key)
+    assert str(voice.pk) not in {v["id"] for v in listed["voices"]}
+
+
+def test_the_openai_endpoint_speaks_a_cloned_voice_by_name(service, tenant):
+    voice = clone(tenant, "Nova Clone")
+    body = {"model": "tts-1", "input": TEXT, "voice": "Nova Clone", "response_format": "pcm"}
+    answer = post(service.url, "/v1/audio/speech", tenant.api_key, body)
+    assert answer.status == 200, answer.body
+    assert len(answer.body) > 0
+    record = UsageRecord.objects.get(synthesis_id=answer.headers["x-synthesis-id"])
+    assert (record.engine, record.voice, record.source) == ("xtts", str(voice.pk), "openai")
