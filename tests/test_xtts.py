@@ -474,3 +474,24 @@ def test_the_openai_endpoint_speaks_a_cloned_voice_by_name(service, tenant):
     assert len(answer.body) > 0
     record = UsageRecord.objects.get(synthesis_id=answer.headers["x-synthesis-id"])
     assert (record.engine, record.voice, record.source) == ("xtts", str(voice.pk), "openai")
+
+
+def test_a_preset_over_a_studio_speaker_speaks_through_xtts(service, tenant):
+    preset = {"name": "Front desk FR", "base_voice": SPEAKER, "language": "fr", "speed": 1.1}
+    made = post(service.url, "/v1/voices", tenant.api_key, preset)
+    assert made.status == 201, made.body
+    assert (made.json()["engine"], made.json()["sample_rate"]) == ("xtts", 24000)
+    answer = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"text": "Bonjour.", "voice": "Front desk FR", **RAW},
+    )
+    assert answer.status == 200, answer.body
+    record = UsageRecord.objects.get(synthesis_id=answer.headers["x-synthesis-id"])
+    assert (record.engine, record.voice) == ("xtts", made.json()["id"])
+    unknown = post(
+        service.url, "/v1/voices", tenant.api_key, {**preset, "name": "X", "base_voice": "nobody"}
+    )
+    assert unknown.status == 400
+    assert unknown.error()["param"] == "base_voice"
