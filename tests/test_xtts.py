@@ -495,3 +495,18 @@ def test_a_preset_over_a_studio_speaker_speaks_through_xtts(service, tenant):
     )
     assert unknown.status == 400
     assert unknown.error()["param"] == "base_voice"
+
+
+def test_text_xtts_cannot_read_is_a_400_before_any_audio(service, tenant):
+    # coqui reads Hindi numbers with num2words, which has no Hindi.
+    answer = post(
+        service.url,
+        "/v1/synthesize",
+        tenant.api_key,
+        {"text": "मेरे पास 25 रुपये हैं।", "voice": SPEAKER, "language": "hi", **RAW},
+    )
+    assert answer.status == 400, answer.body
+    assert answer.error()["code"] == "unsupported_text"
+    assert "audio" not in answer.headers["content-type"]
+    billed = UsageRecord.objects.filter(tenant_id=tenant.tenant.pk, characters_billed__gt=0)
+    assert not billed.exists()

@@ -297,11 +297,11 @@ def test_it_gives_the_tokenizer_the_primary_language(engine, monkeypatch):
     assert real_encode("你好", "zh")[0] == tokenizer.tokenizer.token_to_id("[zh-cn]")
 
 
-def test_text_xtts_cannot_read_fails_before_any_audio(engine):
-    # num2words has no Hindi decimals: coqui's tokenizer raises NotImplementedError.
-    stream = engine.stream([Segment("Hello."), Segment("2.5", language="hi")], voice=SPEAKER)
+def test_text_xtts_cannot_read_is_refused_when_the_stream_is_asked_for(engine):
+    # num2words has no Hindi decimals: coqui's tokenizer raises NotImplementedError. Refused
+    # by stream() itself, so the worker answers with an error instead of accepting the job.
     with pytest.raises(EngineError) as caught:
-        next(stream)
+        engine.stream([Segment("Hello."), Segment("2.5", language="hi")], voice=SPEAKER)
     assert caught.value.code == "unsupported_text"
     assert "'hi'" in str(caught.value)
 

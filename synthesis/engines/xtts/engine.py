@@ -179,7 +179,11 @@ class XttsEngine(Engine):
         segments = list(segments)
         for segment in segments:
             _check_segment(segment)
-        return self._chunks(segments, tensors)
+        # Every segment's text is read now (milliseconds, no torch): text XTTS cannot read
+        # fails the request before the worker accepts it, so the client gets a plain 400, not
+        # a response that ends early. The ids become tensors in the engine's thread.
+        token_ids = [self._token_ids(segment) for segment in segments]
+        return self._chunks(segments, token_ids, tensors)
 
     def warm_up(self) -> None:
         if self._voices:
@@ -187,13 +191,16 @@ class XttsEngine(Engine):
                 pass
 
     def _chunks(
-        self, segments: list[Segment], tensors: tuple[torch.Tensor, torch.Tensor]
+        self,
+        segments: list[Segment],
+        token_ids: list[list[int]],
+        tensors: tuple[torch.Tensor, torch.Tensor],
     ) -> Iterator[Chunk]:
-        # Every segment's text is read first (milliseconds), so text XTTS cannot read fails
-        # the request before any audio, not in its middle.
-        tokens = [self._tokens(segment) for segment in segments]
+        import torch
+
         for index, segment in enumerate(segments):
-            yield from self._segment_chunks(index, segment, tokens[index], tensors)
+            tokens = torch.IntTensor(token_ids[index]).unsqueeze(0).to(self._device)
+            yield from self._segment_chunks(index, segment, tokens, tensors)
 
     def _segment_chunks(
         self,
@@ -270,12 +277,10 @@ class XttsEngine(Engine):
         finally:
             generator.close()
 
-    def _tokens(self, segment: Segment) -> torch.Tensor:
+    def _token_ids(self, segment: Segment) -> list[int]:
         """The segment's text tokens, read as inference_stream does (lower case, the primary
         language subtag; the tokenizer maps "zh" to its "zh-cn"). XTTS takes no phonemes: SSML
         <phoneme> parts are spoken as their written text."""
-        import torch
-
         language = primary_language(segment.language)
         try:
             ids = self._model.tokenizer.encode(segment.text.strip().lower(), lang=language)
@@ -290,7 +295,7 @@ class XttsEngine(Engine):
                 f"the text is {len(ids)} tokens long; XTTS reads fewer than {limit}",
                 code="unsupported_text",
             )
-        return torch.IntTensor(ids).unsqueeze(0).to(self._device)
+        return [int(i) for i in ids]
 
     def _generation_options(self) -> dict[str, Any]:
         """The checkpoint's own sampling settings (its config.json), as coqui's `synthesize`
