@@ -23,7 +23,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +37,8 @@ from synthesis.conditioning import ConditioningCache
 from synthesis.contract import messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
-from synthesis.contract.segments import Chunk, Conditioning
-from synthesis.engines.base import Engine, EngineError, LoadedConditioning
+from synthesis.contract.segments import Chunk, Conditioning, ConditioningRef
+from synthesis.engines.base import Engine, EngineError, EngineVoice, LoadedConditioning
 from synthesis.engines.catalog import StockVoice
 from voices.storage import ForeignPath, check_owned, storage_read, storage_write
 
@@ -52,15 +52,6 @@ class WorkerConfig:
     heartbeat_ttl: float = 1.5
     stall_seconds: float = 30.0  # no credit for this long with a full window: receiver is gone
     conditioning_cache_bytes: int = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class VoiceFiles:
-    """How a worker reads and writes a tenant's voice files: each call names the tenant's schema
-    and refuses a path outside its storage prefix (voices.storage)."""
-
-    read: Callable[..., bytes] = storage_read
-    write: Callable[..., None] = storage_write
 
 
 @dataclass
@@ -93,7 +84,6 @@ class Worker:
         redis_url: str,
         redis_prefix: str,
         config: WorkerConfig | None = None,
-        files: VoiceFiles | None = None,
     ) -> None:
         self.engine = engine
         self.layer = layer
@@ -109,11 +99,10 @@ class Worker:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="tts-engine")
         self.control = self.keys.control(self.worker_id)
         self.failed = False
-        self.files = files or VoiceFiles()
         self.conditionings = ConditioningCache(self.config.conditioning_cache_bytes)
         self.preparing: set[asyncio.Task[None]] = set()
         self.published = json.dumps(
-            [_published(engine.name, v).dumps() for v in engine.voices()]
+            [_published(engine, v).dumps() for v in engine.voices()]
             if engine.spec.publishes_voices
             else []
         )
@@ -227,7 +216,7 @@ class Worker:
     def _load_conditioning(self, job: Job) -> LoadedConditioning:
         assert job.conditioning is not None
         try:
-            data = self.files.read(job.conditioning.path, schema_name=job.schema_name)
+            data = storage_read(job.conditioning.path, schema_name=job.schema_name)
         except ForeignPath:
             logger.warning("refused a foreign conditioning path", extra={"job": job.job_id})
             raise EngineError("The voice is not this tenant's.", code="unknown_voice") from None
@@ -256,7 +245,7 @@ class Worker:
         error; frees its capacity slot either way."""
         loop = asyncio.get_running_loop()
         try:
-            nbytes = await loop.run_in_executor(self.executor, self._prepare_now, job)
+            stored, loaded = await loop.run_in_executor(self.executor, self._prepare_now, job)
         except EngineError as error:
             await self._send(job, messages.ERROR, code=error.code, message=str(error))
         except Exception:
@@ -265,14 +254,19 @@ class Worker:
                 job, messages.ERROR, code="engine_failure", message="Conditioning failed."
             )
         else:
-            await self._send(job, messages.PREPARED, path=job.conditioning_path, nbytes=nbytes)
+            # This worker is likely to speak the new voice first: it starts warm.
+            ref = ConditioningRef(job.voice_id, job.version, job.conditioning_path)
+            self.conditionings.put(ref.cache_key(job.schema_name), loaded)
+            await self._send(job, messages.PREPARED, path=job.conditioning_path, nbytes=stored)
         finally:
             self.capacity.release()
 
-    def _prepare_now(self, job: PrepareJob) -> int:
+    def _prepare_now(self, job: PrepareJob) -> tuple[int, LoadedConditioning]:
+        """The conditioning computed, checked to load back, and stored: its size and the loaded
+        form."""
         try:
             check_owned(job.conditioning_path, job.schema_name)  # before any work
-            raw = self.files.read(job.reference_path, schema_name=job.schema_name)
+            raw = storage_read(job.reference_path, schema_name=job.schema_name)
         except ForeignPath:
             logger.warning("refused a foreign voice path", extra={"job": job.job_id})
             raise EngineError("The voice is not this tenant's.", code="unknown_voice") from None
@@ -282,9 +276,9 @@ class Worker:
             ) from None
         pcm, rate = _pcm16_mono(raw)
         conditioning = self.engine.prepare_voice(pcm, rate)
-        self.engine.load_conditioning(conditioning)  # what is stored must load back
-        self.files.write(job.conditioning_path, conditioning.data, schema_name=job.schema_name)
-        return len(conditioning.data)
+        loaded = self.engine.load_conditioning(conditioning)  # what is stored must load back
+        storage_write(job.conditioning_path, conditioning.data, schema_name=job.schema_name)
+        return len(conditioning.data), loaded
 
     async def _receive_control(self) -> None:
         while not self.stopping.is_set():
@@ -429,14 +423,15 @@ class Worker:
                 await asyncio.wait_for(self.closed.wait(), self.config.heartbeat_interval)
 
 
-def _published(engine: str, voice: Any) -> StockVoice:
-    """An engine's own voice as web processes list and resolve it."""
+def _published(engine: Engine, voice: EngineVoice) -> StockVoice:
+    """An engine's own voice as web processes list and resolve it (a voice that names no
+    languages speaks the engine's)."""
     return StockVoice(
         id=voice.id,
         name=voice.name,
-        engine=engine,
+        engine=engine.name,
         language=voice.language,
-        languages=tuple(voice.languages),
+        languages=voice.languages or engine.languages,
         description=voice.description,
     )
 

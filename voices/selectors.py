@@ -142,12 +142,6 @@ def published_voices() -> dict[str, StockVoice]:
     return voices
 
 
-def forget_published_voices() -> None:
-    """Drops the process's copy (tests; a worker that just started)."""
-    global _published
-    _published = (0.0, {})
-
-
 def stock_voices() -> dict[str, StockVoice]:
     """Every stock voice this deployment offers now: the catalog's, for the engines it runs, and
     those its live workers publish."""
@@ -182,12 +176,12 @@ def _resolve(
 ) -> ResolvedVoice:
     """As `voice_resolve`, with the tenant's default already looked up (`ref` None: stock)."""
     ref = _stock_ref(ref, source)
-    stock, preset = stock_voice(ref), None
+    stock, preset, conditioning = stock_voice(ref), None, None
     if stock is None:
         with tenant_schema(principal.schema_name):
             preset = _preset(ref)
         if preset is not None and preset.kind == Voice.Kind.CLONED:
-            stock = _cloned(preset)
+            stock, conditioning = _cloned(preset)
         elif preset is not None:
             stock = stock_voice(preset.base_voice)
     if stock is None:
@@ -201,31 +195,34 @@ def _resolve(
             code="unsupported_language",
             param="language",
         )
-    cloned = preset is not None and preset.kind == Voice.Kind.CLONED
     return ResolvedVoice(
         id=str(preset.pk) if preset else stock.id,
         stock=stock,
         language=chosen,
         speed=preset.speed if preset else 1.0,
-        conditioning=_conditioning_of(preset) if cloned and preset else None,
+        conditioning=conditioning,
     )
 
 
-def _cloned(voice: Voice) -> StockVoice:
-    """A cloned voice as its engine speaks it; ApplicationError (409) until its conditioning
-    is ready, or when it failed."""
-    if voice.status != Voice.Status.READY:
-        failed = voice.status == Voice.Status.FAILED
+def _cloned(voice: Voice) -> tuple[StockVoice, ConditioningRef]:
+    """A cloned voice as its engine speaks it, and its stored conditioning; ApplicationError
+    (409) until the conditioning is ready, or when it failed."""
+    if voice.status == Voice.Status.FAILED:
         raise ApplicationError(
-            f"Voice {voice.name!r} "
-            + ("could not be cloned: " + voice.error if failed else "is still being cloned.")
-            + ("" if failed else " Retry in a few seconds."),
-            code="voice_failed" if failed else "voice_not_ready",
+            f"Voice {voice.name!r} could not be cloned: {voice.error}",
+            code="voice_failed",
+            param="voice",
+            status=409,
+        )
+    if voice.status != Voice.Status.READY:
+        raise ApplicationError(
+            f"Voice {voice.name!r} is still being cloned. Retry in a few seconds.",
+            code="voice_not_ready",
             param="voice",
             status=409,
         )
     spec = engine_spec(voice.engine)
-    return StockVoice(
+    stock = StockVoice(
         id=str(voice.pk),
         name=voice.name,
         engine=spec.name,
@@ -233,12 +230,7 @@ def _cloned(voice: Voice) -> StockVoice:
         languages=spec.languages,
         description=voice.description,
     )
-
-
-def _conditioning_of(voice: Voice) -> ConditioningRef:
-    return ConditioningRef(
-        voice_id=str(voice.pk), version=voice.version, path=voice.conditioning_path
-    )
+    return stock, ConditioningRef(str(voice.pk), voice.version, voice.conditioning_path)
 
 
 async def voice_resolve_async(

@@ -9,6 +9,7 @@ environment. Pure: no Django, no engine imports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,7 +46,7 @@ class StockVoice:
         return primary_language(language) in self.languages
 
     def dumps(self) -> dict[str, object]:
-        """As a worker publishes it (`WorkerStatus.voices`)."""
+        """As a worker publishes it beside its heartbeat (`Keys.voices`)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -70,7 +71,8 @@ class StockVoice:
 
 
 def primary_language(tag: str) -> str:
-    """The primary subtag of a BCP 47 tag, lower case (`zh-CN` → `zh`)."""
+    """The primary subtag of a BCP 47 tag, lower case (`zh-CN` → `zh`). The text front-end has
+    the same one-liner (`synthesis.text.model`): the catalog imports nothing of the project."""
     return tag.replace("_", "-").split("-")[0].lower()
 
 
@@ -87,7 +89,7 @@ class EngineSpec:
     stock_voices: tuple[StockVoice, ...] = ()
     options: tuple[EngineOption, ...] = field(default=())
     # Languages whose longest segment differs from `segment_chars` (primary subtags).
-    segment_chars_by_language: tuple[tuple[str, int], ...] = ()
+    segment_chars_by_language: Mapping[str, int] = field(default_factory=dict)
     # Whether the stock voices come from the loaded model (a checkpoint's speakers file) rather
     # than this row: its workers then publish them with their heartbeat, and web processes list
     # and resolve what live workers offer.
@@ -95,9 +97,7 @@ class EngineSpec:
 
     def segment_limit(self, language: str) -> int:
         """The longest segment, in characters, this engine is given in `language`."""
-        return dict(self.segment_chars_by_language).get(
-            primary_language(language), self.segment_chars
-        )
+        return self.segment_chars_by_language.get(primary_language(language), self.segment_chars)
 
     def speaks(self, language: str) -> bool:
         return primary_language(language) in self.languages
@@ -142,27 +142,25 @@ XTTS = EngineSpec(
     # XTTS v2's own per-language limits (its tokenizer warns past them and the audio may be
     # cut); English is 250.
     segment_chars=250,
-    segment_chars_by_language=tuple(
-        {
-            "en": 250,
-            "de": 253,
-            "fr": 273,
-            "es": 239,
-            "it": 213,
-            "pt": 203,
-            "pl": 224,
-            "zh": 82,
-            "ar": 166,
-            "cs": 186,
-            "ru": 182,
-            "nl": 251,
-            "tr": 226,
-            "ja": 71,
-            "hu": 224,
-            "ko": 95,
-            "hi": 150,
-        }.items()
-    ),
+    segment_chars_by_language={
+        "en": 250,
+        "de": 253,
+        "fr": 273,
+        "es": 239,
+        "it": 213,
+        "pt": 203,
+        "pl": 224,
+        "zh": 82,
+        "ar": 166,
+        "cs": 186,
+        "ru": 182,
+        "nl": 251,
+        "tr": 226,
+        "ja": 71,
+        "hu": 224,
+        "ko": 95,
+        "hi": 150,
+    },
     clones=True,
     publishes_voices=True,  # the studio speakers of the checkpoint's speakers_xtts.pth
     options=(

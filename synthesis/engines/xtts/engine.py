@@ -48,7 +48,7 @@ from synthesis.engines.base import (
     pitch_factor,
     silence,
 )
-from synthesis.engines.catalog import XTTS, primary_language
+from synthesis.engines.catalog import XTTS
 from synthesis.engines.xtts.conditioning import (
     conditioning_from_reference,
     conditioning_load,
@@ -60,6 +60,7 @@ from synthesis.engines.xtts.config import (
     resolve_device,
     voice_slug,
 )
+from synthesis.text.model import primary_language
 
 if TYPE_CHECKING:
     import torch

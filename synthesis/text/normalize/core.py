@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from synthesis.text.model import primary_language
+
 from . import abbreviations as abbr
 from . import (
     arithmetic,
@@ -43,7 +45,7 @@ def normalizes(locale: str | None) -> bool:
     """Whether `normalize` reads text for `locale`: English tags (and no tag) are read; any other
     language is left as written for the engine, which expands numbers itself in its languages
     (XTTS) and would be given English words otherwise."""
-    return not locale or locale.replace("_", "-").split("-")[0].lower() == "en"
+    return not locale or primary_language(locale) == "en"
 
 
 def _pad(match: re.Match[str], out: str) -> str:
