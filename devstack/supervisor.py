@@ -93,11 +93,11 @@ def tts_engines() -> list[str]:
     return [name.strip() for name in names.split(",") if name.strip()]
 
 
-def tts_worker_count(engine: str | None = None, *, first: bool = True) -> int:
+def tts_worker_count(engine: str, *, first: bool) -> int:
     """TTS_WORKERS_<ENGINE> if set; else, for the first engine, TTS_WORKERS or one per core (the
     CPU engine runs one single-threaded onnxruntime session per core), and one for each other
     (a GPU engine: one worker per GPU)."""
-    own = os.environ.get(f"TTS_WORKERS_{engine.upper()}") if engine else None
+    own = os.environ.get(f"TTS_WORKERS_{engine.upper()}")
     if own:
         return int(own)
     if not first:
