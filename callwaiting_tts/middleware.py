@@ -40,6 +40,10 @@ class RequestIdMiddleware:
         return response
 
 
+# The one endpoint whose body is a file: its own, larger cap (VOICE_UPLOAD_MAX_BYTES).
+UPLOAD_PATH = "/v1/voices/upload"
+
+
 class ApiPathMiddleware:
     """For `/v1/...`: one route answers with and without a trailing slash (no redirect, so POST
     stays POST), and an oversized declared body is refused before anything reads it."""
@@ -55,7 +59,15 @@ class ApiPathMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            if length > settings.API_MAX_BODY_BYTES:
+            if request.path_info == UPLOAD_PATH and length > settings.VOICE_UPLOAD_MAX_BYTES:
+                return error_response(
+                    413,
+                    "file_too_large",
+                    f"The upload is larger than {settings.VOICE_UPLOAD_MAX_BYTES // 2**20} MiB; "
+                    "30 s of speech fits in far less (WAV, FLAC, MP3, M4A, Ogg or WebM).",
+                    request=request,
+                )
+            if request.path_info != UPLOAD_PATH and length > settings.API_MAX_BODY_BYTES:
                 return error_response(
                     413,
                     "request_too_large",

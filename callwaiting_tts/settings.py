@@ -155,6 +155,8 @@ CELERY_BEAT_SCHEDULE = {
     "rollup-usage-days": {"task": "billing.tasks.rollup_recent_days", "schedule": 86400.0},
     # Idempotent: closes last month's statements that are not closed yet.
     "close-statements": {"task": "billing.tasks.close_previous_month", "schedule": 86400.0},
+    # Voices validated while no worker of their engine was configured start cloning once one is.
+    "clone-validated-voices": {"task": "synthesis.tasks.clone_validated_voices", "schedule": 300.0},
 }
 
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
@@ -291,6 +293,14 @@ TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run a
 # a live call is worse than a late first word, so the default leaves room for that.
 TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "30"))
 TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
+
+# Voice uploads (POST /v1/voices/upload): the request body cap (413 past it), the longest clip
+# decoded (400 past it, found while decoding, so a tiny file of hours of audio costs no more),
+# the shortest clip accepted, and the consent recording's longest.
+VOICE_UPLOAD_MAX_BYTES = env_int("VOICE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+VOICE_UPLOAD_MAX_SECONDS = float(env_str("VOICE_UPLOAD_MAX_SECONDS", "60"))
+VOICE_REFERENCE_MIN_SECONDS = float(env_str("VOICE_REFERENCE_MIN_SECONDS", "3"))
+VOICE_CONSENT_MAX_SECONDS = float(env_str("VOICE_CONSENT_MAX_SECONDS", "20"))
 TTS_MAX_INPUT_CHARACTERS = env_int("TTS_MAX_INPUT_CHARACTERS", 5000)
 # Syntheses running at once per tenant (HTTP streams and WebSocket contexts together) come from
 # the tenant's plan (`max_concurrent_streams`); set this to impose one figure on every tenant.

@@ -11,7 +11,12 @@ from billing.api.usage import UsageView
 from callwaiting_tts.health import HealthView, LivenessView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.views import MeView
-from voices.api.views import VoiceDetailView, VoiceListView
+from voices.api.views import (
+    ConsentStatementView,
+    VoiceDetailView,
+    VoiceListView,
+    VoiceUploadView,
+)
 
 # API routes are written without a trailing slash; ApiPathMiddleware strips one if sent.
 api = [
@@ -19,6 +24,9 @@ api = [
     path("health/live", LivenessView.as_view(), name="health-live"),
     path("me", MeView.as_view(), name="me"),
     path("voices", VoiceListView.as_view(), name="voice-list"),
+    # Before voices/<id>: "upload" and "consent" are not voice ids.
+    path("voices/upload", VoiceUploadView.as_view(), name="voice-upload"),
+    path("voices/consent", ConsentStatementView.as_view(), name="voice-consent"),
     path("voices/<str:voice_id>", VoiceDetailView.as_view(), name="voice-detail"),
     path("synthesize", SynthesizeView.as_view(), name="synthesize"),
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),

@@ -1,9 +1,11 @@
-"""Cloning a voice: the reference clip is stored and its row made (voices.services), then a
-worker of the voice's engine computes the conditioning once (a prepare job) and stores it beside
-the clip; every synthesis in that voice then names the stored conditioning and its version.
+"""Cloning a voice, from upload to `ready`: the upload is stored and its row made (voices.services),
+Celery validates it (voices.validation: the report and the cleaned clip), then a worker of the
+voice's engine computes the conditioning once (a prepare job) and stores it beside the clip;
+every synthesis in that voice then names the stored conditioning and its version.
 
-    voice_clone:      store the clip, make the row (`processing`), queue `condition_voice`
-    voice_condition:  the prepare job, end to end: `ready`, or `failed` with the reason
+    voice_start_cloning:  a `validated` voice → `cloning`, queue `condition_voice`, where a
+                          worker of its engine is configured; else it waits `validated`
+    voice_condition:      the prepare job, end to end: `ready`, or `failed` with the reason
 """
 
 from __future__ import annotations
@@ -18,40 +20,35 @@ from callwaiting_tts.celery import send_to_tenant
 from synthesis.contract import messages
 from synthesis.contract.jobs import PrepareJob
 from synthesis.stream import JobStream, SynthesisFailed
-from tenants.audit import Actor
 from tenants.db import tenant_schema
 from voices import storage
 from voices.models import Voice
-from voices.services import voice_clone_create, voice_conditioned
+from voices.services import voice_conditioned
 
 CONDITION_VOICE_TASK = "synthesis.tasks.condition_voice"
 
 
-def voice_clone(
-    *,
-    schema_name: str,
-    tenant_id: int,
-    by: Actor,
-    name: str,
-    language: str,
-    audio: bytes,
-    engine: str = "xtts",
-    description: str = "",
-) -> Voice:
-    """A new cloned voice, `processing`; Celery's `condition_voice` makes it `ready`."""
-    voice = voice_clone_create(
-        schema_name=schema_name,
-        tenant_id=tenant_id,
-        by=by,
-        name=name,
-        language=language,
-        audio=audio,
-        engine=engine,
-        description=description,
-    )
-    # By name: the task's module imports this one.
-    send_to_tenant(CONDITION_VOICE_TASK, schema_name, str(voice.pk), voice.version)
-    return voice
+def cloning_configured(engine: str) -> bool:
+    """Whether this deployment runs workers of `engine` (TTS_ENGINES), so cloning can finish."""
+    return engine in settings.TTS_ENGINES
+
+
+def voice_start_cloning(*, schema_name: str, voice_id: str, version: int) -> bool:
+    """Moves a `validated` voice to `cloning` and queues its conditioning, when workers of its
+    engine are configured (True); otherwise it stays `validated` (False) and the API says why.
+    A voice in any other state is left alone."""
+    with tenant_schema(schema_name):
+        voice = Voice.objects.filter(
+            pk=voice_id, version=version, status=Voice.Status.VALIDATED
+        ).first()
+        if voice is None or not cloning_configured(voice.engine):
+            return False
+        moved = Voice.objects.filter(
+            pk=voice_id, version=version, status=Voice.Status.VALIDATED
+        ).update(status=Voice.Status.CLONING)
+    if moved:
+        send_to_tenant(CONDITION_VOICE_TASK, schema_name, voice_id, version)
+    return bool(moved)
 
 
 def _voice(schema_name: str, voice_id: str, version: int) -> Voice | None:

@@ -48,3 +48,11 @@ class ConditioningCache:
             self.bytes -= evicted.nbytes
         self._entries[key] = entry
         self.bytes += entry.nbytes
+
+    def forget(self, prefix: str) -> int:
+        """Drops every entry whose key starts with `prefix` (a deleted voice, every version);
+        how many went."""
+        gone = [key for key in self._entries if key.startswith(prefix)]
+        for key in gone:
+            self.bytes -= self._entries.pop(key).nbytes
+        return len(gone)

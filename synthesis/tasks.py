@@ -8,11 +8,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from callwaiting_tts.celery import send_to_tenant
-from synthesis.cloning import voice_condition
+from synthesis.cloning import voice_condition, voice_start_cloning
 from synthesis.models import SynthesisRecord
 from synthesis.stream import SynthesisFailed
-from tenants.db import tenant_connection
+from tenants.db import tenant_connection, tenant_schema
 from tenants.models import Tenant
+from voices.models import Voice
 from voices.services import voice_conditioned
 
 
@@ -56,3 +57,60 @@ def condition_voice(self: Task, voice_id: str, version: int) -> str:
             return "failed"
         raise self.retry(countdown=min(60, 5 * 2**self.request.retries)) from failure
     return voice.status if voice is not None else "gone"
+
+
+@shared_task(name="synthesis.tasks.validate_voice", bind=True, max_retries=3)
+def validate_voice(self: Task, voice_id: str, version: int) -> str:
+    """Validates an uploaded clip in the tenant's schema (the task's `_schema_name` header):
+    the report, the cleaned clip, `validated` or `failed`; then cloning starts where a worker
+    of the voice's engine is configured. A failure to run at all (storage down) is retried;
+    after the last try the voice is `failed`, never left `validating`."""
+    # Here, not at module level: the VAD and the speaker encoder (torch) load in Celery only.
+    from voices.validation import voice_validate, voice_validation_failed
+
+    schema_name = _tenant_schema_name("validate_voice")
+    try:
+        voice = voice_validate(schema_name=schema_name, voice_id=voice_id, version=version)
+    except Exception as failure:
+        if self.request.retries >= (self.max_retries or 0):
+            voice_validation_failed(
+                schema_name=schema_name,
+                voice_id=voice_id,
+                version=version,
+                error="The clip could not be validated; upload it again.",
+            )
+            raise
+        raise self.retry(countdown=min(60, 5 * 2**self.request.retries)) from failure
+    if voice is None:
+        return "gone"
+    if voice.status == Voice.Status.VALIDATED:
+        voice_start_cloning(schema_name=schema_name, voice_id=voice_id, version=version)
+        return "cloning" if voice.engine in settings.TTS_ENGINES else "validated"
+    return str(voice.status)
+
+
+@shared_task(name="synthesis.tasks.clone_validated_voices", ignore_result=True)
+def clone_validated_voices() -> int:
+    """Starts cloning the voices validated while no worker of their engine was configured, in
+    every tenant's schema (Celery beat): adding an XTTS worker to a deployment clones them."""
+    started = 0
+    schemas = Tenant.objects.exclude(schema_name="public").values_list("schema_name", flat=True)
+    for schema_name in schemas:
+        with tenant_schema(schema_name):
+            waiting = list(
+                Voice.objects.filter(
+                    status=Voice.Status.VALIDATED, engine__in=settings.TTS_ENGINES
+                ).values_list("pk", "version")
+            )
+        for voice_id, version in waiting:
+            started += voice_start_cloning(
+                schema_name=schema_name, voice_id=str(voice_id), version=version
+            )
+    return started
+
+
+def _tenant_schema_name(task: str) -> str:
+    schema_name = tenant_connection().schema_name
+    if schema_name == "public":
+        raise RuntimeError(f"{task} must run in a tenant schema")
+    return str(schema_name)

@@ -286,6 +286,13 @@ class Worker:
             if popped is None:
                 continue
             message = messages.unpack(popped[1])
+            if message["type"] == messages.FORGET:  # a deleted voice: every version goes
+                self.conditionings.forget(
+                    ConditioningRef.voice_prefix(
+                        str(message["schema_name"]), str(message["voice_id"])
+                    )
+                )
+                continue
             active = self.active.get(str(message.get("job_id")))
             if active is None:
                 continue

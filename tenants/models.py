@@ -19,6 +19,9 @@ class Tenant(TenantMixin):
     # a tenant chooses it (billing.services.plan_default when they have no choice).
     plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="tenants")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Voice cloning: whether every upload must carry a consent recording of the speaker reading
+    # the displayed sentence, matched against the reference by speaker similarity.
+    require_consent_recording = models.BooleanField(default=False)
 
     # Schemas are created by tenants.services.tenant_create, which controls migration output.
     auto_create_schema = False

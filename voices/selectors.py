@@ -25,7 +25,7 @@ from synthesis.contract.segments import ConditioningRef
 from synthesis.engines.catalog import ENGINES, STOCK_VOICES, StockVoice, engine_spec
 from tenants.db import tenant_schema
 from tenants.principal import Principal
-from voices.models import Voice
+from voices.models import Voice, VoiceConsent
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,13 @@ def voice_get(*, principal: Principal, voice_id: str) -> Voice:
     if voice is None:
         raise VoiceNotFound()
     return voice
+
+
+def voice_consents(*, principal: Principal, voice_ids: list[str]) -> dict[str, VoiceConsent]:
+    """The consent records of the tenant's voices `voice_ids`, by voice id (one query)."""
+    with tenant_schema(principal.schema_name):
+        found = VoiceConsent.objects.filter(voice_id__in=voice_ids).order_by("attested_at")
+        return {str(consent.voice_id): consent for consent in found}
 
 
 def voice_count(*, principal: Principal) -> int:
@@ -204,6 +211,24 @@ def _resolve(
     )
 
 
+def voice_status_detail(voice: Voice) -> str:
+    """What a cloned voice's status means for its owner, in words: why it cannot speak yet, or
+    "" once it can (and for presets)."""
+    if voice.kind != Voice.Kind.CLONED or voice.status == Voice.Status.READY:
+        return ""
+    if voice.status == Voice.Status.FAILED:
+        return f"This voice cannot be used: {voice.error} Delete it and upload a better clip."
+    if voice.status in (Voice.Status.UPLOADED, Voice.Status.VALIDATING):
+        return "The clip is being checked; this takes a few seconds."
+    if voice.status == Voice.Status.VALIDATED and voice.engine not in settings.TTS_ENGINES:
+        return (
+            f"The clip passed validation, but this deployment runs no {voice.engine} worker "
+            f"(it runs {', '.join(settings.TTS_ENGINES)}), so the voice cannot be cloned or "
+            f"spoken yet. It is cloned within minutes of a {voice.engine} worker being added."
+        )
+    return "The voice is being cloned; this takes a few seconds."
+
+
 def _cloned(voice: Voice) -> tuple[StockVoice, ConditioningRef]:
     """A cloned voice as its engine speaks it, and its stored conditioning; ApplicationError
     (409) until the conditioning is ready, or when it failed."""
@@ -216,7 +241,7 @@ def _cloned(voice: Voice) -> tuple[StockVoice, ConditioningRef]:
         )
     if voice.status != Voice.Status.READY:
         raise ApplicationError(
-            f"Voice {voice.name!r} is still being cloned. Retry in a few seconds.",
+            f"Voice {voice.name!r} is not ready. {voice_status_detail(voice)}",
             code="voice_not_ready",
             param="voice",
             status=409,

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import uuid
 
 import numpy as np
-import soundfile
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from redis.exceptions import RedisError
 
+from billing.limits import limits_for
+from callwaiting_tts.celery import send_to_tenant
 from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.redis import get_redis
+from synthesis.contract import messages
+from synthesis.contract.keys import Keys
 from synthesis.engines.catalog import engine_spec
 from tenants.audit import Actor, audit_record
 from tenants.db import tenant_schema
+from tenants.models import Tenant
 from tenants.principal import Principal
 from voices import storage
-from voices.models import Voice
+from voices.audio import DecodedAudio, decode_audio
+from voices.consent import CURRENT as CONSENT
+from voices.models import Voice, VoiceConsent
 from voices.selectors import forget_default_voice, voice_get
 
 logger = logging.getLogger(__name__)
+
+# A clip whose loudest sample is below this (-60 dBFS) is silence, not a quiet recording.
+SILENCE_PEAK = 1e-3
 
 
 def voice_create(
@@ -63,13 +74,7 @@ def voice_create(
     return voice
 
 
-# A cloned voice's reference clip: XTTS conditions on up to 30 s (its GPT latents) and needs a
-# few seconds of speech; longer clips are cut to what is used.
-REFERENCE_MIN_SECONDS = 3.0
-REFERENCE_MAX_SECONDS = 30.0
-
-
-def voice_clone_create(
+def voice_upload(
     *,
     schema_name: str,
     tenant_id: int,
@@ -77,13 +82,15 @@ def voice_clone_create(
     name: str,
     language: str,
     audio: bytes,
+    consent: bool,
+    consent_recording: bytes | None = None,
     engine: str = "xtts",
     description: str = "",
 ) -> Voice:
-    """A cloned voice, `processing` until its engine's worker has computed its conditioning
-    (synthesis.cloning.voice_condition): the reference clip is decoded (whatever its name says),
-    stored under the tenant's prefix as 16-bit mono WAV, and the row made. Raises
-    ApplicationError for audio that cannot be used; nothing is stored or made then."""
+    """A new cloned voice, `uploaded`: the clip is decoded (whatever its name says), checked,
+    stored as sent under the tenant's prefix, with the consent record and the row made in one
+    transaction. The validation task (synthesis.tasks.validate_voice) takes it from there.
+    ApplicationError for anything the uploader can fix; nothing is stored or made then."""
     spec = engine_spec(engine)
     if not spec.clones:
         raise ApplicationError(
@@ -95,11 +102,48 @@ def voice_clone_create(
             code="unsupported_language",
             param="language",
         )
-    wav = _reference_wav(audio)
+    limits = limits_for(tenant_id)
+    if limits.allowed_engines and engine not in limits.allowed_engines:
+        raise ApplicationError(
+            f"Your plan does not include the {engine} engine.",
+            code="engine_not_allowed",
+            param="engine",
+            status=403,
+        )
+    if not consent:
+        raise ApplicationError(
+            "Confirm that the speaker consented to having their voice cloned (consent=true); "
+            f"the statement: {CONSENT.text}",
+            code="consent_required",
+            param="consent",
+        )
+    if consent_recording is None and consent_recording_required(tenant_id):
+        raise ApplicationError(
+            "Your organisation requires a consent recording: the speaker reading "
+            f'"{CONSENT.sentence}" (GET /v1/voices/consent shows it).',
+            code="consent_recording_required",
+            param="consent_recording",
+        )
+    clip = decode_audio(audio, max_seconds=settings.VOICE_UPLOAD_MAX_SECONDS, param="file")
+    _check_clip(clip, settings.VOICE_REFERENCE_MIN_SECONDS, "file")
+    recording = None
+    if consent_recording is not None:
+        recording = decode_audio(
+            consent_recording,
+            max_seconds=settings.VOICE_CONSENT_MAX_SECONDS,
+            param="consent_recording",
+        )
+        _check_clip(recording, 1.0, "consent_recording")
     voice_id = uuid.uuid4()
-    reference = storage.reference_path(schema_name, str(voice_id), 1)
+    original = storage.original_path(schema_name, str(voice_id), 1, clip.container)
+    recording_path = (
+        storage.consent_recording_path(schema_name, str(voice_id), 1, recording.container)
+        if recording is not None
+        else ""
+    )
     try:
         with tenant_schema(schema_name), transaction.atomic():
+            _check_cloned_voice_limit(schema_name, limits.max_cloned_voices)
             voice = Voice.objects.create(
                 id=voice_id,
                 name=name,
@@ -107,12 +151,26 @@ def voice_clone_create(
                 engine=engine,
                 language=language,
                 description=description,
-                status=Voice.Status.PROCESSING,
+                status=Voice.Status.UPLOADED,
                 version=1,
-                reference_path=reference,
+                original_path=original,
             )
-            # Inside the transaction: a clip that cannot be stored leaves no row.
-            storage.storage_write(reference, wav, schema_name=schema_name)
+            VoiceConsent.objects.create(
+                voice_id=voice_id,
+                voice_name=name,
+                attested_by=by.actor,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                statement_version=CONSENT.version,
+                statement_text=CONSENT.text,
+                recording_path=recording_path,
+                recording_sentence=CONSENT.sentence if recording_path else "",
+            )
+            # Inside the transaction: a file that cannot be stored leaves no row.
+            storage.storage_write(original, audio, schema_name=schema_name)
+            if recording_path:
+                assert consent_recording is not None
+                storage.storage_write(recording_path, consent_recording, schema_name=schema_name)
     except IntegrityError:
         raise ApplicationError(
             f"A voice named {name!r} exists.", code="voice_exists", param="name", status=409
@@ -121,36 +179,65 @@ def voice_clone_create(
         storage.storage_delete_folder(schema_name, str(voice_id))
         raise
     audit_record(
-        by=by, action="voice.clone", tenant_id=tenant_id, target=f"voice:{voice.pk} {name}"
+        by=by,
+        action="voice.upload",
+        tenant_id=tenant_id,
+        # The attestation is audited with the upload: who (the actor), from where (ip, user
+        # agent), when, and to which statement.
+        target=(
+            f"voice:{voice.pk} consent:{CONSENT.version}"
+            f"{' +recording' if recording_path else ''} {name}"
+        ),
     )
-    logger.info("cloned voice created", extra={"voice_id": str(voice.pk), "engine": engine})
+    logger.info("voice uploaded", extra={"voice_id": str(voice.pk), "engine": engine})
     return voice
 
 
-def _reference_wav(audio: bytes) -> bytes:
-    try:
-        samples, rate = soundfile.read(io.BytesIO(audio), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError):
+# Celery's validation task, by name: it lives in synthesis (above this app), which runs it.
+VALIDATE_VOICE_TASK = "synthesis.tasks.validate_voice"
+
+
+def voice_queue_validation(*, schema_name: str, voice: Voice) -> None:
+    """Queues the validation of an `uploaded` voice (the report, the cleaned clip, cloning)."""
+    send_to_tenant(VALIDATE_VOICE_TASK, schema_name, str(voice.pk), voice.version)
+
+
+def consent_recording_required(tenant_id: int) -> bool:
+    """The tenant's setting: every upload must carry a consent recording."""
+    return bool(
+        Tenant.objects.filter(pk=tenant_id).values_list("require_consent_recording", flat=True)[0]
+    )
+
+
+def _check_clip(clip: DecodedAudio, min_seconds: float, param: str) -> None:
+    if clip.duration < min_seconds:
         raise ApplicationError(
-            "The reference clip is not audio we can read (WAV, FLAC, Ogg or MP3).",
-            code="invalid_audio",
-            param="file",
-        ) from None
-    mono = samples.mean(axis=1)
-    seconds = len(mono) / rate if rate else 0.0
-    if seconds < REFERENCE_MIN_SECONDS:
-        raise ApplicationError(
-            f"The reference clip is {seconds:.1f} s; at least {REFERENCE_MIN_SECONDS:.0f} s of "
-            "speech is needed.",
+            f"The audio is {clip.duration:.1f} s long; at least {min_seconds:.0f} s is needed "
+            "(10-30 s of one person speaking gives the closest voice).",
             code="audio_too_short",
-            param="file",
+            param=param,
         )
-    if not np.any(np.abs(mono) > 1e-3):
-        raise ApplicationError("The reference clip is silent.", code="audio_silent", param="file")
-    mono = mono[: int(REFERENCE_MAX_SECONDS * rate)]
-    out = io.BytesIO()
-    soundfile.write(out, mono, rate, format="WAV", subtype="PCM_16")
-    return out.getvalue()
+    if float(np.max(np.abs(clip.samples))) < SILENCE_PEAK:
+        raise ApplicationError(
+            "The audio is silent: check the microphone and record again.",
+            code="audio_silent",
+            param=param,
+        )
+
+
+def _check_cloned_voice_limit(schema_name: str, limit: int) -> None:
+    """In the upload's transaction: concurrent uploads of one tenant take turns on an advisory
+    lock, so two cannot both pass a count that only one of them may fill."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"cloned:{schema_name}"])
+    if Voice.objects.filter(kind=Voice.Kind.CLONED).count() >= limit:
+        raise ApplicationError(
+            f"Your plan allows {limit} cloned voice{'s' if limit != 1 else ''}; delete one "
+            "(DELETE /v1/voices/{id}) or upgrade to add another.",
+            code="voice_limit_reached",
+            param="file",
+            status=403,
+        )
 
 
 def voice_conditioned(
@@ -179,6 +266,7 @@ def voice_delete(*, principal: Principal, by: Actor, voice_id: str) -> None:
         voice.delete()
     if voice.kind == Voice.Kind.CLONED:
         storage.storage_delete_folder(principal.schema_name, voice_id)
+        _forget_in_workers(voice.engine, principal.schema_name, voice_id)
     if voice.is_default:
         forget_default_voice(principal.schema_name)
     audit_record(
@@ -188,3 +276,20 @@ def voice_delete(*, principal: Principal, by: Actor, voice_id: str) -> None:
         target=f"voice:{voice_id} {voice.name}",
     )
     logger.info("voice deleted", extra={"voice_id": voice_id})
+
+
+def _forget_in_workers(engine: str, schema_name: str, voice_id: str) -> None:
+    """Tells every live worker of `engine` to drop the deleted voice's loaded conditioning. Best
+    effort: no job can name the voice any more, so an entry a worker missed only waits for
+    its cache's eviction."""
+    client, keys = get_redis(), Keys(settings.REDIS_PREFIX)
+    message = messages.pack(
+        {"type": messages.FORGET, "schema_name": schema_name, "voice_id": voice_id}
+    )
+    try:
+        for worker_id in client.smembers(keys.workers(engine)):
+            control = keys.control(messages.as_text(worker_id))
+            client.rpush(control, message)
+            client.expire(control, 60)
+    except (RedisError, OSError):
+        logger.warning("could not tell the workers to forget a voice", extra={"voice_id": voice_id})

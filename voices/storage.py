@@ -24,8 +24,18 @@ def voice_folder(schema_name: str, voice_id: str) -> str:
     return f"{tenant_prefix(schema_name)}voices/{voice_id}/"
 
 
+def original_path(schema_name: str, voice_id: str, version: int, extension: str) -> str:
+    """The upload as it was sent (its container's extension)."""
+    return f"{voice_folder(schema_name, voice_id)}original-v{version}.{extension}"
+
+
 def reference_path(schema_name: str, voice_id: str, version: int) -> str:
+    """The cleaned clip cloning uses: mono, at the engine's reference rate, trimmed, leveled."""
     return f"{voice_folder(schema_name, voice_id)}reference-v{version}.wav"
+
+
+def consent_recording_path(schema_name: str, voice_id: str, version: int, extension: str) -> str:
+    return f"{voice_folder(schema_name, voice_id)}consent-v{version}.{extension}"
 
 
 def conditioning_path(schema_name: str, voice_id: str, version: int, engine: str) -> str:

@@ -10,6 +10,9 @@
     web ──tts.prepare──► the job channel: a cloned voice's conditioning, from its reference clip
     worker ──tts.accepted──► reply list, then ──tts.prepared {path, nbytes} | tts.error──►
 
+    web ──tts.forget {schema_name, voice_id}──► every live worker's control list of the voice's
+        engine, when a cloned voice is deleted: its loaded conditioning leaves the cache
+
 A message may be delivered twice when several workers receive on one channel, so a worker first
 claims the job id (`SET NX`); only the claimant runs it. Workers publish a heartbeat key with a
 short expiry; a web process waiting on a worker whose heartbeat is gone fails the request.
@@ -38,6 +41,7 @@ CREDIT = "tts.credit"
 CANCEL = "tts.cancel"
 PREPARE = "tts.prepare"
 PREPARED = "tts.prepared"
+FORGET = "tts.forget"
 
 # Error codes a worker reports that are the request's fault, not the service's.
 INPUT_ERRORS = frozenset(

@@ -48,7 +48,12 @@ class ConditioningRef:
     path: str
 
     def cache_key(self, schema_name: str) -> str:
-        return f"{schema_name}:{self.voice_id}:{self.version}"
+        return f"{self.voice_prefix(schema_name, self.voice_id)}{self.version}"
+
+    @staticmethod
+    def voice_prefix(schema_name: str, voice_id: str) -> str:
+        """What the cache keys of every version of one voice start with."""
+        return f"{schema_name}:{voice_id}:"
 
 
 @dataclass(frozen=True)

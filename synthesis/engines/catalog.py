@@ -86,6 +86,9 @@ class EngineSpec:
     # buffer cut under it.
     segment_chars: int
     clones: bool  # whether `prepare_voice` turns reference audio into a voice
+    # The rate a cloned voice's cleaned reference clip is stored at (what `prepare_voice` reads
+    # best); 0 for engines that do not clone.
+    reference_rate: int = 0
     stock_voices: tuple[StockVoice, ...] = ()
     options: tuple[EngineOption, ...] = field(default=())
     # Languages whose longest segment differs from `segment_chars` (primary subtags).
@@ -162,6 +165,7 @@ XTTS = EngineSpec(
         "hi": 150,
     },
     clones=True,
+    reference_rate=22050,  # coqui loads references at 22.05 kHz for the GPT conditioning
     publishes_voices=True,  # the studio speakers of the checkpoint's speakers_xtts.pth
     options=(
         EngineOption("model_path", "TTS_MODEL_PATH", "str", ""),

@@ -2,12 +2,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import PolymorphicProxySerializer
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from synthesis.engines.catalog import ENGINES, LANGUAGES, STOCK_VOICES
-from voices.models import Voice
-from voices.selectors import stock_voice
+from voices.consent import CURRENT as CONSENT
+from voices.models import Voice, VoiceConsent
+from voices.selectors import stock_voice, voice_status_detail
+
+
+class ReasonSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="Stable, e.g. too_short, clipping, noisy.")
+    message = serializers.CharField(help_text="What to do about it, in plain words.")
+    points = serializers.IntegerField(help_text="Points it took off the quality score.")
+    blocking = serializers.BooleanField(help_text="Whether it alone makes the clip unusable.")
+
+
+class ReportSerializer(serializers.Serializer[Any]):
+    """The validation report of a cloned voice's clip (docs/voice-quality.md)."""
+
+    duration_seconds = serializers.FloatField()
+    sample_rate = serializers.IntegerField()
+    channels = serializers.IntegerField()
+    speech_seconds = serializers.FloatField()
+    speech_ratio = serializers.FloatField()
+    longest_pause_seconds = serializers.FloatField()
+    clipping_ratio = serializers.FloatField()
+    noise_floor_dbfs = serializers.FloatField(allow_null=True)
+    snr_db = serializers.FloatField(allow_null=True)
+    loudness_lufs = serializers.FloatField(allow_null=True)
+    multiple_speakers = serializers.BooleanField()
+    speaker_consistency = serializers.FloatField(allow_null=True)
+    quality_score = serializers.IntegerField()
+    reasons = ReasonSerializer(many=True)
+    usable = serializers.BooleanField()
+
+
+class ConsentSerializer(serializers.ModelSerializer[VoiceConsent]):
+    class Meta:
+        model = VoiceConsent
+        fields = [
+            "statement_version",
+            "statement_text",
+            "attested_by",
+            "attested_at",
+            "recording_similarity",
+        ]
 
 
 class VoiceSerializer(serializers.ModelSerializer[Voice]):
@@ -15,6 +55,10 @@ class VoiceSerializer(serializers.ModelSerializer[Voice]):
     type = serializers.SerializerMethodField()
     sample_rate = serializers.SerializerMethodField()
     engine = serializers.SerializerMethodField()
+    usable = serializers.SerializerMethodField()
+    status_detail = serializers.SerializerMethodField()
+    report = ReportSerializer(read_only=True, allow_null=True)
+    consent = serializers.SerializerMethodField()
 
     class Meta:
         model = Voice
@@ -30,12 +74,32 @@ class VoiceSerializer(serializers.ModelSerializer[Voice]):
             "sample_rate",
             "engine",
             "status",
+            "usable",
+            "status_detail",
             "version",
             "error",
+            "quality_score",
+            "report",
+            "consent",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "type", "status", "version", "error", "created_at", "updated_at"]
+
+    def get_usable(self, voice: Voice) -> bool:
+        """Whether requests may name this voice now (a cloned voice once `ready`)."""
+        return voice.kind != Voice.Kind.CLONED or voice.status == Voice.Status.READY
+
+    def get_status_detail(self, voice: Voice) -> str:
+        """Why a cloned voice cannot speak yet, or what it waits for; "" once it can."""
+        return voice_status_detail(voice)
+
+    @extend_schema_field(ConsentSerializer(allow_null=True))
+    def get_consent(self, voice: Voice) -> dict[str, Any] | None:
+        """A cloned voice's consent record (who attested, when, to which statement)."""
+        consents: dict[str, VoiceConsent] = self.context.get("consents", {})
+        found = consents.get(str(voice.pk))
+        return dict(ConsentSerializer(found).data) if found is not None else None
 
     def get_type(self, voice: Voice) -> str:
         """`preset` (over a stock voice) or `cloned` (from a reference clip)."""
@@ -108,4 +172,44 @@ class VoiceListSerializer(serializers.Serializer[Any]):
         },
         resource_type_field_name="type",
         many=True,
+    )
+
+
+class VoiceUploadSerializer(serializers.Serializer[Any]):
+    """`POST /v1/voices/upload`, multipart: a reference clip and the consent attestation."""
+
+    file = serializers.FileField(
+        help_text="10-30 s of one person speaking: WAV, MP3, M4A/AAC, Ogg (Opus, Vorbis), FLAC "
+        "or WebM. The content decides the format, not the name."
+    )
+    name = serializers.RegexField(
+        r"^[\w .\-]{1,100}$",
+        max_length=100,
+        error_messages={"invalid": "Use 1-100 letters, digits, spaces, '.', '-' or '_'."},
+    )
+    language = serializers.ChoiceField(choices=LANGUAGES, default="en")
+    description = serializers.CharField(
+        max_length=500, required=False, default="", allow_blank=True
+    )
+    consent = serializers.BooleanField(
+        help_text="true: you attest to the current consent statement (GET /v1/voices/consent)."
+    )
+    consent_recording = serializers.FileField(
+        required=False,
+        help_text="The speaker reading the consent sentence (GET /v1/voices/consent); compared "
+        "with the clip by speaker similarity. Required where your organisation requires it.",
+    )
+    engine = serializers.ChoiceField(
+        choices=[name for name, spec in ENGINES.items() if spec.clones],
+        default="xtts",
+        help_text="The engine that clones and speaks the voice.",
+    )
+
+
+class ConsentStatementSerializer(serializers.Serializer[Any]):
+    version = serializers.CharField(default=CONSENT.version)
+    text = serializers.CharField(help_text="What `consent=true` attests to.")
+    sentence = serializers.CharField(help_text="What the speaker reads in a consent recording.")
+    recording_required = serializers.BooleanField(
+        help_text="Whether your organisation requires a consent recording with every upload."
     )
