@@ -70,10 +70,13 @@ class Command(TenantCommand):
                 schema_name=tenant.schema_name, voice_id=str(voice.pk), version=voice.version
             )
         except SynthesisFailed as failure:
+            with tenant_schema(tenant.schema_name):  # Celery beat clones it once a worker runs
+                Voice.objects.filter(pk=voice.pk, status=Voice.Status.CLONING).update(
+                    status=Voice.Status.VALIDATED
+                )
             raise CommandError(
-                f"voice {voice.pk} was stored but not cloned: {failure.message} It stays "
-                "`cloning` (Celery retries it): delete it (DELETE /v1/voices/{id}) and run this again once a "
-                f"{voice.engine} worker runs."
+                f"voice {voice.pk} was validated but not cloned: {failure.message} It stays "
+                f"`validated`; Celery clones it once a {voice.engine} worker runs."
             ) from None
         assert done is not None
         if done.error:
