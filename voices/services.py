@@ -178,7 +178,7 @@ def voice_delete(*, principal: Principal, by: Actor, voice_id: str) -> None:
     with tenant_schema(principal.schema_name):
         voice.delete()
     if voice.kind == Voice.Kind.CLONED:
-        storage.storage_delete_folder(principal.schema_name, voice_id)
+        storage.storage_delete_folder(principal.schema_name, str(voice.pk))
     if voice.is_default:
         forget_default_voice(principal.schema_name)
     audit_record(
