@@ -28,6 +28,12 @@ A = "tenant_alpha"
 B = "tenant_beta"
 
 
+def s3() -> S3Storage:
+    """Django's default storage, as the S3 storage the fixture made it."""
+    assert isinstance(default_storage, S3Storage)  # the lazy object, re-evaluated
+    return default_storage
+
+
 @pytest.fixture
 def s3_requests(s3_storage) -> Iterator[list[str]]:
     """Every HTTP request the default storage's boto3 client sends, by operation name."""
@@ -36,15 +42,14 @@ def s3_requests(s3_storage) -> Iterator[list[str]]:
     def record(*, request, **_: object) -> None:
         sent.append(f"{request.method} {request.url}")
 
-    events = default_storage.connection.meta.client.meta.events
+    events = s3().connection.meta.client.meta.events
     events.register("before-send.s3", record)
     yield sent
     events.unregister("before-send.s3", record)
 
 
 def test_the_fixture_switches_default_storage_to_the_bucket(s3_storage) -> None:
-    assert isinstance(default_storage, S3Storage)  # the lazy object, re-evaluated
-    assert default_storage.bucket_name == s3_storage.bucket
+    assert s3().bucket_name == s3_storage.bucket
     assert s3_storage.keys() == []
 
 
@@ -61,7 +66,7 @@ def test_write_then_read_lands_at_exactly_the_tenant_path(s3_storage) -> None:
 
 def test_a_second_write_replaces_the_object_without_a_renamed_copy(s3_storage) -> None:
     # The settings' S3 options keep file_overwrite=False, which renames on a clash.
-    assert default_storage.file_overwrite is False
+    assert s3().file_overwrite is False
     path = conditioning_path(A, "v1", 2, "xtts")
 
     storage_write(path, b"first", schema_name=A)
@@ -144,3 +149,21 @@ def test_the_request_recorder_sees_real_requests(s3_storage, s3_requests: list[s
 def test_reading_a_missing_file_raises(s3_storage) -> None:
     with pytest.raises(FileNotFoundError):
         storage_read(reference_path(A, "v1", 1), schema_name=A)
+
+
+def test_the_settings_options_carry_addressing_style_and_signature_version() -> None:
+    from callwaiting_tts.env import s3_storage
+
+    options = s3_storage(
+        bucket="b",
+        endpoint_url="http://minio:9000",
+        addressing_style="path",
+        signature_version="s3v4",
+    )["OPTIONS"]
+    assert isinstance(options, dict)
+    storage = S3Storage(**options)
+    config = storage.connection.meta.client.meta.config
+    assert config.s3 == {"addressing_style": "path"}
+    assert config.signature_version == "s3v4"
+    unset = S3Storage(**s3_storage(bucket="b")["OPTIONS"])  # type: ignore[arg-type]
+    assert unset.addressing_style is None  # botocore's auto
