@@ -167,3 +167,39 @@ def test_the_settings_options_carry_addressing_style_and_signature_version() -> 
     assert config.signature_version == "s3v4"
     unset = S3Storage(**s3_storage(bucket="b")["OPTIONS"])  # type: ignore[arg-type]
     assert unset.addressing_style is None  # botocore's auto
+
+
+def _clip(seconds: float = 4.0, rate: int = 16000) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile
+
+    t = np.arange(int(seconds * rate)) / rate
+    out = io.BytesIO()
+    soundfile.write(out, 0.3 * np.sin(2 * np.pi * 220 * t), rate, format="WAV")
+    return out.getvalue()
+
+
+def test_deleting_a_cloned_voice_by_any_spelling_of_its_id_removes_its_files(
+    s3_storage, api, tenant_a
+) -> None:
+    from tenants.audit import Actor
+    from voices.services import voice_clone_create
+
+    schema = tenant_a.tenant.schema_name
+    voice = voice_clone_create(
+        schema_name=schema,
+        tenant_id=tenant_a.tenant.pk,
+        by=Actor.system(),
+        name="cloned",
+        language="en",
+        audio=_clip(),
+    )
+    assert s3_storage.keys() == [reference_path(schema, str(voice.pk), 1)]
+
+    # The API takes any spelling uuid.UUID reads; the files lie under the canonical one.
+    response = api(tenant_a.api_key).delete(f"/v1/voices/{str(voice.pk).upper()}")
+
+    assert response.status_code == 204
+    assert s3_storage.keys() == []
