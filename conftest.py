@@ -7,7 +7,9 @@ use `make_tenant`, which creates a tenant for the test and drops its schema afte
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,14 +17,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, override_settings
 
 from billing.services import plan_default
+from callwaiting_tts.env import s3_storage as s3_storage_entry
 from callwaiting_tts.redis import get_redis, key
 from tenants.audit import Actor
 from tenants.db import tenant_connection
@@ -262,3 +266,115 @@ def xtts_worker(tiny_xtts: str) -> Iterator[WorkerProcess]:
     worker = start_worker("xtts", **xtts_env(tiny_xtts))
     yield worker
     stop_worker(worker)
+
+
+# --- S3-compatible storage: a real moto server over HTTP ------------------------------------
+
+S3_ACCESS_KEY = "testing"
+S3_SECRET_KEY = "testing"  # noqa: S105 - moto accepts any credentials
+S3_REGION = "us-east-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _s3_client(endpoint_url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=S3_ACCESS_KEY,
+        aws_secret_access_key=S3_SECRET_KEY,
+        region_name=S3_REGION,
+    )
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A `moto.server` subprocess on a free 127.0.0.1 port for the session; yields its endpoint
+    URL once it answers, and stops it afterwards."""
+    port = _free_port()
+    endpoint_url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = _s3_client(endpoint_url)
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto.server exited with {process.returncode}")
+            with contextlib.suppress(Exception):
+                client.list_buckets()
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("moto.server did not answer within 30 s")
+            time.sleep(0.1)
+        yield endpoint_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class S3Bucket:
+    client: Any  # a boto3 S3 client on the moto server
+    bucket: str
+    endpoint_url: str
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key in the bucket (under `prefix`), sorted."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", ()))
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+
+@pytest.fixture
+def s3_storage(moto_server: str) -> Iterator[S3Bucket]:
+    """Django's default storage is `S3Storage` (the options settings build for STORAGE_BACKEND=s3)
+    on a fresh, empty bucket of the session's moto server for this test; the bucket is emptied
+    and removed afterwards. `default_storage` follows: Django's `setting_changed` handler resets
+    it when STORAGES changes, on entry and on exit."""
+    client = _s3_client(moto_server)
+    bucket = f"cwtts-test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    entry = s3_storage_entry(
+        bucket=bucket,
+        endpoint_url=moto_server,
+        access_key=S3_ACCESS_KEY,
+        secret_key=S3_SECRET_KEY,
+        region=S3_REGION,
+        addressing_style="path",
+    )
+    storages = {**settings.STORAGES, "default": entry}
+    handle = S3Bucket(client=client, bucket=bucket, endpoint_url=moto_server)
+    try:
+        with override_settings(STORAGES=storages):
+            yield handle
+    finally:
+        keys = handle.keys()
+        for start in range(0, len(keys), 1000):
+            client.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]},
+            )
+        client.delete_bucket(Bucket=bucket)

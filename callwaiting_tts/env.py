@@ -46,6 +46,37 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def s3_storage(
+    *,
+    bucket: str,
+    endpoint_url: str = "",
+    access_key: str = "",
+    secret_key: str = "",
+    region: str = "",
+    addressing_style: str = "",
+    signature_version: str = "",
+) -> dict[str, object]:
+    """The STORAGES entry of S3-compatible storage (settings build it from S3_*; tests from a
+    moto server). An empty value leaves botocore's default: auto addressing (path style for an
+    IP endpoint, virtual hosts otherwise) and SigV4. MinIO, Ceph and other self-hosted servers
+    usually want `addressing_style="path"`."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "access_key": access_key or None,
+            "secret_key": secret_key or None,
+            "region_name": region or None,
+            "addressing_style": addressing_style or None,
+            "signature_version": signature_version or None,
+            "default_acl": None,
+            # voices.storage.storage_write replaces a file at its exact path itself.
+            "file_overwrite": False,
+        },
+    }
+
+
 def checkout_id() -> str:
     """Short id of this checkout: a dev tree and a CI clone on one machine get distinct
     database names and Redis key prefixes without any configuration."""

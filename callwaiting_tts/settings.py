@@ -15,6 +15,7 @@ from callwaiting_tts.env import (
     env_str,
     parse_database_url,
     redis_url,
+    s3_storage,
 )
 from synthesis.engines.catalog import ENGINES, EngineOption
 
@@ -167,18 +168,15 @@ STORAGES: dict[str, dict[str, object]] = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 if STORAGE_BACKEND == "s3":
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": env_str("S3_BUCKET"),
-            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
-            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
-            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
-            "region_name": env_str("S3_REGION") or None,
-            "default_acl": None,
-            "file_overwrite": False,
-        },
-    }
+    STORAGES["default"] = s3_storage(
+        bucket=env_str("S3_BUCKET"),
+        endpoint_url=env_str("S3_ENDPOINT_URL"),
+        access_key=env_str("S3_ACCESS_KEY_ID"),
+        secret_key=env_str("S3_SECRET_ACCESS_KEY"),
+        region=env_str("S3_REGION"),
+        addressing_style=env_str("S3_ADDRESSING_STYLE"),
+        signature_version=env_str("S3_SIGNATURE_VERSION"),
+    )
 
 STATIC_URL = "/static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static"))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from callwaiting_tts import env
 from devstack.common import VAR_DIR, die_with_parent, log, stop_processes
 from devstack.services import Services, services
+from devstack.sysdeps import ensure_system_packages
 
 # --- child processes --------------------------------------------------------------------------
 
@@ -184,6 +185,8 @@ def run_pytest(pytest_args: Sequence[str], child_env: dict[str, str]) -> int:
 def cmd_test(pytest_args: Sequence[str]) -> int:
     _stop_on_signals()
     try:
+        # Missing executables are logged, not fatal: the tests that need them say so.
+        ensure_system_packages()
         with services() as found:
             # Tests' Redis keys stay apart from those of a `make run` of the same checkout.
             prefix = f"cwtts:{env.checkout_id()}:test"

@@ -262,11 +262,14 @@ def voice_delete(*, principal: Principal, by: Actor, voice_id: str) -> None:
     """Deletes the tenant's voice `voice_id` (VoiceNotFound, a 404, if it has none), and a
     cloned voice's files."""
     voice = voice_get(principal=principal, voice_id=voice_id)
+    # The files lie under the canonical id, not the spelling asked for (uuid.UUID reads
+    # upper case, braces, urn:uuid:); delete() clears pk, so it is taken first.
+    stored_id = str(voice.pk)
     with tenant_schema(principal.schema_name):
         voice.delete()
     if voice.kind == Voice.Kind.CLONED:
-        storage.storage_delete_folder(principal.schema_name, voice_id)
-        _forget_in_workers(voice.engine, principal.schema_name, voice_id)
+        storage.storage_delete_folder(principal.schema_name, stored_id)
+        _forget_in_workers(voice.engine, principal.schema_name, stored_id)
     if voice.is_default:
         forget_default_voice(principal.schema_name)
     audit_record(

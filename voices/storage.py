@@ -21,6 +21,9 @@ def tenant_prefix(schema_name: str) -> str:
 
 
 def voice_folder(schema_name: str, voice_id: str) -> str:
+    # An empty id would name every voice of the tenant; a slash or dots, another folder.
+    if not voice_id or "/" in voice_id or voice_id.startswith("."):
+        raise ForeignPath(f"no storage folder for voice {voice_id!r}")
     return f"{tenant_prefix(schema_name)}voices/{voice_id}/"
 
 
@@ -69,11 +72,17 @@ def storage_write(path: str, data: bytes, *, schema_name: str) -> None:
 
 
 def storage_delete_folder(schema_name: str, voice_id: str) -> None:
-    """Removes a voice's files (its reference clips and conditioning, every version)."""
-    folder = voice_folder(schema_name, voice_id)
+    """Removes a voice's files (its reference clips and conditioning, every version), and any
+    below its folder: on S3 a "folder" is only a key prefix, and nothing else may remain."""
+    _delete_tree(voice_folder(schema_name, voice_id))
+
+
+def _delete_tree(folder: str) -> None:
     try:
-        _dirs, files = default_storage.listdir(folder)
+        dirs, files = default_storage.listdir(folder)
     except FileNotFoundError:
         return
     for name in files:
         default_storage.delete(folder + name)
+    for name in dirs:
+        _delete_tree(f"{folder}{name}/")
