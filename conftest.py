@@ -268,6 +268,25 @@ def xtts_worker(tiny_xtts: str) -> Iterator[WorkerProcess]:
     stop_worker(worker)
 
 
+# --- Celery ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[None]:
+    """A real Celery worker (solo pool) in this process, on the test run's Redis broker. Tasks
+    other tests queued without a worker (uploads queue their validation) are purged first:
+    their tenants are gone."""
+    from celery.contrib.testing.worker import start_worker as start_celery
+
+    from callwaiting_tts.celery import app
+
+    app.control.purge()
+    with start_celery(
+        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10
+    ):
+        yield
+
+
 # --- S3-compatible storage: a real moto server over HTTP ------------------------------------
 
 S3_ACCESS_KEY = "testing"

@@ -9,6 +9,7 @@ same segments byte for byte."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import time
@@ -41,7 +42,9 @@ from tests.conftest import running_daphne
 from tests.synth import post
 from voices import storage
 from voices.models import Voice
-from voices.services import voice_clone_create
+from tests.speech import joe_seconds, wav
+from voices.services import voice_upload
+from voices.validation import voice_validate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,17 +79,9 @@ def tenant(make_tenant):
     return make_tenant("xtts")
 
 
-def reference_clip(seconds: float = 4.0, rate: int = 22050) -> bytes:
-    """A voiced clip: a gliding harmonic tone with a little noise, as WAV."""
-    t = np.arange(int(seconds * rate)) / rate
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.5 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / rate
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    rng = np.random.default_rng(7)
-    audio = 0.3 * voice / np.max(np.abs(voice)) + 0.01 * rng.standard_normal(t.size)
-    out = io.BytesIO()
-    soundfile.write(out, audio.astype(np.float32), rate, format="WAV", subtype="PCM_16")
-    return out.getvalue()
+def reference_clip(seconds: float = 12.0) -> bytes:
+    """Joe (Piper) speaking for `seconds`, as WAV: real speech, which validation passes."""
+    return wav(*joe_seconds(seconds))
 
 
 def silent_clip(seconds: float = 4.0, rate: int = 22050) -> bytes:
@@ -102,15 +97,23 @@ def raw_audio(engine, text: str, *, voice: str = SPEAKER, conditioning=None) -> 
 
 
 def stored(tenant, name: str, audio: bytes | None = None) -> Voice:
-    """A cloned voice whose clip is stored and whose conditioning is not computed yet."""
-    return voice_clone_create(
+    """A cloned voice uploaded and validated here (its cleaned clip stored), whose
+    conditioning is not computed yet."""
+    voice = voice_upload(
         schema_name=tenant.tenant.schema_name,
         tenant_id=tenant.tenant.pk,
         by=Actor.system(),
         name=name,
         language="en",
         audio=reference_clip() if audio is None else audio,
+        consent=True,
     )
+    validated = voice_validate(
+        schema_name=tenant.tenant.schema_name, voice_id=str(voice.pk), version=voice.version
+    )
+    assert validated is not None
+    assert validated.status == Voice.Status.VALIDATED, validated.error
+    return validated
 
 
 def clone(tenant, name: str = "Ada") -> Voice:
@@ -372,42 +375,121 @@ def test_the_tiny_model_is_the_xtts_row(engine):
 # --- the ways in: Celery and the command --------------------------------------------------
 
 
-@pytest.fixture
-def celery_worker(transactional_db):
-    from celery.contrib.testing.worker import start_worker as start_celery
+def upload(service, key: str, audio: bytes, name: str) -> tuple[int, dict]:
+    """POST /v1/voices/upload as a client sends it: multipart over HTTP."""
+    import http.client
+    from urllib.parse import urlsplit
 
-    from callwaiting_tts.celery import app
-
-    with start_celery(
-        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10
-    ):
-        yield
-
-
-def test_voice_clone_queues_the_conditioning_and_celery_makes_it_ready(
-    tenant, xtts_worker, celery_worker
-):
-    from synthesis.cloning import voice_clone
-
-    voice = voice_clone(
-        schema_name=tenant.tenant.schema_name,
-        tenant_id=tenant.tenant.pk,
-        by=Actor.system(),
-        name="Queued",
-        language="en",
-        audio=reference_clip(),
+    boundary = uuid.uuid4().hex
+    fields = {"name": name, "language": "en", "consent": "true"}
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="ref.mp3"\r\n'
+        "Content-Type: audio/mpeg\r\n\r\n".encode()
+        + audio
+        + f"\r\n--{boundary}--\r\n".encode()
     )
-    assert voice.status == Voice.Status.PROCESSING
-    deadline = time.monotonic() + 90
+    url = urlsplit(service.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    conn.request(
+        "POST",
+        "/v1/voices/upload",
+        body=b"".join(parts),
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    return response.status, body
+
+
+def wait_for_status(service, key: str, voice_id: str, *passing: str) -> dict:
+    deadline = time.monotonic() + 120
     while True:
-        with tenant_schema(tenant.tenant.schema_name):
-            voice.refresh_from_db()
-        if voice.status != Voice.Status.PROCESSING:
+        status, body = get(service, f"/v1/voices/{voice_id}", key)
+        assert status == 200, body
+        if body["status"] not in passing:
+            return body
+        assert time.monotonic() < deadline, f"the voice stayed {body['status']}"
+        time.sleep(0.25)
+
+
+def test_an_uploaded_clip_is_validated_cloned_by_celery_and_spoken_over_http(
+    service, tenant, celery_worker, settings
+):
+    settings.TTS_ENGINES = ["piper", "xtts"]  # the Celery worker's: as the deployment's daphne
+    from tests.speech import encode
+
+    status, body = upload(service, tenant.api_key, encode(*joe_seconds(14.0), "mp3"), "Queued")
+    assert status == 202, body
+    assert body["status"] == "uploaded"
+    done = wait_for_status(
+        service, tenant.api_key, body["id"], "uploaded", "validating", "validated", "cloning"
+    )
+    assert done["status"] == "ready", done
+    assert (done["usable"], done["status_detail"], done["error"]) == (True, "", "")
+    assert done["report"]["usable"] is True
+    assert done["quality_score"] == done["report"]["quality_score"] >= 60
+    with tenant_schema(tenant.tenant.schema_name):
+        voice = Voice.objects.get(pk=body["id"])
+    for path in (voice.original_path, voice.reference_path, voice.conditioning_path):
+        assert default_storage.exists(path), path
+    assert voice.original_path.endswith(".mp3")
+    # Cloning read the cleaned clip: mono, at XTTS's reference rate.
+    with default_storage.open(voice.reference_path, "rb") as handle:
+        info = soundfile.info(handle)
+    assert (info.channels, info.samplerate) == (1, XTTS.reference_rate)
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, {"text": TEXT, "voice": "Queued"})
+    assert answer.status == 200, answer.body
+    assert answer.headers["content-type"].startswith("audio/")
+    assert len(answer.body) > 1000
+
+
+def test_deleting_a_cloned_voice_makes_the_workers_forget_it(service, tenant, xtts_worker):
+    from tests.synth import delete
+
+    voice = clone(tenant)
+    job = Job(
+        job_id="",
+        reply="",
+        engine="xtts",
+        voice=str(voice.pk),
+        segments=[Segment(TEXT, language="en")],
+        window=4,
+        deadline=0,
+        schema_name=tenant.tenant.schema_name,
+        conditioning=ConditioningRef(str(voice.pk), voice.version, voice.conditioning_path),
+    )
+
+    @async_to_sync
+    async def speak() -> bytes:
+        stream = await JobStream.open(
+            dataclasses.replace(job, job_id=str(uuid.uuid4()), deadline=time.time() + 60)
+        )
+        try:
+            return b"".join([chunk.pcm async for chunk in stream.chunks()])
+        finally:
+            await stream.close()
+
+    assert speak()  # now in the worker's cache
+    default_storage.delete(voice.conditioning_path)
+    assert speak()  # the file is gone: spoken from the cache
+    assert delete(service.url, f"/v1/voices/{voice.pk}", tenant.api_key) == 204
+    deadline = time.monotonic() + 10
+    while True:  # the worker reads the forget message within its control poll
+        try:
+            speak()
+        except SynthesisFailed as failed:
+            assert failed.code == "reference_unusable", failed
             break
-        assert time.monotonic() < deadline, "the conditioning task never finished"
+        assert time.monotonic() < deadline, "the worker still speaks the deleted voice"
         time.sleep(0.2)
-    assert voice.status == Voice.Status.READY
-    assert default_storage.exists(voice.conditioning_path)
 
 
 def test_the_clone_voice_command_prints_the_ready_voice(tenant, xtts_worker, tmp_path):
@@ -416,7 +498,9 @@ def test_the_clone_voice_command_prints_the_ready_voice(tenant, xtts_worker, tmp
     clip = tmp_path / "ref.wav"
     clip.write_bytes(reference_clip())
     out = io.StringIO()
-    call_command("clone_voice", tenant.tenant.slug, "Cli Voice", str(clip), "--json", stdout=out)
+    call_command(
+        "clone_voice", tenant.tenant.slug, "Cli Voice", str(clip), "--consent", "--json", stdout=out
+    )
     result = json.loads(out.getvalue())
     assert (result["name"], result["engine"], result["status"]) == ("Cli Voice", "xtts", "ready")
     with tenant_schema(tenant.tenant.schema_name):
