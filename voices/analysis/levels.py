@@ -22,7 +22,8 @@ _MIN_CLIPPED_PEAK = 0.1
 FRAME_SECONDS = 0.02  # level frames for the noise floor and SNR
 # Frames closer than this to speech are left out of the noise: onsets and decays are speech.
 _SPEECH_MARGIN_SECONDS = 0.1
-MIN_NOISE_SECONDS = 0.2  # less non-speech than this: no noise estimate
+MIN_NOISE_SECONDS = 0.2  # less non-speech than this: the quietest frames stand in for it
+_QUIETEST_SHARE = 0.1
 FLOOR_DBFS = -120.0  # digital silence is reported as this, not minus infinity
 MAX_SNR_DB = 120.0
 MIN_LOUDNESS_SECONDS = 0.4  # BS.1770 gating needs one 400 ms block
@@ -81,27 +82,35 @@ def _dbfs(power: float) -> float:
 def noise_levels(
     mono: np.ndarray, rate: int, segments: Sequence[tuple[float, float]]
 ) -> NoiseLevels:
-    """The noise floor (the mean power of non-speech frames, the loudest tenth left out so one
-    click does not set it) and the SNR (speech frames' mean power, less the noise in them,
-    against the noise). None where there is not enough non-speech, or no speech, to measure."""
+    """The noise floor and the SNR. The noise is the mean power of the non-speech frames (the
+    loudest tenth left out, so one click does not set it); where the pauses are too short to
+    measure (the VAD bridges gaps under 100 ms, and fluent speech has few longer ones), it is
+    the quietest tenth of the clip's frames, the gaps between words: continuous speech over a
+    noisy background is still caught. The SNR is the speech frames' mean power, less the noise
+    in them, against the noise. None where there is nothing to measure."""
     powers = _frame_powers(mono, rate)
     near_speech = _speech_mask(len(powers), segments, _SPEECH_MARGIN_SECONDS)
     quiet = np.sort(powers[~near_speech])
-    if quiet.size * FRAME_SECONDS < MIN_NOISE_SECONDS:
+    if quiet.size * FRAME_SECONDS >= MIN_NOISE_SECONDS:
+        quiet = quiet[: max(1, math.ceil(quiet.size * 0.9))]
+    else:
+        quiet = np.sort(powers)[: math.ceil(powers.size * _QUIETEST_SHARE)]
+    if quiet.size * FRAME_SECONDS < MIN_NOISE_SECONDS / 2:
         return NoiseLevels(noise_floor_dbfs=None, snr_db=None)
-    noise = float(np.mean(quiet[: max(1, math.ceil(quiet.size * 0.9))]))
-    floor = _dbfs(noise)
+    noise = float(np.mean(quiet))
     speech = powers[_speech_mask(len(powers), segments, 0.0)]
     if speech.size == 0:
-        return NoiseLevels(noise_floor_dbfs=floor, snr_db=None)
-    signal = max(float(np.mean(speech)) - noise, 0.0)
+        return NoiseLevels(noise_floor_dbfs=_dbfs(noise), snr_db=None)
+    return NoiseLevels(noise_floor_dbfs=_dbfs(noise), snr_db=_snr(float(np.mean(speech)), noise))
+
+
+def _snr(speech: float, noise: float) -> float:
+    signal = speech - noise
     if signal <= 0:
-        snr = 0.0
-    elif noise <= 0:
-        snr = MAX_SNR_DB
-    else:
-        snr = min(MAX_SNR_DB, 10 * math.log10(signal / noise))
-    return NoiseLevels(noise_floor_dbfs=floor, snr_db=snr)
+        return 0.0
+    if noise <= 0:
+        return MAX_SNR_DB
+    return min(MAX_SNR_DB, 10 * math.log10(signal / noise))
 
 
 def loudness(samples: np.ndarray, rate: int) -> float | None:

@@ -13,6 +13,7 @@ damage; the figures are in docs/voice-quality.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -135,7 +136,7 @@ _ROWS: tuple[Threshold, ...] = (
         "speech_ratio",
         "below",
         0.5,
-        "ratio",
+        "",
         code="little_speech",
         points=10,
         message="Only {value:.0%} of the clip is speech. Cut the silence or other sounds "
@@ -158,7 +159,7 @@ _ROWS: tuple[Threshold, ...] = (
         "clipping_ratio",
         "above",
         0.01,
-        "ratio",
+        "",
         code="clipping",
         points=35,
         message="{value:.1%} of the clip is distorted because the recording was too loud "
@@ -169,7 +170,7 @@ _ROWS: tuple[Threshold, ...] = (
         "clipping_ratio",
         "above",
         0.001,
-        "ratio",
+        "",
         code="clipping",
         points=15,
         message="Parts of the clip ({value:.2%}) are distorted because the recording was too "
@@ -260,7 +261,7 @@ _ROWS: tuple[Threshold, ...] = (
     _setting(
         "min_speaker_group",
         0.2,
-        "ratio",
+        "",
         "The smaller group of speech windows must hold at least this share (and 2 windows) "
         "for a second speaker to be suspected.",
     ),
@@ -283,3 +284,36 @@ PEAK_CEILING_DBFS = THRESHOLDS["peak_ceiling_dbfs"].limit
 MAX_REFERENCE_SECONDS = THRESHOLDS["max_reference_seconds"].limit
 MIN_SPEAKER_GROUP = THRESHOLDS["min_speaker_group"].limit
 SPEAKER_CUT = THRESHOLDS["more_than_one_speaker"].limit
+
+
+def _limit_text(row: Threshold) -> str:
+    return f"{row.limit:g} {row.unit}".rstrip()
+
+
+def _message_text(row: Threshold) -> str:
+    """The message with its limit filled in and the measured value shown as *N*."""
+    text = re.sub(r"\{value:[^}]*%\}", "*N* %", row.message)
+    text = re.sub(r"\{value[^}]*\}", "*N*", text)
+    return re.sub(
+        r"\{limit(:[^}]*)?\}", lambda m: format(row.limit, (m.group(1) or ":g")[1:]), text
+    )
+
+
+def markdown_table() -> str:
+    """The checks and settings as the Markdown tables of docs/voice-quality.md (a test keeps the
+    doc equal to this)."""
+    lines = [
+        "| Check | Reason code | Fails when | Points | Blocking | Message shown |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in CHECKS:
+        sign = "<" if row.direction == "below" else ">"
+        lines.append(
+            f"| `{row.name}` | `{row.code}` | {row.measure} {sign} {_limit_text(row)} | "
+            f"{row.points} | {'yes' if row.blocking else 'no'} | {_message_text(row)} |"
+        )
+    lines += ["", "| Setting | Value | Meaning |", "|---|---|---|"]
+    for row in _ROWS:
+        if row.kind == "setting":
+            lines.append(f"| `{row.name}` | {_limit_text(row)} | {row.message} |")
+    return "\n".join(lines) + "\n"
