@@ -59,6 +59,9 @@ WORKER_SIDE = (
     "synthesis.management.commands.run_tts_worker",
     # Downloads with coqui's own downloader, on the machines that run XTTS workers.
     "synthesis.management.commands.fetch_xtts_model",
+    # The reference-clip verdict (the VAD's onnxruntime, the speaker encoder's torch): Celery's
+    # validation task imports it inside the task, so web processes never load it.
+    "voices.analysis",
 )
 
 

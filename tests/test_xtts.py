@@ -39,10 +39,10 @@ from synthesis.text.frontend import prepare
 from tenants.audit import Actor
 from tenants.db import tenant_schema
 from tests.conftest import running_daphne
+from tests.speech import joe_seconds, wav
 from tests.synth import post
 from voices import storage
 from voices.models import Voice
-from tests.speech import joe_seconds, wav
 from voices.services import voice_upload
 from voices.validation import voice_validate
 

@@ -16,7 +16,7 @@ from synthesis.engines.catalog import engine_spec
 from tenants.db import tenant_schema
 from voices import storage
 from voices.analysis import Report, analyze, clean_reference, speaker_similarity
-from voices.analysis.report import THRESHOLDS
+from voices.analysis.thresholds import CONSENT_MIN_SIMILARITY, MIN_QUALITY_SCORE
 from voices.audio import decode_audio
 from voices.models import Voice, VoiceConsent
 
@@ -68,10 +68,10 @@ def voice_validate(*, schema_name: str, voice_id: str, version: int) -> Voice | 
 def _verdict(report: Report, similarity: float | None) -> str:
     """Why the clip cannot be used ("" when it can): its blocking reasons, a score under the
     minimum, or a consent recording by someone else."""
-    if similarity is not None and similarity < THRESHOLDS.consent_min_similarity:
+    if similarity is not None and similarity < CONSENT_MIN_SIMILARITY:
         return (
             "The consent recording does not sound like the person in the clip "
-            f"(similarity {similarity:.2f}; {THRESHOLDS.consent_min_similarity:.2f} or more "
+            f"(similarity {similarity:.2f}; {CONSENT_MIN_SIMILARITY:.2f} or more "
             "is needed). Record the same speaker reading the sentence shown."
         )
     if report.usable:
@@ -81,8 +81,7 @@ def _verdict(report: Report, similarity: float | None) -> str:
         return " ".join(blocking)
     worst = " ".join(reason.message for reason in report.reasons[:2])
     return (
-        f"The clip scored {report.quality_score}/100; {THRESHOLDS.min_quality_score} is needed. "
-        f"{worst}"
+        f"The clip scored {report.quality_score}/100; {MIN_QUALITY_SCORE} is needed. {worst}"
     ).strip()
 
 

@@ -4,6 +4,7 @@ retry fails it with the reason; a voice that is gone or replaced is left alone."
 from __future__ import annotations
 
 import io
+import uuid
 
 import numpy as np
 import pytest
@@ -13,10 +14,9 @@ from asgiref.sync import async_to_sync
 from synthesis.cloning import voice_condition
 from synthesis.stream import SynthesisFailed
 from synthesis.tasks import condition_voice
-from tenants.audit import Actor
 from tenants.db import tenant_schema
+from voices import storage
 from voices.models import Voice
-from voices.services import voice_clone_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,26 +32,34 @@ def clip() -> bytes:
 
 @pytest.fixture
 def voice(make_tenant):
+    """A voice validation has passed, `cloning`: its cleaned clip stored, its conditioning not
+    computed yet."""
     tenant = make_tenant("clone")
-    made = voice_clone_create(
-        schema_name=tenant.tenant.schema_name,
-        tenant_id=tenant.tenant.pk,
-        by=Actor.system(),
-        name="Waiting",
-        language="en",
-        audio=clip(),
-        engine="xtts",
-    )
-    return tenant.tenant.schema_name, made
+    schema = tenant.tenant.schema_name
+    voice_id = uuid.uuid4()
+    reference = storage.reference_path(schema, str(voice_id), 1)
+    storage.storage_write(reference, clip(), schema_name=schema)
+    with tenant_schema(schema):
+        made = Voice.objects.create(
+            id=voice_id,
+            name="Waiting",
+            kind=Voice.Kind.CLONED,
+            engine="xtts",
+            language="en",
+            status=Voice.Status.CLONING,
+            version=1,
+            reference_path=reference,
+        )
+    return schema, made
 
 
-def test_no_worker_of_the_engine_is_a_503_and_the_voice_keeps_processing(voice, settings):
+def test_no_worker_of_the_engine_is_a_503_and_the_voice_keeps_cloning(voice, settings):
     schema, made = voice
     with pytest.raises(SynthesisFailed) as failed:
         async_to_sync(voice_condition)(schema_name=schema, voice_id=str(made.pk), version=1)
     assert (failed.value.code, failed.value.status) == ("no_workers", 503)
     with tenant_schema(schema):
-        assert Voice.objects.get(pk=made.pk).status == Voice.Status.PROCESSING
+        assert Voice.objects.get(pk=made.pk).status == Voice.Status.CLONING
 
 
 def test_the_last_retry_fails_the_voice_with_the_reason(voice):
