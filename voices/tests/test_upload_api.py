@@ -104,6 +104,10 @@ def _gif() -> bytes:
     )
 
 
+def _random_bytes() -> bytes:
+    return bytes(np.random.default_rng(3).integers(0, 255, 30000, np.uint8))
+
+
 def _bomb() -> bytes:
     """A FLAC file of under a megabyte that decodes to an hour of audio (a second of sound, the
     rest digital silence, which FLAC stores in a few bytes a block)."""
