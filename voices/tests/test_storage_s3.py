@@ -169,37 +169,27 @@ def test_the_settings_options_carry_addressing_style_and_signature_version() -> 
     assert unset.addressing_style is None  # botocore's auto
 
 
-def _clip(seconds: float = 4.0, rate: int = 16000) -> bytes:
-    import io
-
-    import numpy as np
-    import soundfile
-
-    t = np.arange(int(seconds * rate)) / rate
-    out = io.BytesIO()
-    soundfile.write(out, 0.3 * np.sin(2 * np.pi * 220 * t), rate, format="WAV")
-    return out.getvalue()
-
-
-def test_deleting_a_cloned_voice_by_any_spelling_of_its_id_removes_its_files(
+def test_an_upload_is_stored_in_the_bucket_and_deleting_by_any_spelling_of_its_id_removes_it(
     s3_storage, api, tenant_a
 ) -> None:
-    from tenants.audit import Actor
-    from voices.services import voice_clone_create
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.speech import joe_seconds, wav
+    from voices.storage import original_path
 
     schema = tenant_a.tenant.schema_name
-    voice = voice_clone_create(
-        schema_name=schema,
-        tenant_id=tenant_a.tenant.pk,
-        by=Actor.system(),
-        name="cloned",
-        language="en",
-        audio=_clip(),
+    audio = wav(*joe_seconds(10.0))
+    response = api(tenant_a.api_key).post(
+        "/v1/voices/upload",
+        {"name": "cloned", "consent": "true", "file": SimpleUploadedFile("a.wav", audio)},
     )
-    assert s3_storage.keys() == [reference_path(schema, str(voice.pk), 1)]
+    assert response.status_code == 202, response.content
+    voice_id = response.json()["id"]
+    assert s3_storage.keys() == [original_path(schema, voice_id, 1, "wav")]
+    assert s3_storage.get(original_path(schema, voice_id, 1, "wav")) == audio
 
     # The API takes any spelling uuid.UUID reads; the files lie under the canonical one.
-    response = api(tenant_a.api_key).delete(f"/v1/voices/{str(voice.pk).upper()}")
+    response = api(tenant_a.api_key).delete(f"/v1/voices/{voice_id.upper()}")
 
     assert response.status_code == 204
     assert s3_storage.keys() == []

@@ -126,11 +126,7 @@ def _bomb() -> bytes:
         (lambda s: b"this is not audio at all " * 40, 400, "invalid_audio"),
         (lambda s: encode(*s, "wav")[:60], 400, "invalid_audio"),  # truncated in its header
         (lambda s: encode(*s, "mp3")[:4000], 400, "audio_too_short"),  # truncated: < 1 s left
-        (
-            lambda s: bytes(np.random.default_rng(3).integers(0, 255, 30000, np.uint8)),
-            400,
-            "invalid_audio",
-        ),  # fmt: skip
+        (lambda s: _random_bytes(), 400, "invalid_audio"),
         (lambda s: _gif(), 400, "unsupported_audio_format"),
         (lambda s: wav(np.zeros(22050 * 12, np.float32), 22050), 400, "audio_silent"),
         (lambda s: wav(s[0][: 2 * s[1]], s[1]), 400, "audio_too_short"),
