@@ -490,7 +490,7 @@ def test_deleting_a_cloned_voice_makes_the_workers_forget_it(service, tenant, xt
             refused = failed
         assert time.monotonic() < deadline, "the worker still speaks the deleted voice"
         time.sleep(0.2)
-    assert refused.code == "reference_unusable", refused
+    assert refused.code == "conditioning_missing", refused
 
 
 def test_the_clone_voice_command_prints_the_ready_voice(tenant, xtts_worker, tmp_path):
