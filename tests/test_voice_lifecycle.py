@@ -65,7 +65,9 @@ def test_a_good_clip_is_validated_cleaned_and_waits_for_an_engine_that_clones(
     api, tenant, celery_worker, piper_only
 ):
     client = api(tenant.api_key)
-    audio, rate = joe_seconds(16.0)
+    speech, rate = joe_seconds(13.0)
+    quiet = np.zeros(int(1.5 * rate), np.float32)  # a second and a half before and after
+    audio = np.concatenate([quiet, speech, quiet])
     stereo = encode(audio, rate, "flac", channels=2)
     voice = settled(client, upload(client, stereo, "Joe")["id"])
 
@@ -91,8 +93,8 @@ def test_a_good_clip_is_validated_cleaned_and_waits_for_an_engine_that_clones(
         cleaned, cleaned_rate = soundfile.read(handle, dtype="float32")
     assert cleaned.ndim == 1
     assert cleaned_rate == XTTS.reference_rate
-    # Trimmed: shorter than the upload, within its speech; leveled to the target loudness.
-    assert len(cleaned) / cleaned_rate < 16.0
+    # Trimmed to the speech and a short pad; leveled to the target loudness.
+    assert 12.5 < len(cleaned) / cleaned_rate < 13.6
     loudness = pyloudnorm.Meter(cleaned_rate).integrated_loudness(cleaned.astype(np.float64))
     assert loudness == pytest.approx(TARGET_LUFS, abs=1.0)
 
