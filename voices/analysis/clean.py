@@ -15,7 +15,7 @@ import numpy as np
 import soxr
 
 from voices.analysis import levels, vad
-from voices.analysis.analyze import _check_rate, as_channels, mono_of
+from voices.analysis.analyze import as_channels, check_rate, mono_of
 from voices.analysis.report import Report
 from voices.analysis.thresholds import MAX_REFERENCE_SECONDS, PEAK_CEILING_DBFS, TARGET_LUFS
 
@@ -93,8 +93,8 @@ def clean_reference(
     """The cleaned reference: mono float32 at `target_rate` in [-1, 1] (see the module doc).
     `report` (from `analyze` on the same samples) spares running the VAD again; a report
     read back from JSON has no segments, and the VAD then runs."""
-    _check_rate(rate)
-    _check_rate(target_rate)
+    check_rate(rate)
+    check_rate(target_rate)
     mono = mono_of(as_channels(samples))
     duration = mono.size / rate
     segments = list(report.speech_segments) if report and report.speech_segments else None

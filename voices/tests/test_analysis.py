@@ -253,6 +253,7 @@ def test_two_speakers_spliced_are_caught(report_of, spliced):
     assert not report.usable
     reason = report.reasons[0]  # blocking reasons come first
     assert (reason.code, reason.blocking, reason.points) == ("more_than_one_speaker", True, 0)
+    assert report.quality_score == 0  # a clip that cannot be used does not score
 
 
 def test_a_short_second_speaker_is_caught(report_of, joe, espeak):
@@ -393,7 +394,10 @@ def test_reasons_are_worst_first_and_the_score_is_what_they_cost():
     assert _reason_points(reasons, "noisy") == 40
     points = [reason.points for reason in reasons[1:]]
     assert points == sorted(points, reverse=True)
-    assert score_of(reasons) == max(0, 100 - sum(points))
+    assert score_of(reasons) == 0  # blocked
+    unblocked = reasons[1:]
+    assert score_of(unblocked) == max(0, 100 - sum(points))
+    assert score_of(unblocked[-2:]) == 100 - sum(points[-2:])
 
 
 def _reason_points(reasons: tuple[Reason, ...], code: str) -> int:
