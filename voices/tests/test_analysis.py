@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -480,6 +481,19 @@ def test_silence_cleans_to_silence_without_error(rate):
     out = clean_reference(np.zeros(rate * 2, dtype=np.float32), rate, target_rate=24000)
     assert out.size == 24000 * 2
     assert not np.any(out)
+
+
+def test_reading_a_report_loads_no_model_runtime():
+    """A web process reads a stored report without onnxruntime, soxr, pyloudnorm or torch."""
+    code = (
+        "import sys\n"
+        "from voices.analysis import Report, THRESHOLDS\n"
+        "Report.from_json\n"
+        "heavy = {'onnxruntime', 'soxr', 'pyloudnorm', 'torch', 'numpy'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
 
 
 # --- the table and its doc -------------------------------------------------------------------
