@@ -29,7 +29,7 @@ def mono_of(samples: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(samples.mean(axis=1, dtype=np.float32))
 
 
-def _check_rate(rate: int) -> None:
+def check_rate(rate: int) -> None:
     if int(rate) != rate or rate <= 0:
         raise ValueError(f"the sample rate must be a positive integer, not {rate!r}")
 
@@ -70,13 +70,16 @@ def _severity(row: Threshold) -> tuple[bool, int]:
 
 
 def score_of(reasons: Sequence[Reason]) -> int:
-    """100 less the points of every reason, at least 0."""
+    """100 less the points of every reason, at least 0; 0 with a blocking reason: a clip that
+    cannot be used at all must not read "100" next to "not usable" in the portal."""
+    if any(reason.blocking for reason in reasons):
+        return 0
     return max(0, 100 - sum(reason.points for reason in reasons))
 
 
 def analyze(samples: np.ndarray, rate: int) -> Report:
     """The report on float samples in [-1, 1] shaped (n, channels) at `rate` Hz."""
-    _check_rate(rate)
+    check_rate(rate)
     channels = as_channels(samples)
     mono = mono_of(channels)
     duration = mono.size / rate

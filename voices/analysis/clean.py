@@ -13,9 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import soxr
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from voices.analysis import levels, vad
-from voices.analysis.analyze import _check_rate, as_channels, mono_of
+from voices.analysis.analyze import as_channels, check_rate, mono_of
 from voices.analysis.report import Report
 from voices.analysis.thresholds import MAX_REFERENCE_SECONDS, PEAK_CEILING_DBFS, TARGET_LUFS
 
@@ -55,30 +56,35 @@ def _fade(audio: np.ndarray, rate: int) -> np.ndarray:
 
 
 def _limit_peaks(audio: np.ndarray, rate: int, ceiling: float) -> np.ndarray:
-    """Brings the few peaks above `ceiling` down with a gain that falls at once and recovers
-    over `_LIMITER_RELEASE_SECONDS`, leaving the rest (and so the loudness) as it is."""
+    """Brings the few peaks above `ceiling` down, leaving the rest (and so the loudness) nearly
+    as it is. The gain at each sample is the least any sample within `_LIMITER_RELEASE_SECONDS`
+    needs, smoothed over half that span (an average of values that each already hold the
+    sample's own need, so it still holds it): no step in gain, so no click."""
     magnitude = np.abs(audio)
     if magnitude.max(initial=0.0) <= ceiling:
         return audio
     needed = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
-    release = max(1, round(rate * _LIMITER_RELEASE_SECONDS))
-    # The gain at each sample: the least needed within the release window around it.
-    padded = np.pad(needed, (release, release), constant_values=1.0)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * release + 1)
-    gain = windows.min(axis=1)
+    reach = max(1, round(rate * _LIMITER_RELEASE_SECONDS))
+    gain = minimum_filter1d(needed, size=2 * reach + 1, mode="constant", cval=1.0)
+    gain = uniform_filter1d(gain, size=reach | 1, mode="nearest")
     return (audio * gain).astype(np.float32)
 
 
-def _normalize(audio: np.ndarray, rate: int) -> np.ndarray:
-    """To `TARGET_LUFS`, then true peak under `PEAK_CEILING_DBFS`: limited where few peaks
-    stick out, and finally scaled down if the limiter could not do it."""
-    ceiling = 10 ** (PEAK_CEILING_DBFS / 20)
+def _to_target(audio: np.ndarray, rate: int) -> np.ndarray:
     measured = levels.loudness(audio[:, np.newaxis], rate)
-    if measured is not None:
-        audio = audio * np.float32(10 ** ((TARGET_LUFS - measured) / 20))
+    if measured is None:  # under 0.4 s, or silent: nothing to measure
+        return audio
+    return audio * np.float32(10 ** ((TARGET_LUFS - measured) / 20))
+
+
+def _normalize(audio: np.ndarray, rate: int) -> np.ndarray:
+    """To `TARGET_LUFS` with the true peak under `PEAK_CEILING_DBFS`: peaks over it are limited
+    and the loudness set again (twice at most, as limiting lowers it a little); finally scaled
+    down if peaks are still over (a clip that is all peaks then ends under the target)."""
+    ceiling = 10 ** (PEAK_CEILING_DBFS / 20)
     for _attempt in range(3):
-        peak = levels.true_peak(audio, rate)
-        if peak <= ceiling:
+        audio = _to_target(audio, rate)
+        if levels.true_peak(audio, rate) <= ceiling:
             break
         audio = _limit_peaks(audio, rate, ceiling * _LIMITER_MARGIN)
     peak = levels.true_peak(audio, rate)
@@ -93,8 +99,8 @@ def clean_reference(
     """The cleaned reference: mono float32 at `target_rate` in [-1, 1] (see the module doc).
     `report` (from `analyze` on the same samples) spares running the VAD again; a report
     read back from JSON has no segments, and the VAD then runs."""
-    _check_rate(rate)
-    _check_rate(target_rate)
+    check_rate(rate)
+    check_rate(target_rate)
     mono = mono_of(as_channels(samples))
     duration = mono.size / rate
     segments = list(report.speech_segments) if report and report.speech_segments else None

@@ -166,9 +166,11 @@ def analyse_speakers(
     return check_speakers(window_embeddings(audio))
 
 
-def similarity(a: np.ndarray, rate_a: int, b: np.ndarray, rate_b: int) -> float:
-    """Cosine similarity of two mono clips' utterance embeddings (speech only where the VAD
-    finds any, else the whole clip)."""
+def speaker_similarity(a: np.ndarray, rate_a: int, b: np.ndarray, rate_b: int) -> float:
+    """Cosine similarity of the utterance embeddings of two mono float32 clips, with the
+    speaker model of the multiple-speaker check (speech only where the VAD finds any, else the
+    whole clip). In calibration: 0.98 for one voice on other sentences and speeds, 0.8 against
+    itself under 10 dB of noise, 0.6 and under for two voices."""
     return float(
         utterance_embedding(_speech_or_all(a, rate_a))
         @ utterance_embedding(_speech_or_all(b, rate_b))

@@ -205,7 +205,7 @@ _ROWS: tuple[Threshold, ...] = (
         "above",
         -40.0,
         "dBFS",
-        code="noise_floor",
+        code="noisy",
         points=5,
         message="The background between words is loud ({value:.0f} dBFS). Turn off fans or "
         "other noise near the microphone.",

@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -184,16 +185,17 @@ def _reason(report: Report, code: str) -> Reason:
 
 
 def test_the_vad_finds_an_inserted_silence_where_it_is(joe, rate):
-    """Two sentences with exactly 2 s of digital silence between them: one gap of about 2 s
-    (less the 30 ms pads and the sentences' own trailing silence), where it was put."""
+    """Two pieces of joe with exactly 2 s of digital silence between them: the longest gap
+    between segments covers that silence (less the VAD's hangover and 30 ms pads, under 150 ms
+    a side) and not much more (the pieces' own edge silences)."""
     first, second = joe[: int(rate * 3.2)], joe[-int(rate * 3.0) :]
     gap = np.zeros(rate * 2, dtype=np.float32)
     segments = vad.speech_segments(np.concatenate([first, gap, second]), rate)
     gaps = [(a[1], b[0]) for a, b in itertools.pairwise(segments)]
-    longest = max(gaps, key=lambda pair: pair[1] - pair[0])
-    assert 1.9 <= longest[1] - longest[0] <= 2.8
-    assert longest[0] <= 3.2 + 0.05
-    assert longest[1] >= 5.2 - 0.05
+    start, end = max(gaps, key=lambda pair: pair[1] - pair[0])
+    assert 2.7 <= start <= 3.2 + 0.15
+    assert 5.2 - 0.15 <= end <= 5.7
+    assert len(segments) >= 2
 
 
 def test_the_vad_hears_no_speech_in_silence_or_music(rate):
@@ -205,7 +207,8 @@ def test_the_vad_hears_no_speech_in_silence_or_music(rate):
 def test_the_mel_spectrogram_is_resemblyzers():
     """The encoder's input is computed as resemblyzer computes it (librosa), so its weights see
     what they were trained on."""
-    librosa = pytest.importorskip("librosa")
+    import librosa  # resemblyzer's own dependency, pinned
+
     audio = np.random.default_rng(3).normal(0.0, 0.1, 16000 * 2).astype(np.float32)
     expected = librosa.feature.melspectrogram(
         y=audio, sr=16000, n_fft=400, hop_length=160, n_mels=40
@@ -253,6 +256,7 @@ def test_two_speakers_spliced_are_caught(report_of, spliced):
     assert not report.usable
     reason = report.reasons[0]  # blocking reasons come first
     assert (reason.code, reason.blocking, reason.points) == ("more_than_one_speaker", True, 0)
+    assert report.quality_score == 0  # a clip that cannot be used does not score
 
 
 def test_a_short_second_speaker_is_caught(report_of, joe, espeak):
@@ -393,7 +397,10 @@ def test_reasons_are_worst_first_and_the_score_is_what_they_cost():
     assert _reason_points(reasons, "noisy") == 40
     points = [reason.points for reason in reasons[1:]]
     assert points == sorted(points, reverse=True)
-    assert score_of(reasons) == max(0, 100 - sum(points))
+    assert score_of(reasons) == 0  # blocked
+    unblocked = reasons[1:]
+    assert score_of(unblocked) == max(0, 100 - sum(points))
+    assert score_of(unblocked[-2:]) == 100 - sum(points[-2:])
 
 
 def _reason_points(reasons: tuple[Reason, ...], code: str) -> int:
@@ -404,7 +411,12 @@ def test_the_report_round_trips_through_json(report_of, joe, rate):
     report = report_of("snr18.0", _with_noise(joe, 18.0))
     data = report.as_json()
     text = json.dumps(data, allow_nan=False)
-    assert "speech_segments" not in data
+    assert set(data) == {
+        "duration_seconds", "sample_rate", "channels", "speech_seconds", "speech_ratio",
+        "longest_pause_seconds", "clipping_ratio", "noise_floor_dbfs", "snr_db",
+        "loudness_lufs", "multiple_speakers", "speaker_consistency", "quality_score",
+        "reasons", "usable",
+    }  # fmt: skip
     back = Report.from_json(json.loads(text))
     assert back.as_json() == data
     assert back.speech_segments == ()
@@ -449,8 +461,10 @@ def test_the_clean_reference_uses_the_reports_segments(joe, clean_joe, rate):
     assert np.allclose(with_report, from_stored, atol=1e-6)
 
 
-def test_a_quiet_or_clipped_clip_comes_out_at_the_target(joe, rate):
-    for audio in (_at_lufs(joe, rate, -45.0), np.clip(joe * 8.0, -1.0, 1.0)):
+def test_a_quiet_clipped_or_clicking_clip_comes_out_at_the_target(joe, rate):
+    clicks = joe * 0.05
+    clicks[:: rate // 3] += 0.6  # made loud, these would peak far over full scale: limited
+    for audio in (_at_lufs(joe, rate, -45.0), np.clip(joe * 8.0, -1.0, 1.0), clicks):
         out = clean_reference(audio, rate, target_rate=rate)
         loudness = pyloudnorm.Meter(rate).integrated_loudness(out.astype(np.float64))
         assert loudness == pytest.approx(TARGET_LUFS, abs=1.0)
@@ -467,6 +481,19 @@ def test_silence_cleans_to_silence_without_error(rate):
     out = clean_reference(np.zeros(rate * 2, dtype=np.float32), rate, target_rate=24000)
     assert out.size == 24000 * 2
     assert not np.any(out)
+
+
+def test_reading_a_report_loads_no_model_runtime():
+    """A web process reads a stored report without onnxruntime, soxr, pyloudnorm or torch."""
+    code = (
+        "import sys\n"
+        "from voices.analysis import Report, THRESHOLDS\n"
+        "Report.from_json\n"
+        "heavy = {'onnxruntime', 'soxr', 'pyloudnorm', 'torch', 'numpy'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
 
 
 # --- the table and its doc -------------------------------------------------------------------
