@@ -51,6 +51,14 @@ class TenantAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and "plan" in form.changed_data:
             self.plan_changed(request, obj, form.initial["plan"])
+        if change and "require_consent_recording" in form.changed_data:
+            audit_record(
+                by=staff_actor(request),
+                action="tenant.consent_recording",
+                tenant=obj,
+                target=f"tenant:{obj.slug} "
+                f"{'required' if obj.require_consent_recording else 'optional'}",
+            )
 
     def plan_changed(self, request: HttpRequest, tenant: Tenant, old_plan_id: int) -> None:
         """Called after a staff member moved `tenant` to another plan."""

@@ -235,3 +235,23 @@ def test_a_non_staff_user_cannot_run_admin_actions(fresh):
     assert response["Location"].startswith("/admin/login/")
     tenant.refresh_from_db()
     assert tenant.status == Tenant.Status.ACTIVE
+
+
+def test_staff_can_require_consent_recordings_and_it_is_audited(staff, tenant_a):
+    tenant = tenant_a.tenant
+    form = {
+        "name": tenant.name,
+        "slug": tenant.slug,
+        "plan": tenant.plan_id,
+        "require_consent_recording": "on",
+        "domains-TOTAL_FORMS": "0",
+        "domains-INITIAL_FORMS": "0",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    response = staff.post(f"/admin/tenants/tenant/{tenant.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    tenant.refresh_from_db()
+    assert tenant.require_consent_recording is True
+    entry = AuditLog.objects.filter(action="tenant.consent_recording", tenant=tenant).get()
+    assert entry.target == f"tenant:{tenant.slug} required"
