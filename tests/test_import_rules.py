@@ -59,6 +59,9 @@ WORKER_SIDE = (
     "synthesis.management.commands.run_tts_worker",
     # Downloads with coqui's own downloader, on the machines that run XTTS workers.
     "synthesis.management.commands.fetch_xtts_model",
+    # Voice packs: a Piper voice is proved at import by speaking; workers load packs at start.
+    "synthesis.voice_packs",
+    "synthesis.management.commands.import_voice_pack",
 )
 
 
