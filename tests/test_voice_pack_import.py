@@ -58,11 +58,14 @@ def test_a_pack_of_both_engines_is_stored_under_the_public_prefix_with_its_index
     assert ada["files"]["preview"] == ada["files"]["reference"] == prefix + "ada/reference.wav"
     # The cleaned reference: mono WAV at XTTS's reference rate, about as long as the clip.
     audio, rate = soundfile.read(media / ada["files"]["reference"])
-    assert rate == REFERENCE_RATE and audio.ndim == 1
+    assert rate == REFERENCE_RATE
+    assert audio.ndim == 1
     assert 10.0 <= len(audio) / rate <= 12.5
     # The Piper preview: the sample sentence, really spoken.
     preview, rate = soundfile.read(media / emeka["files"]["preview"])
-    assert rate == 22050 and len(preview) / rate > 1.5 and np.abs(preview).max() > 0.1
+    assert rate == 22050
+    assert len(preview) / rate > 1.5
+    assert np.abs(preview).max() > 0.1
     assert json.loads(stock_read(PACK_INDEX_PATH))["packs"]["naija"]["voices"]
 
 
