@@ -60,7 +60,7 @@ def test_a_pack_of_both_engines_is_stored_under_the_public_prefix_with_its_index
     audio, rate = soundfile.read(media / ada["files"]["reference"])
     assert rate == REFERENCE_RATE
     assert audio.ndim == 1
-    assert 10.0 <= len(audio) / rate <= 12.5
+    assert 6.0 <= len(audio) / rate <= 12.5  # pauses may be trimmed
     # The Piper preview: the sample sentence, really spoken.
     preview, rate = soundfile.read(media / emeka["files"]["preview"])
     assert rate == 22050

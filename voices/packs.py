@@ -283,8 +283,8 @@ def prepare_reference(voice: PackVoice, problems: list[str]) -> PreparedVoice | 
     if analysis is not None:
         report = analysis.analyze(samples, rate)
         if not report.usable:
-            reasons = "; ".join(str(reason) for reason in report.reasons) or "unusable"
-            problems.append(f"{where} is not usable: {reasons}")
+            reasons = "; ".join(getattr(r, "message", str(r)) for r in report.reasons)
+            problems.append(f"{where} is not usable: {reasons or 'no reason given'}")
             return None
         cleaned = analysis.clean_reference(samples, rate, target_rate=REFERENCE_RATE, report=report)
         summary: dict[str, Any] = dict(report.as_json())
