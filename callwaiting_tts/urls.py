@@ -11,6 +11,7 @@ from billing.api.usage import UsageView
 from callwaiting_tts.health import HealthView, LivenessView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.views import MeView
+from voices.api.stock import VoicePreviewView
 from voices.api.views import (
     ConsentStatementView,
     VoiceDetailView,
@@ -28,6 +29,7 @@ api = [
     path("voices/upload", VoiceUploadView.as_view(), name="voice-upload"),
     path("voices/consent", ConsentStatementView.as_view(), name="voice-consent"),
     path("voices/<str:voice_id>", VoiceDetailView.as_view(), name="voice-detail"),
+    path("voices/<str:voice_id>/preview", VoicePreviewView.as_view(), name="voice-preview"),
     path("synthesize", SynthesizeView.as_view(), name="synthesize"),
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
     path("text/preview", TextPreviewView.as_view(), name="text-preview"),

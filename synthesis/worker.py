@@ -8,8 +8,9 @@ enough (the credit window), so a slow client never piles audio up in Redis.
 
 A cloned voice's job names its conditioning in storage (under the job's tenant's prefix); the
 worker loads it once per voice version and keeps it in a cache bounded by bytes. A prepare job
-computes that conditioning from a reference clip, once. Engines whose stock voices come from the
-model (XTTS's studio speakers) publish them beside the heartbeat.
+computes that conditioning from a reference clip, once. Every worker publishes the stock voices
+its engine offers beside the heartbeat (the catalog's, the model's own such as XTTS's studio
+speakers, and voice packs' voices), with where their preview clips lie.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Worker:
         redis_url: str,
         redis_prefix: str,
         config: WorkerConfig | None = None,
+        previews: dict[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.layer = layer
@@ -101,10 +103,9 @@ class Worker:
         self.failed = False
         self.conditionings = ConditioningCache(self.config.conditioning_cache_bytes)
         self.preparing: set[asyncio.Task[None]] = set()
+        previews = previews or {}
         self.published = json.dumps(
-            [_published(engine, v).dumps() for v in engine.voices()]
-            if engine.spec.publishes_voices
-            else []
+            [_published(engine, v, previews.get(v.id, v.preview)).dumps() for v in engine.voices()]
         )
 
     async def run(self) -> None:
@@ -415,12 +416,11 @@ class Worker:
                 px=int(self.config.heartbeat_ttl * 1000),
             )
             pipe.sadd(self.keys.workers(self.engine.name), self.worker_id)
-            if self.engine.spec.publishes_voices:  # lives exactly as long as the heartbeat
-                pipe.set(
-                    self.keys.voices(self.worker_id),
-                    self.published,
-                    px=int(self.config.heartbeat_ttl * 1000),
-                )
+            pipe.set(  # lives exactly as long as the heartbeat
+                self.keys.voices(self.worker_id),
+                self.published,
+                px=int(self.config.heartbeat_ttl * 1000),
+            )
             await pipe.execute()
 
     async def _heartbeat(self) -> None:
@@ -430,7 +430,7 @@ class Worker:
                 await asyncio.wait_for(self.closed.wait(), self.config.heartbeat_interval)
 
 
-def _published(engine: Engine, voice: EngineVoice) -> StockVoice:
+def _published(engine: Engine, voice: EngineVoice, preview: str = "") -> StockVoice:
     """An engine's own voice as web processes list and resolve it (a voice that names no
     languages speaks the engine's)."""
     return StockVoice(
@@ -440,6 +440,11 @@ def _published(engine: Engine, voice: EngineVoice) -> StockVoice:
         language=voice.language,
         languages=voice.languages or engine.languages,
         description=voice.description,
+        locale=voice.locale,
+        accent=voice.accent,
+        gender=voice.gender,
+        preview=preview,
+        pack=voice.pack,
     )
 
 

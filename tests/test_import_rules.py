@@ -62,6 +62,9 @@ WORKER_SIDE = (
     # The reference-clip verdict (the VAD's onnxruntime, the speaker encoder's torch): Celery's
     # validation task imports it inside the task, so web processes never load it.
     "voices.analysis",
+    # Voice packs: a Piper voice is proved at import by speaking; workers load packs at start.
+    "synthesis.voice_packs",
+    "synthesis.management.commands.import_voice_pack",
 )
 
 

@@ -156,6 +156,11 @@ def test_the_worker_publishes_the_studio_speakers_and_the_service_lists_them(
         "description": by_id[SPEAKER]["description"],
         "sample_rate": 24000,
         "engine": "xtts",
+        "locale": None,
+        "accent": None,
+        "gender": None,
+        "pack": None,
+        "preview_url": f"/v1/voices/{SPEAKER}/preview",
     }
     assert "tiny-speaker-b" in by_id
 

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -26,6 +26,7 @@ from synthesis.engines.catalog import ENGINES, STOCK_VOICES, StockVoice, engine_
 from tenants.db import tenant_schema
 from tenants.principal import Principal
 from voices.models import Voice, VoiceConsent
+from voices.storage import stock_preview_path
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +131,11 @@ def _read_published(engines: list[str]) -> dict[str, StockVoice]:
 
 
 def published_voices() -> dict[str, StockVoice]:
-    """The stock voices live workers publish (engines whose voices come from the model, such as
-    XTTS's studio speakers), by id; a worker's list lives as long as its heartbeat."""
+    """The stock voices live workers publish (every engine's: the catalog's with their
+    previews, the model's own such as XTTS's studio speakers, voice packs'), by id; a worker's
+    list lives as long as its heartbeat."""
     global _published
-    engines = [e for e in settings.TTS_ENGINES if e in ENGINES and ENGINES[e].publishes_voices]
+    engines = [e for e in settings.TTS_ENGINES if e in ENGINES]
     if not engines:
         return {}
     read_at, voices = _published
@@ -152,8 +154,33 @@ def published_voices() -> dict[str, StockVoice]:
 def stock_voices() -> dict[str, StockVoice]:
     """Every stock voice this deployment offers now: the catalog's, for the engines it runs, and
     those its live workers publish."""
-    catalog = {v.id: v for v in STOCK_VOICES.values() if v.engine in settings.TTS_ENGINES}
-    return {**published_voices(), **catalog}
+    published = published_voices()
+    catalog = {
+        v.id: _with_preview(v, published.get(v.id))
+        for v in STOCK_VOICES.values()
+        if v.engine in settings.TTS_ENGINES
+    }
+    return {**published, **catalog}
+
+
+def _with_preview(voice: StockVoice, published: StockVoice | None) -> StockVoice:
+    """A catalog voice as its row says, with the preview a live worker made of it."""
+    if published is None or published.engine != voice.engine or not published.preview:
+        return voice
+    return replace(voice, preview=published.preview)
+
+
+def stock_preview(voice_id: str) -> str:
+    """The storage path of a stock voice's preview clip ("" if none is known yet);
+    VoiceNotFound for an id that is no stock voice of this deployment."""
+    voice = stock_voices().get(voice_id)
+    if voice is None:
+        raise VoiceNotFound()
+    if voice.preview:
+        return voice.preview
+    if voice.id in STOCK_VOICES:  # fixed by its package: where its first worker stores it
+        return stock_preview_path(voice.engine, voice.id)
+    return ""
 
 
 def stock_voice(ref: str) -> StockVoice | None:
@@ -283,4 +310,9 @@ def stock_voice_entry(voice: StockVoice) -> dict[str, Any]:
         "description": voice.description,
         "sample_rate": voice.sample_rate,
         "engine": voice.engine,
+        "locale": voice.locale or None,
+        "accent": voice.accent or None,
+        "gender": voice.gender or None,
+        "pack": voice.pack or None,
+        "preview_url": f"/v1/voices/{voice.id}/preview",
     }

@@ -1,6 +1,12 @@
-"""Where a tenant's voice files lie in storage (django-storages: the filesystem by default,
-S3-compatible by settings). Every path is under the tenant's own prefix, and a worker asked to
-read or write a path checks that it lies under the prefix of the job's tenant."""
+"""Where voice files lie in storage (django-storages: the filesystem by default, S3-compatible by
+settings). A tenant's files are under the tenant's own prefix, and a worker asked to read or
+write a path checks that it lies under the prefix of the job's tenant. Stock voices' files
+(voice packs, previews) are the same for every tenant and lie under the public `stock/` prefix:
+
+    stock/packs/index.json                              what packs are imported (voices.packs)
+    stock/packs/<pack>/<import>/<voice>/...             a pack voice's files, one import's
+    stock/previews/<engine>/[<model>/]<voice>.wav       a catalog or studio voice's preview
+"""
 
 from __future__ import annotations
 
@@ -63,6 +69,10 @@ def storage_write(path: str, data: bytes, *, schema_name: str) -> None:
     """Writes `data` at exactly `path` (replacing a file there: storages that rename on a clash
     would otherwise put it elsewhere)."""
     check_owned(path, schema_name)
+    _write(path, data)
+
+
+def _write(path: str, data: bytes) -> None:
     if default_storage.exists(path):
         default_storage.delete(path)
     saved = default_storage.save(path, ContentFile(data))
@@ -86,3 +96,52 @@ def _delete_tree(folder: str) -> None:
         default_storage.delete(folder + name)
     for name in dirs:
         _delete_tree(f"{folder}{name}/")
+
+
+# --- stock voices (public: the same for every tenant) -----------------------------------------
+
+STOCK_PREFIX = "stock/"
+PACK_INDEX_PATH = "stock/packs/index.json"
+
+
+def pack_folder(pack: str) -> str:
+    return f"{STOCK_PREFIX}packs/{pack}/"
+
+
+def pack_voice_folder(pack: str, import_id: str, voice_id: str) -> str:
+    return f"{pack_folder(pack)}{import_id}/{voice_id}/"
+
+
+def stock_preview_path(engine: str, voice_id: str, model: str = "") -> str:
+    """A catalog or studio voice's preview; `model` names the checkpoint it was made with
+    (studio speakers change with it; "" for a voice fixed by its package)."""
+    middle = f"{model}/" if model else ""
+    return f"{STOCK_PREFIX}previews/{engine}/{middle}{voice_id}.wav"
+
+
+def check_stock(path: str) -> str:
+    """`path` if it lies under the public stock prefix, else ForeignPath."""
+    inside = path.startswith(STOCK_PREFIX) and not path.startswith("/")
+    if posixpath.normpath(path) != path or not inside:
+        raise ForeignPath(f"{path!r} is not under the stock prefix")
+    return path
+
+
+def stock_exists(path: str) -> bool:
+    return bool(default_storage.exists(check_stock(path)))
+
+
+def stock_read(path: str) -> bytes:
+    with default_storage.open(check_stock(path), "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+def stock_write(path: str, data: bytes) -> None:
+    _write(check_stock(path), data)
+
+
+def stock_delete_tree(folder: str) -> None:
+    """Removes every file under `folder` (a stock folder ending in "/"), at any depth."""
+    check_stock(folder.rstrip("/"))
+    _delete_tree(folder)

@@ -26,7 +26,7 @@ class Keys:
 
     def voices(self, worker_id: str) -> str:
         """The stock voices a worker's loaded engine offers (JSON), kept alive with its
-        heartbeat: for engines whose voices come from the model, not the catalog."""
+        heartbeat: the catalog's (with their previews), the model's own, voice packs'."""
         return f"{self.prefix}:tts:voices:{worker_id}"
 
     def claim(self, job_id: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,6 +30,11 @@ class EngineVoice:
     language: str
     description: str = ""
     languages: tuple[str, ...] = ()  # primary subtags it speaks; () for the engine's own
+    locale: str = ""  # BCP 47 locale it sounds like; "" where unknown
+    accent: str = ""  # in words; "" where unknown
+    gender: str = ""
+    preview: str = ""  # a stored preview clip's storage path
+    pack: str = ""  # the voice pack it came from
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,17 @@ class Engine(ABC):
         """Conditioning from `prepare_voice`, ready for `stream` (on the engine's device).
         Raises EngineError for data that is not this engine's or is damaged."""
         raise EngineError(f"the {self.name} engine cannot clone voices", code="cloning_unsupported")
+
+    def add_pack_voice(self, voice: EngineVoice, files: Mapping[str, bytes]) -> None:
+        """Offers a voice pack's voice (`manage.py import_voice_pack`) as a stock voice from
+        now on: for Piper its `model` and `config`, for a cloning engine its `conditioning`
+        (from `prepare_voice`). EngineError when they do not load."""
+        raise EngineError(f"the {self.name} engine takes no pack voices", code="unsupported")
+
+    def model_id(self) -> str:
+        """Names the loaded model where what it makes of a voice depends on it (stored
+        conditioning and previews are kept per model); "" for a model fixed by its package."""
+        return ""
 
     def warm_up(self) -> None:  # noqa: B027  (optional hook)
         """Runs once after loading, so the first request does not pay one-off costs."""

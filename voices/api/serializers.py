@@ -123,7 +123,20 @@ class StockVoiceSerializer(serializers.Serializer[Any]):
     language = serializers.CharField()
     description = serializers.CharField()
     sample_rate = serializers.IntegerField()
-    engine = serializers.CharField()
+    engine = serializers.CharField(help_text="The engine that speaks it: `piper` or `xtts`.")
+    locale = serializers.CharField(
+        allow_null=True, help_text="The BCP 47 locale it sounds like (`en-NG`); null if unknown."
+    )
+    accent = serializers.CharField(
+        allow_null=True, help_text="Its accent in words (`Nigerian English`); null if unknown."
+    )
+    gender = serializers.CharField(allow_null=True, help_text="As its maker describes it.")
+    pack = serializers.CharField(
+        allow_null=True, help_text="The voice pack it came from; null for built-in voices."
+    )
+    preview_url = serializers.CharField(
+        help_text="GET it (scope voices:read) for a short WAV clip of the voice."
+    )
 
 
 class VoiceCreateSerializer(serializers.Serializer[Any]):

@@ -64,6 +64,11 @@ def test_the_list_shows_stock_voices_beside_presets(api, tenant_a):
             "description": stock[0]["description"],
             "sample_rate": 22050,
             "engine": "piper",
+            "locale": "en-US",
+            "accent": "American English",
+            "gender": "male",
+            "pack": None,
+            "preview_url": "/v1/voices/joe/preview",
         }
     ]
     assert stock[0]["description"]

@@ -74,7 +74,9 @@ def test_it_matches_piper_own_output(engine):
     from piper.config import SynthesisConfig
 
     config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, volume=0.7)
-    expected = [c.audio_int16_bytes for c in engine._voice.synthesize(THREE_SENTENCES, config)]
+    expected = [
+        c.audio_int16_bytes for c in engine._voices["joe"].synthesize(THREE_SENTENCES, config)
+    ]
 
     assert [c.pcm for c in chunks(engine, Segment(THREE_SENTENCES, volume=0.7))] == expected
 

@@ -29,8 +29,9 @@ conditioned in fp32 whatever the dtype, so stored conditioning does not depend o
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -128,11 +129,28 @@ class XttsEngine(Engine):
         self._model_dim = int(config.model_args.gpt_n_model_channels)
         self.sample_rate = int(config.model_args.output_sample_rate)
         self._speakers, self._voices = self._studio_speakers()
+        # What the model makes of a voice depends on its weights: stored pack conditioning and
+        # previews are kept per model (its config and the size of its weights name it).
+        digest = hashlib.sha256((directory / "config.json").read_bytes())
+        digest.update(str((directory / "model.pth").stat().st_size).encode())
+        self._model_id = digest.hexdigest()[:12]
 
     # --- voices ------------------------------------------------------------------------------
 
     def voices(self) -> list[EngineVoice]:
         return list(self._voices)
+
+    def model_id(self) -> str:
+        return self._model_id
+
+    def add_pack_voice(self, voice: EngineVoice, files: Mapping[str, bytes]) -> None:
+        """A pack voice, spoken like a studio speaker from its `conditioning` (made by
+        `prepare_voice` from its cleaned reference)."""
+        if voice.id in self._speakers:
+            raise EngineError(f"the xtts engine already has a voice {voice.id!r}")
+        loaded = self.load_conditioning(Conditioning(engine=self.name, data=files["conditioning"]))
+        self._speakers[voice.id] = conditioning_tensors(loaded)
+        self._voices.append(voice)
 
     def _studio_speakers(
         self,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from synthesis.engines.loader import load_engine
+from synthesis.voice_packs import ensure_previews, load_pack_voices
 from synthesis.worker import Worker, WorkerConfig
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,13 @@ class Command(BaseCommand):
             # stops here with what to do, not a traceback.
             logger.debug("engine failed to load", exc_info=True)
             raise CommandError(f"cannot start a {name} worker: {error}") from error
+        # Voice packs imported so far (`import_voice_pack`); packs imported later need a
+        # restart. Read before the warm-up, so conditioning a pack voice is paid once here.
+        packs = load_pack_voices(engine)
+        if packs:
+            logger.info("pack voices loaded", extra={"engine": name, "voices": packs})
         engine.warm_up()
+        previews = ensure_previews(engine)  # made once per voice (and model), then stored
         logger.info(
             "engine loaded",
             extra={"engine": engine.name, "seconds": round(time.monotonic() - started, 3)},
@@ -52,6 +59,7 @@ class Command(BaseCommand):
                 max_jobs=options["max_jobs"],
                 conditioning_cache_bytes=settings.TTS_CONDITIONING_CACHE_MB * 1024 * 1024,
             ),
+            previews=previews,
         )
         asyncio.run(self._serve(worker))
 
