@@ -9,7 +9,7 @@ import numpy as np
 
 from voices.analysis import levels, speakers, vad
 from voices.analysis.report import Reason, Report
-from voices.analysis.thresholds import CHECKS, MIN_QUALITY_SCORE, THRESHOLDS, Threshold
+from voices.analysis.thresholds import CHECKS, MIN_QUALITY_SCORE, Threshold
 
 
 def as_channels(samples: np.ndarray) -> np.ndarray:
@@ -119,6 +119,3 @@ def analyze(samples: np.ndarray, rate: int) -> Report:
         usable=score >= MIN_QUALITY_SCORE and not any(r.blocking for r in reasons),
         speech_segments=tuple(segments),
     )
-
-
-__all__ = ["THRESHOLDS", "analyze"]

@@ -38,10 +38,11 @@ def speech_span(segments: Sequence[tuple[float, float]], duration: float) -> tup
     limit = start + MAX_REFERENCE_SECONDS
     ends = [min(duration, end + EDGE_PAD_SECONDS) for _start, end in segments]
     fitting = [end for end in ends if end <= limit]
-    # A pause far before the limit would throw away too much speech: cut hard instead.
-    if fitting and fitting[-1] - start >= _MIN_KEPT_SHARE * MAX_REFERENCE_SECONDS:
-        return start, fitting[-1]
-    if fitting and fitting[-1] == ends[-1]:
+    # All the speech fits; or a pause late enough: cut there. A pause far before the limit
+    # would throw away too much speech: cut hard at the limit instead (faded, no click).
+    if fitting and (
+        fitting[-1] == ends[-1] or fitting[-1] - start >= _MIN_KEPT_SHARE * MAX_REFERENCE_SECONDS
+    ):
         return start, fitting[-1]
     return start, min(limit, duration)
 

@@ -38,7 +38,7 @@ from voices.analysis import (
     vad,
 )
 from voices.analysis.analyze import reasons_for, score_of
-from voices.analysis.clean import EDGE_PAD_SECONDS
+from voices.analysis.clean import EDGE_PAD_SECONDS, speech_span
 from voices.analysis.thresholds import SPEAKER_CUT, markdown_table
 
 ESPEAK = "/usr/bin/espeak-ng"
@@ -475,6 +475,17 @@ def test_a_long_clip_is_cut_to_thirty_seconds(joe, joe_other, rate):
     long = np.concatenate([joe, joe_other])  # ~42 s of speech
     out = clean_reference(long, rate, target_rate=16000)
     assert 20.0 <= out.size / 16000 <= THRESHOLDS["max_reference_seconds"].limit
+
+
+def test_the_cut_ends_at_a_late_pause_or_at_the_limit():
+    # All the speech fits: speech plus the pads.
+    assert speech_span([(1.0, 10.0)], 12.0) == pytest.approx((0.8, 10.2))
+    # Too long: the last pause within 30 s that keeps at least 20 s.
+    assert speech_span([(1.0, 5.0), (6.0, 25.0), (26.0, 40.0)], 45.0) == pytest.approx((0.8, 25.2))
+    # The only pause in reach is at 2 s: cut hard at 30 s rather than keep 2 s.
+    assert speech_span([(0.0, 2.0), (3.0, 45.0)], 46.0) == pytest.approx((0.0, 30.0))
+    # No speech: the clip itself, at most 30 s.
+    assert speech_span([], 50.0) == (0.0, 30.0)
 
 
 def test_silence_cleans_to_silence_without_error(rate):
