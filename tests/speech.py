@@ -11,6 +11,7 @@ import functools
 import io
 import shutil
 import subprocess
+from typing import Any
 
 import av
 import numpy as np
@@ -33,7 +34,7 @@ ESPEAK_SENTENCES = (
 
 
 @functools.cache
-def _piper():  # type: ignore[no-untyped-def]
+def _piper() -> Any:
     from synthesis.engines.piper import PiperEngine
 
     return PiperEngine()
@@ -101,6 +102,7 @@ def encode(audio: np.ndarray, rate: int, container: str, *, channels: int = 1) -
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=muxer) as output:
         stream = output.add_stream(codec, rate=out_rate)
+        assert isinstance(stream, av.AudioStream)
         stream.layout = layout
         frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
         frame.sample_rate = rate

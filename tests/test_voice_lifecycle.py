@@ -6,6 +6,7 @@ espeak-ng speech, a real Celery worker, real storage; XTTS's part is in tests/te
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pyloudnorm
@@ -37,7 +38,7 @@ def piper_only(settings):
 
 
 def upload(client, audio: bytes, name: str, **files) -> dict:
-    data = {"name": name, "language": "en", "consent": "true"}
+    data: dict[str, Any] = {"name": name, "language": "en", "consent": "true"}
     data["file"] = SimpleUploadedFile("clip", audio)
     data.update({k: SimpleUploadedFile(k, v) for k, v in files.items()})
     response = client.post("/v1/voices/upload", data)

@@ -124,8 +124,12 @@ def _bomb() -> bytes:
     ("make", "status", "code"),
     [
         (lambda s: b"this is not audio at all " * 40, 400, "invalid_audio"),
-        (lambda s: encode(*s, "wav")[:60], 400, "invalid_audio"),  # truncated in its header
-        (lambda s: encode(*s, "mp3")[:4000], 400, "audio_too_short"),  # truncated: < 1 s left
+        (lambda s: encode(s[0], s[1], "wav")[:60], 400, "invalid_audio"),  # truncated in its header
+        (
+            lambda s: encode(s[0], s[1], "mp3")[:4000],
+            400,
+            "audio_too_short",
+        ),  # truncated: < 1 s left
         (lambda s: _random_bytes(), 400, "invalid_audio"),
         (lambda s: _gif(), 400, "unsupported_audio_format"),
         (lambda s: wav(np.zeros(22050 * 12, np.float32), 22050), 400, "audio_silent"),
