@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -294,13 +293,6 @@ S3_SECRET_KEY = "testing"  # noqa: S105 - moto accepts any credentials
 S3_REGION = "us-east-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _s3_client(endpoint_url: str) -> Any:
     import boto3
 
@@ -317,7 +309,9 @@ def _s3_client(endpoint_url: str) -> Any:
 def moto_server() -> Iterator[str]:
     """A `moto.server` subprocess on a free 127.0.0.1 port for the session; yields its endpoint
     URL once it answers, and stops it afterwards."""
-    port = _free_port()
+    from tests.conftest import free_port, stop
+
+    port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -338,12 +332,7 @@ def moto_server() -> Iterator[str]:
             time.sleep(0.1)
         yield endpoint_url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @dataclass

@@ -59,9 +59,7 @@ def voice_create(
                 is_default=is_default,
             )
     except IntegrityError:
-        raise ApplicationError(
-            f"A voice named {name!r} exists.", code="voice_exists", param="name", status=409
-        ) from None
+        raise _name_taken(name) from None
     if is_default:
         forget_default_voice(principal.schema_name)
     audit_record(
@@ -172,9 +170,7 @@ def voice_upload(
                 assert consent_recording is not None
                 storage.storage_write(recording_path, consent_recording, schema_name=schema_name)
     except IntegrityError:
-        raise ApplicationError(
-            f"A voice named {name!r} exists.", code="voice_exists", param="name", status=409
-        ) from None
+        raise _name_taken(name) from None
     except BaseException:  # the row rolled back: no file may stay behind it
         storage.storage_delete_folder(schema_name, str(voice_id))
         raise
@@ -191,6 +187,65 @@ def voice_upload(
     )
     logger.info("voice uploaded", extra={"voice_id": str(voice.pk), "engine": engine})
     return voice
+
+
+# A cloned voice in these states is in the middle of its pipeline, whose steps name the version
+# they work on: it cannot change until the step ends.
+_BUSY = (Voice.Status.UPLOADED, Voice.Status.VALIDATING, Voice.Status.CLONING)
+_EDITABLE = ("name", "description", "language", "speed", "base_voice", "engine", "is_default")
+
+
+def voice_update(*, principal: Principal, by: Actor, voice_id: str, **changes: object) -> Voice:
+    """Changes the tenant's voice `voice_id` (the fields of `_EDITABLE` given). Any change bumps
+    its version, which caches of the voice key on. A preset's base voice is checked by the
+    caller (the serializer); a cloned voice has none, and changes only between the steps of
+    its pipeline (409 `voice_busy` during one)."""
+    unknown = set(changes) - set(_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    voice = voice_get(principal=principal, voice_id=voice_id)
+    if voice.kind == Voice.Kind.CLONED and "base_voice" in changes:
+        raise ApplicationError(
+            "A cloned voice has no base voice.", code="invalid_request", param="base_voice"
+        )
+    if voice.kind == Voice.Kind.CLONED and "language" in changes:
+        language = str(changes["language"])
+        if not engine_spec(voice.engine).speaks(language):
+            raise ApplicationError(
+                f"The {voice.engine} engine does not speak {language!r}.",
+                code="unsupported_language",
+                param="language",
+            )
+    changed = {k: v for k, v in changes.items() if getattr(voice, k) != v}
+    if not changed:
+        return voice
+    try:
+        with tenant_schema(principal.schema_name), transaction.atomic():
+            locked = Voice.objects.select_for_update().get(pk=voice.pk)
+            if locked.kind == Voice.Kind.CLONED and locked.status in _BUSY:
+                raise ApplicationError(
+                    f"Voice {locked.name!r} is being {locked.status}; change it once it is done.",
+                    code="voice_busy",
+                    param="voice",
+                    status=409,
+                )
+            if changed.get("is_default"):
+                Voice.objects.filter(is_default=True).update(is_default=False)
+            for field, value in changed.items():
+                setattr(locked, field, value)
+            locked.version += 1
+            locked.save()
+    except IntegrityError:
+        raise _name_taken(str(changes.get("name"))) from None
+    if "is_default" in changed or locked.is_default:
+        forget_default_voice(principal.schema_name)
+    audit_record(
+        by=by,
+        action="voice.update",
+        tenant_id=principal.tenant_id,
+        target=f"voice:{locked.pk} v{locked.version} {','.join(sorted(changed))} {locked.name}",
+    )
+    return locked
 
 
 # Celery's validation task, by name: it lives in synthesis (above this app), which runs it.
@@ -223,6 +278,12 @@ def _check_clip(clip: DecodedAudio, min_seconds: float, param: str) -> None:
             code="audio_silent",
             param=param,
         )
+
+
+def _name_taken(name: str) -> ApplicationError:
+    return ApplicationError(
+        f"A voice named {name!r} exists.", code="voice_exists", param="name", status=409
+    )
 
 
 def _check_cloned_voice_limit(schema_name: str, limit: int) -> None:

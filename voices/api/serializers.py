@@ -11,6 +11,16 @@ from voices.models import Voice, VoiceConsent
 from voices.selectors import stock_voice, voice_status_detail
 
 
+def voice_name_field(*, required: bool = True) -> serializers.RegexField:
+    """A voice's name: unique in the tenant (the service answers 409 for one in use)."""
+    return serializers.RegexField(
+        r"^[\w .\-]{1,100}$",
+        max_length=100,
+        required=required,
+        error_messages={"invalid": "Use 1-100 letters, digits, spaces, '.', '-' or '_'."},
+    )
+
+
 class ReasonSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="Stable, e.g. too_short, clipping, noisy.")
     message = serializers.CharField(help_text="What to do about it, in plain words.")
@@ -140,11 +150,7 @@ class StockVoiceSerializer(serializers.Serializer[Any]):
 
 
 class VoiceCreateSerializer(serializers.Serializer[Any]):
-    name = serializers.RegexField(
-        r"^[\w .\-]{1,100}$",
-        max_length=100,
-        error_messages={"invalid": "Use 1-100 letters, digits, spaces, '.', '-' or '_'."},
-    )
+    name = voice_name_field()
     description = serializers.CharField(
         max_length=500, required=False, default="", allow_blank=True
     )
@@ -195,11 +201,7 @@ class VoiceUploadSerializer(serializers.Serializer[Any]):
         help_text="10-30 s of one person speaking: WAV, MP3, M4A/AAC, Ogg (Opus, Vorbis), FLAC "
         "or WebM. The content decides the format, not the name."
     )
-    name = serializers.RegexField(
-        r"^[\w .\-]{1,100}$",
-        max_length=100,
-        error_messages={"invalid": "Use 1-100 letters, digits, spaces, '.', '-' or '_'."},
-    )
+    name = voice_name_field()
     language = serializers.ChoiceField(choices=LANGUAGES, default="en")
     description = serializers.CharField(
         max_length=500, required=False, default="", allow_blank=True
@@ -226,3 +228,34 @@ class ConsentStatementSerializer(serializers.Serializer[Any]):
     recording_required = serializers.BooleanField(
         help_text="Whether your organisation requires a consent recording with every upload."
     )
+
+
+class VoiceUpdateSerializer(serializers.Serializer[Any]):
+    """`PATCH /v1/voices/{id}`: any of these; the voice's version goes up by one."""
+
+    name = voice_name_field(required=False)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    base_voice = serializers.CharField(max_length=64, required=False)
+    language = serializers.ChoiceField(choices=LANGUAGES, required=False)
+    speed = serializers.FloatField(min_value=0.25, max_value=4.0, required=False)
+    is_default = serializers.BooleanField(required=False)
+
+    def validate_base_voice(self, value: str) -> str:
+        if stock_voice(value) is None:
+            raise serializers.ValidationError(
+                f"Unknown stock voice {value!r}: see GET /v1/voices.", code="invalid_choice"
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        voice: Voice = self.context["voice"]
+        if voice.kind == Voice.Kind.PRESET:
+            base = stock_voice(attrs.get("base_voice", voice.base_voice))
+            language = attrs.get("language", voice.language)
+            if base is not None and not base.speaks(language):
+                raise serializers.ValidationError(
+                    {"language": f"{base.name} speaks {', '.join(base.languages)} only."}
+                )
+            if base is not None and "base_voice" in attrs:
+                attrs["engine"] = base.engine
+        return attrs

@@ -17,6 +17,7 @@ from voices.api.serializers import (
     VoiceCreateSerializer,
     VoiceListSerializer,
     VoiceSerializer,
+    VoiceUpdateSerializer,
     VoiceUploadSerializer,
 )
 from voices.consent import CURRENT as CONSENT
@@ -32,6 +33,7 @@ from voices.services import (
     voice_create,
     voice_delete,
     voice_queue_validation,
+    voice_update,
     voice_upload,
 )
 
@@ -67,8 +69,8 @@ class VoiceListView(APIView):
 
 
 class VoiceDetailView(APIView):
-    parser_classes: list[type] = []
-    required_scopes = {"GET": "voices:read", "DELETE": "voices:write"}
+    parser_classes = [JSONParser]
+    required_scopes = {"GET": "voices:read", "PATCH": "voices:write", "DELETE": "voices:write"}
 
     @extend_schema(operation_id="voices_retrieve", responses=VoiceSerializer)
     def get(self, request: Request, voice_id: str) -> Response:
@@ -76,6 +78,27 @@ class VoiceDetailView(APIView):
         voice = voice_get(principal=principal, voice_id=voice_id)
         consents = voice_consents(principal=principal, voice_ids=[voice_id])
         return Response(VoiceSerializer(voice, context={"consents": consents}).data)
+
+    @extend_schema(
+        operation_id="voices_update",
+        request=VoiceUpdateSerializer,
+        responses={200: VoiceSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def patch(self, request: Request, voice_id: str) -> Response:
+        """Renames a voice or changes its description, language, speed, base voice (a preset)
+        or whether it is the default; its `version` goes up by one."""
+        principal = principal_of(request)
+        voice = voice_get(principal=principal, voice_id=voice_id)
+        serializer = VoiceUpdateSerializer(data=request.data, context={"voice": voice})
+        serializer.is_valid(raise_exception=True)
+        updated = voice_update(
+            principal=principal,
+            by=Actor.of(request._request, principal),
+            voice_id=voice_id,
+            **serializer.validated_data,
+        )
+        consents = voice_consents(principal=principal, voice_ids=[str(updated.pk)])
+        return Response(VoiceSerializer(updated, context={"consents": consents}).data)
 
     @extend_schema(operation_id="voices_delete", responses={204: None})
     def delete(self, request: Request, voice_id: str) -> Response:

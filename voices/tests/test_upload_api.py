@@ -338,3 +338,18 @@ def test_deleting_an_uploaded_voice_removes_its_files_and_keeps_the_consent_reco
     assert stored_files(tenant_a) == []
     with tenant_schema(tenant_a.tenant.schema_name):
         assert VoiceConsent.objects.filter(voice_id=voice_id).exists()
+
+
+def test_a_cloned_voice_cannot_change_while_it_is_being_validated(api, tenant_a, speech):
+    client = api(tenant_a.api_key)
+    voice_id = upload(client, wav(*speech)).json()["id"]
+    path = f"/v1/voices/{voice_id}"
+    busy = client.patch(path, {"name": "Bea"}, content_type="application/json")
+    assert_error(busy, 409, "voice_busy")
+    base = client.patch(path, {"base_voice": "joe"}, content_type="application/json")
+    assert_error(base, 400, "invalid_request")
+    with tenant_schema(tenant_a.tenant.schema_name):
+        Voice.objects.filter(pk=voice_id).update(status=Voice.Status.READY)
+    renamed = client.patch(path, {"name": "Bea"}, content_type="application/json")
+    assert renamed.status_code == 200, renamed.content
+    assert (renamed.json()["name"], renamed.json()["version"]) == ("Bea", 2)

@@ -193,3 +193,60 @@ def test_it_refuses_a_wrong_method_with_405(api, tenant_a):
         405,
         "method_not_allowed",
     )
+
+
+def test_a_change_to_a_voice_bumps_its_version_and_is_audited(api, tenant_a):
+    from tenants.models import AuditLog
+
+    voice = create_voice(api, tenant_a)
+    client = api(tenant_a.api_key)
+    path = f"/v1/voices/{voice['id']}"
+    changed = client.patch(
+        path, {"name": "Reception", "speed": 1.3}, content_type="application/json"
+    )
+    assert changed.status_code == 200, changed.content
+    body = changed.json()
+    assert (body["name"], body["speed"], body["version"]) == (
+        "Reception",
+        pytest.approx(1.3),
+        voice["version"] + 1,
+    )
+    same = client.patch(path, {"name": "Reception"}, content_type="application/json")
+    assert same.json()["version"] == body["version"]  # nothing changed: no new version
+    entry = AuditLog.objects.filter(action="voice.update", tenant=tenant_a.tenant).get()
+    assert "name,speed" in entry.target
+
+
+def test_a_change_is_checked_like_a_creation(api, tenant_a, tenant_b):
+    first = create_voice(api, tenant_a)
+    second = create_voice(api, tenant_a, name="Other")
+    client = api(tenant_a.api_key)
+    path = f"/v1/voices/{second['id']}"
+    taken = client.patch(path, {"name": first["name"]}, content_type="application/json")
+    assert_error(taken, 409, "voice_exists")
+    unknown = client.patch(path, {"base_voice": "nobody"}, content_type="application/json")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["param"] == "base_voice"
+    foreign = client.patch(path, {"language": "ja"}, content_type="application/json")
+    assert foreign.status_code == 400
+    assert foreign.json()["error"]["param"] == "language"
+    outsider = api(tenant_b.api_key).patch(path, {"name": "Mine"}, content_type="application/json")
+    assert_error(outsider, 404, "not_found")
+    reader = api(tenant_a.key_with("voices:read"))
+    assert_error(
+        reader.patch(path, {"name": "X"}, content_type="application/json"),
+        403,
+        "insufficient_scope",
+    )
+    assert client.get(path).json()["name"] == "Other"
+
+
+def test_making_a_voice_the_default_moves_the_default(api, tenant_a):
+    first = create_voice(api, tenant_a, is_default=True)
+    second = create_voice(api, tenant_a, name="Other")
+    client = api(tenant_a.api_key)
+    client.patch(
+        f"/v1/voices/{second['id']}", {"is_default": True}, content_type="application/json"
+    )
+    assert client.get(f"/v1/voices/{first['id']}").json()["is_default"] is False
+    assert client.get(f"/v1/voices/{second['id']}").json()["is_default"] is True
