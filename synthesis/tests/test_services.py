@@ -46,6 +46,13 @@ async def _nothing(_message) -> None:
 
 
 @pytest.fixture
+def tenant(make_tenant):
+    """A tenant of this test: a transactional test's flush removes the session's tenants A and
+    B from the public schema, so a key of theirs would be found only while it is cached."""
+    return make_tenant("services")
+
+
+@pytest.fixture
 def short_segments(monkeypatch):
     """The joe voice's engine, as if its row allowed only LIMIT characters a segment."""
     monkeypatch.setitem(catalog.ENGINES, "piper", replace(catalog.PIPER, segment_chars=LIMIT))
@@ -85,10 +92,10 @@ async def test_a_socket_context_cuts_its_text_under_the_engines_own_limit(
         await admission.settle(synthesis.admission, billed_characters=0)
 
 
-def test_http_input_is_cut_under_the_engines_own_limit(tenant_a, short_segments):
+def test_http_input_is_cut_under_the_engines_own_limit(tenant, short_segments):
     from voices.selectors import voice_resolve
 
-    principal = authenticate_api_key(tenant_a.api_key)
+    principal = authenticate_api_key(tenant.api_key)
     voice = voice_resolve(principal=principal, ref=None, language=None, source="http")
     text = "Please hold while I look that up for you, it will only take a moment. " * 3
     plan = plan_input(growing(text=text, source="http"), voice=voice)
@@ -171,11 +178,11 @@ async def test_an_xtts_job_names_the_cloned_voices_conditioning_and_each_spans_l
         await admission.settle(synthesis.admission, billed_characters=0)
 
 
-def test_each_language_is_cut_under_its_own_xtts_limit(tenant_a):
+def test_each_language_is_cut_under_its_own_xtts_limit(tenant):
     from voices.selectors import voice_resolve
 
-    voice_id = _cloned_voice(tenant_a)
-    principal = authenticate_api_key(tenant_a.api_key)
+    voice_id = _cloned_voice(tenant)
+    principal = authenticate_api_key(tenant.api_key)
     voice = voice_resolve(principal=principal, ref=voice_id, language="zh-CN", source="http")
     text = "我们的诊所每天早上九点开门晚上五点关门如果您需要改约请随时给我们打电话" * 4
     plan = plan_input(growing(text=text, language="zh-CN", source="http"), voice=voice)
@@ -186,11 +193,11 @@ def test_each_language_is_cut_under_its_own_xtts_limit(tenant_a):
     assert all(len(s.text) <= 250 for s in plan.segments)
 
 
-def test_piper_keeps_the_requests_english_tag_for_a_french_span(tenant_a):
+def test_piper_keeps_the_requests_english_tag_for_a_french_span(tenant):
     from synthesis.contract.plan import engine_segments
     from voices.selectors import voice_resolve
 
-    principal = authenticate_api_key(tenant_a.api_key)
+    principal = authenticate_api_key(tenant.api_key)
     voice = voice_resolve(principal=principal, ref="joe", language=None, source="http")
     ssml = '<speak>Hello. <lang xml:lang="fr-FR">Bonjour.</lang></speak>'
     plan = plan_input(growing(ssml=ssml, source="http"), voice=voice)
