@@ -10,6 +10,7 @@ from billing.api.stats import TenantStatsView
 from billing.api.usage import UsageView
 from callwaiting_tts.health import HealthView, LivenessView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
+from tenants.api.keys import ApiKeyDetailView, ApiKeyListView
 from tenants.api.views import MeView
 from voices.api.stock import VoicePreviewView
 from voices.api.views import (
@@ -24,6 +25,8 @@ api = [
     path("health", HealthView.as_view(), name="health"),
     path("health/live", LivenessView.as_view(), name="health-live"),
     path("me", MeView.as_view(), name="me"),
+    path("keys", ApiKeyListView.as_view(), name="key-list"),
+    path("keys/<str:key_id>", ApiKeyDetailView.as_view(), name="key-detail"),
     path("voices", VoiceListView.as_view(), name="voice-list"),
     # Before voices/<id>: "upload" and "consent" are not voice ids.
     path("voices/upload", VoiceUploadView.as_view(), name="voice-upload"),
