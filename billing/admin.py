@@ -14,7 +14,6 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from billing.limits import forget_limits
-from billing.services import plan_default
 from billing.models import (
     OVERRIDABLE_FIELDS,
     Plan,
@@ -24,6 +23,7 @@ from billing.models import (
     UsageRecord,
     UsageRollup,
 )
+from billing.services import plan_default
 from callwaiting_tts.admin import ReadOnlyModelAdmin
 from tenants.admin import TenantAdmin, staff_actor
 from tenants.audit import audit_record
@@ -182,7 +182,7 @@ class BilledTenantAdmin(TenantAdmin):
     The add form starts on the default plan, as `manage.py create_tenant` does."""
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        initial = super().get_changeform_initial_data(request)
+        initial: dict[str, Any] = {**super().get_changeform_initial_data(request)}
         initial.setdefault("plan", plan_default().pk)
         return initial
 

@@ -50,9 +50,10 @@ class Domain(DomainMixin):
 
     def clean(self) -> None:
         super().clean()
-        if self.domain:
+        value: str = getattr(self, "domain", "")  # DomainMixin's field is untyped
+        if value:
             try:
-                self.domain = hostname_clean(self.domain)
+                setattr(self, "domain", hostname_clean(value))  # noqa: B010
             except ValidationError as error:
                 raise ValidationError({"domain": error}) from None
 

@@ -17,7 +17,7 @@ from django.test import Client
 from django_tenants.utils import schema_exists
 
 from billing.services import plan_default
-from tenants.models import ALL_SCOPES, ApiKey, AuditLog, Domain, Membership, Tenant
+from tenants.models import ApiKey, AuditLog, Domain, Membership, Tenant
 from tenants.selectors import tenant_for_host
 
 pytestmark = pytest.mark.django_db
@@ -442,7 +442,7 @@ def test_create_staff_prints_a_password_that_signs_in_to_the_admin():
     result = json.loads(out.getvalue())
     assert result["username"] == email
     user = get_user_model().objects.get(username=email)
-    assert user.is_staff and user.is_superuser and user.email == email
+    assert (user.is_staff, user.is_superuser, user.email) == (True, True, email)
     assert result["password"] not in user.password  # hashed
 
     client = Client()
