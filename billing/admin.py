@@ -23,6 +23,7 @@ from billing.models import (
     UsageRecord,
     UsageRollup,
 )
+from billing.services import plan_default
 from callwaiting_tts.admin import ReadOnlyModelAdmin
 from tenants.admin import TenantAdmin, staff_actor
 from tenants.audit import audit_record
@@ -177,7 +178,13 @@ def _audit_override(request: HttpRequest, tenant: Tenant, target: str) -> None:
 
 @admin.register(Tenant)
 class BilledTenantAdmin(TenantAdmin):
-    """The tenant's page with its plan: a plan change is audited and admission sees it at once."""
+    """The tenant's page with its plan: a plan change is audited and admission sees it at once.
+    The add form starts on the default plan, as `manage.py create_tenant` does."""
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial: dict[str, Any] = {**super().get_changeform_initial_data(request)}
+        initial.setdefault("plan", plan_default().pk)
+        return initial
 
     def plan_changed(self, request: HttpRequest, tenant: Tenant, old_plan_id: int) -> None:
         old = Plan.objects.filter(pk=old_plan_id).values_list("slug", flat=True).first()

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.hosts import hostname_clean
 
 
 class Tenant(TenantMixin):
@@ -39,7 +42,20 @@ class Tenant(TenantMixin):
 
 
 class Domain(DomainMixin):
-    pass
+    """A host name of the tenant's portal (`portal.acme.com`): a request to `/portal/` on it
+    pre-selects the tenant (`tenants.selectors.tenant_for_host`). It routes nothing else: the
+    API finds the tenant from the key. django-tenants requires the model (TENANT_DOMAIN_MODEL);
+    its hostname middleware is not used. Saving a primary domain demotes the tenant's other
+    one (django-tenants' `DomainMixin.save`): one primary per tenant."""
+
+    def clean(self) -> None:
+        super().clean()
+        value: str = getattr(self, "domain", "")  # DomainMixin's field is untyped
+        if value:
+            try:
+                setattr(self, "domain", hostname_clean(value))  # noqa: B010
+            except ValidationError as error:
+                raise ValidationError({"domain": error}) from None
 
 
 class Membership(models.Model):

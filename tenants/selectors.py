@@ -1,4 +1,7 @@
-"""Reads for a tenant's API keys, as its principal sees them.
+"""Reads of tenants and their API keys, for the entry points above tenants (the API, the
+portal).
+
+API keys, as a principal sees them.
 
 Keys live in the public schema beside every other tenant's, so the tenant filter here is the
 whole of the isolation: every query names `principal.tenant_id`, and another tenant's key is
@@ -17,8 +20,9 @@ from redis.exceptions import RedisError
 
 from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.redis import get_redis, key
+from tenants.hosts import host_from_header
 from tenants.keys import PREFIX_LENGTH
-from tenants.models import ApiKey, Tenant
+from tenants.models import ApiKey, Domain, Tenant
 from tenants.principal import Principal
 
 logger = logging.getLogger(__name__)
@@ -76,3 +80,17 @@ def _with_buffered_last_use(keys: list[ApiKey]) -> list[ApiKey]:
         if api_key.last_used_at is None or api_key.last_used_at < buffered:
             api_key.last_used_at = buffered
     return keys
+
+
+def tenant_for_host(host: str) -> Tenant | None:
+    """The tenant whose domain (`Domain`, managed by staff in Django admin) is `host`: a Host
+    header as the request carries it (`request.get_host()`; case, port and a trailing dot do not
+    matter). None for a host that is no tenant's domain. A domain only pre-selects the tenant a
+    page is about, e.g. on the portal's sign-in page; it grants nothing: the signed-in user must
+    still be a member. The tenant is returned whatever its status: the caller decides what a
+    suspended tenant's page shows."""
+    name = host_from_header(host)
+    if not name:
+        return None
+    domain = Domain.objects.select_related("tenant").filter(domain=name).first()
+    return domain.tenant if domain is not None else None
