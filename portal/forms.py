@@ -1,0 +1,61 @@
+"""The portal's forms: they parse input; the services decide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+
+from tenants.models import Scope
+
+SCOPE_HELP = {
+    Scope.SYNTHESIZE: "Speak: /v1/synthesize, /v1/audio/speech, the realtime socket",
+    Scope.VOICES_READ: "List voices and read their reports",
+    Scope.VOICES_WRITE: "Create, upload, change and delete voices",
+    Scope.USAGE_READ: "Usage, statements and the tenant's current figures",
+    Scope.ADMIN: "Everything above",
+}
+
+
+class SignInForm(AuthenticationForm):
+    """Members sign in with their e-mail address (it is their user name)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Email"
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "type": "email"})
+        self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+
+class FirstPasswordResetForm(PasswordResetForm):
+    """Also reaches users who never had a password: `create_tenant --owner-email` makes the owner
+    without one, and a reset link is how they set their first. Django's form skips them."""
+
+    def get_users(self, email: str) -> Iterator[User]:
+        users: QuerySet[User] = User.objects.filter(email__iexact=email, is_active=True)
+        return (u for u in users if u.memberships.exists() or u.has_usable_password())
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        help_text="Where the key is used, e.g. “production phone agent”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=[(s.value, f"{s.value} — {SCOPE_HELP[s]}") for s in Scope],
+        widget=forms.CheckboxSelectMultiple,
+        initial=[Scope.SYNTHESIZE.value, Scope.VOICES_READ.value],
+        help_text="Give a key only what its caller needs.",
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Empty: the key does not expire.",
+    )

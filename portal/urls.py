@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.urls import URLPattern, path
+
+from portal.views import accounts, home, keys
+
+app_name = "portal"
+
+urlpatterns: list[URLPattern] = [
+    path("", home.home, name="home"),
+    path("sign-in/", accounts.sign_in, name="login"),
+    path("sign-out/", accounts.sign_out, name="logout"),
+    path("password-reset/", accounts.password_reset, name="password-reset"),
+    path("password-reset/sent/", accounts.password_reset_done, name="password-reset-done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        accounts.password_reset_confirm,
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done/",
+        accounts.password_reset_complete,
+        name="password-reset-complete",
+    ),
+    path("switch-tenant/", accounts.switch_tenant, name="switch-tenant"),
+    path("keys/", keys.key_list, name="keys"),
+    path("keys/<int:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
+]
