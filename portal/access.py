@@ -42,6 +42,10 @@ class Seat:
     def can_admin(self) -> bool:
         return self.principal.has_scope("admin")
 
+    @property
+    def can_edit_voices(self) -> bool:
+        return self.principal.has_scope("voices:write")
+
 
 def seat_of(request: HttpRequest) -> Seat | None:
     """The member's seat in the chosen tenant (the first of theirs when none is chosen or the

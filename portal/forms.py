@@ -10,7 +10,9 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
+from synthesis.engines.catalog import engine_spec
 from tenants.models import Scope
+from voices.consent import CURRENT as CONSENT
 
 SCOPE_HELP = {
     Scope.SYNTHESIZE: "Speak: /v1/synthesize, /v1/audio/speech, the realtime socket",
@@ -59,3 +61,31 @@ class ApiKeyForm(forms.Form):
         max_value=3650,
         help_text="Empty: the key does not expire.",
     )
+
+
+class VoiceUploadForm(forms.Form):
+    """A cloned voice's reference clip and the uploader's consent (voices.consent.CURRENT)."""
+
+    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    language = forms.ChoiceField(
+        choices=[(code, code) for code in engine_spec("xtts").languages],
+        initial="en",
+        help_text="The language the voice will speak.",
+    )
+    description = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    file = forms.FileField(
+        label="Reference clip",
+        help_text="10-30 s of one person speaking, in a quiet room: WAV, MP3, M4A, Ogg, FLAC "
+        "or WebM.",
+        widget=forms.ClearableFileInput(attrs={"accept": "audio/*,video/webm"}),
+    )
+    consent_recording = forms.FileField(
+        label="Consent recording",
+        required=False,
+        help_text="The speaker reading the sentence below aloud (optional unless your "
+        "organisation requires it).",
+        widget=forms.ClearableFileInput(attrs={"accept": "audio/*,video/webm"}),
+    )
+    consent = forms.BooleanField(label=CONSENT.text)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from portal.views import accounts, home, keys
+from portal.views import accounts, home, keys, voices
 
 app_name = "portal"
 
@@ -25,4 +25,8 @@ urlpatterns: list[URLPattern] = [
     path("switch-tenant/", accounts.switch_tenant, name="switch-tenant"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/<int:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
+    path("voices/", voices.voice_index, name="voices"),
+    path("voices/upload/", voices.voice_upload_page, name="voice-upload"),
+    path("voices/<str:voice_id>/", voices.voice_detail, name="voice"),
+    path("voices/<str:voice_id>/delete/", voices.voice_delete_page, name="voice-delete"),
 ]
