@@ -11,6 +11,8 @@ Playwright never downloads a browser. Without it these tests fail, saying so.
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import subprocess
 import tarfile
@@ -21,12 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile
 from django.conf import settings
 
 from conftest import TenantFixture
 from portal.tests.conftest import PASSWORD, MakeMember
+from tenants.db import tenant_schema
 from tests.conftest import Service, _daphne, service  # noqa: F401  (the real service, daphne)
+from voices.models import Voice
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "portal"
@@ -87,6 +93,7 @@ class People:
     owner: str  # e-mail addresses; every password is PASSWORD
     member: str
     outsider: str  # an owner of another tenant
+    voice_id: str  # a cloned voice that failed its check, with a report
 
 
 @pytest.fixture
@@ -96,13 +103,38 @@ def people(
     make_member: MakeMember,
 ) -> People:
     tenant, other = make_tenant("acme"), make_tenant("rival")
+    with tenant_schema(tenant.tenant.schema_name):
+        voice = Voice.objects.create(
+            name="Front desk",
+            kind=Voice.Kind.CLONED,
+            engine="xtts",
+            status=Voice.Status.FAILED,
+            error="Two people speak in the clip.",
+            quality_score=42,
+            report=FAILED_REPORT,
+        )
     return People(
+        voice_id=str(voice.pk),
         url=service.url,
         tenant=tenant,
         owner=make_member(tenant.tenant, role="owner").email,
         member=make_member(tenant.tenant, role="member").email,
         outsider=make_member(other.tenant, role="owner").email,
     )
+
+
+FAILED_REPORT = {
+    "duration_seconds": 14.2,
+    "speech_seconds": 11.0,
+    "snr_db": 21.5,
+    "loudness_lufs": -19.0,
+    "multiple_speakers": True,
+    "quality_score": 42,
+    "reasons": [
+        {"code": "speakers", "message": "Two people speak in the clip.", "blocking": True},
+        {"code": "quiet", "message": "The voice is a little quiet.", "blocking": False},
+    ],
+}
 
 
 def _me(url: str, key: str) -> int:
@@ -242,12 +274,60 @@ def test_the_keyboard_reaches_the_sign_in_fields_and_button(browser: Any, people
     context.close()
 
 
+DROP = """async (data) => {
+  const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], "reception.wav", {type: "audio/wav"}));
+  const zone = document.querySelector("[data-dropzone]");
+  const drop = {dataTransfer: transfer, bubbles: true, cancelable: true};
+  zone.dispatchEvent(new DragEvent("drop", drop));
+  return document.querySelector("#id_file").files.length;
+}"""
+
+
+def _tone_wav(seconds: float = 6.0) -> bytes:
+    rate = 22050
+    t = np.arange(int(seconds * rate)) / rate
+    out = io.BytesIO()
+    soundfile.write(out, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format="WAV")
+    return out.getvalue()
+
+
+def test_an_owner_drops_a_clip_to_clone_a_voice_and_deletes_it(
+    browser: Any, people: People
+) -> None:
+    url = people.url
+    context, errors = _strict_context(browser)
+    page = context.new_page()
+    _sign_in(page, url, people.owner)
+    page.get_by_role("link", name="Voices").click()
+    page.get_by_role("link", name="Clone a voice").click()
+    page.get_by_label("Name").fill("Reception")
+    assert page.evaluate(DROP, base64.b64encode(_tone_wav()).decode()) == 1
+    page.get_by_text("reception.wav").wait_for()  # the drop zone names the dropped file
+    page.get_by_label("I confirm that the person speaking").check()
+    page.get_by_role("button", name="Upload and check").click()
+    page.get_by_role("heading", name="Reception").wait_for()
+    assert page.get_by_text("being checked").count() >= 1
+    _shoot(page, "voice-uploaded")
+    page.get_by_role("link", name="Delete voice").click()
+    page.get_by_role("button", name="Delete voice").click()
+    page.get_by_text("“Reception” is deleted.").wait_for()
+    assert errors == []
+    context.close()
+
+
 ANONYMOUS_PAGES = {
     "sign-in": "/portal/sign-in/",
     "password-reset": "/portal/password-reset/",
     "password-reset-sent": "/portal/password-reset/sent/",
 }
-OWNER_PAGES = {"home": "/portal/", "keys": "/portal/keys/"}
+OWNER_PAGES = {
+    "home": "/portal/",
+    "keys": "/portal/keys/",
+    "voices": "/portal/voices/",
+    "voice-upload": "/portal/voices/upload/",
+}
 
 
 def test_every_page_is_labelled_accessible_and_photographed(
@@ -268,7 +348,12 @@ def test_every_page_is_labelled_accessible_and_photographed(
             if context is checked:
                 problems[f"{name} axe"] = _axe_problems(page, axe_source)
         _sign_in(page, url, people.owner)
-        pages = {**OWNER_PAGES, "key-revoke-page": f"/portal/keys/{key_id}/revoke/"}
+        pages = {
+            **OWNER_PAGES,
+            "key-revoke-page": f"/portal/keys/{key_id}/revoke/",
+            "voice-report": f"/portal/voices/{people.voice_id}/",
+            "voice-delete": f"/portal/voices/{people.voice_id}/delete/",
+        }
         for name, path in pages.items():
             page.goto(url + path)
             if context is strict:
