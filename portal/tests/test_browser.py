@@ -173,6 +173,8 @@ def _shoot(page: Any, name: str) -> None:
     for size, viewport in SIZES.items():
         page.set_viewport_size(viewport)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{name} scrolls sideways at {size} size ({width} px)"
     page.set_viewport_size(SIZES["laptop"])
 
 
