@@ -210,6 +210,9 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CallWaiting TTS <no-reply@localhost>")
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
+# Failed portal sign-ins per client address and e-mail in 15 minutes before the form refuses
+# (ten times as many per address alone).
+PORTAL_SIGNIN_FAILURE_LIMIT = env_int("PORTAL_SIGNIN_FAILURE_LIMIT", 10)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

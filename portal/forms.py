@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
+from portal.throttle import note_sign_in_failure, sign_in_blocked
 from synthesis.engines.catalog import engine_spec
 from tenants.models import Scope
 from voices.consent import CURRENT as CONSENT
@@ -31,6 +32,21 @@ class SignInForm(AuthenticationForm):
         self.fields["username"].label = "Email"
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "type": "email"})
         self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+    def clean(self) -> dict[str, Any]:
+        client = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        email = str(self.data.get("username", ""))
+        if sign_in_blocked(client, email):
+            raise forms.ValidationError(
+                "Too many failed sign-ins. Wait a quarter of an hour, or set a new password "
+                "with the link below.",
+                code="throttled",
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            note_sign_in_failure(client, email)
+            raise
 
 
 class FirstPasswordResetForm(PasswordResetForm):

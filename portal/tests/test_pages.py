@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.core import mail
-from django.test import Client
+from django.test import Client, override_settings
 
 from conftest import TenantFixture
 from portal.tests.conftest import PASSWORD, MakeMember, assert_strict_page, signed_in
@@ -58,6 +58,21 @@ def test_it_refuses_a_wrong_password(tenant_a: TenantFixture, make_member: MakeM
     response = Client().post("/portal/sign-in/", {"username": user.email, "password": "nope"})
     assert response.status_code == 200
     assert "correct" in assert_strict_page(response)
+
+
+@override_settings(PORTAL_SIGNIN_FAILURE_LIMIT=3)
+def test_it_stops_guessing_after_a_few_failures(
+    tenant_a: TenantFixture, make_member: MakeMember
+) -> None:
+    user = make_member(tenant_a.tenant)
+    for _ in range(3):
+        Client().post("/portal/sign-in/", {"username": user.email, "password": "guess"})
+    right = Client().post("/portal/sign-in/", {"username": user.email, "password": PASSWORD})
+    assert right.status_code == 200  # refused, even with the right password
+    assert "Too many failed sign-ins" in assert_strict_page(right)
+    other = make_member(tenant_a.tenant)
+    ok = Client().post("/portal/sign-in/", {"username": other.email, "password": PASSWORD})
+    assert ok.status_code == 302  # another account from the same address still signs in
 
 
 def test_it_sends_anonymous_visitors_to_sign_in() -> None:
