@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from portal.throttle import note_sign_in_failure, sign_in_blocked
 from synthesis.engines.catalog import engine_spec
-from tenants.models import Scope
+from tenants.models import Membership, Scope
 from voices.consent import CURRENT as CONSENT
 
 SCOPE_HELP = {
@@ -105,3 +105,17 @@ class VoiceUploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "audio/*,video/webm"}),
     )
     consent = forms.BooleanField(label=CONSENT.text)
+
+
+ROLE_HELP = "Owners and admins manage keys, voices and members; members read and try things out."
+
+
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(
+        choices=Membership.Role.choices, initial=Membership.Role.MEMBER, help_text=ROLE_HELP
+    )
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from portal.views import accounts, home, keys, voices
+from portal.views import accounts, home, keys, members, voices
 
 app_name = "portal"
 
@@ -25,6 +25,9 @@ urlpatterns: list[URLPattern] = [
     path("switch-tenant/", accounts.switch_tenant, name="switch-tenant"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/<int:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
+    path("members/", members.member_list, name="members"),
+    path("members/<int:membership_id>/role/", members.member_role, name="member-role"),
+    path("members/<int:membership_id>/remove/", members.member_remove, name="member-remove"),
     path("voices/", voices.voice_index, name="voices"),
     path("voices/upload/", voices.voice_upload_page, name="voice-upload"),
     path("voices/<str:voice_id>/", voices.voice_detail, name="voice"),

@@ -327,6 +327,7 @@ ANONYMOUS_PAGES = {
 OWNER_PAGES = {
     "home": "/portal/",
     "keys": "/portal/keys/",
+    "members": "/portal/members/",
     "voices": "/portal/voices/",
     "voice-upload": "/portal/voices/upload/",
 }
