@@ -50,7 +50,9 @@ def test_it_signs_a_member_in_with_email_and_password(
     response = client.post("/portal/sign-in/", {"username": user.email, "password": PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/portal/"
-    assert tenant_a.tenant.name in assert_strict_page(client.get("/portal/"))
+    home = assert_strict_page(client.get("/portal/"))
+    assert tenant_a.tenant.name in home
+    assert "Characters this month" in home
 
 
 def test_it_refuses_a_wrong_password(tenant_a: TenantFixture, make_member: MakeMember) -> None:

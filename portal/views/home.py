@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
+from billing.api.stats import tenant_stats
+from billing.limits import limits_for
 from portal.access import member_view, page, seat
 from portal.selectors import api_key_list
 from voices.selectors import voice_count
@@ -18,6 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "active_keys": keys.count(),
             "voice_count": voice_count(principal=principal),
+            "stats": tenant_stats(principal, limits_for(principal.tenant_id)),
             "nav": "home",
             "api_base": request.build_absolute_uri("/v1"),
         },
