@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.models import User
+from django.core.validators import MaxLengthValidator
 from django.db.models import QuerySet
 
 from portal.throttle import note_sign_in_failure, sign_in_blocked
@@ -119,3 +121,24 @@ class MemberInviteForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class PlaygroundForm(forms.Form):
+    """What to say, in which voice; `voices` are (id, label) pairs the tenant may use."""
+
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        initial="Thanks for calling. How can I help you today?",
+        help_text="Plain text, or SSML starting with <speak>.",
+    )
+    voice = forms.ChoiceField(choices=[])
+    speed = forms.FloatField(
+        min_value=0.25, max_value=4.0, initial=1.0, widget=forms.NumberInput(attrs={"step": "0.05"})
+    )
+
+    def __init__(self, *args: Any, voices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        voice = self.fields["voice"]
+        assert isinstance(voice, forms.ChoiceField)
+        voice.choices = voices
+        self.fields["text"].validators.append(MaxLengthValidator(settings.TTS_MAX_INPUT_CHARACTERS))

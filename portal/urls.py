@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from portal.views import accounts, home, keys, members, voices
+from portal.views import accounts, home, keys, members, playground, voices
 
 app_name = "portal"
 
@@ -28,6 +28,8 @@ urlpatterns: list[URLPattern] = [
     path("members/", members.member_list, name="members"),
     path("members/<int:membership_id>/role/", members.member_role, name="member-role"),
     path("members/<int:membership_id>/remove/", members.member_remove, name="member-remove"),
+    path("playground/", playground.playground, name="playground"),
+    path("playground/speak/", playground.speak, name="speak"),
     path("voices/", voices.voice_index, name="voices"),
     path("voices/upload/", voices.voice_upload_page, name="voice-upload"),
     path("voices/<str:voice_id>/", voices.voice_detail, name="voice"),

@@ -45,6 +45,40 @@
     if (focus) { focus.focus(); }
   });
 
+  // The playground: speak without leaving the page, play the clip in place.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-playground]");
+    if (!form) { return; }
+    event.preventDefault();
+    var status = form.querySelector("[data-playground-status]");
+    var audio = form.querySelector("[data-playground-audio]");
+    var button = form.querySelector("button[type=submit]");
+    status.textContent = "Synthesizing…";
+    button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: {"X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value},
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (response.ok && type.indexOf("audio/") === 0) {
+        return response.blob().then(function (blob) {
+          if (audio.src) { URL.revokeObjectURL(audio.src); }
+          audio.src = URL.createObjectURL(blob);
+          audio.hidden = false;
+          status.textContent = "Ready.";
+          audio.play().catch(function () { /* autoplay refused: the controls remain */ });
+        });
+      }
+      return response.json().then(function (body) {
+        status.textContent = (body.error && body.error.message) || "The synthesis failed.";
+      });
+    }).catch(function () {
+      status.textContent = "The synthesis failed: check your connection and try again.";
+    }).finally(function () { button.disabled = false; });
+  });
+
   // Drag-and-drop onto a file input's drop zone.
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
