@@ -28,7 +28,7 @@ import pytest
 import soundfile
 from django.conf import settings
 
-from conftest import TenantFixture
+from conftest import TenantFixture, WorkerProcess
 from portal.tests.conftest import PASSWORD, MakeMember
 from tenants.db import tenant_schema
 from tests.conftest import Service, _daphne, service  # noqa: F401  (the real service, daphne)
@@ -319,6 +319,22 @@ def test_an_owner_drops_a_clip_to_clone_a_voice_and_deletes_it(
     context.close()
 
 
+def test_a_member_hears_a_voice_in_the_playground(
+    browser: Any, people: People, tts_worker: WorkerProcess
+) -> None:
+    context, errors = _strict_context(browser)
+    page = context.new_page()
+    _sign_in(page, people.url, people.member)
+    page.get_by_role("link", name="Playground").click()
+    page.get_by_label("Text").fill("Thanks for calling.")
+    page.get_by_role("button", name="Speak").click()
+    page.get_by_text("Ready.").wait_for()
+    assert page.evaluate("document.querySelector('audio').src").startswith("blob:")
+    _shoot(page, "playground-spoken")
+    assert errors == []
+    context.close()
+
+
 ANONYMOUS_PAGES = {
     "sign-in": "/portal/sign-in/",
     "password-reset": "/portal/password-reset/",
@@ -328,6 +344,7 @@ OWNER_PAGES = {
     "home": "/portal/",
     "keys": "/portal/keys/",
     "members": "/portal/members/",
+    "playground": "/portal/playground/",
     "voices": "/portal/voices/",
     "voice-upload": "/portal/voices/upload/",
 }
