@@ -11,7 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callwaiting_tts.settings")
 django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from synthesis.consumers import StreamConsumer  # noqa: E402
@@ -21,7 +20,8 @@ websocket_routes = [re_path(r"^v1/stream/?$", StreamConsumer.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_http),
+        # Static files: WhiteNoise, a middleware of the Django app (settings.MIDDLEWARE).
+        "http": django_http,
         "websocket": ApiKeyAuthMiddleware(URLRouter(websocket_routes)),
     }
 )

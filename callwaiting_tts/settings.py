@@ -40,6 +40,9 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_htmx",
+    # The tenant admin portal: views and templates over the services, no models of its own.
+    "portal",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -70,12 +73,16 @@ MIDDLEWARE = [
     "callwaiting_tts.middleware.ApiPathMiddleware",
     "tenants.middleware.PublicSchemaMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the portal's CSS and JS, the admin's) from the app itself, in production too.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 # The API answers with and without a trailing slash itself (ApiPathMiddleware); a redirect
@@ -165,7 +172,8 @@ MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
 STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # collectstatic writes gzip and brotli copies beside each file; WhiteNoise serves them.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 if STORAGE_BACKEND == "s3":
     STORAGES["default"] = s3_storage(
@@ -181,6 +189,30 @@ if STORAGE_BACKEND == "s3":
 STATIC_URL = "/static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves what collectstatic gathered in STATIC_ROOT and, so that `make run` and the
+# tests need no collectstatic, what the finders find (a few dozen files, indexed at start).
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+
+# The portal signs members in with Django's sessions; password resets go out by e-mail: printed
+# on standard error unless EMAIL_HOST names an SMTP server.
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CallWaiting TTS <no-reply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
+# Failed portal sign-ins per client address and e-mail in 15 minutes before the form refuses
+# (ten times as many per address alone).
+PORTAL_SIGNIN_FAILURE_LIMIT = env_int("PORTAL_SIGNIN_FAILURE_LIMIT", 10)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

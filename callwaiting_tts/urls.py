@@ -47,6 +47,7 @@ api = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include(api)),
     path("admin/", admin.site.urls),
+    path("portal/", include("portal.urls")),
     path("", TemplateView.as_view(template_name="index.html"), name="home"),
     path("", include("django_prometheus.urls")),
 ]

@@ -19,6 +19,7 @@ from devstack.common import log
 # executable -> the Debian package that provides it
 SYSTEM_TOOLS: dict[str, str] = {
     "espeak-ng": "espeak-ng",  # a second, different speaker in the voice tests
+    "chromium": "chromium",  # the portal's browser tests (Playwright drives /usr/bin/chromium)
 }
 
 Which = Callable[[str], str | None]

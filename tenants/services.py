@@ -216,3 +216,98 @@ def tenant_reactivate(*, tenant: Tenant, by: Actor) -> Tenant:
     return _tenant_set_status(
         tenant=tenant, status=Tenant.Status.ACTIVE, action="tenant.reactivate", by=by
     )
+
+
+# --- Memberships (the portal's members page) ---------------------------------------------------
+
+
+def _check_role(role: str) -> str:
+    if role not in Membership.Role.values:
+        raise ApplicationError(
+            f"Unknown role {role!r}. Known: {', '.join(Membership.Role.values)}.",
+            code="invalid_role",
+            param="role",
+        )
+    return role
+
+
+def _check_may_touch(*, by_role: str, role_before: str | None, role_after: str | None) -> None:
+    """Only owners make, change or remove owners; members change nobody."""
+    if by_role not in (Membership.Role.OWNER, Membership.Role.ADMIN):
+        raise ApplicationError(
+            "Only owners and admins manage members.", code="permission_denied", status=403
+        )
+    owner = Membership.Role.OWNER
+    if by_role != owner and owner in (role_before, role_after):
+        raise ApplicationError(
+            "Only an owner can make, change or remove an owner.",
+            code="permission_denied",
+            param="role",
+            status=403,
+        )
+
+
+def _check_an_owner_stays(membership: Membership, role_after: str | None) -> None:
+    if membership.role != Membership.Role.OWNER or role_after == Membership.Role.OWNER:
+        return
+    # Locked: two owners demoting each other at once must not leave the tenant with none.
+    owners = Membership.objects.select_for_update().filter(
+        tenant_id=membership.tenant_id, role=Membership.Role.OWNER
+    )
+    if len(owners) <= 1:
+        raise ApplicationError(
+            "A tenant keeps at least one owner: make someone else owner first.",
+            code="last_owner",
+            param="role",
+            status=409,
+        )
+
+
+def membership_invite(
+    *, tenant: Tenant, email: str, role: str, by: Actor, by_role: str
+) -> Membership:
+    """Adds the person with `email` to `tenant` in `role`, making their user (without a
+    password: they set one through a reset link) if they have none. 409 if already a member."""
+    email = _clean_email(email)
+    _check_may_touch(by_role=by_role, role_before=None, role_after=_check_role(role))
+    with transaction.atomic():
+        user = _owner_user(email)
+        membership, created = Membership.objects.get_or_create(
+            user=user, tenant=tenant, defaults={"role": role}
+        )
+        if not created:
+            raise ApplicationError(
+                f"{email} is a member already.", code="member_exists", param="email", status=409
+            )
+        audit_record(by=by, action="member.invite", tenant=tenant, target=f"user:{user.pk} {role}")
+    return membership
+
+
+def membership_set_role(
+    *, membership: Membership, role: str, by: Actor, by_role: str
+) -> Membership:
+    _check_may_touch(by_role=by_role, role_before=membership.role, role_after=_check_role(role))
+    with transaction.atomic():
+        _check_an_owner_stays(membership, role)
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            by=by,
+            action="member.role",
+            tenant_id=membership.tenant_id,
+            target=f"user:{membership.user_id} {role}",
+        )
+    return membership
+
+
+def membership_remove(*, membership: Membership, by: Actor, by_role: str) -> None:
+    _check_may_touch(by_role=by_role, role_before=membership.role, role_after=None)
+    with transaction.atomic():
+        _check_an_owner_stays(membership, None)
+        membership.delete()
+        audit_record(
+            by=by,
+            action="member.remove",
+            tenant_id=membership.tenant_id,
+            target=f"user:{membership.user_id}",
+        )

@@ -1,0 +1,102 @@
+// The portal's few behaviours, as progressive enhancement: every page works without them.
+// No inline handlers anywhere: the Content-Security-Policy allows scripts from this origin only.
+(function () {
+  "use strict";
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "offscreen";
+      document.body.appendChild(area);
+      area.select();
+      var ok = document.execCommand("copy");
+      document.body.removeChild(area);
+      if (ok) { resolve(); } else { reject(new Error("copy refused")); }
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var status = button.closest("[role=region], .card, body").querySelector("[data-copy-status]");
+    var text = source.value !== undefined ? source.value : source.textContent;
+    copyText(text).then(function () {
+      button.textContent = "Copied";
+      button.classList.add("copied");
+      if (status) { status.textContent = "Copied to the clipboard."; }
+      window.setTimeout(function () { button.textContent = "Copy"; button.classList.remove("copied"); }, 2000);
+    }, function () {
+      source.select && source.select();
+      if (status) { status.textContent = "Press Ctrl+C (⌘C) to copy the selected secret."; }
+    });
+  });
+
+  // After htmx swaps in a panel (a confirmation, a new key), move focus to it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var focus = target && target.querySelector("[data-focus]");
+    if (focus) { focus.focus(); }
+  });
+
+  // The playground: speak without leaving the page, play the clip in place.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-playground]");
+    if (!form) { return; }
+    event.preventDefault();
+    var status = form.querySelector("[data-playground-status]");
+    var audio = form.querySelector("[data-playground-audio]");
+    var button = form.querySelector("button[type=submit]");
+    status.textContent = "Synthesizing…";
+    button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: {"X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value},
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (response.ok && type.indexOf("audio/") === 0) {
+        return response.blob().then(function (blob) {
+          if (audio.src) { URL.revokeObjectURL(audio.src); }
+          audio.src = URL.createObjectURL(blob);
+          audio.hidden = false;
+          status.textContent = "Ready.";
+          audio.play().catch(function () { /* autoplay refused: the controls remain */ });
+        });
+      }
+      return response.json().then(function (body) {
+        status.textContent = (body.error && body.error.message) || "The synthesis failed.";
+      });
+    }).catch(function () {
+      status.textContent = "The synthesis failed: check your connection and try again.";
+    }).finally(function () { button.disabled = false; });
+  });
+
+  // Drag-and-drop onto a file input's drop zone.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("js");
+    document.querySelectorAll("[data-dropzone]").forEach(function (zone) {
+      var input = zone.querySelector("input[type=file]");
+      var label = zone.querySelector("[data-dropzone-name]");
+      function show() { if (label && input.files.length) { label.textContent = input.files[0].name; } }
+      ["dragenter", "dragover"].forEach(function (name) {
+        zone.addEventListener(name, function (e) { e.preventDefault(); zone.classList.add("dragging"); });
+      });
+      ["dragleave", "drop"].forEach(function (name) {
+        zone.addEventListener(name, function () { zone.classList.remove("dragging"); });
+      });
+      zone.addEventListener("drop", function (e) {
+        e.preventDefault();
+        if (e.dataTransfer && e.dataTransfer.files.length) { input.files = e.dataTransfer.files; show(); }
+      });
+      input.addEventListener("change", show);
+    });
+  });
+})();
