@@ -20,6 +20,7 @@ from django.shortcuts import render
 from callwaiting_tts.errors import ApplicationError
 from tenants.models import Membership, Tenant
 from tenants.principal import Principal
+from tenants.selectors import tenant_for_host
 
 SESSION_TENANT = "portal_tenant_id"
 
@@ -48,8 +49,9 @@ class Seat:
 
 
 def seat_of(request: HttpRequest) -> Seat | None:
-    """The member's seat in the chosen tenant (the first of theirs when none is chosen or the
-    choice is no longer theirs); None for a user with no active tenant."""
+    """The member's seat in the chosen tenant; when none is chosen (or the choice is no longer
+    theirs), the tenant whose portal domain the request came to, if they belong to it, else
+    the first of theirs. None for a user with no active tenant."""
     if not request.user.is_authenticated:
         return None
     memberships = list(
@@ -60,7 +62,11 @@ def seat_of(request: HttpRequest) -> Seat | None:
     if not memberships:
         return None
     chosen = request.session.get(SESSION_TENANT)
-    current = next((m for m in memberships if m.tenant_id == chosen), memberships[0])
+    current = next((m for m in memberships if m.tenant_id == chosen), None)
+    if current is None:  # a domain pre-selects its tenant; it grants nothing by itself
+        host_tenant = tenant_for_host(request.get_host())
+        found = (m for m in memberships if host_tenant and m.tenant_id == host_tenant.pk)
+        current = next(found, memberships[0])
     principal = Principal.for_member(current)
     return Seat(membership=current, principal=principal, memberships=memberships)
 

@@ -1,4 +1,5 @@
-"""Reads the portal shows that no other room offers yet. Each starts from the principal's
+"""Reads the portal shows that no other room offers yet (API keys: `tenants.selectors`, as
+the API reads them). Each starts from the principal's
 tenant, so another tenant's row is simply not found."""
 
 from __future__ import annotations
@@ -6,19 +7,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from tenants.models import ApiKey, Membership
+from tenants.models import Membership
 from tenants.principal import Principal
-
-
-def api_key_list(*, principal: Principal) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(tenant_id=principal.tenant_id).order_by("-created_at")
-
-
-def api_key_get(*, principal: Principal, key_id: int) -> ApiKey:
-    """The tenant's key `key_id`; Http404 when it is missing or another tenant's."""
-    return get_object_or_404(
-        ApiKey.objects.select_related("tenant"), pk=key_id, tenant_id=principal.tenant_id
-    )
 
 
 def membership_list(*, principal: Principal) -> QuerySet[Membership]:

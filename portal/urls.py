@@ -24,7 +24,7 @@ urlpatterns: list[URLPattern] = [
     ),
     path("switch-tenant/", accounts.switch_tenant, name="switch-tenant"),
     path("keys/", keys.key_list, name="keys"),
-    path("keys/<int:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
+    path("keys/<str:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
     path("members/", members.member_list, name="members"),
     path("members/<int:membership_id>/role/", members.member_role, name="member-role"),
     path("members/<int:membership_id>/remove/", members.member_remove, name="member-remove"),

@@ -234,7 +234,7 @@ def test_an_owner_creates_copies_and_revokes_a_key(browser: Any, people: People)
 
 def test_a_member_and_an_outsider_are_refused(browser: Any, people: People) -> None:
     url = people.url
-    key_id = people.tenant.tenant.api_keys.get().pk
+    key_id = people.tenant.tenant.api_keys.get().prefix
     context, _ = _strict_context(browser)
     page = context.new_page()
     _sign_in(page, url, people.member)
@@ -354,7 +354,7 @@ def test_every_page_is_labelled_accessible_and_photographed(
     browser: Any, people: People, axe_source: str
 ) -> None:
     url = people.url
-    key_id = people.tenant.tenant.api_keys.get().pk
+    key_id = people.tenant.tenant.api_keys.get().prefix
     strict, errors = _strict_context(browser)
     checked = browser.new_context(viewport=SIZES["laptop"], bypass_csp=True)  # axe is injected
     problems: dict[str, Any] = {}

@@ -138,7 +138,7 @@ def test_it_refuses_keys_to_a_member(tenant_a: TenantFixture, make_member: MakeM
     assert "API keys" not in assert_strict_page(client.get("/portal/"))  # not in the navigation
     assert client.get("/portal/keys/").status_code == 403
     assert client.post("/portal/keys/", {"name": "x", "scopes": ["admin"]}).status_code == 403
-    assert client.post(f"/portal/keys/{key.pk}/revoke/").status_code == 403
+    assert client.post(f"/portal/keys/{key.prefix}/revoke/").status_code == 403
     assert ApiKey.objects.filter(tenant=tenant_a.tenant, name="x").count() == 0
     key.refresh_from_db()
     assert key.revoked_at is None
@@ -188,11 +188,11 @@ def test_it_revokes_a_key_after_confirming(
     client = signed_in(user)
     secret = _create_key(client)
     key = ApiKey.objects.get(tenant=tenant_a.tenant, name="agent")
-    confirm = client.get(f"/portal/keys/{key.pk}/revoke/")
+    confirm = client.get(f"/portal/keys/{key.prefix}/revoke/")
     assert "Revoke key" in assert_strict_page(confirm)
     key.refresh_from_db()
     assert key.revoked_at is None  # asking is not revoking
-    response = client.post(f"/portal/keys/{key.pk}/revoke/", follow=True)
+    response = client.post(f"/portal/keys/{key.prefix}/revoke/", follow=True)
     assert "is revoked" in assert_strict_page(response)
     assert _me(secret) == 401
     audit = AuditLog.objects.get(action="api_key.revoke", target=f"api_key:{key.prefix}")
@@ -205,7 +205,7 @@ def test_it_confirms_in_a_fragment_for_htmx(
     client = signed_in(make_member(tenant_a.tenant))
     key = ApiKey.objects.filter(tenant=tenant_a.tenant).first()
     assert key is not None
-    response = client.get(f"/portal/keys/{key.pk}/revoke/", headers={"HX-Request": "true"})
+    response = client.get(f"/portal/keys/{key.prefix}/revoke/", headers={"HX-Request": "true"})
     html = assert_strict_page(response)
     assert "<html" not in html
     assert 'role="alertdialog"' in html
@@ -218,8 +218,8 @@ def test_an_outsider_cannot_see_or_revoke_another_tenants_key(
     key = ApiKey.objects.filter(tenant=tenant_a.tenant).first()
     assert key is not None
     assert key.prefix not in outsider.get("/portal/keys/").content.decode()
-    assert outsider.get(f"/portal/keys/{key.pk}/revoke/").status_code == 404
-    response = outsider.post(f"/portal/keys/{key.pk}/revoke/")
+    assert outsider.get(f"/portal/keys/{key.prefix}/revoke/").status_code == 404
+    response = outsider.post(f"/portal/keys/{key.prefix}/revoke/")
     assert response.status_code == 404
     assert_strict_page(response)
     key.refresh_from_db()
@@ -233,7 +233,7 @@ def test_every_form_needs_its_csrf_token(tenant_a: TenantFixture, make_member: M
     assert key is not None
     posts = {
         "/portal/keys/": {"name": "x", "scopes": ["synthesize"]},
-        f"/portal/keys/{key.pk}/revoke/": {},
+        f"/portal/keys/{key.prefix}/revoke/": {},
         "/portal/switch-tenant/": {"tenant": str(tenant_a.tenant.pk)},
         "/portal/sign-out/": {},
     }
@@ -285,7 +285,7 @@ def test_a_removed_membership_ends_access_on_the_next_request(
     b_key = ApiKey.objects.filter(tenant=tenant_b.tenant).first()
     assert b_key is not None
     assert b_key.prefix not in client.get("/portal/keys/").content.decode()
-    assert client.get(f"/portal/keys/{b_key.pk}/revoke/").status_code == 404
+    assert client.get(f"/portal/keys/{b_key.prefix}/revoke/").status_code == 404
 
 
 # --- static files -----------------------------------------------------------------------------
@@ -296,3 +296,20 @@ def test_it_serves_its_static_files(db: None) -> None:
                  "/static/django_htmx/htmx-2.min.js"):  # fmt: skip
         response = Client().get(path)
         assert response.status_code == 200, path
+
+
+def test_a_tenants_portal_domain_preselects_it_for_its_members_only(
+    tenant_a: TenantFixture, tenant_b: TenantFixture, make_member: MakeMember
+) -> None:
+    from tenants.models import Domain
+
+    Domain.objects.create(domain="portal.beta.localhost", tenant=tenant_b.tenant, is_primary=True)
+    b_key = ApiKey.objects.filter(tenant=tenant_b.tenant).first()
+    assert b_key is not None
+    both = signed_in(make_member(tenant_a.tenant, tenant_b.tenant))
+    on_b = both.get("/portal/keys/", HTTP_HOST="portal.beta.localhost")
+    assert b_key.prefix in on_b.content.decode()  # B's domain: B, though A sorts first
+    assert b_key.prefix not in both.get("/portal/keys/").content.decode()
+    only_a = signed_in(make_member(tenant_a.tenant))
+    refused = only_a.get("/portal/keys/", HTTP_HOST="portal.beta.localhost")
+    assert b_key.prefix not in refused.content.decode()  # a domain grants nothing

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from billing.api.stats import tenant_stats
 from billing.limits import limits_for
 from portal.access import member_view, page, seat
-from portal.selectors import api_key_list
+from tenants.selectors import api_key_list
 from voices.selectors import voice_count
 
 
@@ -13,12 +13,12 @@ from voices.selectors import voice_count
 def home(request: HttpRequest) -> HttpResponse:
     """The overview: who you are here, and where to go next."""
     principal = seat(request).principal
-    keys = api_key_list(principal=principal).filter(revoked_at__isnull=True)
+    active = [key for key in api_key_list(principal=principal) if key.revoked_at is None]
     return page(
         request,
         "portal/home.html",
         {
-            "active_keys": keys.count(),
+            "active_keys": len(active),
             "voice_count": voice_count(principal=principal),
             "stats": tenant_stats(principal, limits_for(principal.tenant_id)),
             "nav": "home",

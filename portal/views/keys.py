@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods
 from callwaiting_tts.errors import ApplicationError
 from portal.access import is_htmx, member_view, page, seat
 from portal.forms import ApiKeyForm
-from portal.selectors import api_key_get, api_key_list
 from tenants.audit import Actor
 from tenants.models import Scope
+from tenants.selectors import api_key_get, api_key_list
 from tenants.services import api_key_create, api_key_revoke
 
 
@@ -56,7 +56,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @member_view(scope=Scope.ADMIN)
-def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     """GET asks for confirmation (a fragment in the row for htmx); POST revokes."""
     principal = seat(request).principal
     api_key = api_key_get(principal=principal, key_id=key_id)
