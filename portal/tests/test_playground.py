@@ -14,8 +14,8 @@ from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.test import AsyncClient, Client
 
-from conftest import TenantFixture, WorkerProcess
 from billing.models import UsageRecord
+from conftest import TenantFixture, WorkerProcess
 from portal.access import SESSION_TENANT
 from portal.tests.conftest import MakeMember, assert_strict_page, signed_in
 
@@ -179,7 +179,8 @@ def test_the_snippets_send_the_same_request(
     python = snippets["python"]
     ast.parse(python)
     assert ast.literal_eval(python.split("body = ", 1)[1].split("\nheaders", 1)[0]) == expected
-    assert "httpx.stream(" in python and "iter_bytes" in python
+    assert "httpx.stream(" in python
+    assert "iter_bytes" in python
 
     openai = snippets["openai"]
     tree = ast.parse(openai)
@@ -191,5 +192,7 @@ def test_the_snippets_send_the_same_request(
         and any(k.arg == "input" for k in node.keywords)
     )
     given = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    assert given["input"] == TRICKY and given["voice"] == "joe" and given["speed"] == 1.25
+    assert given["input"] == TRICKY
+    assert given["voice"] == "joe"
+    assert given["speed"] == 1.25
     assert "base_url='http://testserver/v1'" in openai
