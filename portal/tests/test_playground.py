@@ -73,7 +73,7 @@ def _prepare(client: Client, text: str = "Hello from the stream.") -> dict[str, 
 async def _get(client: AsyncClient, url: str) -> tuple[int, dict[str, str], bytes]:
     response = await client.get(url)
     if response.streaming:
-        body = b"".join([chunk async for chunk in response.streaming_content])
+        body = b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[attr-defined]
     else:
         body = response.content
     return response.status_code, dict(response.headers), body
