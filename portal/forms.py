@@ -13,7 +13,7 @@ from django.core.validators import MaxLengthValidator
 from django.db.models import QuerySet
 
 from portal.throttle import note_sign_in_failure, sign_in_blocked
-from synthesis.engines.catalog import engine_spec
+from synthesis.engines.catalog import LANGUAGES, engine_spec
 from tenants.models import Membership, Scope
 from voices.consent import CURRENT as CONSENT
 
@@ -132,6 +132,11 @@ class PlaygroundForm(forms.Form):
         help_text="Plain text, or SSML starting with <speak>.",
     )
     voice = forms.ChoiceField(choices=[])
+    language = forms.ChoiceField(
+        choices=[("", "The voice's own")] + [(code, code) for code in LANGUAGES],
+        required=False,
+        help_text="en-US, en-GB and en-NG choose how numbers, dates and money are read.",
+    )
     speed = forms.FloatField(
         min_value=0.25, max_value=4.0, initial=1.0, widget=forms.NumberInput(attrs={"step": "0.05"})
     )

@@ -30,6 +30,7 @@ urlpatterns: list[URLPattern] = [
     path("members/<int:membership_id>/remove/", members.member_remove, name="member-remove"),
     path("playground/", playground.playground, name="playground"),
     path("playground/speak/", playground.speak, name="speak"),
+    path("playground/stream/<str:token>/", playground.stream, name="stream"),
     path("voices/", voices.voice_index, name="voices"),
     path("voices/upload/", voices.voice_upload_page, name="voice-upload"),
     path("voices/<str:voice_id>/", voices.voice_detail, name="voice"),

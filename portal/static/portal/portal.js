@@ -45,34 +45,80 @@
     if (focus) { focus.focus(); }
   });
 
-  // The playground: speak without leaving the page, play the clip in place.
+  // The playground: prepare the request (session + CSRF; no API key here), then stream its MP3
+  // into the audio element, which plays as bytes arrive; show time to first audio, the text
+  // preview and the same request as code. Without script the form posts to speak/ (whole file).
+  function renderPreview(result, preview) {
+    var list = result.querySelector("[data-playground-preview]");
+    var meta = result.querySelector("[data-playground-preview-meta]");
+    list.textContent = "";
+    preview.segments.forEach(function (segment) {
+      var item = document.createElement("li");
+      item.textContent = segment.text;
+      if (segment.pause_after_ms) {
+        var pause = document.createElement("span");
+        pause.className = "muted";
+        pause.textContent = " (pause " + segment.pause_after_ms + " ms)";
+        item.appendChild(pause);
+      }
+      list.appendChild(item);
+    });
+    var words = [preview.characters + " characters billed", "voice " + preview.voice,
+                 "engine " + preview.engine];
+    meta.textContent = words.join(" · ") +
+      (preview.warnings.length ? ". Warnings: " + preview.warnings.join("; ") : "");
+    result.hidden = false;
+  }
+
+  function renderSnippets(box, snippets) {
+    Object.keys(snippets).forEach(function (name) {
+      var code = box.querySelector("#snippet-" + name);
+      if (code) { code.textContent = snippets[name]; }
+    });
+    box.hidden = false;
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target.closest("form[data-playground]");
     if (!form) { return; }
     event.preventDefault();
+    var started = performance.now();
     var status = form.querySelector("[data-playground-status]");
     var audio = form.querySelector("[data-playground-audio]");
     var button = form.querySelector("button[type=submit]");
+    var ttfaLine = form.querySelector("[data-playground-ttfa-line]");
+    var ttfa = form.querySelector("[data-playground-ttfa]");
     status.textContent = "Synthesizing…";
+    ttfaLine.hidden = true;
     button.disabled = true;
-    fetch(form.action, {
+    audio.pause();
+    fetch(form.getAttribute("data-stream-action"), {
       method: "POST",
       body: new FormData(form),
       credentials: "same-origin",
-      headers: {"X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value},
+      headers: {"X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value,
+                "Accept": "application/json"},
     }).then(function (response) {
-      var type = response.headers.get("Content-Type") || "";
-      if (response.ok && type.indexOf("audio/") === 0) {
-        return response.blob().then(function (blob) {
-          if (audio.src) { URL.revokeObjectURL(audio.src); }
-          audio.src = URL.createObjectURL(blob);
-          audio.hidden = false;
-          status.textContent = "Ready.";
-          audio.play().catch(function () { /* autoplay refused: the controls remain */ });
-        });
-      }
       return response.json().then(function (body) {
-        status.textContent = (body.error && body.error.message) || "The synthesis failed.";
+        if (!response.ok || !body.stream_url) {
+          status.textContent = (body.error && body.error.message) || "The synthesis failed.";
+          return;
+        }
+        renderPreview(document.querySelector("[data-playground-result]"), body.preview);
+        renderSnippets(document.querySelector("[data-playground-snippets]"), body.snippets);
+        audio.onplaying = function () {
+          audio.onplaying = null;
+          ttfa.textContent = Math.round(performance.now() - started) + " ms";
+          ttfaLine.hidden = false;
+          status.textContent = "Playing as it streams.";
+        };
+        audio.onended = function () { status.textContent = "Done."; };
+        audio.onerror = function () { status.textContent = "The synthesis failed."; };
+        audio.hidden = false;
+        audio.src = body.stream_url;
+        audio.play().catch(function () {
+          status.textContent = "Ready: press play.";  // autoplay refused: the controls remain
+        });
       });
     }).catch(function () {
       status.textContent = "The synthesis failed: check your connection and try again.";
