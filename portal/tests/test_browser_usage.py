@@ -63,6 +63,11 @@ def test_a_member_reads_usage_as_a_chart_with_statements(
     _shoot(page, "usage")
     page.get_by_text("The figures per day as a table").click()
     _shoot(page, "usage-table")
+    page.get_by_role("link", name="Printable statement of").click()
+    page.get_by_role("heading", name="Statement").wait_for()
+    # billing's own <style> applies (allowed by its hash), so the page prints as designed.
+    assert page.evaluate("getComputedStyle(document.body).maxWidth") == "768px"
+    _shoot(page, "usage-statement")
     assert errors == []  # no CSP violation (the bars' sizes are SVG attributes)
     context.close()
 
