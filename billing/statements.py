@@ -159,6 +159,17 @@ def close_statements(period_start: date) -> list[Statement]:
 # --- rendering -----------------------------------------------------------------------------------
 
 
+def tenant_statements(tenant_id: int) -> Any:
+    """A tenant's closed statements, newest first, lines prefetched (another tenant's are simply
+    not there): what `/v1/statements` and the portal's usage page list and render."""
+    return (
+        Statement.objects.filter(tenant_id=tenant_id)
+        .select_related("tenant")
+        .prefetch_related("lines")
+        .order_by("-period_start")
+    )
+
+
 def format_minor(amount_minor: int, currency: str) -> str:
     """12345 USD → "123.45 USD"; zero-decimal currencies (JPY) have no minor unit."""
     if currency in _ZERO_DECIMAL_CURRENCIES:

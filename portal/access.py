@@ -44,6 +44,10 @@ class Seat:
         return self.principal.has_scope("admin")
 
     @property
+    def can_read_usage(self) -> bool:
+        return self.principal.has_scope("usage:read")
+
+    @property
     def can_edit_voices(self) -> bool:
         return self.principal.has_scope("voices:write")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from portal.views import accounts, home, keys, members, playground, voices
+from portal.views import accounts, home, keys, members, playground, usage, voices
 
 app_name = "portal"
 
@@ -31,6 +31,19 @@ urlpatterns: list[URLPattern] = [
     path("playground/", playground.playground, name="playground"),
     path("playground/speak/", playground.speak, name="speak"),
     path("playground/stream/<str:token>/", playground.stream, name="stream"),
+    path("usage/", usage.usage, name="usage"),
+    path(
+        "usage/statements/<int:statement_id>/csv/",
+        usage.statement_download,
+        {"kind": "csv"},
+        name="statement-csv",
+    ),
+    path(
+        "usage/statements/<int:statement_id>/print/",
+        usage.statement_download,
+        {"kind": "html"},
+        name="statement-html",
+    ),
     path("voices/", voices.voice_index, name="voices"),
     path("voices/upload/", voices.voice_upload_page, name="voice-upload"),
     path("voices/<str:voice_id>/", voices.voice_detail, name="voice"),

@@ -16,8 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.api.usage import CSVRenderer
-from billing.models import Statement
-from billing.statements import statement_csv, statement_html
+from billing.statements import statement_csv, statement_html, tenant_statements
 from tenants.principal import principal_of
 
 
@@ -46,8 +45,7 @@ class StatementListSerializer(serializers.Serializer[Any]):
 
 
 def _statements(request: Request) -> Any:
-    principal = principal_of(request)
-    return Statement.objects.filter(tenant_id=principal.tenant_id).prefetch_related("lines")
+    return tenant_statements(principal_of(request).tenant_id)
 
 
 class StatementListView(APIView):
@@ -56,7 +54,7 @@ class StatementListView(APIView):
 
     @extend_schema(operation_id="statements_list", responses=StatementListSerializer)
     def get(self, request: Request) -> Response:
-        rows = _statements(request).order_by("-period_start")
+        rows = _statements(request)
         return Response({"statements": StatementSerializer(rows, many=True).data})
 
 
