@@ -46,6 +46,9 @@ urlpatterns: list[URLPattern] = [
     ),
     path("voices/", voices.voice_index, name="voices"),
     path("voices/upload/", voices.voice_upload_page, name="voice-upload"),
+    path("voices/stock/<str:voice_id>/preview/", voices.stock_preview, name="stock-preview"),
     path("voices/<str:voice_id>/", voices.voice_detail, name="voice"),
+    path("voices/<str:voice_id>/clip/", voices.voice_clip_audio, name="voice-clip"),
+    path("voices/<str:voice_id>/waveform.svg", voices.voice_waveform_svg, name="voice-waveform"),
     path("voices/<str:voice_id>/delete/", voices.voice_delete_page, name="voice-delete"),
 ]

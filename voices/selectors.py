@@ -25,8 +25,10 @@ from synthesis.contract.segments import ConditioningRef
 from synthesis.engines.catalog import ENGINES, STOCK_VOICES, StockVoice, engine_spec
 from tenants.db import tenant_schema
 from tenants.principal import Principal
+from voices.audio import decode_audio
 from voices.models import Voice, VoiceConsent
-from voices.storage import stock_preview_path
+from voices.storage import ForeignPath, stock_preview_path, stock_read, storage_read
+from voices.waveform import COLUMNS, waveform_svg
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,65 @@ def voice_consents(*, principal: Principal, voice_ids: list[str]) -> dict[str, V
     with tenant_schema(principal.schema_name):
         found = VoiceConsent.objects.filter(voice_id__in=voice_ids).order_by("attested_at")
         return {str(consent.voice_id): consent for consent in found}
+
+
+# A stored clip's content type, by the extension its path was given (voices.storage).
+CLIP_TYPES = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "webm": "audio/webm",
+}
+WAVEFORM_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def voice_clip_path(voice: Voice) -> str:
+    """The clip to listen to: the cleaned reference once validation made it, else the upload as
+    sent ("" for a preset, which has none)."""
+    return voice.reference_path or voice.original_path
+
+
+def voice_clip(*, principal: Principal, voice: Voice) -> tuple[bytes, str]:
+    """The stored clip of the tenant's `voice` and its content type; VoiceNotFound when it has
+    none (a preset) or its file is gone."""
+    path = voice_clip_path(voice)
+    if not path:
+        raise VoiceNotFound()
+    try:
+        data = storage_read(path, schema_name=principal.schema_name)
+    except (ForeignPath, OSError):
+        raise VoiceNotFound() from None
+    extension = path.rsplit(".", 1)[-1].lower()
+    return data, CLIP_TYPES.get(extension, "application/octet-stream")
+
+
+def _waveform_key(principal: Principal, voice: Voice) -> str:
+    which = "reference" if voice.reference_path else "original"
+    return f"voices:waveform:{principal.schema_name}:{voice.pk}:v{voice.version}:{which}"
+
+
+def voice_waveform(*, principal: Principal, voice: Voice) -> str:
+    """The SVG picture of the clip's envelope (`voices.waveform`, COLUMNS columns), its speech
+    regions shaded when the report lists them (`speech_segments`; reports that leave them out
+    get none). Cached per voice, version and clip: a new upload or a cleaned reference is a new
+    picture. VoiceNotFound when there is no clip, or none we can decode."""
+    key = _waveform_key(principal, voice)
+    found = cache.get(key)
+    if isinstance(found, str):
+        return found
+    data, _ = voice_clip(principal=principal, voice=voice)
+    try:
+        clip = decode_audio(data, max_seconds=settings.VOICE_UPLOAD_MAX_SECONDS + 1)
+    except ApplicationError:
+        raise VoiceNotFound() from None
+    report = voice.report if isinstance(voice.report, dict) else {}
+    speech = report.get("speech_segments") or ()
+    svg = waveform_svg(clip.mono(), clip.duration, speech=speech, columns=COLUMNS)
+    cache.set(key, svg, WAVEFORM_CACHE_SECONDS)
+    return svg
 
 
 def voice_count(*, principal: Principal) -> int:
@@ -181,6 +242,28 @@ def stock_preview(voice_id: str) -> str:
     if voice.id in STOCK_VOICES:  # fixed by its package: where its first worker stores it
         return stock_preview_path(voice.engine, voice.id)
     return ""
+
+
+class PreviewUnavailable(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This voice's preview is not made yet: a worker of its engine makes it when it "
+            "starts. Retry later.",
+            code="preview_unavailable",
+            status=503,
+        )
+
+
+def stock_preview_audio(voice_id: str) -> bytes:
+    """The stored preview clip (WAV) of stock voice `voice_id`: VoiceNotFound for an id that is
+    no stock voice, PreviewUnavailable (503) until a worker of its engine has made it."""
+    path = stock_preview(voice_id)
+    try:
+        return stock_read(path)
+    except (ForeignPath, OSError):
+        if not path:
+            raise VoiceNotFound() from None
+        raise PreviewUnavailable() from None
 
 
 def stock_voice(ref: str) -> StockVoice | None:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from callwaiting_tts.errors import ApplicationError
 from portal.access import member_view, page, seat
@@ -18,11 +18,15 @@ from tenants.audit import Actor
 from tenants.models import Scope
 from voices.consent import CURRENT as CONSENT
 from voices.selectors import (
+    stock_preview_audio,
     stock_voices,
+    voice_clip,
+    voice_clip_path,
     voice_consents,
     voice_get,
     voice_list,
     voice_status_detail,
+    voice_waveform,
 )
 from voices.services import (
     consent_recording_required,
@@ -50,9 +54,53 @@ def voice_detail(request: HttpRequest, voice_id: str) -> HttpResponse:
         "consent": voice_consents(principal=principal, voice_ids=[str(voice.pk)]).get(
             str(voice.pk)
         ),
+        "has_clip": bool(voice_clip_path(voice)),
         "nav": "voices",
     }
     return page(request, "portal/voices/detail.html", context)
+
+
+def _audio(data: bytes, content_type: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Length"] = str(len(data))
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+@member_view(scope=Scope.VOICES_READ)
+def voice_clip_audio(request: HttpRequest, voice_id: str) -> HttpResponse:
+    """A cloned voice's stored clip: the cleaned reference, or the upload until it is cleaned."""
+    principal = seat(request).principal
+    voice = voice_get(principal=principal, voice_id=voice_id)
+    return _audio(*voice_clip(principal=principal, voice=voice))
+
+
+@require_GET
+@member_view(scope=Scope.VOICES_READ)
+def voice_waveform_svg(request: HttpRequest, voice_id: str) -> HttpResponse:
+    """The clip's waveform (`voices.selectors.voice_waveform`, cached per voice and version)."""
+    principal = seat(request).principal
+    voice = voice_get(principal=principal, voice_id=voice_id)
+    response = HttpResponse(
+        voice_waveform(principal=principal, voice=voice), content_type="image/svg+xml"
+    )
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@require_GET
+@member_view(scope=Scope.VOICES_READ)
+def stock_preview(request: HttpRequest, voice_id: str) -> HttpResponse:
+    """A stock voice's preview clip, the one `GET /v1/voices/{id}/preview` serves; 503 in plain
+    words until a worker of its engine has made it."""
+    try:
+        data = stock_preview_audio(voice_id)
+    except ApplicationError as error:
+        if error.status == 404:
+            raise
+        return HttpResponse(error.message, status=error.status, content_type="text/plain")
+    return _audio(data, "audio/wav")
 
 
 def _upload_page(request: HttpRequest, form: VoiceUploadForm, status: int = 200) -> HttpResponse:

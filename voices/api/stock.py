@@ -18,10 +18,8 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.openapi import ErrorSerializer
-from voices.selectors import VoiceNotFound, stock_preview
-from voices.storage import ForeignPath, stock_read
+from voices.selectors import stock_preview_audio
 
 
 class _AnyAccept(DefaultContentNegotiation):
@@ -50,18 +48,7 @@ class VoicePreviewView(APIView):
         },
     )
     def get(self, request: Request, voice_id: str) -> HttpResponse:
-        path = stock_preview(voice_id)  # VoiceNotFound for an id that is no stock voice
-        try:
-            data = stock_read(path)
-        except (ForeignPath, FileNotFoundError, OSError):
-            if not path:
-                raise VoiceNotFound() from None
-            raise ApplicationError(
-                "This voice's preview is not made yet: a worker of its engine makes it when it "
-                "starts. Retry later.",
-                code="preview_unavailable",
-                status=503,
-            ) from None
+        data = stock_preview_audio(voice_id)  # VoiceNotFound, PreviewUnavailable
         response = HttpResponse(data, content_type="audio/wav")
         response["Content-Length"] = str(len(data))
         response["Cache-Control"] = "private, max-age=3600"

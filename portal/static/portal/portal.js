@@ -126,9 +126,8 @@
   });
 
   // Drag-and-drop onto a file input's drop zone.
-  document.addEventListener("DOMContentLoaded", function () {
-    document.documentElement.classList.add("js");
-    document.querySelectorAll("[data-dropzone]").forEach(function (zone) {
+  function initDropzones(root) {
+    root.querySelectorAll("[data-dropzone]").forEach(function (zone) {
       var input = zone.querySelector("input[type=file]");
       var label = zone.querySelector("[data-dropzone-name]");
       function show() { if (label && input.files.length) { label.textContent = input.files[0].name; } }
@@ -144,5 +143,71 @@
       });
       input.addEventListener("change", show);
     });
+  }
+
+  // A page the upload's request ended on (the voice after the redirect, or the form with its
+  // errors) takes the place of this one, as a plain submit would have loaded it.
+  function showPage(doc, url) {
+    if (url && url !== window.location.href) { window.history.pushState(null, "", url); }
+    document.title = doc.title;
+    var body = document.importNode(doc.body, true);
+    document.documentElement.replaceChild(body, document.body);
+    initDropzones(document);
+    if (window.htmx) { window.htmx.process(document.body); }
+    var heading = document.querySelector("main h1, h1");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+    window.scrollTo(0, 0);
+  }
+
+  // The clone form: upload with a progress bar (XMLHttpRequest reports the bytes sent), then
+  // follow the redirect. Without JavaScript the form posts as usual.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-upload-progress]");
+    if (!form || !window.XMLHttpRequest || !window.FormData) { return; }
+    event.preventDefault();
+    var wrap = form.querySelector("[data-upload-bar]");
+    var bar = wrap.querySelector("progress");
+    var status = wrap.querySelector("[data-upload-status]");
+    var button = form.querySelector("button[type=submit]");
+    var request = new XMLHttpRequest();
+    function failed(text) {
+      status.textContent = text;
+      button.disabled = false;
+    }
+    request.open("POST", form.action || window.location.href);
+    request.responseType = "document";
+    request.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) { return; }
+      var percent = Math.round((e.loaded / e.total) * 100);
+      bar.value = percent;
+      bar.textContent = percent + " %";
+    });
+    request.upload.addEventListener("load", function () {
+      bar.value = 100;
+      bar.textContent = "100 %";
+      status.textContent = "Uploaded; checking the file…";
+    });
+    request.addEventListener("load", function () {
+      var doc = request.response;
+      if (doc && doc.body && doc.title) {
+        showPage(doc, request.responseURL);
+      } else {
+        failed("The upload failed (" + request.status + "). Try again.");
+      }
+    });
+    request.addEventListener("error", function () {
+      failed("The upload failed: check your connection and try again.");
+    });
+    bar.value = 0;
+    bar.textContent = "0 %";
+    status.textContent = "";
+    wrap.hidden = false;
+    button.disabled = true;
+    request.send(new FormData(form));
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("js");
+    initDropzones(document);
   });
 })();
