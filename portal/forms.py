@@ -123,6 +123,15 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
 
 
+PLAYABLE_FORMATS = (
+    ("mp3", "MP3"),
+    ("opus", "Ogg Opus"),
+    ("wav", "WAV"),
+    ("aac", "AAC"),
+    ("flac", "FLAC"),
+)
+
+
 class PlaygroundForm(forms.Form):
     """What to say, in which voice; `voices` are (id, label) pairs the tenant may use."""
 
@@ -140,6 +149,14 @@ class PlaygroundForm(forms.Form):
     speed = forms.FloatField(
         min_value=0.25, max_value=4.0, initial=1.0, widget=forms.NumberInput(attrs={"step": "0.05"})
     )
+    # What a browser plays as it arrives; telephony's mulaw/alaw and raw pcm are for snippets
+    # and the API, not an <audio> element.
+    format = forms.ChoiceField(
+        choices=[(name, label) for name, label in PLAYABLE_FORMATS],
+        initial="mp3",
+        required=False,
+        help_text="The audio format the API would send; the page plays it as it arrives.",
+    )
 
     def __init__(self, *args: Any, voices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,3 +164,6 @@ class PlaygroundForm(forms.Form):
         assert isinstance(voice, forms.ChoiceField)
         voice.choices = voices
         self.fields["text"].validators.append(MaxLengthValidator(settings.TTS_MAX_INPUT_CHARACTERS))
+
+    def clean_format(self) -> str:
+        return str(self.cleaned_data.get("format") or "mp3")

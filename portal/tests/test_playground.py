@@ -196,3 +196,24 @@ def test_the_snippets_send_the_same_request(
     assert given["voice"] == "joe"
     assert given["speed"] == 1.25
     assert "base_url='http://testserver/v1'" in openai
+
+
+def test_the_chosen_format_reaches_the_request_and_every_snippet(
+    tenant_a: TenantFixture, make_member: MakeMember
+) -> None:
+    client = signed_in(make_member(tenant_a.tenant))
+    response = client.post(
+        "/portal/playground/", {"text": "Hi.", "voice": "joe", "speed": "1.0", "format": "opus"}
+    )
+    assert response.status_code == 200, response.content
+    snippets = response.json()["snippets"]
+    words = shlex.split(snippets["curl"].replace("\\\n", " "))
+    assert json.loads(words[words.index("-d") + 1])["format"] == "opus"
+    assert words[-1] == "speech.opus"
+    assert "open('speech.opus'" in snippets["python"]
+    assert "response_format='opus'" in snippets["openai"]
+    refused = client.post(
+        "/portal/playground/", {"text": "Hi.", "voice": "joe", "speed": "1.0", "format": "mulaw"}
+    )
+    assert refused.status_code == 400  # not playable in a browser
+    assert refused.json()["error"]["message"].startswith("format")

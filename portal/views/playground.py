@@ -77,7 +77,7 @@ def _api_body(form: PlaygroundForm) -> dict[str, Any]:
     body["voice"] = form.cleaned_data["voice"]
     if form.cleaned_data.get("language"):
         body["language"] = form.cleaned_data["language"]
-    body["format"] = "mp3"
+    body["format"] = form.cleaned_data["format"]
     if form.cleaned_data["speed"] != 1.0:
         body["speed"] = form.cleaned_data["speed"]
     return body
@@ -166,8 +166,8 @@ def speak(request: HttpRequest) -> HttpResponseBase:
         voice=form.cleaned_data["voice"],
         language=form.cleaned_data.get("language") or None,
         speed=form.cleaned_data["speed"],
-        output_format="mp3",
-        sample_rate=FORMATS["mp3"].default_rate,
+        output_format=form.cleaned_data["format"],
+        sample_rate=FORMATS[form.cleaned_data["format"]].default_rate,
         source="http",
     )
     try:
@@ -195,13 +195,14 @@ def snippets(request: HttpRequest, body: dict[str, Any]) -> dict[str, str]:
     url = request.build_absolute_uri("/v1/synthesize")
     base = request.build_absolute_uri("/v1")
     as_json = json.dumps(body, ensure_ascii=True)
+    file = f"speech.{FORMATS[body['format']].extension}"
     curl = "\n".join(
         [
             f"curl -N {shlex.quote(url)} \\",
             f'  -H "Authorization: Bearer ${KEY_VARIABLE}" \\',
             '  -H "Content-Type: application/json" \\',
             f"  -d {shlex.quote(as_json)} \\",
-            "  -o speech.mp3",
+            f"  -o {file}",
         ]
     )
     python = "\n".join(
@@ -214,7 +215,7 @@ def snippets(request: HttpRequest, body: dict[str, Any]) -> dict[str, str]:
             f'headers = {{"Authorization": f"Bearer {{os.environ[{KEY_VARIABLE!r}]}}"}}',
             f"with httpx.stream({'POST'!r}, {url!r}, json=body, headers=headers, timeout=60) as r:",
             "    r.raise_for_status()",
-            '    with open("speech.mp3", "wb") as out:',
+            f'    with open({file!r}, "wb") as out:',
             "        for chunk in r.iter_bytes():  # audio as it is made",
             "            out.write(chunk)",
         ]
@@ -224,7 +225,7 @@ def snippets(request: HttpRequest, body: dict[str, Any]) -> dict[str, str]:
         f"    model={settings.OPENAI_MODELS[0]!r},",
         f"    voice={body['voice']!r},",
         f"    input={json.dumps(text, ensure_ascii=True)},",
-        '    response_format="mp3",',
+        f"    response_format={body['format']!r},",
     ]
     if "speed" in body:
         speech.append(f"    speed={body['speed']!r},")
@@ -238,7 +239,7 @@ def snippets(request: HttpRequest, body: dict[str, Any]) -> dict[str, str]:
             "with client.audio.speech.with_streaming_response.create(",
             *speech,
             ") as response:",
-            '    response.stream_to_file("speech.mp3")',
+            f"    response.stream_to_file({file!r})",
         ]
     )
     return {"curl": curl, "python": python, "openai": openai}
