@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -177,6 +178,16 @@ def format_minor(amount_minor: int, currency: str) -> str:
     sign = "-" if amount_minor < 0 else ""
     major, minor = divmod(abs(amount_minor), 100)
     return f"{sign}{major:,}.{minor:02d} {currency}"
+
+
+def statement_csv_response(statement: Statement) -> HttpResponse:
+    """The statement as a CSV attachment named after its month (the API's and the portal's)."""
+    name = f"statement-{statement.period_start:%Y-%m}"
+    return HttpResponse(
+        statement_csv(statement),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 def statement_csv(statement: Statement) -> str:

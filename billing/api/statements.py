@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.api.usage import CSVRenderer
-from billing.statements import statement_csv, statement_html, tenant_statements
+from billing.statements import statement_csv_response, statement_html, tenant_statements
 from tenants.principal import principal_of
 
 
@@ -77,13 +77,8 @@ class StatementDetailView(APIView):
         if statement is None:
             raise Http404
         kind = request.query_params.get("format", "json")
-        name = f"statement-{statement.period_start:%Y-%m}"
         if kind == "csv":
-            return HttpResponse(
-                statement_csv(statement),
-                content_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-            )
+            return statement_csv_response(statement)
         if kind == "html":
             return HttpResponse(statement_html(statement), content_type="text/html; charset=utf-8")
         return Response(StatementSerializer(statement).data)

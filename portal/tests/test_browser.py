@@ -12,6 +12,7 @@ Playwright never downloads a browser. Without it these tests fail, saying so.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import subprocess
@@ -42,11 +43,12 @@ SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "heig
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 
-@pytest.fixture(scope="module")
-def browser(django_db_setup: None) -> Iterator[Any]:
-    """Chromium for this module's tests (after the test database exists: Playwright's sync API
-    keeps an event loop on this thread, which Django's async-safety check mistakes for async
-    code, so this module's plain synchronous ORM set-up runs with that check off)."""
+@contextlib.contextmanager
+def chromium(*args: str) -> Iterator[Any]:
+    """Debian's Chromium under Playwright, headless, with `args` (after the test database exists:
+    Playwright's sync API keeps an event loop on this thread, which Django's async-safety check
+    mistakes for async code, so the module's plain synchronous ORM set-up runs with that check
+    off)."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`; "
@@ -56,9 +58,22 @@ def browser(django_db_setup: None) -> Iterator[Any]:
 
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(args)
+        )
         yield launched
         launched.close()
+
+
+# A page's script may start playback (a test's click is synthetic, not a user's gesture).
+AUTOPLAY = "--autoplay-policy=no-user-gesture-required"
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup: None) -> Iterator[Any]:
+    """Chromium for this module's tests."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

@@ -12,37 +12,23 @@ from typing import Any
 import pytest
 
 from conftest import WorkerProcess
-from portal.tests.test_browser import (  # noqa: F401  (fixtures)
-    CHROMIUM,
+from portal.tests.test_browser import (
+    AUTOPLAY,
     People,
     _axe_problems,
     _shoot,
     _sign_in,
     _strict_context,
-    axe_source,
-    people,
+    chromium,
 )
 from tests.conftest import _daphne, service  # noqa: F401  (the real service, daphne)
 
 
 @pytest.fixture(scope="module")
 def browser(django_db_setup: None) -> Iterator[Any]:
-    """Chromium that may start audio without a gesture (the test's click is synthetic)."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--autoplay-policy=no-user-gesture-required"],
-        )
+    """Chromium that lets a script start playback."""
+    with chromium(AUTOPLAY) as launched:
         yield launched
-        launched.close()
 
 
 TEXT = (
@@ -53,9 +39,9 @@ TEXT = (
 
 def test_the_playground_streams_and_shows_time_to_first_audio(
     browser: Any,
-    people: People,  # noqa: F811
+    people: People,
     tts_worker: WorkerProcess,
-    axe_source: str,  # noqa: F811
+    axe_source: str,
 ) -> None:
     context, errors = _strict_context(browser)
     page = context.new_page()

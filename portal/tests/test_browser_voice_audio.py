@@ -19,7 +19,7 @@ import soundfile
 from django.core.files.storage import default_storage
 
 from portal.tests.test_browser import (
-    CHROMIUM,
+    AUTOPLAY,
     SIZES,
     People,
     _axe_problems,
@@ -28,6 +28,7 @@ from portal.tests.test_browser import (
     _strict_context,
     _tone_wav,
     axe_source,  # noqa: F401  (fixtures)
+    chromium,
     people,  # noqa: F401
 )
 from tenants.db import tenant_schema
@@ -56,22 +57,9 @@ def _until(page: Any, expression: str, timeout: float = 15.0) -> None:
 
 @pytest.fixture(scope="module")
 def browser(django_db_setup: None) -> Iterator[Any]:
-    """Chromium that lets a script start playback (see test_browser.browser)."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--autoplay-policy=no-user-gesture-required"],
-        )
+    """Chromium that lets a script start playback."""
+    with chromium(AUTOPLAY) as launched:
         yield launched
-        launched.close()
 
 
 def _spoken_wav(seconds: float = 8.0, rate: int = 24000) -> bytes:

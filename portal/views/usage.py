@@ -22,7 +22,7 @@ from billing.statements import (
     format_minor,
     month_start,
     previous_month,
-    statement_csv,
+    statement_csv_response,
     statement_html,
     tenant_statements,
 )
@@ -86,13 +86,8 @@ def statement_download(request: HttpRequest, statement_id: int, kind: str) -> Ht
     statement = tenant_statements(seat(request).principal.tenant_id).filter(pk=statement_id).first()
     if statement is None:
         raise Http404
-    name = f"statement-{statement.period_start:%Y-%m}"
     if kind == "csv":
-        return HttpResponse(
-            statement_csv(statement),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+        return statement_csv_response(statement)
     html = statement_html(statement)
     # Billing's printable page carries its own <style>: allow exactly that block by its hash,
     # and nothing else (no script at all) instead of the portal's policy.

@@ -11,6 +11,15 @@ from voices.models import Voice, VoiceConsent
 from voices.selectors import stock_voice, voice_status_detail
 
 
+def known_stock_voice(value: str) -> str:
+    """`value` if it names a stock voice; the field's 400 otherwise."""
+    if stock_voice(value) is None:
+        raise serializers.ValidationError(
+            f"Unknown stock voice {value!r}: see GET /v1/voices.", code="invalid_choice"
+        )
+    return value
+
+
 def voice_name_field(*, required: bool = True) -> serializers.RegexField:
     """A voice's name: unique in the tenant (the service answers 409 for one in use)."""
     return serializers.RegexField(
@@ -164,11 +173,7 @@ class VoiceCreateSerializer(serializers.Serializer[Any]):
     )
 
     def validate_base_voice(self, value: str) -> str:
-        if stock_voice(value) is None:
-            raise serializers.ValidationError(
-                f"Unknown stock voice {value!r}: see GET /v1/voices.", code="invalid_choice"
-            )
-        return value
+        return known_stock_voice(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         base = stock_voice(attrs["base_voice"])
@@ -241,11 +246,7 @@ class VoiceUpdateSerializer(serializers.Serializer[Any]):
     is_default = serializers.BooleanField(required=False)
 
     def validate_base_voice(self, value: str) -> str:
-        if stock_voice(value) is None:
-            raise serializers.ValidationError(
-                f"Unknown stock voice {value!r}: see GET /v1/voices.", code="invalid_choice"
-            )
-        return value
+        return known_stock_voice(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         voice: Voice = self.context["voice"]
