@@ -258,6 +258,10 @@ def test_a_member_and_an_outsider_are_refused(browser: Any, people: People) -> N
     assert response.status == 403
     page.get_by_role("heading", name="Not allowed").wait_for()
     _shoot(page, "forbidden")
+    for path in ("/portal/members/", "/portal/voices/upload/"):  # owners' and admins' too
+        assert page.goto(f"{url}{path}").status == 403, path
+    for path in ("/portal/", "/portal/voices/", "/portal/playground/", "/portal/usage/"):
+        assert page.goto(f"{url}{path}").status == 200, path  # what a member may use
     context.close()
 
     context, _ = _strict_context(browser)
@@ -266,6 +270,9 @@ def test_a_member_and_an_outsider_are_refused(browser: Any, people: People) -> N
     response = page.goto(f"{url}/portal/keys/{key_id}/revoke/")
     assert response.status == 404
     _shoot(page, "not-found")
+    voice = f"/portal/voices/{people.voice_id}/"
+    for path in (voice, f"{voice}clip/", f"{voice}waveform.svg", f"{voice}delete/"):
+        assert page.goto(f"{url}{path}").status == 404, path  # another tenant's: not found
     context.close()
 
 
