@@ -350,8 +350,7 @@ def test_a_member_hears_a_voice_in_the_playground(
     page.get_by_role("link", name="Playground").click()
     page.get_by_label("Text").fill("Thanks for calling.")
     page.get_by_role("button", name="Speak").click()
-    page.get_by_text("What the engine will say").wait_for()
-    assert "/portal/playground/stream/" in page.evaluate("document.querySelector('audio').src")
+    page.locator("audio[src*='/portal/playground/stream/']").wait_for(state="attached")
     _shoot(page, "playground-spoken")
     assert errors == []
     context.close()
