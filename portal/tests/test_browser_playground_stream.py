@@ -19,7 +19,9 @@ from portal.tests.test_browser import (
     _shoot,
     _sign_in,
     _strict_context,
+    axe_source,  # noqa: F401  (fixtures)
     chromium,
+    people,  # noqa: F401
 )
 from tests.conftest import _daphne, service  # noqa: F401  (the real service, daphne)
 
@@ -39,9 +41,9 @@ TEXT = (
 
 def test_the_playground_streams_and_shows_time_to_first_audio(
     browser: Any,
-    people: People,
+    people: People,  # noqa: F811
     tts_worker: WorkerProcess,
-    axe_source: str,
+    axe_source: str,  # noqa: F811
 ) -> None:
     context, errors = _strict_context(browser)
     page = context.new_page()
