@@ -37,6 +37,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import Sum
 from redis.commands.core import AsyncScript, Script
+from redis.exceptions import RedisError
 
 from billing import leases
 from billing.limits import Limits, limits_for
@@ -57,7 +58,8 @@ QUOTA_EXCEEDED = "quota_exceeded"
 
 # KEYS: 1 tenant rate, 2 key rate, 3 leases, 4 used, 5 held
 # ARGV: 1 id, 2 tenant rpm, 3 key rpm (-1: none), 4 max concurrent, 5 lease ttl ms,
-#       6 quota (-1: not enforced), 7 characters, 8 window ms, 9 month keys' ttl s
+#       6 quota (-1: not enforced), 7 characters, 8 window ms, 9 month keys' ttl s,
+#       10 '1': the rate limit only (a text preview: no lease, nothing reserved)
 # Returns {status, code, retry_ms, limit, remaining, reset_ms, used, reserved};
 # status 1 admitted, 0 refused (code says why), -1 the used counter must be rebuilt first.
 _ADMIT = """
@@ -119,6 +121,26 @@ if retry > 0 then
   return {0, 'rate_limit_exceeded', retry, limit, remaining, reset, used, 0}
 end
 
+local function take_rate_slots()
+  if tenant_rate then
+    redis.call('ZADD', KEYS[1], now, id)
+    redis.call('PEXPIRE', KEYS[1], window)
+  end
+  if key_rate then
+    redis.call('ZADD', KEYS[2], now, id)
+    redis.call('PEXPIRE', KEYS[2], window)
+  end
+  if shown then
+    remaining = math.max(0, remaining - 1)
+    if shown.count == 0 then reset = window end
+  end
+end
+
+if ARGV[10] == '1' then
+  take_rate_slots()
+  return {1, '', 0, limit, remaining, reset, used, 0}
+end
+
 -- concurrency: live leases (expired ones belonged to holders that stopped renewing)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then
@@ -140,14 +162,7 @@ if quota >= 0 and used + reserved + chars > quota then
 end
 
 -- admitted: now, and only now, write
-if tenant_rate then
-  redis.call('ZADD', KEYS[1], now, id)
-  redis.call('PEXPIRE', KEYS[1], window)
-end
-if key_rate then
-  redis.call('ZADD', KEYS[2], now, id)
-  redis.call('PEXPIRE', KEYS[2], window)
-end
+take_rate_slots()
 local ttl = tonumber(ARGV[5])
 redis.call('ZADD', KEYS[3], now + ttl, id)
 redis.call('PEXPIRE', KEYS[3], ttl * 2)
@@ -156,23 +171,20 @@ if quota >= 0 and chars > 0 then
   redis.call('EXPIRE', KEYS[5], tonumber(ARGV[9]))
   reserved = reserved + chars
 end
-if shown then
-  remaining = math.max(0, remaining - 1)
-  if shown.count == 0 then reset = window end
-end
 return {1, '', 0, limit, remaining, reset, used, reserved}
 """
 
 # KEYS: 1 leases, 2 held, 3 used
 # ARGV: 1 id, 2 more characters, 3 quota
 # Returns 1 when the reservation grew, 0 when it would pass the quota (nothing changes),
-# -1 when the admission no longer holds its lease (expired) or the counter is gone.
+# -1 when the admission no longer holds its lease (expired), -2 when the counter is gone.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry or tonumber(expiry) <= now then return -1 end
 local u = redis.call('GET', KEYS[3])
-if not expiry or tonumber(expiry) <= now or not u then return -1 end
+if not u then return -2 end
 local reserved = 0
 local held = redis.call('HGETALL', KEYS[2])
 for i = 1, #held, 2 do
@@ -181,6 +193,45 @@ for i = 1, #held, 2 do
 end
 if tonumber(u) + reserved + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+# KEYS: 1 leases, 2 held
+# ARGV: 1 id, 2 lease ttl ms, 3 concurrency limit, 4 characters reserved (0: none)
+# Returns 1 when the lease was renewed, 2 when it had expired and was taken again (its
+# reservation put back: a reservation counts only while its lease lives), 0 when it had expired
+# and the tenant's slots are all taken now (the synthesis must stop), -1 when it was settled.
+_KEEP = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local ttl = tonumber(ARGV[2])
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if expiry and tonumber(expiry) > now then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+  return 1
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+if tonumber(ARGV[4]) > 0 then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+end
+return 2
+"""
+
+# KEYS: 1 tenant rate, 2 key rate (or the same key twice when only one applies)
+# ARGV: 1 id, 2 window ms
+# Counts a request refused as invalid toward the rate limit (never refuses anything).
+_COUNT_REFUSED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2]))
+end
 return 1
 """
 
@@ -215,7 +266,10 @@ class Admission:
     reserved: int = 0  # characters this admission holds against the quota
     used: int = 0  # the month's characters billed before it
     quota: int | None = None  # the hard quota, when one is enforced
+    concurrency: int = 0  # the concurrency limit it was admitted under (to take a lost lease back)
     settled: bool = False
+    lost: bool = False  # its lease expired and could not be taken back: it must stop
+    rate_only: bool = False  # a text preview: a rate slot, no lease, nothing reserved
     _renewed: float = field(default_factory=time.monotonic, repr=False)
 
     def headers(self) -> dict[str, str]:
@@ -228,6 +282,19 @@ class Admission:
         if not self.allowed and self.retry_after:
             headers["Retry-After"] = str(self.retry_after)
         return headers
+
+
+class LeaseLost(ApplicationError):
+    """A running synthesis whose concurrency lease expired (its process stalled, or Redis was
+    unreachable for longer than a lease lives) and whose tenant has used the slot since."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This synthesis lost its concurrency slot (the service stalled); start it again.",
+            code="lease_expired",
+            status=503,
+            headers={"Retry-After": "1"},
+        )
 
 
 class AdmissionRefused(ApplicationError):
@@ -339,9 +406,11 @@ def concurrency_limit(limits: Limits) -> int:
 
 def billed_in_month(tenant_id: int, month: str) -> int:
     start, end = _month_bounds(month)
-    total = UsageRecord.objects.filter(
-        tenant_id=tenant_id, started_at__gte=start, started_at__lt=end
-    ).aggregate(total=Sum("characters_billed"))["total"]
+    total = (
+        UsageRecord.objects.closed()
+        .filter(tenant_id=tenant_id, started_at__gte=start, started_at__lt=end)
+        .aggregate(total=Sum("characters_billed"))["total"]
+    )
     return int(total or 0)
 
 
@@ -379,11 +448,13 @@ async def admit(
     lease_id: str,
     limits: Limits,
     now: datetime | None = None,
+    rate_only: bool = False,
 ) -> Admission:
     """Rate limit (tenant and key), concurrency lease and quota reservation, in one step.
-    `now` picks the calendar month (tests); the windows and leases use Redis's clock."""
+    `now` picks the calendar month (tests); the windows and leases use Redis's clock.
+    `rate_only`: the rate limit alone (a text preview: nothing is synthesized or reserved)."""
     month = month_of(now)
-    hard_quota = limits.monthly_characters if not limits.overage_allowed else None
+    hard_quota = None if limits.overage_allowed or rate_only else limits.monthly_characters
     tenant_id = principal.tenant_id
     keys = [
         rate_key("tenant", tenant_id),
@@ -402,6 +473,7 @@ async def admit(
         characters,
         WINDOW_MS,
         _seconds_to_month_end(month) + MONTH_KEY_GRACE_SECONDS,
+        "1" if rate_only else "0",
     ]
     script = _script(_client(), _ADMIT)
     result = await script(keys=keys, args=args)
@@ -423,9 +495,13 @@ async def admit(
         used=int(used),
         reserved=int(reserved),
         quota=hard_quota,
+        concurrency=concurrency_limit(limits),
+        rate_only=rate_only,
     )
     if admission.allowed:
         admission.reserved = characters if hard_quota is not None else 0
+        if rate_only:
+            admission.settled = True  # nothing to renew or settle
         return admission
     if code == QUOTA_EXCEEDED:
         admission.retry_after = _seconds_to_month_end(month)
@@ -436,11 +512,18 @@ async def admit(
 
 
 async def admit_request(
-    principal: Principal, *, characters: int, lease_id: str, limits: Limits
+    principal: Principal,
+    *,
+    characters: int,
+    lease_id: str,
+    limits: Limits,
+    rate_only: bool = False,
 ) -> Admission:
     """`admit` with the tenant's limits (the caller has them already: it checked the request
     against its plan); raises AdmissionRefused (429) for a refusal."""
-    admission = await admit(principal, characters=characters, lease_id=lease_id, limits=limits)
+    admission = await admit(
+        principal, characters=characters, lease_id=lease_id, limits=limits, rate_only=rate_only
+    )
     if not admission.allowed:
         raise AdmissionRefused(admission)
     return admission
@@ -448,7 +531,9 @@ async def admit_request(
 
 async def reserve_more(admission: Admission, characters: int) -> bool:
     """Grows an admission's reservation by `characters` (text streamed into a realtime
-    context). False when that would pass the hard quota; True when no quota applies."""
+    context). False when that would pass the hard quota; True when no quota applies. A lease
+    that expired is taken back first (its reservation with it) and the quota checked as ever;
+    raises LeaseLost when it cannot be: the quota is never skipped."""
     if admission.quota is None or characters <= 0:
         return True
     keys = [
@@ -457,26 +542,68 @@ async def reserve_more(admission: Admission, characters: int) -> bool:
         used_key(admission.tenant_id, admission.month),
     ]
     script = _script(_client(), _RESERVE)
-    result = int(await script(keys=keys, args=[admission.id, characters, admission.quota]))
-    if result == -1:  # the counter went (Redis restarted): rebuild it and try once more
-        await rebuild_used(admission.tenant_id, admission.month)
-        result = int(await script(keys=keys, args=[admission.id, characters, admission.quota]))
+    args: list[str | int] = [admission.id, characters, admission.quota]
+    for _attempt in range(3):
+        result = int(await script(keys=keys, args=args))
+        if result == -2:  # the counter went (Redis restarted): rebuild it, then again
+            await rebuild_used(admission.tenant_id, admission.month)
+        elif result == -1:  # the lease expired: take it back (or stop), then again
+            await keep(admission)
+        else:
+            break
+    else:
+        raise LeaseLost()
     if result == 1:
         admission.reserved += characters
-    return result != 0
+    return result == 1
 
 
-async def renew(admission: Admission, *, force: bool = False) -> None:
-    """Keeps the admission's lease alive: renews it when a third of its lifetime has passed
-    (cheap to call on every chunk)."""
-    if admission.settled or not admission.allowed:
-        return
-    now = time.monotonic()
-    if not force and now - admission._renewed < settings.LEASE_TTL_MS / 3000:
-        return
-    admission._renewed = now
-    lease_set = leases.LeaseSet(_client(), leases.synthesis_key(admission.tenant_id))
-    await lease_set.renew(admission.id)
+def _keep_call(admission: Admission) -> tuple[list[str], list[Any]]:
+    keys = [
+        leases.synthesis_key(admission.tenant_id),
+        held_key(admission.tenant_id, admission.month),
+        settled_key(admission.id),
+    ]
+    held = admission.reserved if admission.quota is not None else 0
+    return keys, [admission.id, settings.LEASE_TTL_MS, max(1, admission.concurrency), held]
+
+
+def _kept(admission: Admission, result: int) -> int:
+    admission._renewed = time.monotonic()
+    if result == 0:
+        admission.lost = True
+        logger.warning("a synthesis lost its lease", extra={"admission": admission.id})
+    elif result == 2:
+        logger.info("a synthesis took its expired lease back", extra={"admission": admission.id})
+    return result
+
+
+async def keep(admission: Admission) -> int:
+    """Renews the admission's lease; one that had expired is taken back with its reservation
+    while the tenant has a free slot, else the admission is marked `lost` (its synthesis must
+    stop: LeaseLost). Returns the script's answer (1 renewed, 2 taken back, 0 lost, -1
+    settled). Raises RedisError."""
+    if admission.settled or not admission.allowed or admission.lost:
+        return -1
+    keys, args = _keep_call(admission)
+    return _kept(admission, int(await _script(_client(), _KEEP)(keys=keys, args=args)))
+
+
+def keep_sync(admission: Admission) -> int:
+    """`keep` for the lease keeper's thread (`billing.keeper`)."""
+    if admission.settled or not admission.allowed or admission.lost:
+        return -1
+    keys, args = _keep_call(admission)
+    return _kept(admission, int(_sync_script(_KEEP)(keys=keys, args=args)))
+
+
+async def count_refused(principal: Principal, request_id: str) -> None:
+    """Counts a request refused as invalid (a 4xx other than 429) toward the tenant's and the
+    key's rate limits, so a client cannot probe or flood at no cost; limit refusals (429) do
+    not count. Never refuses anything itself."""
+    keys = [rate_key("tenant", principal.tenant_id), rate_key(*principal.rate_subject)]
+    args: list[str | int] = [f"refused:{request_id}", WINDOW_MS]
+    await _script(_client(), _COUNT_REFUSED)(keys=keys, args=args)
 
 
 def _settle_call(admission: Admission, billed_characters: int) -> tuple[list[str], list[Any]]:
@@ -492,7 +619,7 @@ def _settle_call(admission: Admission, billed_characters: int) -> tuple[list[str
 async def settle(admission: Admission, *, billed_characters: int) -> bool:
     """Releases the lease and turns the reservation into what was billed. Idempotent: a second
     call for the same id changes nothing (returns False)."""
-    if not admission.allowed:
+    if not admission.allowed or admission.rate_only:
         return False
     keys, args = _settle_call(admission, billed_characters)
     first = bool(await _script(_client(), _SETTLE)(keys=keys, args=args))
@@ -500,14 +627,46 @@ async def settle(admission: Admission, *, billed_characters: int) -> bool:
     return first
 
 
+SETTLE_RETRY_DELAYS = (0.05, 0.25)
+
+
 def settle_sync(admission: Admission, *, billed_characters: int) -> bool:
-    """`settle` for synchronous callers (the usage record is written in a thread)."""
-    if not admission.allowed:
+    """`settle` for synchronous callers (the usage record is written in a thread), retried
+    twice over a Redis blip; raises RedisError when every try failed (the caller marks its
+    usage record unsettled, and the reaper reconciles the month's counter from PostgreSQL)."""
+    if not admission.allowed or admission.rate_only:
         return False
     keys, args = _settle_call(admission, billed_characters)
-    first = bool(_sync_script(_SETTLE)(keys=keys, args=args))
+    for delay in (*SETTLE_RETRY_DELAYS, None):
+        try:
+            first = bool(_sync_script(_SETTLE)(keys=keys, args=args))
+            break
+        except (RedisError, OSError):
+            if delay is None:
+                raise
+            time.sleep(delay)
     admission.settled = True
     return first
+
+
+def reconcile_sync(tenant_id: int, month: str, admission_id: str) -> None:
+    """For a usage record whose settle never reached Redis: its lease and reservation are
+    dropped, its settle marked done (a late settle changes nothing) and the month's counter
+    deleted, so the next admission rebuilds it from PostgreSQL, which has the record."""
+    client = get_redis()
+    with client.pipeline(transaction=True) as pipe:
+        pipe.zrem(leases.synthesis_key(tenant_id), admission_id)
+        pipe.hdel(held_key(tenant_id, month), admission_id)
+        pipe.set(settled_key(admission_id), "1", ex=SETTLED_TTL_SECONDS)
+        pipe.delete(used_key(tenant_id, month))
+        pipe.execute()
+
+
+def lease_alive_sync(tenant_id: int, admission_id: str) -> bool:
+    """Whether a synthesis still holds its concurrency lease (its process keeps renewing it)."""
+    client = get_redis()
+    expiry = client.zscore(leases.synthesis_key(tenant_id), admission_id)
+    return expiry is not None and float(expiry) > time.time() * 1000
 
 
 @dataclass(frozen=True)

@@ -106,12 +106,24 @@ class TenantPlanOverride(models.Model):
         return f"override for {self.tenant}"
 
 
+class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
+    def closed(self) -> UsageRecordQuerySet:
+        """Records of syntheses that ended: what roll-ups, statements and quotas count."""
+        return self.exclude(status=UsageRecord.Status.OPEN)
+
+
 class UsageRecord(models.Model):
     """Exactly one per synthesis, in the public schema, keyed on the server-generated synthesis
     id. Characters billed are those of the input (SSML: its text content), never of the
-    normalized text; a cancelled synthesis bills the segments whose audio was delivered."""
+    normalized text; a cancelled synthesis bills the segments whose audio was delivered.
+
+    Written twice: `open` when the synthesis is admitted (so a web process that dies mid-stream
+    leaves a trace that the reaper, `billing.reaper`, closes), then closed once, when it ends.
+    `settled` says whether its admission's Redis counters took the billed characters; the
+    reaper reconciles those that did not."""
 
     class Status(models.TextChoices):
+        OPEN = "open"
         COMPLETED = "completed"
         CANCELLED = "cancelled"
         FAILED = "failed"
@@ -135,11 +147,24 @@ class UsageRecord(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices)
     error_code = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField()
-    ended_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    settled = models.BooleanField(
+        default=False, help_text="The admission's Redis counters took the billed characters."
+    )
+
+    objects = UsageRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["tenant", "-started_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-started_at"]),
+            # The reaper's scans: open or unsettled records only (a small partial index).
+            models.Index(
+                fields=["started_at"],
+                name="usage_unfinished",
+                condition=models.Q(status="open") | models.Q(settled=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.synthesis_id} {self.status} {self.characters_billed} chars"

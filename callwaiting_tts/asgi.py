@@ -13,6 +13,7 @@ django_http = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from callwaiting_tts.backpressure import BackpressureMiddleware  # noqa: E402
 from synthesis.consumers import StreamConsumer  # noqa: E402
 from tenants.sockets import ApiKeyAuthMiddleware  # noqa: E402
 
@@ -21,7 +22,8 @@ websocket_routes = [re_path(r"^v1/stream/?$", StreamConsumer.as_asgi())]
 application = ProtocolTypeRouter(
     {
         # Static files: WhiteNoise, a middleware of the Django app (settings.MIDDLEWARE).
-        "http": django_http,
+        # Each request learns how much of its response daphne holds unsent (slow readers).
+        "http": BackpressureMiddleware(django_http),
         "websocket": ApiKeyAuthMiddleware(URLRouter(websocket_routes)),
     }
 )

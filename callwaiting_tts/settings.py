@@ -165,6 +165,8 @@ CELERY_BEAT_SCHEDULE = {
     "close-statements": {"task": "billing.tasks.close_previous_month", "schedule": 86400.0},
     # Voices validated while no worker of their engine was configured start cloning once one is.
     "clone-validated-voices": {"task": "synthesis.tasks.clone_validated_voices", "schedule": 300.0},
+    # Closes usage records whose web process died mid-synthesis; reconciles failed settles.
+    "reap-usage": {"task": "synthesis.tasks.reap_usage", "schedule": 60.0},
 }
 
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
@@ -323,6 +325,14 @@ TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run a
 # a live call is worse than a late first word, so the default leaves room for that.
 TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "30"))
 TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
+# Slow readers (docs/limits.md): a streamed response waits while its connection holds more than
+# TTS_RESPONSE_BUFFER_BYTES unsent (the job pauses at its worker), and ends with `slow_reader`
+# when the reader takes nothing for TTS_SLOW_READER_SECONDS (under the worker's 30 s stall
+# time). A whole-file answer (`stream: false`) holds at most TTS_MAX_WHOLE_AUDIO_SECONDS of
+# audio; a longer one is refused with 413 `response_too_large` (stream it instead).
+TTS_RESPONSE_BUFFER_BYTES = env_int("TTS_RESPONSE_BUFFER_BYTES", 256 * 1024)
+TTS_SLOW_READER_SECONDS = float(env_str("TTS_SLOW_READER_SECONDS", "10"))
+TTS_MAX_WHOLE_AUDIO_SECONDS = float(env_str("TTS_MAX_WHOLE_AUDIO_SECONDS", "600"))
 
 # Voice uploads (POST /v1/voices/upload): the request body cap (413 past it), the longest clip
 # decoded (400 past it, found while decoding, so a tiny file of hours of audio costs no more),

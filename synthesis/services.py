@@ -7,7 +7,13 @@ and each realtime context, and the one place a synthesis ends in exactly one usa
     synthesis_start:  admit, then hand the whole plan to a worker (HTTP)
     a realtime text context is admitted empty and grows: synthesis_grow (limits and quota for
     each piece of text), synthesis_plan_unit (a speakable unit → plan), synthesis_open (a job)
-    synthesis_finish: the usage record and the tenant's log row, then settle the admission
+    synthesis_finish: the usage record (opened at admission) closed and the tenant's log row
+                      written, then the admission settled
+
+Every admitted synthesis has a usage record from its admission on (status `open`), and its lease
+is kept alive by the process's lease keeper (`billing.keeper`) until it is settled: a process
+that dies mid-synthesis leaves an open record that the reaper (`synthesis.reaper`) closes,
+billing what its workers reported as sent.
 
 Callers (views, the socket's session) only parse, call these and render.
 """
@@ -15,20 +21,24 @@ Callers (views, the socket's session) only parse, call these and render.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from billing import admission as admission_service
-from billing.admission import Admission
-from billing.limits import check_plan
+from billing import keeper
+from billing.admission import Admission, LeaseLost
+from billing.limits import Limits, check_plan
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from synthesis.contract.jobs import Job
@@ -41,7 +51,7 @@ from synthesis.text.model import Plan, locale_for
 from synthesis.text.ssml import SsmlError
 from tenants.db import tenant_schema
 from tenants.principal import Principal
-from voices.selectors import ResolvedVoice, voice_resolve, voice_resolve_async
+from voices.selectors import ResolvedVoice, voice_resolve_async
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +101,9 @@ class Synthesis:
     finished: bool = False
     status: str = ""  # the usage record's status once finished
     admission: Admission | None = None  # its rate, concurrency and quota admission
+    # HTTP under daphne: the bytes its connection holds unsent (callwaiting_tts.backpressure)
+    unsent: Callable[[], int] | None = None
+    failure: ApplicationError | None = None  # why a started stream ended early
 
     @property
     def stock(self) -> StockVoice:
@@ -126,21 +139,15 @@ async def synthesis_admit(
 ) -> Synthesis:
     """Validates, resolves the voice in the tenant's schema, plans the input under the engine's
     segment limit, checks it against the tenant's plan and admits it (rate limit, concurrency
-    lease, quota reservation of its characters). Nothing is handed to a worker yet. Raises
-    ApplicationError (bad input; 403 outside the plan; 429 AdmissionRefused over a limit)."""
-    _check_plain_text(data)  # a plain-text input over the limit costs no lookups
-    voice = await voice_resolve_async(
-        principal=principal, ref=data.voice, language=data.language, source=data.source
-    )
-    plan = Plan(segments=[], characters=0) if data.grows else plan_input(data, voice=voice)
-    limits = await admission_service.limits_of(principal)  # one cache GET, used twice
-    check_plan(
-        limits,
-        engine=voice.stock.engine,
-        output_format=data.output_format,
-        characters=plan.characters,
-        param=data.param,
-    )
+    lease, quota reservation of its characters). Nothing is handed to a worker yet; its usage
+    record is opened and its lease kept alive (`billing.keeper`). Raises ApplicationError (bad
+    input; 403 outside the plan; 429 AdmissionRefused over a limit; 503 when the record cannot
+    be written). A request refused as invalid counts toward the rate limit (`count_refused`)."""
+    try:
+        voice, plan, limits = await _checked(principal, data)
+    except ApplicationError as refused:
+        await refused_request(principal, request_id, refused)
+        raise
     synthesis = Synthesis(
         id=uuid.uuid4(),
         principal=principal,
@@ -154,7 +161,76 @@ async def synthesis_admit(
     synthesis.admission = await admission_service.admit_request(
         principal, characters=plan.characters, lease_id=str(synthesis.id), limits=limits
     )
+    try:
+        await database_sync_to_async(usage_open)(synthesis)
+    except BaseException:  # no record, no synthesis: give the slot and the reservation back
+        await asyncio.shield(_settle_quietly(synthesis.admission))
+        raise
+    keeper.hold(synthesis.admission)
     return synthesis
+
+
+async def _checked(
+    principal: Principal, data: SynthesisInput
+) -> tuple[ResolvedVoice, Plan, Limits]:
+    """The input checked and planned: the text front-end runs in a pool thread, never on the
+    event loop (daphne's) nor in the one thread sync views share."""
+    _check_plain_text(data)  # a plain-text input over the limit costs no lookups
+    voice = await voice_resolve_async(
+        principal=principal, ref=data.voice, language=data.language, source=data.source
+    )
+    if data.grows:
+        plan = Plan(segments=[], characters=0)
+    else:
+        plan = await sync_to_async(plan_input, thread_sensitive=False)(data, voice=voice)
+    limits = await admission_service.limits_of(principal)  # one cache GET, used twice
+    check_plan(
+        limits,
+        engine=voice.stock.engine,
+        output_format=data.output_format,
+        characters=plan.characters,
+        param=data.param,
+    )
+    return voice, plan, limits
+
+
+async def refused_request(principal: Principal, request_id: str, error: ApplicationError) -> None:
+    """A request refused as invalid (4xx other than a limit's 429) counts toward the rate
+    limit; a Redis failure here refuses nothing more."""
+    if 400 <= error.status < 500 and error.status != 429:
+        try:
+            await admission_service.count_refused(principal, request_id or str(uuid.uuid4()))
+        except (RedisError, OSError):
+            logger.warning("could not count a refused request")
+
+
+def usage_open(synthesis: Synthesis) -> UsageRecord:
+    """The synthesis's usage record, written at admission with status `open` (billed 0 until it
+    is closed). Raises ApplicationError 503 when PostgreSQL cannot take it."""
+    principal = synthesis.principal
+    try:
+        return UsageRecord.objects.create(
+            synthesis_id=synthesis.id,
+            tenant_id=principal.tenant_id,
+            api_key_id=principal.key_id,
+            request_id=synthesis.request_id[:128],
+            source=synthesis.input.source,
+            characters_billed=0,
+            voice=synthesis.voice.id,
+            engine=synthesis.stock.engine,
+            output_format=synthesis.input.output_format,
+            sample_rate=synthesis.input.sample_rate,
+            status=UsageRecord.Status.OPEN,
+            started_at=synthesis.started_at,
+        )
+    except DatabaseError:
+        logger.exception("could not open a usage record")
+        raise ApplicationError(
+            "The service cannot record usage right now; retry shortly.",
+            code="service_unavailable",
+            status=503,
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 async def synthesis_start(
@@ -165,11 +241,24 @@ async def synthesis_start(
     synthesis = await synthesis_admit(principal=principal, data=data, request_id=request_id)
     try:
         synthesis.stream = await synthesis_open(synthesis, synthesis.plan)
-    except BaseException:  # nothing was synthesized: free the slot and the reservation
-        if synthesis.admission is not None:
-            await asyncio.shield(_settle_quietly(synthesis.admission))
+    except BaseException as error:  # nothing was synthesized: recorded as failed, billed 0
+        code = error.code if isinstance(error, ApplicationError) else "cancelled"
+        await asyncio.shield(synthesis_end(synthesis, UsageRecord.Status.FAILED, code))
         raise
     return synthesis
+
+
+async def synthesis_end(synthesis: Synthesis, status: str, error_code: str = "") -> None:
+    """`synthesis_finish` from async code, always: a failure to record is logged, and the open
+    record is left for the reaper (which settles the admission too)."""
+    try:
+        await database_sync_to_async(synthesis_finish)(
+            synthesis, status=status, error_code=error_code
+        )
+    except Exception:
+        logger.exception(
+            "could not record the end of a synthesis", extra={"synthesis_id": str(synthesis.id)}
+        )
 
 
 def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
@@ -191,7 +280,13 @@ def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
         window=settings.TTS_CREDIT_WINDOW,
         deadline=time.time() + settings.TTS_JOB_TIMEOUT_SECONDS,
         schema_name=synthesis.principal.schema_name,
-        meta={"tenant": synthesis.principal.tenant_slug, "synthesis": str(synthesis.id)},
+        meta={
+            "tenant": synthesis.principal.tenant_slug,
+            "synthesis": str(synthesis.id),
+            # What each segment bills once its audio is sent: workers report it (the reaper
+            # bills it if this process dies before recording the synthesis).
+            "chars": [segment.chars for segment in plan.segments],
+        },
     )
 
 
@@ -230,11 +325,13 @@ async def synthesis_grow(synthesis: Synthesis, characters: int) -> None:
     synthesis.grown += characters
 
 
-def synthesis_plan_unit(synthesis: Synthesis, text: str) -> Plan | None:
-    """The plan of one speakable unit of a growing synthesis, under the engine's segment limit;
-    None when it has nothing to say (only punctuation). Raises ApplicationError."""
+async def synthesis_plan_unit(synthesis: Synthesis, text: str) -> Plan | None:
+    """The plan of one speakable unit of a growing synthesis, under the engine's segment limit
+    (made in a pool thread, off the event loop); None when it has nothing to say (only
+    punctuation). Raises ApplicationError."""
+    data = replace(synthesis.input, text=text, ssml=None)
     try:
-        return plan_input(replace(synthesis.input, text=text, ssml=None), voice=synthesis.voice)
+        return await sync_to_async(plan_input, thread_sensitive=False)(data, voice=synthesis.voice)
     except ApplicationError as error:
         if error.code == "empty_input":
             return None
@@ -283,13 +380,36 @@ def _check_length(characters: int, param: str) -> None:
         )
 
 
-def text_preview(*, principal: Principal, data: SynthesisInput) -> tuple[ResolvedVoice, Plan]:
-    """What the engine would be given for `data`, without synthesizing or billing anything."""
-    _check_plain_text(data)
-    voice = voice_resolve(
-        principal=principal, ref=data.voice, language=data.language, source=data.source
-    )
-    return voice, plan_input(data, voice=voice)
+async def text_preview(
+    *, principal: Principal, data: SynthesisInput, request_id: str, metered: bool = True
+) -> tuple[ResolvedVoice, Plan]:
+    """What the engine would be given for `data`, without synthesizing or billing anything.
+    Admitted like a synthesis, for the rate limit only (no lease, nothing reserved): the
+    front-end's work is not free. `metered=False`: a check before a synthesis that is admitted
+    itself (the portal's playground). Raises as `synthesis_admit`."""
+    try:
+        _check_plain_text(data)
+        voice = await voice_resolve_async(
+            principal=principal, ref=data.voice, language=data.language, source=data.source
+        )
+        limits = await admission_service.limits_of(principal)
+    except ApplicationError as refused:
+        await refused_request(principal, request_id, refused)
+        raise
+    if metered:
+        await admission_service.admit_request(
+            principal,
+            characters=0,
+            lease_id=f"preview:{uuid.uuid4()}",
+            limits=limits,
+            rate_only=True,
+        )
+    try:
+        plan = await sync_to_async(plan_input, thread_sensitive=False)(data, voice=voice)
+    except ApplicationError as refused:
+        await refused_request(principal, request_id, refused)
+        raise
+    return voice, plan
 
 
 # --- admission while running ----------------------------------------------------------------
@@ -302,68 +422,83 @@ async def _settle_quietly(admission: Admission) -> None:
         logger.warning("could not settle an admission", extra={"admission": admission.id})
 
 
-async def keep_admitted(synthesis: Synthesis) -> None:
-    """Renews the synthesis's concurrency lease when due: called as its audio flows."""
-    if synthesis.admission is not None:
-        with contextlib.suppress(RedisError, OSError):
-            await admission_service.renew(synthesis.admission)
+def check_admitted(synthesis: Synthesis) -> None:
+    """Raises LeaseLost when the synthesis's lease expired and could not be taken back (the
+    keeper renews it on a timer; called between chunks)."""
+    if synthesis.admission is not None and synthesis.admission.lost:
+        raise LeaseLost()
 
 
 # --- ending ---------------------------------------------------------------------------------
 
 
 def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "") -> UsageRecord:
-    """Records the end of a synthesis once (idempotent on its id): the public usage record and
-    the tenant's synthesis log row; then settles its admission (lease released, reservation
-    turned into the billed characters)."""
+    """Records the end of a synthesis once: its usage record, open since admission, is closed
+    (a second finish, or one after the reaper closed it, changes nothing) and the tenant's
+    synthesis log row written; then its admission is settled (lease released, reservation
+    turned into the billed characters). The record says `settled` only once Redis took the
+    billed characters: a settle that failed after its retries is reconciled by the reaper."""
     rate = synthesis.stock.sample_rate
     ended = timezone.now()
     principal = synthesis.principal
-    record, created = UsageRecord.objects.get_or_create(
-        synthesis_id=synthesis.id,
-        defaults={
-            "tenant_id": principal.tenant_id,
-            "api_key_id": principal.key_id,
-            "request_id": synthesis.request_id[:128],
-            "source": synthesis.input.source,
-            "characters_billed": synthesis.billed_characters(status),
-            "audio_seconds_synthesized": synthesis.samples_synthesized / rate,
-            "audio_seconds_delivered": synthesis.samples_delivered / rate,
-            "voice": synthesis.voice.id,
-            "engine": synthesis.stock.engine,
-            "output_format": synthesis.input.output_format,
-            "sample_rate": synthesis.input.sample_rate,
-            "status": status,
-            "error_code": error_code,
-            "started_at": synthesis.started_at,
-            "ended_at": ended,
-        },
-    )
-    if created:
-        with tenant_schema(principal.schema_name):
-            SynthesisRecord.objects.create(
-                id=synthesis.id,
-                api_key_prefix=principal.prefix,
-                voice=synthesis.voice.id,
-                engine=synthesis.stock.engine,
-                output_format=synthesis.input.output_format,
-                characters=record.characters_billed,
-                audio_seconds=record.audio_seconds_delivered,
-                status={"completed": "done"}.get(status, status),
-                request_id=synthesis.request_id[:128],
-                finished_at=ended,
-            )
-    if synthesis.admission is not None:  # idempotent: a second finish changes nothing
+    values = {
+        "characters_billed": synthesis.billed_characters(status),
+        "audio_seconds_synthesized": synthesis.samples_synthesized / rate,
+        "audio_seconds_delivered": synthesis.samples_delivered / rate,
+        "status": status,
+        "error_code": error_code,
+        "ended_at": ended,
+        "settled": synthesis.admission is None,
+    }
+    records = UsageRecord.objects.filter(synthesis_id=synthesis.id)
+    closed = records.filter(status=UsageRecord.Status.OPEN).update(**values)
+    if not closed:
+        record = records.first()
+        if record is not None:  # finished before, or closed by the reaper: leave it
+            _finished(synthesis, status)
+            return record
+        # Never opened (a synthesis admitted by code that predates opening, e.g. a bench).
+        UsageRecord.objects.create(
+            synthesis_id=synthesis.id,
+            tenant_id=principal.tenant_id,
+            api_key_id=principal.key_id,
+            request_id=synthesis.request_id[:128],
+            source=synthesis.input.source,
+            voice=synthesis.voice.id,
+            engine=synthesis.stock.engine,
+            output_format=synthesis.input.output_format,
+            sample_rate=synthesis.input.sample_rate,
+            started_at=synthesis.started_at,
+            **values,
+        )
+    record = records.get()
+    with tenant_schema(principal.schema_name):
+        SynthesisRecord.objects.create(
+            id=synthesis.id,
+            api_key_prefix=principal.prefix,
+            voice=synthesis.voice.id,
+            engine=synthesis.stock.engine,
+            output_format=synthesis.input.output_format,
+            characters=record.characters_billed,
+            audio_seconds=record.audio_seconds_delivered,
+            status={"completed": "done"}.get(status, status),
+            request_id=synthesis.request_id[:128],
+            finished_at=ended,
+        )
+    if synthesis.admission is not None:
         try:
             admission_service.settle_sync(
                 synthesis.admission, billed_characters=record.characters_billed
             )
-        except (RedisError, OSError):  # the lease expires; the counter is rebuilt from here
+        except (RedisError, OSError):  # the reaper rebuilds the month's counter from here
             logger.warning(
                 "could not settle an admission", extra={"synthesis_id": str(synthesis.id)}
             )
-    synthesis.finished = True
-    synthesis.status = status
+        else:
+            records.update(settled=True)
+            record.settled = True
+        keeper.release(synthesis.admission)
+    _finished(synthesis, status)
     logger.info(
         "synthesis finished",
         extra={
@@ -375,3 +510,8 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
         },
     )
     return record
+
+
+def _finished(synthesis: Synthesis, status: str) -> None:
+    synthesis.finished = True
+    synthesis.status = status

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from callwaiting_tts.celery import send_to_tenant
+from synthesis import reaper
 from synthesis.cloning import voice_condition, voice_start_cloning
 from synthesis.models import SynthesisRecord
 from synthesis.stream import SynthesisFailed
@@ -35,6 +36,13 @@ def purge_all_synthesis_logs() -> int:
     for schema_name in schemas:
         send_to_tenant(purge_synthesis_log, schema_name, settings.SYNTHESIS_LOG_RETENTION_DAYS)
     return len(schemas)
+
+
+@shared_task(name="synthesis.tasks.reap_usage", ignore_result=True)
+def reap_usage() -> dict[str, int]:
+    """Closes the usage records of syntheses whose process died (`synthesis.reaper`)."""
+    reaped = reaper.reap()
+    return {"closed": reaped.closed, "reconciled": reaped.reconciled}
 
 
 @shared_task(name="synthesis.tasks.condition_voice", bind=True, max_retries=6)

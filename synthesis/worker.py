@@ -66,10 +66,15 @@ class ActiveJob:
     acked: int = 0
     samples: int = 0
     cancelled: bool = False
+    reported: set[int] = field(default_factory=set)  # segments whose characters were reported
 
     @property
     def has_credit(self) -> bool:
         return self.sent - self.acked < self.job.window
+
+
+# Long enough for the reaper (every minute, for records whose lease expired) to read it.
+PROGRESS_TTL_SECONDS = 3 * 3600
 
 
 def _next_chunk(chunks: Iterator[Chunk]) -> Chunk | None:
@@ -359,11 +364,26 @@ class Worker:
         await self._send(
             active.job,
             messages.AUDIO,
+            progress=self._progress(active, chunk),
             seq=active.sent,
             pcm=chunk.pcm,
             segment=chunk.segment,
             segment_end=chunk.segment_end,
         )
+
+    def _progress(self, active: ActiveJob, chunk: Chunk) -> dict[str, int] | None:
+        """What this chunk adds to its synthesis's sent figures (`Keys.progress`): its samples,
+        and the characters of its segment the first time that segment sends audio (the web side
+        bills a segment once any of its audio was delivered; the reaper bills what was sent)."""
+        if not active.job.meta.get("synthesis"):
+            return None
+        added = {"samples": chunk.samples}
+        chars = active.job.meta.get("chars")
+        if chunk.segment not in active.reported and isinstance(chars, list):
+            active.reported.add(chunk.segment)
+            if 0 <= chunk.segment < len(chars):
+                added["chars"] = int(chars[chunk.segment])
+        return added
 
     async def _reap(self) -> None:
         now, wall = time.monotonic(), time.time()
@@ -391,11 +411,24 @@ class Worker:
         for active in list(self.active.values()):
             await self._finish(active, messages.ERROR, code=code, message=message)
 
-    async def _send(self, job: Job | PrepareJob, kind: str, **fields: Any) -> None:
+    async def _send(
+        self,
+        job: Job | PrepareJob,
+        kind: str,
+        *,
+        progress: dict[str, int] | None = None,
+        **fields: Any,
+    ) -> None:
         message = messages.pack({"type": kind, "job_id": job.job_id, **fields})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(job.reply, message)
             pipe.expire(job.reply, messages.REPLY_TTL_SECONDS)
+            if progress is not None and isinstance(job, Job):
+                key = self.keys.progress(str(job.meta["synthesis"]))
+                for name, amount in progress.items():
+                    pipe.hincrby(key, name, amount)
+                pipe.hset(key, "rate", self.engine.sample_rate)
+                pipe.expire(key, PROGRESS_TTL_SECONDS)
             await pipe.execute()
 
     # --- heartbeat ---------------------------------------------------------------------------

@@ -106,7 +106,10 @@ def _prepare_stream(request: HttpRequest) -> HttpResponse:
         return error_response(400, "invalid_request", f"{field}: {message}", request=request)
     data = serializer.to_input()
     try:
-        voice, plan = text_preview(principal=member.principal, data=data)
+        # Not metered: the stream this check precedes is admitted itself.
+        voice, plan = async_to_sync(text_preview)(
+            principal=member.principal, data=data, request_id="", metered=False
+        )
     except ApplicationError as error:
         return error_response(error.status, error.code, error.message, request=request)
     token = secrets.token_urlsafe(24)

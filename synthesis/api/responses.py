@@ -9,27 +9,77 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from channels.db import database_sync_to_async
+from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from billing.models import UsageRecord
+from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.logs import request_id_var, tenant_var
 from synthesis.audio.encode import AudioPipeline, encode_whole
 from synthesis.audio.formats import FORMATS
-from synthesis.services import Synthesis, keep_admitted, synthesis_finish
-from synthesis.stream import SynthesisFailed
+from synthesis.services import Synthesis, check_admitted, synthesis_end
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
 
 
+class SlowReader(ApplicationError):
+    """The client took nothing of the response for `TTS_SLOW_READER_SECONDS`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"The client read nothing for {settings.TTS_SLOW_READER_SECONDS:g} s; "
+            "the stream was ended.",
+            code="slow_reader",
+            status=408,
+        )
+
+
+class ResponseTooLarge(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__(
+            f"A whole-file answer holds at most {settings.TTS_MAX_WHOLE_AUDIO_SECONDS:g} s of "
+            "audio; send `stream: true` or a shorter input.",
+            code="response_too_large",
+            status=413,
+        )
+
+
 async def _end(synthesis: Synthesis, status: str, error_code: str = "") -> None:
+    """Ends the synthesis whatever happens on the way: the job is cancelled at its worker (a
+    Redis failure there is logged) and the usage record is always closed."""
     if synthesis.stream is not None:
-        await synthesis.stream.close()
-    await database_sync_to_async(synthesis_finish)(synthesis, status=status, error_code=error_code)
+        try:
+            await synthesis.stream.close()
+        except Exception:
+            logger.warning("could not close a job stream", extra={"synthesis_id": synthesis.id})
+    await synthesis_end(synthesis, status, error_code)
+
+
+async def _drain(synthesis: Synthesis) -> None:
+    """Waits while the connection holds more than `TTS_RESPONSE_BUFFER_BYTES` unsent: the
+    credit window then pauses the job at its worker. Raises SlowReader when the reader takes
+    nothing for `TTS_SLOW_READER_SECONDS` (nothing unsent shrank in that time)."""
+    unsent = synthesis.unsent
+    if unsent is None:
+        return
+    limit = settings.TTS_RESPONSE_BUFFER_BYTES
+    held = unsent()
+    if held <= limit:
+        return
+    since = time.monotonic()
+    lowest = held
+    while held > limit:
+        await asyncio.sleep(0.02)
+        held = unsent()
+        if held < lowest:
+            lowest, since = held, time.monotonic()
+        elif time.monotonic() - since > settings.TTS_SLOW_READER_SECONDS:
+            raise SlowReader()
 
 
 @dataclass(frozen=True)
@@ -57,7 +107,8 @@ async def _encoded_with_marks(
     status, error_code = Status.CANCELLED, ""
     try:
         async for chunk in synthesis.stream.chunks():
-            await keep_admitted(synthesis)  # its concurrency lease, while audio flows
+            check_admitted(synthesis)  # its lease, kept on a timer by billing.keeper
+            await _drain(synthesis)  # a slow reader: wait (bounded), or end the stream
             marks: list[MarkEvent] = []
             if chunk.segment not in started and chunk.segment < len(segments):
                 started.add(chunk.segment)
@@ -81,12 +132,13 @@ async def _encoded_with_marks(
         if tail:
             yield [], tail
         status = Status.COMPLETED
-    except SynthesisFailed as failure:
+    except ApplicationError as failure:  # SynthesisFailed, LeaseLost, SlowReader
         status, error_code = Status.FAILED, failure.code
         logger.warning(
             "synthesis failed after the first byte; body ends early",
             extra={"synthesis_id": str(synthesis.id), "code": failure.code},
         )
+        synthesis.failure = failure
     finally:
         await asyncio.shield(_end(synthesis, status, error_code))
 
@@ -141,6 +193,20 @@ async def _native_sse(synthesis: Synthesis) -> AsyncIterator[bytes]:
             yield _event({"type": "mark", "name": mark.name, "time_ms": mark.time_ms})
         if data:
             yield _event({"type": "audio", "audio": base64.b64encode(data).decode()})
+    if synthesis.failure is not None:  # the stream's end says why, in the error shape
+        failure = synthesis.failure
+        yield _event(
+            {
+                "type": "error",
+                **error_body(
+                    status=failure.status,
+                    code=failure.code,
+                    message=failure.message,
+                    param=None,
+                    request_id=synthesis.request_id,
+                ),
+            }
+        )
     if synthesis.finished and synthesis.status == Status.COMPLETED:
         audio_ms = synthesis.samples_delivered * 1000 // synthesis.stock.sample_rate
         yield _event(
@@ -166,14 +232,19 @@ def server_sent_events(synthesis: Synthesis) -> StreamingHttpResponse:
 
 
 async def whole_audio(synthesis: Synthesis) -> bytes:
-    """All audio, encoded as one file. A failure raises before any byte is sent."""
+    """All audio, encoded as one file. A failure raises before any byte is sent; so does audio
+    longer than `TTS_MAX_WHOLE_AUDIO_SECONDS` (ResponseTooLarge, 413: what the web process
+    holds for one answer is bounded)."""
     assert synthesis.stream is not None
     pcm = bytearray()
     status, error_code = Status.CANCELLED, ""
+    bound = int(settings.TTS_MAX_WHOLE_AUDIO_SECONDS * synthesis.stock.sample_rate) * 2
     try:
         async for chunk in synthesis.stream.chunks():
-            await keep_admitted(synthesis)
+            check_admitted(synthesis)
             synthesis.received(len(chunk.pcm) // 2)
+            if len(pcm) + len(chunk.pcm) > bound:
+                raise ResponseTooLarge()
             pcm += chunk.pcm
         data = await asyncio.to_thread(
             encode_whole,
@@ -187,7 +258,7 @@ async def whole_audio(synthesis: Synthesis) -> bytes:
         synthesis.samples_delivered = synthesis.samples_synthesized
         status = Status.COMPLETED
         return data
-    except SynthesisFailed as failure:
+    except ApplicationError as failure:  # SynthesisFailed, LeaseLost, ResponseTooLarge
         status, error_code = Status.FAILED, failure.code
         raise
     finally:

@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
@@ -16,6 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from callwaiting_tts.backpressure import UNSENT
+from callwaiting_tts.errors import ApplicationError
 from synthesis.api import responses
 from synthesis.api.serializers import (
     PreviewResultSerializer,
@@ -23,9 +26,15 @@ from synthesis.api.serializers import (
     SpeechSerializer,
     SynthesizeSerializer,
 )
-from synthesis.services import Synthesis, SynthesisInput, synthesis_start, text_preview
+from synthesis.services import (
+    Synthesis,
+    SynthesisInput,
+    refused_request,
+    synthesis_start,
+    text_preview,
+)
 from synthesis.text.model import Plan
-from tenants.principal import principal_of
+from tenants.principal import Principal, principal_of
 
 
 class AudioNegotiation(DefaultContentNegotiation):
@@ -51,10 +60,29 @@ _AUDIO = OpenApiResponse(
 def _start(request: Request, data: SynthesisInput) -> Synthesis:
     principal = principal_of(request)
     request_id = getattr(request._request, "request_id", "")
-    return async_to_sync(synthesis_start)(principal=principal, data=data, request_id=request_id)
+    synthesis = async_to_sync(synthesis_start)(
+        principal=principal, data=data, request_id=request_id
+    )
+    # Under daphne: how much of the response its connection holds unsent (slow readers).
+    synthesis.unsent = getattr(request._request, "scope", {}).get(UNSENT)
+    return synthesis
 
 
-class SynthesizeView(APIView):
+class MeteredView(APIView):
+    """A synthesis endpoint: a request refused as invalid before it reaches the service (the
+    serializer's 400) counts toward the rate limit, as the service's own refusals do."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, ValidationError | ParseError):
+            principal = getattr(self.request, "principal", None)
+            if isinstance(principal, Principal):
+                request_id = getattr(self.request._request, "request_id", "")
+                error = ApplicationError("invalid", code="invalid_request", status=400)
+                async_to_sync(refused_request)(principal, request_id, error)
+        return super().handle_exception(exc)
+
+
+class SynthesizeView(MeteredView):
     parser_classes = [JSONParser]
     content_negotiation_class = AudioNegotiation
     required_scopes = {"POST": "synthesize"}
@@ -81,7 +109,7 @@ class SynthesizeView(APIView):
         return responses.whole(synthesis, async_to_sync(responses.whole_audio)(synthesis))
 
 
-class SpeechView(APIView):
+class SpeechView(MeteredView):
     """OpenAI-compatible speech: point the OpenAI SDK's `base_url` at `.../v1`."""
 
     parser_classes = [JSONParser]
@@ -106,9 +134,9 @@ class SpeechView(APIView):
         return responses.streamed(synthesis)
 
 
-class TextPreviewView(APIView):
+class TextPreviewView(MeteredView):
     """What the engine will be given: segments of normalized text with their pauses, prosody
-    and marks. Nothing is synthesized or billed."""
+    and marks. Nothing is synthesized or billed; it counts toward the rate limit."""
 
     parser_classes = [JSONParser]
     required_scopes = {"POST": "synthesize"}
@@ -122,7 +150,10 @@ class TextPreviewView(APIView):
         serializer = PreviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         principal = principal_of(request)
-        voice, plan = text_preview(principal=principal, data=serializer.to_input())
+        request_id = getattr(request._request, "request_id", "")
+        voice, plan = async_to_sync(text_preview)(
+            principal=principal, data=serializer.to_input(), request_id=request_id
+        )
         return Response(preview_body(plan, voice_id=voice.id, engine=voice.stock.engine))
 
 

@@ -37,3 +37,9 @@ class Keys:
 
     def control(self, worker_id: str) -> str:
         return f"{self.prefix}:tts:control:{worker_id}"
+
+    def progress(self, synthesis_id: str) -> str:
+        """What workers sent for one synthesis (a hash: `chars` billed by the segments whose
+        audio was sent, `samples`, `rate`), summed over its jobs: the reaper bills it when the
+        web process that ran the synthesis died before recording it."""
+        return f"{self.prefix}:tts:progress:{synthesis_id}"

@@ -18,16 +18,14 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from channels.db import database_sync_to_async
 from redis.exceptions import RedisError
 
-from billing import admission as admission_service
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError, error_body
 from synthesis.realtime.buffer import TextBuffer
 from synthesis.realtime.messages import Options
 from synthesis.realtime.output import Output, Send
-from synthesis.services import Synthesis, synthesis_finish, synthesis_open, synthesis_plan_unit
+from synthesis.services import Synthesis, synthesis_end, synthesis_open, synthesis_plan_unit
 from synthesis.stream import JobStream
 from synthesis.text.model import Plan
 
@@ -155,7 +153,7 @@ class Context:
             while not self.cancelled.is_set():
                 item = await self.items.get()
                 if isinstance(item, TextUnit):
-                    plan = synthesis_plan_unit(self.synthesis, item.text)
+                    plan = await synthesis_plan_unit(self.synthesis, item.text)
                     if plan is not None:  # None: only punctuation, nothing to say
                         await self._open(plan)
                 else:
@@ -253,18 +251,12 @@ class Context:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.spoken.wait(), 5)
             synthesis.plan = replace(synthesis.plan, characters=self.billed_characters)
-            if synthesis.plan.characters:
-                await database_sync_to_async(synthesis_finish)(
-                    synthesis, status=status, error_code=error_code
-                )
         except Exception:
-            logger.exception("could not record a realtime context", extra={"context": self.id})
+            logger.exception("could not wind a realtime context down", extra={"context": self.id})
         finally:
-            # Settled by synthesis_finish with what was billed; a second settle is a no-op,
-            # and a context that billed nothing is settled here for nothing.
-            if synthesis.admission is not None:
-                with contextlib.suppress(Exception):
-                    await admission_service.settle(synthesis.admission, billed_characters=0)
+            # Always recorded (its record is open since `start`), even when it billed nothing:
+            # closing it settles the admission; a failure leaves it to the reaper.
+            await synthesis_end(synthesis, status, error_code)
 
 
 def internal_error() -> ApplicationError:

@@ -18,7 +18,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from billing import admission as admission_service
-from billing.admission import CONCURRENCY_LIMIT_EXCEEDED, AdmissionRefused
+from billing.admission import CONCURRENCY_LIMIT_EXCEEDED, AdmissionRefused, LeaseLost
 from billing.models import UsageRecord
 from callwaiting_tts.errors import ApplicationError
 from synthesis.realtime.context import Context, redis_lost
@@ -178,7 +178,9 @@ class Session:
                 admission = context.synthesis.admission
                 if not context.finished and admission and not self.stop_renewing.is_set():
                     with contextlib.suppress(Exception):  # a Redis blip: next time
-                        await admission_service.renew(admission, force=True)
+                        await admission_service.keep(admission)
+                    if admission.lost:  # expired, and the slot was taken since: stop it
+                        await context.fail(LeaseLost())
 
     def _context(self, message: dict[str, Any], *, writable: bool) -> Context:
         context_id = message.get("context_id")

@@ -1,0 +1,63 @@
+"""How much of a response the web process holds unsent, so a slow reader cannot pile audio up.
+
+daphne applies no backpressure: `send()` of a body chunk returns at once and Twisted keeps
+whatever the socket did not take in its transport's buffer, so a client that reads slowly (or
+not at all) would make the web process hold the whole synthesis. The ASGI wrapper below gives
+each HTTP request a probe, `scope[UNSENT]`, returning the bytes its connection's transport holds
+unsent; streaming responses wait while it is over `TTS_RESPONSE_BUFFER_BYTES` (the credit window
+then pauses the job at its worker, so nothing accumulates anywhere) and end the stream when the
+reader makes no progress for `TTS_SLOW_READER_SECONDS` (`synthesis.api.responses`).
+
+The probe reads daphne's protocol object out of the `send` callable daphne hands the app (a
+`functools.partial` of `Server.handle_reply` bound to the request's protocol) and Twisted's
+`FileDescriptor` buffers; under any other server, or a transport without those attributes, there
+is no probe (None) and responses rely on their byte bounds alone. Both run on the event loop's
+thread (daphne runs Twisted's asyncio reactor), so reading them is safe.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+UNSENT = "cwtts.unsent"
+
+Probe = Callable[[], int]
+Scope = dict[str, Any]
+Asgi = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Any]
+
+
+def _transport_of(send: Any) -> Any | None:
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    protocol = send.args[0]
+    channel = getattr(protocol, "channel", None)
+    return getattr(channel, "transport", None)
+
+
+def unsent_probe(send: Any) -> Probe | None:
+    """A function returning the bytes the connection behind `send` holds unsent, or None."""
+    transport = _transport_of(send)
+    if transport is None or not hasattr(transport, "_tempDataLen"):
+        return None
+
+    def unsent() -> int:
+        buffered = len(getattr(transport, "dataBuffer", b"")) - int(getattr(transport, "offset", 0))
+        return max(0, buffered) + int(getattr(transport, "_tempDataLen", 0))
+
+    return unsent
+
+
+class BackpressureMiddleware:
+    """ASGI: puts the unsent-bytes probe in every HTTP scope daphne serves."""
+
+    def __init__(self, app: Asgi) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        if scope.get("type") == "http":
+            probe = unsent_probe(send)
+            if probe is not None:
+                scope = {**scope, UNSENT: probe}
+        return await self.app(scope, receive, send)
