@@ -83,10 +83,10 @@ async def test_a_socket_context_cuts_its_text_under_the_engines_own_limit(
             units.append(item.text)
         assert len(units) >= 4
         assert all(len(unit.strip()) <= LIMIT for unit in units)
-        plan = synthesis_plan_unit(synthesis, "We open at nine, we close at five. " * 4)
+        plan = await synthesis_plan_unit(synthesis, "We open at nine, we close at five. " * 4)
         assert plan is not None
         assert all(len(segment.text) <= LIMIT for segment in plan.segments)
-        assert synthesis_plan_unit(synthesis, "   ") is None  # nothing to say
+        assert await synthesis_plan_unit(synthesis, "   ") is None  # nothing to say
     finally:
         assert synthesis.admission is not None
         await admission.settle(synthesis.admission, billed_characters=0)
@@ -112,7 +112,11 @@ async def test_every_job_names_the_tenants_schema_and_its_synthesis(make_tenant)
         first = synthesis_job(synthesis, synthesis.plan)
         second = synthesis_job(synthesis, synthesis.plan)
         assert first.schema_name == principal.schema_name == tenant.tenant.schema_name
-        assert first.meta == {"tenant": principal.tenant_slug, "synthesis": str(synthesis.id)}
+        assert first.meta == {
+            "tenant": principal.tenant_slug,
+            "synthesis": str(synthesis.id),
+            "chars": [segment.chars for segment in synthesis.plan.segments],
+        }
         assert first.job_id != second.job_id  # a job id is claimed once; units each have one
         assert [s.speed for s in first.segments] == [2.0]
         assert (first.engine, first.voice) == ("piper", "joe")
