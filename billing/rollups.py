@@ -38,7 +38,8 @@ def rollup_usage(granularity: str, start: datetime, end: datetime) -> int:
         raise ValueError(f"granularity must be hour or day, not {granularity!r}")
     start, end = bucket_floor(start, granularity), bucket_ceil(end, granularity)
     sums = (
-        UsageRecord.objects.filter(started_at__gte=start, started_at__lt=end)
+        UsageRecord.objects.closed()
+        .filter(started_at__gte=start, started_at__lt=end)
         .annotate(bucket=Trunc("started_at", granularity, tzinfo=UTC))
         .values("bucket", "tenant_id", "api_key_id", "voice")
         .annotate(

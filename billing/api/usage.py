@@ -101,7 +101,7 @@ def _numbers(row: Mapping[str, Any]) -> dict[str, Any]:
 def usage_report(tenant_id: int, start: date, end: date, granularity: str) -> dict[str, Any]:
     since = datetime.combine(start, time.min, UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, UTC)
-    records = UsageRecord.objects.filter(
+    records = UsageRecord.objects.closed().filter(
         tenant_id=tenant_id, started_at__gte=since, started_at__lt=until
     )
     trunc = TruncHour if granularity == "hour" else TruncDay

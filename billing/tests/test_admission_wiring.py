@@ -34,6 +34,7 @@ def _fresh_admission_counters() -> None:
     stale = [
         *client.scan_iter(match=key("rate", "*"), count=500),
         *client.scan_iter(match=key("quota", "*"), count=500),
+        *client.scan_iter(match=key("lease", "*"), count=500),
     ]
     if stale:
         client.delete(*stale)
