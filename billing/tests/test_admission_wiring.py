@@ -95,6 +95,45 @@ def test_http_stops_at_the_monthly_quota_exactly(service, make_tenant, tts_worke
     assert "x-ratelimit-limit" in refused.headers
 
 
+def test_invalid_requests_count_toward_the_rate_limit(service, make_tenant, tts_worker):  # noqa: F811
+    """They were free: a client could probe or flood with bad requests at no cost."""
+    tenant = on_plan(make_tenant("invalid"), requests_per_minute=2)
+    unknown_voice = post(
+        service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, "voice": "nobody"}
+    )
+    assert unknown_voice.status in (400, 404), unknown_voice.body
+    bad_field = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, "speed": 9})
+    assert bad_field.status == 400, bad_field.body
+    refused = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE})
+    assert refused.status == 429
+    assert refused.error()["code"] == "rate_limit_exceeded"
+
+
+def test_refusals_for_limits_do_not_count_toward_the_rate_limit(service, make_tenant, tts_worker):  # noqa: F811
+    tenant = on_plan(
+        make_tenant("limits"), requests_per_minute=2, monthly_character_quota=len(SENTENCE) * 2
+    )
+    for _ in range(3):  # over the quota: 429s, and none of them takes a rate slot
+        over = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE * 3})
+        assert (over.status, over.error()["code"]) == (429, "quota_exceeded")
+    for _ in range(2):
+        answer = post(
+            service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, "stream": False}
+        )
+        assert answer.status == 200, answer.body
+
+
+def test_the_text_preview_is_rate_limited_and_bills_nothing(service, make_tenant):  # noqa: F811
+    tenant = on_plan(make_tenant("preview"), requests_per_minute=1)
+    first = post(service.url, "/v1/text/preview", tenant.api_key, {"text": SENTENCE})
+    assert first.status == 200, first.body
+    second = post(service.url, "/v1/text/preview", tenant.api_key, {"text": SENTENCE})
+    assert second.status == 429
+    assert second.error()["code"] == "rate_limit_exceeded"
+    assert int(second.headers["retry-after"]) >= 1
+    assert not UsageRecord.objects.filter(tenant=tenant.tenant).exists()
+
+
 # --- the realtime socket, in-process --------------------------------------------------------------
 
 
