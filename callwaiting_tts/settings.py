@@ -323,6 +323,13 @@ TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run a
 # a live call is worse than a late first word, so the default leaves room for that.
 TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "30"))
 TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
+# Idempotency-Key on the HTTP synthesis endpoints (synthesis/idempotency.py): how long a key is
+# remembered from its first use, and how long a running attempt blocks duplicates before it counts
+# as dead (its web process died): a job ends by its deadline, so a live one never runs longer.
+IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 86_400)
+IDEMPOTENCY_RUNNING_SECONDS = env_int(
+    "IDEMPOTENCY_RUNNING_SECONDS", int(TTS_JOB_TIMEOUT_SECONDS) + 60
+)
 
 # Voice uploads (POST /v1/voices/upload): the request body cap (413 past it), the longest clip
 # decoded (400 past it, found while decoding, so a tiny file of hours of audio costs no more),

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -91,6 +92,9 @@ class Synthesis:
     finished: bool = False
     status: str = ""  # the usage record's status once finished
     admission: Admission | None = None  # its rate, concurrency and quota admission
+    prior_billed: int = 0  # characters earlier attempts billed under its Idempotency-Key
+    # Called once, at the end of `synthesis_finish` (in its thread): the idempotency entry.
+    on_finish: list[Callable[[Synthesis, UsageRecord], None]] = field(default_factory=list)
 
     @property
     def stock(self) -> StockVoice:
@@ -113,9 +117,11 @@ class Synthesis:
 
     def billed_characters(self, status: str) -> int:
         if status == UsageRecord.Status.COMPLETED:
-            return self.characters
-        partial = sum(self.plan.segments[i].chars for i in self.delivered_segments)
-        return min(partial, self.characters)
+            billed = self.characters
+        else:
+            partial = sum(self.plan.segments[i].chars for i in self.delivered_segments)
+            billed = min(partial, self.characters)
+        return max(0, billed - self.prior_billed)  # a retry: never billed twice
 
 
 # --- starting -------------------------------------------------------------------------------
@@ -364,6 +370,9 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
             )
     synthesis.finished = True
     synthesis.status = status
+    hooks, synthesis.on_finish = synthesis.on_finish, []  # once: a second finish finds none
+    for hook in hooks:
+        hook(synthesis, record)
     logger.info(
         "synthesis finished",
         extra={
