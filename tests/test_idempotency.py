@@ -10,7 +10,9 @@ import uuid
 from typing import Any
 
 import pytest
+import yaml
 from asgiref.sync import async_to_sync
+from django.test import Client
 
 from billing.admission import month_figures, rate_key, settled_key
 from billing.models import UsageRecord
@@ -103,7 +105,8 @@ def test_the_openai_endpoint_takes_the_key_too(service, tenant, tts_worker):
     body = {**SPEECH, "input": SENTENCE}
     key = new_key()
     first = synthesize(service, tenant, body, key, path="/v1/audio/speech")
-    retry = synthesize(service, tenant, body, key, path="/v1/audio/speech")
+    spelled_out = {**body, "speed": 1.0}  # the default, given: the same request
+    retry = synthesize(service, tenant, spelled_out, key, path="/v1/audio/speech")
     assert (first.status, retry.status) == (200, 200)
     assert retry.body == first.body
     assert retry.headers["idempotent-replayed"] == "true"
@@ -228,3 +231,14 @@ def test_a_retry_after_a_half_delivered_attempt_bills_only_the_rest(service, ten
     assert retry.headers["x-characters-billed"] == str(whole - partial)
     assert billed(retry) == whole - partial
     assert month_used(tenant) == whole  # one full bill for the key, no more
+
+
+def test_the_schema_declares_the_header_and_the_409():
+    schema = yaml.safe_load(Client().get("/v1/schema/").content)
+    for path in ("/v1/synthesize", "/v1/audio/speech"):
+        operation = schema["paths"][path]["post"]
+        headers = [p for p in operation["parameters"] if p["in"] == "header"]
+        assert [(p["name"], p.get("required", False)) for p in headers] == [
+            ("Idempotency-Key", False)
+        ]
+        assert "idempotency_in_progress" in operation["responses"]["409"]["description"]
