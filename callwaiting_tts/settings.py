@@ -333,6 +333,13 @@ TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
 TTS_RESPONSE_BUFFER_BYTES = env_int("TTS_RESPONSE_BUFFER_BYTES", 256 * 1024)
 TTS_SLOW_READER_SECONDS = float(env_str("TTS_SLOW_READER_SECONDS", "10"))
 TTS_MAX_WHOLE_AUDIO_SECONDS = float(env_str("TTS_MAX_WHOLE_AUDIO_SECONDS", "600"))
+# Idempotency-Key on the HTTP synthesis endpoints (synthesis/idempotency.py): how long a key is
+# remembered from its first use, and how long a running attempt blocks duplicates before it counts
+# as dead (its web process died): a job ends by its deadline, so a live one never runs longer.
+IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 86_400)
+IDEMPOTENCY_RUNNING_SECONDS = env_int(
+    "IDEMPOTENCY_RUNNING_SECONDS", int(TTS_JOB_TIMEOUT_SECONDS) + 60
+)
 
 # Voice uploads (POST /v1/voices/upload): the request body cap (413 past it), the longest clip
 # decoded (400 past it, found while decoding, so a tiny file of hours of audio costs no more),

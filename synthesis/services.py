@@ -104,6 +104,9 @@ class Synthesis:
     # HTTP under daphne: the bytes its connection holds unsent (callwaiting_tts.backpressure)
     unsent: Callable[[], int] | None = None
     failure: ApplicationError | None = None  # why a started stream ended early
+    prior_billed: int = 0  # characters earlier attempts billed under its Idempotency-Key
+    # Called once, at the end of `synthesis_finish` (in its thread): the idempotency entry.
+    on_finish: list[Callable[[Synthesis, UsageRecord], None]] = field(default_factory=list)
 
     @property
     def stock(self) -> StockVoice:
@@ -126,9 +129,11 @@ class Synthesis:
 
     def billed_characters(self, status: str) -> int:
         if status == UsageRecord.Status.COMPLETED:
-            return self.characters
-        partial = sum(self.plan.segments[i].chars for i in self.delivered_segments)
-        return min(partial, self.characters)
+            billed = self.characters
+        else:
+            partial = sum(self.plan.segments[i].chars for i in self.delivered_segments)
+            billed = min(partial, self.characters)
+        return max(0, billed - self.prior_billed)  # a retry: never billed twice
 
 
 # --- starting -------------------------------------------------------------------------------
@@ -455,7 +460,7 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
     if not closed:
         record = records.first()
         if record is not None:  # finished before, or closed by the reaper: leave it
-            _finished(synthesis, status)
+            _finished(synthesis, status, record)
             return record
         # Never opened (a synthesis admitted by code that predates opening, e.g. a bench).
         UsageRecord.objects.create(
@@ -498,7 +503,7 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
             records.update(settled=True)
             record.settled = True
         keeper.release(synthesis.admission)
-    _finished(synthesis, status)
+    _finished(synthesis, status, record)
     logger.info(
         "synthesis finished",
         extra={
@@ -512,6 +517,9 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
     return record
 
 
-def _finished(synthesis: Synthesis, status: str) -> None:
+def _finished(synthesis: Synthesis, status: str, record: UsageRecord) -> None:
     synthesis.finished = True
     synthesis.status = status
+    hooks, synthesis.on_finish = synthesis.on_finish, []  # once: a second finish finds none
+    for hook in hooks:
+        hook(synthesis, record)

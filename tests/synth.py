@@ -56,7 +56,7 @@ def delete(url: str, path: str, key: str) -> int:
 
 
 def open_stream(
-    url: str, path: str, key: str, body: dict[str, Any]
+    url: str, path: str, key: str, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
@@ -64,7 +64,11 @@ def open_stream(
         "POST",
         path,
         body=json.dumps(body),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {key}",
+            **(headers or {}),
+        },
     )
     return conn, conn.getresponse()
 

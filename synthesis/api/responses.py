@@ -152,7 +152,9 @@ async def _encoded(synthesis: Synthesis) -> AsyncIterator[bytes]:
 def _headers(synthesis: Synthesis) -> dict[str, str]:
     headers = {
         "X-Synthesis-ID": str(synthesis.id),
-        "X-Characters-Billed": str(synthesis.characters),
+        # What it bills once complete (less what earlier attempts under its Idempotency-Key
+        # billed).
+        "X-Characters-Billed": str(synthesis.billed_characters(Status.COMPLETED)),
         "X-Sample-Rate": str(synthesis.input.sample_rate),
         "Cache-Control": "no-store",
     }
@@ -174,7 +176,7 @@ async def _sse(synthesis: Synthesis) -> AsyncIterator[bytes]:
         event = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
         yield f"data: {json.dumps(event)}\n\n".encode()
     if synthesis.finished and synthesis.samples_delivered:
-        tokens = synthesis.characters
+        tokens = synthesis.billed_characters(Status.COMPLETED)
         usage = {"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens}
         done = {"type": "speech.audio.done", "usage": usage}
         yield f"data: {json.dumps(done)}\n\n".encode()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
@@ -17,8 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.models import UsageRecord
 from callwaiting_tts.backpressure import UNSENT
 from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.openapi import ErrorSerializer
+from synthesis import idempotency
 from synthesis.api import responses
 from synthesis.api.serializers import (
     PreviewResultSerializer,
@@ -57,15 +61,64 @@ _AUDIO = OpenApiResponse(
 )
 
 
-def _start(request: Request, data: SynthesisInput) -> Synthesis:
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="1-255 printable ASCII characters, unique per request (e.g. a UUID), kept 24 h "
+    "per tenant. A retry with the same key and body is synthesized again and not billed again "
+    "(`Idempotent-Replayed: true`); while the first attempt runs, a retry gets 409 "
+    "`idempotency_in_progress`; the key with another body gets 409 `idempotency_key_reused`.",
+)
+_CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="`idempotency_in_progress` (with Retry-After) or `idempotency_key_reused`.",
+)
+
+
+@dataclass(frozen=True)
+class Started:
+    synthesis: Synthesis
+    replayed: bool  # an earlier attempt under its Idempotency-Key existed
+
+    def marked(self, response: HttpResponseBase) -> HttpResponseBase:
+        """A retry under an Idempotency-Key says so, and what it bills (only what earlier
+        attempts did not)."""
+        if self.replayed:
+            billed = self.synthesis.billed_characters(UsageRecord.Status.COMPLETED)
+            response["Idempotent-Replayed"] = "true"
+            response["X-Characters-Billed"] = str(billed)
+        return response
+
+
+def _start(request: Request, data: SynthesisInput, values: dict[str, Any]) -> Started:
+    """Starts the synthesis under the request's Idempotency-Key, if it has one: a retry is
+    billed only what earlier attempts did not bill."""
     principal = principal_of(request)
     request_id = getattr(request._request, "request_id", "")
-    synthesis = async_to_sync(synthesis_start)(
-        principal=principal, data=data, request_id=request_id
-    )
     # Under daphne: how much of the response its connection holds unsent (slow readers).
-    synthesis.unsent = getattr(request._request, "scope", {}).get(UNSENT)
-    return synthesis
+    unsent = getattr(request._request, "scope", {}).get(UNSENT)
+    key = idempotency.idempotency_key_of(request._request)
+    if key is None:
+        synthesis = async_to_sync(synthesis_start)(
+            principal=principal, data=data, request_id=request_id
+        )
+        synthesis.unsent = unsent
+        return Started(synthesis, replayed=False)
+    claim = idempotency.idempotency_begin(
+        tenant_id=principal.tenant_id, idempotency_key=key, path=request.path, values=values
+    )
+    try:
+        synthesis = async_to_sync(synthesis_start)(
+            principal=principal, data=data, request_id=request_id
+        )
+    except BaseException:  # refused before anything was synthesized: nothing to remember
+        idempotency.idempotency_abort(claim)
+        raise
+    idempotency.idempotency_attach(claim, synthesis)
+    synthesis.unsent = unsent
+    return Started(synthesis, replayed=claim.replayed)
 
 
 class MeteredView(APIView):
@@ -90,23 +143,27 @@ class SynthesizeView(MeteredView):
     @extend_schema(
         operation_id="synthesize",
         request=SynthesizeSerializer,
+        parameters=[_IDEMPOTENCY_KEY],
         responses={
             (200, "audio/*"): _AUDIO,
             (200, "text/event-stream"): OpenApiResponse(
                 OpenApiTypes.STR, description="With `stream_format: sse`: audio, mark, done."
             ),
+            409: _CONFLICT,
         },
     )
     def post(self, request: Request) -> HttpResponseBase:
         serializer = SynthesizeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values: dict[str, Any] = serializer.validated_data
-        synthesis = _start(request, serializer.to_input())
+        started = _start(request, serializer.to_input(), values)
+        synthesis = started.synthesis
         if values["stream_format"] == "sse":
-            return responses.native_server_sent_events(synthesis)
+            return started.marked(responses.native_server_sent_events(synthesis))
         if values["stream"]:
-            return responses.streamed(synthesis)
-        return responses.whole(synthesis, async_to_sync(responses.whole_audio)(synthesis))
+            return started.marked(responses.streamed(synthesis))
+        audio = async_to_sync(responses.whole_audio)(synthesis)
+        return started.marked(responses.whole(synthesis, audio))
 
 
 class SpeechView(MeteredView):
@@ -119,19 +176,21 @@ class SpeechView(MeteredView):
     @extend_schema(
         operation_id="audio_speech",
         request=SpeechSerializer,
+        parameters=[_IDEMPOTENCY_KEY],
         responses={
             (200, "audio/*"): _AUDIO,
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR),
+            409: _CONFLICT,
         },
     )
     def post(self, request: Request) -> HttpResponseBase:
         serializer = SpeechSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values: dict[str, Any] = serializer.validated_data
-        synthesis = _start(request, serializer.to_input())
+        started = _start(request, serializer.to_input(), values)
         if values["stream_format"] == "sse":
-            return responses.server_sent_events(synthesis)
-        return responses.streamed(synthesis)
+            return started.marked(responses.server_sent_events(started.synthesis))
+        return started.marked(responses.streamed(started.synthesis))
 
 
 class TextPreviewView(MeteredView):

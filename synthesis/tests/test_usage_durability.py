@@ -271,7 +271,7 @@ async def test_an_expired_lease_whose_slot_was_taken_stops_the_synthesis(who):
     assert held.lost
     synthesis = type("S", (), {"admission": held})()
     with pytest.raises(LeaseLost):
-        services.check_admitted(synthesis)  # type: ignore[arg-type]
+        services.check_admitted(synthesis)
 
 
 async def test_reserve_more_never_skips_the_quota_because_the_lease_expired(who):
