@@ -152,7 +152,9 @@ def test_a_duplicate_while_the_first_still_runs_is_a_409_in_progress(service, te
     assert "x-synthesis-id" not in duplicate.headers
     assert len(audio) > 22050 * 2 * 60  # the first went on, whole: a minute of audio and more
     synthesis_id = first.headers["x-synthesis-id"]
-    record = wait_for(lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).first())
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).closed().first()
+    )
     assert record.status == UsageRecord.Status.COMPLETED
     assert records(tenant) == 1
     assert admissions(tenant) == 1
@@ -220,7 +222,9 @@ def test_a_retry_after_a_half_delivered_attempt_bills_only_the_rest(service, ten
     assert first.read(4096)
     conn.sock.close()  # the caller hangs up, then retries
     conn.close()
-    record = wait_for(lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).first())
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).closed().first()
+    )
     assert record.status == UsageRecord.Status.CANCELLED
     partial = record.characters_billed
     assert 0 < partial < whole

@@ -101,7 +101,9 @@ def test_each_synthesis_ends_in_one_usage_record(service, tenant, tts_worker):
     assert answer.status == 200
     synthesis_id = answer.headers["x-synthesis-id"]
     assert answer.headers["x-characters-billed"] == str(len(SENTENCE))
-    record = wait_for(lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).first())
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).closed().first()
+    )
     assert record.status == UsageRecord.Status.COMPLETED
     assert record.characters_billed == len(SENTENCE)
     assert record.tenant_id == tenant.tenant.pk
@@ -123,7 +125,11 @@ def test_ssml_bills_its_text_content_not_its_tags(service, tenant, tts_worker):
     assert answer.status == 200, answer.body
     assert answer.headers["x-characters-billed"] == str(len("Hello world."))
     record = wait_for(
-        lambda: UsageRecord.objects.filter(synthesis_id=answer.headers["x-synthesis-id"]).first()
+        lambda: (
+            UsageRecord.objects.filter(synthesis_id=answer.headers["x-synthesis-id"])
+            .closed()
+            .first()
+        )
     )
     assert record.characters_billed == len("Hello world.")
 
@@ -157,7 +163,9 @@ def test_a_client_that_goes_away_cancels_and_is_billed_for_what_it_got(service, 
     assert response.read(4096)
     conn.sock.close()  # the caller hangs up
     conn.close()
-    record = wait_for(lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).first())
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(synthesis_id=synthesis_id).closed().first()
+    )
     assert record.status == UsageRecord.Status.CANCELLED
     assert 0 < record.characters_billed < len(LONG)
     assert record.audio_seconds_delivered <= record.audio_seconds_synthesized
@@ -323,7 +331,9 @@ def test_the_tenants_default_preset_is_used_when_no_voice_is_named(service, tena
     slow = post(service.url, "/v1/synthesize", tenant.api_key, {"text": SENTENCE, **RAW_PCM})
     assert len(slow.body) > 1.6 * len(stock.body)
     record = wait_for(
-        lambda: UsageRecord.objects.filter(synthesis_id=slow.headers["x-synthesis-id"]).first()
+        lambda: (
+            UsageRecord.objects.filter(synthesis_id=slow.headers["x-synthesis-id"]).closed().first()
+        )
     )
     assert record.voice == created.json()["id"]
     # A new default replaces the old; deleting it brings back the stock default.
