@@ -19,8 +19,10 @@ cut short bills what was delivered; the shares always add up to the run's total.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -36,13 +38,20 @@ FIRST_CUT_ABOVE = 30
 MIN_FIRST_CHARS = 2
 
 # A sentence ends at . ! ? (and …) followed by space and something that can start a sentence
-# (the captured character: see `_starts_sentence`).
+# (the captured character: see `_starts_sentence`). Like _HARD_END, a match starts only at the
+# first mark of a run (the look-behind): otherwise a long run with no space after it ("!!!…")
+# is tried again from each of its marks, which is quadratic. Only the first start can match
+# anyway: every later one meets the same run end and the same text after it.
 _SENTENCE_END = re.compile(
-    r"[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*(?=\s+[\"'\u201c\u2018(\[\u00ab\u201e\u00bf\u00a1]?(\w))"
+    r"(?<![.!?\u2026])[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*"
+    r"(?=\s+[\"'\u201c\u2018(\[\u00ab\u201e\u00bf\u00a1]?(\w))"
 )
 # ! ? … (and the Arabic question mark and full stop, the danda and double danda of Hindi)
 # followed by space end a sentence whatever comes next.
-_HARD_END = re.compile(r"[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n")
+_HARD_END = re.compile(
+    r"(?<![!?\u2026\u061f\u06d4\u0964\u0965])[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)"
+    r"|\n\s*\n"
+)
 # Ends that need no space after them (Chinese and Japanese write none): the ideographic full
 # stop and the full-width exclamation and question marks, with any closing quote or bracket.
 _WIDE_END = re.compile(
@@ -70,6 +79,9 @@ _NOT_AN_END = re.compile(
     r"|vs|etc|e\.g|i\.e|No|Nos|Vol|Fig|approx|Inc|Ltd|Co|Corp|Ave|Blvd|Rd|Jan|Feb|Mar|Apr|Jun|Jul"
     r"|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
 )
+# How far before a period _NOT_AN_END looks: more than its longest match ("approx.") and the
+# character before it (for \b), so each candidate end costs the same however long the text.
+_ABBREVIATION_WINDOW = 16
 
 
 @dataclass(frozen=True)
@@ -153,7 +165,9 @@ def _needs_space(before: str, after: str) -> bool:
 
 
 def _inside(position: int, blocked: Sequence[tuple[int, int]]) -> bool:
-    return any(start < position < end for start, end in blocked)
+    """Whether `position` falls inside one of `blocked` (in order, not overlapping)."""
+    index = bisect.bisect_left(blocked, (position,))  # the first range starting at or after it
+    return index > 0 and position < blocked[index - 1][1]
 
 
 def sentence_ends(text: str) -> list[int]:
@@ -171,7 +185,10 @@ def _sentence_cuts(text: str, blocked: Sequence[tuple[int, int]]) -> list[int]:
     for match in _SENTENCE_END.finditer(text):
         if not _starts_sentence(match.group(1)):
             continue
-        if _NOT_AN_END.search(text[: match.start() + 1]) and text[match.start()] == ".":
+        dot = match.start()
+        if text[dot] == "." and _NOT_AN_END.search(
+            text, max(0, dot - _ABBREVIATION_WINDOW), dot + 1
+        ):
             continue
         cuts.add(match.end())
     cuts.update(match.end() for match in _HARD_END.finditer(text))
@@ -273,27 +290,26 @@ def _with_chars(
     if not pieces:
         return []
     bounds = [0] + [end for _text, _start, end in pieces[:-1]] + [len(text)]
-    counts = [[0] * len(units) for _ in pieces]
-    for index in range(len(pieces)):
-        for position in range(bounds[index], bounds[index + 1]):
-            counts[index][owners[position]] += 1
+    # Per piece, the characters of each unit it holds; per unit, the pieces it landed in (in
+    # order): linear in the text, however many units and pieces.
+    counts = [Counter(owners[bounds[i] : bounds[i + 1]]) for i in range(len(pieces))]
+    landed: list[list[tuple[int, int]]] = [[] for _ in units]
+    for index, held in enumerate(counts):
+        for owner, count in held.items():
+            landed[owner].append((index, count))
     totals = [0] * len(pieces)
     for owner, unit in enumerate(units):
-        landed = [i for i in range(len(pieces)) if counts[i][owner]]
-        if not landed:
+        if not landed[owner]:
             totals[0] += unit.chars
             continue
-        owned = sum(counts[i][owner] for i in landed)
+        owned = sum(count for _index, count in landed[owner])
         given = 0
-        for i in landed[:-1]:
-            part = unit.chars * counts[i][owner] // owned
-            totals[i] += part
+        for index, count in landed[owner][:-1]:
+            part = unit.chars * count // owned
+            totals[index] += part
             given += part
-        totals[landed[-1]] += unit.chars - given
-    sources = [
-        " ".join(units[o].source.strip() for o in range(len(units)) if counts[i][o]).strip()
-        for i in range(len(pieces))
-    ]
+        totals[landed[owner][-1][0]] += unit.chars - given
+    sources = [" ".join(units[o].source.strip() for o in sorted(held)).strip() for held in counts]
     with_phonemes = any(u.phonemes for u in units)
     return [
         Piece(
