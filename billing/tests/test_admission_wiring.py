@@ -94,6 +94,18 @@ def test_http_stops_at_the_monthly_quota_exactly(service, make_tenant, tts_worke
     assert "x-ratelimit-limit" in refused.headers
 
 
+def test_an_ssml_alias_is_reserved_against_the_quota_as_spoken(api, make_tenant):
+    # One character of text inside, 30 spoken: a quota of 20 is passed before any work.
+    tenant = on_plan(make_tenant("alias"), monthly_character_quota=20)
+    ssml = '<speak><sub alias="thirty characters of an alias">x</sub></speak>'
+    refused = api(tenant.api_key).post(
+        "/v1/synthesize", {"ssml": ssml, "stream": False}, content_type="application/json"
+    )
+    assert refused.status_code == 429, refused.content
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert not UsageRecord.objects.filter(tenant=tenant.tenant).exists()
+
+
 # --- the realtime socket, in-process --------------------------------------------------------------
 
 

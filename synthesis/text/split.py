@@ -1,7 +1,8 @@
 """Splitting: a run of (normalized) text → pieces an engine speaks in one call.
 
 Sentences first, then clauses, then words, each piece at most `max_chars` (the engine's limit,
-which callers take from its catalog row: `synthesis.engines.catalog`). The first piece
+which callers take from its catalog row: `synthesis.engines.catalog`; a unit with phonemes
+counts the longer of its text and its phonemes). The work is linear in the text. The first piece
 of a request is deliberately short, a clause of a few words, so the first audio comes early.
 A cut never falls inside an atomic unit (a say-as span, a `<sub>` alias, a phoneme), and never
 after an abbreviation or an initial: a period ends a sentence only when what follows starts one.
@@ -123,7 +124,10 @@ def split_units(
     """Splits one run (same voice, language and prosody) into pieces. `first`: this run opens
     the request, so its first piece is kept short."""
     text, owners, blocked = _join(units)
-    cuts = _cuts(text, blocked, max_chars=max_chars, first=first, first_chars=first_chars)
+    measure = _Measure(text, units, owners, blocked)
+    cuts = _cuts(
+        text, blocked, max_chars=max_chars, first=first, first_chars=first_chars, measure=measure
+    )
     spans = [(a, b) for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
     pieces: list[tuple[str, int, int]] = []
     for start, end in spans:
@@ -152,6 +156,42 @@ def _join(units: Sequence[Unit]) -> tuple[str, list[int], list[tuple[int, int]]]
         owners.extend([index] * len(piece))
         length += len(piece)
     return "".join(parts), owners, blocked
+
+
+class _Measure:
+    """Lengths as the engine meets them. A character counts one; a unit with phonemes (atomic)
+    counts the longer of its text and its phonemes, since engines that take phonemes read
+    those instead: the difference is counted on its last character."""
+
+    def __init__(
+        self,
+        text: str,
+        units: Sequence[Unit],
+        owners: Sequence[int],
+        blocked: Sequence[tuple[int, int]],
+    ) -> None:
+        extra: dict[int, int] = {}
+        for start, end in blocked:
+            phonemes = units[owners[start]].phonemes
+            if phonemes and len(phonemes) > end - start:
+                extra[end - 1] = len(phonemes) - (end - start)
+        self.prefix: list[int] | None = None
+        if extra:
+            prefix = [0]
+            for position in range(len(text)):
+                prefix.append(prefix[-1] + 1 + extra.get(position, 0))
+            self.prefix = prefix
+
+    def length(self, start: int, end: int) -> int:
+        return end - start if self.prefix is None else self.prefix[end] - self.prefix[start]
+
+    def reach(self, start: int, budget: int) -> int:
+        """The furthest end from `start` within `budget` (past the text's end when plain); at
+        least one character further, so every cut moves on."""
+        if self.prefix is None:
+            return start + budget
+        end = bisect.bisect_right(self.prefix, self.prefix[start] + budget) - 1
+        return max(end, start + 1)
 
 
 def _needs_space(before: str, after: str) -> bool:
@@ -207,18 +247,21 @@ def _cuts(
     max_chars: int,
     first: bool,
     first_chars: int,
+    measure: _Measure,
 ) -> list[int]:
     cuts: list[int] = []
     start = 0
     sentence_ends = [*_sentence_cuts(text, blocked), len(text)]
     for end in sentence_ends:
         if first and not cuts and start == 0:
-            head = _first_clause(text, 0, end, blocked, min(first_chars, max_chars))
+            head = _first_clause(
+                text, 0, end, blocked, measure.reach(0, min(first_chars, max_chars))
+            )
             if head is not None:
                 cuts.append(head)
                 start = head
-        while end - start > max_chars:
-            cut = _long_cut(text, start, end, blocked, max_chars)
+        while measure.length(start, end) > max_chars:
+            cut = _long_cut(text, start, end, blocked, max_chars, measure)
             cuts.append(cut)
             start = cut
         if end < len(text):
@@ -228,28 +271,33 @@ def _cuts(
 
 
 def _first_clause(
-    text: str, start: int, end: int, blocked: Sequence[tuple[int, int]], limit: int
+    text: str, start: int, end: int, blocked: Sequence[tuple[int, int]], reach: int
 ) -> int | None:
     """The end of the opening clause when the first sentence is longer than FIRST_CUT_ABOVE:
-    the first clause break after MIN_FIRST_CHARS within `limit` characters."""
+    the first clause break after MIN_FIRST_CHARS before `reach`."""
     if len(text[start:end].strip()) <= FIRST_CUT_ABOVE:
         return None
-    for cut in _candidates(_CLAUSE_END, text, start, min(end, start + limit)):
+    for cut in _candidates(_CLAUSE_END, text, start, min(end, reach)):
         if len(text[start:cut].strip()) >= MIN_FIRST_CHARS and not _inside(cut, blocked):
             return cut
     return None
 
 
 def _long_cut(
-    text: str, start: int, end: int, blocked: Sequence[tuple[int, int]], max_chars: int
+    text: str,
+    start: int,
+    end: int,
+    blocked: Sequence[tuple[int, int]],
+    max_chars: int,
+    measure: _Measure,
 ) -> int:
     """Where to cut a sentence longer than max_chars: the last clause break that leaves a piece
     of at least a third of the limit, else the last space (not one inside a number written with
     spaces, "12 500"), never inside an atomic unit; in text written without spaces, between two
     of its characters. An atomic unit longer than the limit is cut at a space inside it, a word
     longer than the limit at the limit (the engine's limit wins)."""
-    limit = min(start + max_chars, end)
-    floor = start + max_chars // 3
+    limit = min(measure.reach(start, max_chars), end)
+    floor = measure.reach(start, max_chars // 3)
     clauses = [c for c in _candidates(_CLAUSE_END, text, floor, limit) if not _inside(c, blocked)]
     if clauses:
         return clauses[-1]

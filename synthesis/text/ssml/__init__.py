@@ -24,7 +24,14 @@ One layer a file, each importing only those listed before it:
 
 from __future__ import annotations
 
-from .errors import BYTES_PER_CHARACTER, DEFAULT_LIMITS, MARKUP_BYTES, Limits, SsmlError, ssml_max_bytes
+from .errors import (
+    BYTES_PER_CHARACTER,
+    DEFAULT_LIMITS,
+    MARKUP_BYTES,
+    Limits,
+    SsmlError,
+    ssml_max_bytes,
+)
 from .reader import ParsedSsml, looks_like_ssml, parse_ssml
 from .values import BREAK_STRENGTH_MS
 from .vocabulary import ALPHABETS, DATE_FORMATS, SAY_AS_TYPES

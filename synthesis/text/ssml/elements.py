@@ -188,7 +188,9 @@ class _Element:
         """A value spoken in place of the text is limited in strict and lenient mode alike:
         lenient may not turn it into an ignored attribute whose text bills less."""
         if length > limit:
-            self.fail(code, f"{attribute} may be at most {limit} {what}; it has {length}", attribute)
+            self.fail(
+                code, f"{attribute} may be at most {limit} {what}; it has {length}", attribute
+            )
 
     def drop(self, code: str, problem: str) -> None:
         if not self.document.lenient or self.parent is None:
@@ -379,9 +381,9 @@ class _Element:
         self._own(say_as=SayAs(interpret, fmt, detail))
 
     def open_phoneme(self) -> None:
-        ph = self.attributes.get("ph", "").strip(" \t\r\n")
+        symbols = len(self.attributes.get("ph", "").strip(" \t\r\n"))
         limit = self.document.limits.max_phonemes
-        self.cap("ph", len(ph), limit, "ssml_phonemes_too_long", "symbols (max_phonemes)")
+        self.cap("ph", symbols, limit, "ssml_phonemes_too_long", "symbols (max_phonemes)")
         alphabet = self.text_value("alphabet", values.one_of(ALPHABETS))
         ph = self.text_value("ph", values.nonempty)
         for attribute in ("alphabet", "ph"):

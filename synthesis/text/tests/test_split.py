@@ -162,7 +162,9 @@ def test_units_keep_every_word_and_every_billed_character(parts):
 _OLD_SENTENCE_END = re.compile(
     r"[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*(?=\s+[\"'\u201c\u2018(\[\u00ab\u201e\u00bf\u00a1]?(\w))"
 )
-_OLD_HARD_END = re.compile(r"[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n")
+_OLD_HARD_END = re.compile(
+    r"[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n"
+)
 _OLD_WIDE_END = re.compile(
     "[\u3002\uff01\uff1f\uff61]+[\"'\u201d\u2019)\\]\u300d\u300f\uff09\u3011\u3015\u3009\u300b]*"
 )
@@ -183,8 +185,9 @@ def _old_sentence_ends(text):
 
 _TRICKY = [
     "Dr. Okafor and J. R. Tolkien met Mr. Smith at St. Mary's, e.g. today. Next one.",
-    "It costs approx. five naira. Good. Really?! Yes!!! \"Fine.\" (Done.) OK… Then.",
-    "Wait... What?  \u00bfQu\u00e9? \u00abNon.\u00bb Vol. 3 and Fig. 2. No. 5 is e.g. Co. Ltd. Fine.",
+    'It costs approx. five naira. Good. Really?! Yes!!! "Fine." (Done.) OK… Then.',
+    "Wait... What?  \u00bfQu\u00e9? \u00abNon.\u00bb Vol. 3 and Fig. 2. No. 5 is e.g. Co. "
+    "Ltd. Fine.",
     "\u4f60\u597d\u3002\u6211\u5f88\u597d\uff01\u771f\u7684\u5417\uff1f\u662f\u3002 "
     "\u0915\u094d\u092f\u093e \u0939\u0948\u0964 \u0939\u093e\u0901\u0965 Next.\n\nPara two.",
     "a.b. C. x!y! Z? " + "!" * 40 + " A" + "." * 40 + "\n \n" + "?" * 5,

@@ -15,8 +15,8 @@ from synthesis.text.ssml import (
     BYTES_PER_CHARACTER,
     DATE_FORMATS,
     DEFAULT_LIMITS,
-    SAY_AS_TYPES,
     MARKUP_BYTES,
+    SAY_AS_TYPES,
     Limits,
     ParsedSsml,
     SsmlError,
@@ -778,7 +778,9 @@ def test_billed_characters_over_the_callers_limit_stop_the_reading_at_once():
     with pytest.raises(InputTooLong):
         parse_ssml(speak(f'x <sub alias="{"a" * 120}">b</sub>'), max_characters=100)
     with pytest.raises(InputTooLong):
-        parse_ssml(speak(f'<phoneme alphabet="ipa" ph="{"ə" * 120}">b</phoneme>'), max_characters=100)
+        parse_ssml(
+            speak(f'<phoneme alphabet="ipa" ph="{"ə" * 120}">b</phoneme>'), max_characters=100
+        )
 
 
 def test_the_size_limit_follows_the_callers_character_limit():
