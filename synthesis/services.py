@@ -47,7 +47,7 @@ from synthesis.engines.catalog import EngineSpec, StockVoice, engine_spec
 from synthesis.models import SynthesisRecord
 from synthesis.stream import JobStream
 from synthesis.text.frontend import prepare
-from synthesis.text.model import Plan, locale_for
+from synthesis.text.model import InputTooLong, Plan, locale_for
 from synthesis.text.ssml import SsmlError
 from tenants.db import tenant_schema
 from tenants.principal import Principal
@@ -346,10 +346,18 @@ async def synthesis_plan_unit(synthesis: Synthesis, text: str) -> Plan | None:
 # --- planning -------------------------------------------------------------------------------
 
 
-def plan_input(data: SynthesisInput, *, voice: ResolvedVoice) -> Plan:
+def plan_input(
+    data: SynthesisInput, *, voice: ResolvedVoice, max_characters: int | None = None
+) -> Plan:
     """The text front-end's plan for the input, normalized for the request's language tag, else
-    the voice's, and cut under its engine's segment limit. Raises ApplicationError (400) for bad
-    SSML, SSML whose text is over the length limit, or an input with nothing to say."""
+    the voice's, and cut under its engine's segment limit. The input limit is
+    TTS_MAX_INPUT_CHARACTERS, or `max_characters` (the tenant plan's) when lower; what the input
+    bills (an SSML document's text, aliases and phonemes) is counted against it before anything
+    is normalized, and an SSML document's size limit follows it. Raises ApplicationError (400)
+    for bad SSML, an input over the length limit, or an input with nothing to say."""
+    limit = settings.TTS_MAX_INPUT_CHARACTERS
+    if max_characters is not None:
+        limit = min(limit, max_characters)
     try:
         plan = prepare(
             text=data.text,
@@ -358,11 +366,12 @@ def plan_input(data: SynthesisInput, *, voice: ResolvedVoice) -> Plan:
             lenient=data.lenient,
             # Each run under its own language's limit (XTTS: Chinese 82, English 250).
             max_chars=engine_spec(voice.stock.engine).segment_limit,
+            max_characters=limit,
         )
     except SsmlError as error:
         raise ApplicationError(error.message, code=error.code, param="ssml") from None
-    if data.ssml is not None:  # plain text was measured before anything was looked up
-        _check_length(plan.characters, "ssml")
+    except InputTooLong as error:
+        raise ApplicationError(error.message, code=error.code, param=data.param) from None
     if not plan.segments:
         raise ApplicationError(
             "There is nothing to say: the input has no text.", code="empty_input", param=data.param

@@ -46,6 +46,20 @@ def test_http_refuses_a_format_or_a_length_the_plan_lacks(api, narrow):
     assert not UsageRecord.objects.filter(tenant=narrow.tenant).exists()
 
 
+def test_an_ssml_alias_counts_toward_the_plans_length(api, narrow):
+    # 1 character of text inside, 30 spoken: the plan's 20 are passed.
+    ssml = '<speak><sub alias="thirty characters of an alias">x</sub></speak>'
+    answer = api(narrow.api_key).post(
+        "/v1/synthesize", {"ssml": ssml, "format": "pcm"}, content_type="application/json"
+    )
+    assert answer.status_code == 400, answer.content
+    assert (answer.json()["error"]["code"], answer.json()["error"]["param"]) == (
+        "input_too_long",
+        "ssml",
+    )
+    assert not UsageRecord.objects.filter(tenant=narrow.tenant).exists()
+
+
 async def test_a_socket_start_with_a_format_the_plan_lacks_is_refused(narrow):
     comm = WebsocketCommunicator(
         application, "/v1/stream", headers=[(b"x-api-key", narrow.api_key.encode())]

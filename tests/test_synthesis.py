@@ -458,3 +458,16 @@ def test_the_openai_input_is_ssml_when_it_starts_with_speak(service, tenant, tts
     assert max(quiet_ms_runs(ssml.body, rate=24000)) == pytest.approx(1500, abs=25)
     plain = post(service.url, "/v1/audio/speech", tenant.api_key, {**body, "input": "a < b & c"})
     assert plain.status == 200, plain.body
+
+
+def test_an_ssml_alias_is_billed_as_spoken(service, tenant, tts_worker):
+    alias = "World Wide Web Consortium"
+    ssml = f'<speak>The <sub alias="{alias}">W3C</sub>.</speak>'
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, {"ssml": ssml, **RAW_PCM})
+    assert answer.status == 200, answer.body
+    billed = len(f"The {alias}.")
+    assert answer.headers["x-characters-billed"] == str(billed)
+    record = wait_for(
+        lambda: UsageRecord.objects.filter(synthesis_id=answer.headers["x-synthesis-id"]).first()
+    )
+    assert record.characters_billed == billed

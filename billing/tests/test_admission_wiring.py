@@ -134,6 +134,18 @@ def test_the_text_preview_is_rate_limited_and_bills_nothing(service, make_tenant
     assert not UsageRecord.objects.filter(tenant=tenant.tenant).exists()
 
 
+def test_an_ssml_alias_is_reserved_against_the_quota_as_spoken(api, make_tenant):
+    # One character of text inside, 30 spoken: a quota of 20 is passed before any work.
+    tenant = on_plan(make_tenant("alias"), monthly_character_quota=20)
+    ssml = '<speak><sub alias="thirty characters of an alias">x</sub></speak>'
+    refused = api(tenant.api_key).post(
+        "/v1/synthesize", {"ssml": ssml, "stream": False}, content_type="application/json"
+    )
+    assert refused.status_code == 429, refused.content
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert not UsageRecord.objects.filter(tenant=tenant.tenant).exists()
+
+
 # --- the realtime socket, in-process --------------------------------------------------------------
 
 

@@ -157,3 +157,39 @@ def test_bad_bodies_are_400s_naming_the_field(api, tenant_a, body, param):
     answer = preview(api(tenant_a.api_key), **body)
     assert answer.status_code == 400, answer.content
     assert answer.json()["error"]["param"] == param
+
+
+def test_an_alias_and_phonemes_bill_what_is_spoken_and_count_toward_the_limit(
+    api, tenant_a, settings
+):
+    client = api(tenant_a.api_key)
+    alias = "the World Wide Web Consortium, which writes the standards of the web"
+    answer = preview(client, ssml=f'<speak><sub alias="{alias}">x</sub></speak>')
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["characters"] == len(alias)
+    assert sum(s["characters"] for s in answer.json()["segments"]) == len(alias)
+    ph = "ðə ˈwɜːld ˈwaɪd ˈwɛb kənˈsɔːʃiəm"
+    answer = preview(client, ssml=f'<speak><phoneme alphabet="ipa" ph="{ph}">W3C</phoneme></speak>')
+    assert answer.json()["characters"] == len(ph)
+
+    settings.TTS_MAX_INPUT_CHARACTERS = len(alias) - 1
+    answer = preview(client, ssml=f'<speak><sub alias="{alias}">x</sub></speak>')
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert (error["code"], error["param"]) == ("input_too_long", "ssml")
+    assert str(len(alias) - 1) in error["message"]
+
+
+def test_an_alias_over_its_cap_is_refused_even_when_lenient(api, tenant_a):
+    ssml = f'<speak><sub alias="{"a" * 50_000}"> </sub></speak>'
+    for lenient in (False, True):
+        answer = preview(api(tenant_a.api_key), ssml=ssml, lenient_ssml=lenient)
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["error"]["param"] == "ssml"
+        assert answer.json()["error"]["code"] in ("ssml_too_large", "ssml_alias_too_long")
+    ssml = f'<speak><sub alias="{"a" * 1_000}"> </sub></speak>'
+    for lenient in (False, True):
+        answer = preview(api(tenant_a.api_key), ssml=ssml, lenient_ssml=lenient)
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["error"]["code"] == "ssml_alias_too_long"
+        assert "alias" in answer.json()["error"]["message"]

@@ -24,6 +24,7 @@ from synthesis.text.model import (
     NEUTRAL,
     Boundary,
     Break,
+    InputTooLong,
     Item,
     Mark,
     Plan,
@@ -72,12 +73,15 @@ def prepare(
     locale: str = DEFAULT_LOCALE,
     lenient: bool = False,
     max_chars: MaxChars = MAX_SEGMENT_CHARS,
+    max_characters: int | None = None,
 ) -> Plan:
     """The plan for one request. Raises `SsmlError` for a bad SSML document. `locale` is the
     request's (`locale_for` of its tag); `max_chars` the engine's limit, or its function of a
-    run's locale."""
+    run's locale. `max_characters` is the caller's input limit: an input that bills more
+    raises `InputTooLong` before anything is normalized or split (SSML: as soon as the
+    reader's count passes it, with the size limit derived from it, `ssml_max_bytes`)."""
     if ssml is not None:
-        parsed = parse_ssml(ssml, lenient=lenient)
+        parsed = parse_ssml(ssml, lenient=lenient, max_characters=max_characters)
         if parsed.language:
             locale = locale_for(parsed.language, default=locale)
         return plan_items(
@@ -88,6 +92,8 @@ def prepare(
             warnings=list(parsed.warnings),
         )
     body = text or ""
+    if max_characters is not None and len(body) > max_characters:
+        raise InputTooLong(max_characters, len(body))
     return plan_items([Span(body)], len(body), locale=locale, max_chars=max_chars)
 
 
@@ -115,6 +121,7 @@ class _Builder:
         self.pending_marks: list[str] = []
         self.leading_pause_ms = 0
         self.unspoken_chars = 0  # billed characters of spans that rendered to nothing
+        self.warnings: list[str] = []
 
     def add(self, item: Item) -> None:
         if isinstance(item, Span):
@@ -142,7 +149,7 @@ class _Builder:
             self.flush()
             run = self.run = _Run(locale, prosody, span.voice, marks=tuple(self.pending_marks))
             self.pending_marks = []
-        units = _render(span, locale)
+        units = _render(span, locale, self._limit(locale), self.warnings)
         if not any(u.text.strip() for u in units):
             self.unspoken_chars += span.billed
             return
@@ -154,8 +161,7 @@ class _Builder:
             if run is not None:
                 self.pending_marks[:0] = run.marks
             return
-        limit = self.max_chars if isinstance(self.max_chars, int) else self.max_chars(run.locale)
-        pieces = split_units(run.units, max_chars=limit, first=not self.segments)
+        pieces = split_units(run.units, max_chars=self._limit(run.locale), first=not self.segments)
         for index, piece in enumerate(pieces):
             self.segments.append(
                 TextSegment(
@@ -169,6 +175,9 @@ class _Builder:
                     parts=piece.parts,
                 )
             )
+
+    def _limit(self, locale: str) -> int:
+        return self.max_chars if isinstance(self.max_chars, int) else self.max_chars(locale)
 
     def plan(self, characters: int, warnings: list[str]) -> Plan:
         segments = self.segments
@@ -190,7 +199,7 @@ class _Builder:
             characters=characters,
             leading_pause_ms=self.leading_pause_ms,
             leading_marks=leading_marks,
-            warnings=warnings,
+            warnings=[*warnings, *self.warnings],
         )
 
 
@@ -203,8 +212,9 @@ def _compose(outer: Prosody, inner: Prosody) -> Prosody:
     )
 
 
-def _render(span: Span, locale: str) -> list[Unit]:
-    """A span as units of engine-ready text, each with its share of the billed characters."""
+def _render(span: Span, locale: str, limit: int, warnings: list[str]) -> list[Unit]:
+    """A span as units of engine-ready text, each with its share of the billed characters;
+    phonemes in units within `limit` (the engine's segment limit)."""
     text = span.text
     if span.say_as is not None:
         kind = span.say_as.interpret_as
@@ -232,8 +242,9 @@ def _render(span: Span, locale: str) -> list[Unit]:
             if alphabet == "x-sampa"
             else None
         )
-        spoken = text if ipa is None else _edges(text, normalize(text, locale))
-        return [Unit(spoken, span.billed, atomic=True, source=text, phonemes=ipa)]
+        if ipa is None:
+            return [Unit(text, span.billed, atomic=True, source=text)]
+        return _phoneme_units(span, ipa, locale, limit, warnings)
     if not span.normalize:  # a <sub> alias: spoken as given
         return [Unit(text, span.billed, atomic=True, source=text)]
     sentences = _source_sentences(text)
@@ -249,6 +260,78 @@ def _render(span: Span, locale: str) -> list[Unit]:
         given += share
         units.append(Unit(_edges(sentence, normalize(sentence, locale)), share, source=sentence))
     return units
+
+
+def _phoneme_units(
+    span: Span, ipa: str, locale: str, limit: int, warnings: list[str]
+) -> list[Unit]:
+    """A `<phoneme>` as atomic units, each within the engine's `limit` in its text and in its
+    phonemes (an engine that takes phonemes reads those, and the splitter counts the longer):
+    one unit when the whole fits, else the phonemes cut at their spaces and the written words
+    shared among the pieces in proportion. When one written word carries more phonemes than
+    fit, they cannot be cut with it: the written text is read instead, with a warning."""
+    text = span.text
+    room = limit - 2  # the spaces on either side of a unit count in the piece it lands in
+    spoken = _edges(text, normalize(text, locale))
+    if max(len(spoken.strip()), len(ipa)) <= room:
+        return [Unit(spoken, span.billed, atomic=True, source=text, phonemes=ipa)]
+    chunks = _phoneme_chunks(text.split(), ipa.split(), room)
+    if chunks is None:
+        warnings.append(
+            f"<phoneme ph>: {len(ipa)} symbols do not fit the engine's {limit}-character "
+            f"segments with the words they sound ({_quote(text.strip())}): the text is read."
+        )
+        return [Unit(spoken, span.billed, source=text)]
+    weights = [max(len(words), len(sounds)) for words, sounds in chunks]
+    units: list[Unit] = []
+    given = 0
+    for index, (words, sounds) in enumerate(chunks):
+        last = index == len(chunks) - 1
+        share = span.billed - given if last else span.billed * weights[index] // sum(weights)
+        given += share
+        # Every piece but the last ends with a space, so the next is never glued onto it.
+        written = (" " if index == 0 and text[:1].isspace() else "") + words
+        written += " " if not last or text[-1:].isspace() else ""
+        spoken = _edges(written, normalize(words, locale))
+        units.append(Unit(spoken, share, atomic=True, source=written, phonemes=sounds))
+    return units
+
+
+def _phoneme_chunks(words: list[str], sounds: list[str], room: int) -> list[tuple[str, str]] | None:
+    """(written words, phonemes) pieces in order, each at most `room` characters in both. The
+    shorter list is spread over the longer in proportion, so each word goes with at least one
+    of the other; None when one such pair alone is longer than `room`."""
+    many, few = (sounds, words) if len(sounds) >= len(words) else (words, sounds)
+    groups = [
+        [item for _index, item in group]
+        for _owner, group in itertools.groupby(
+            enumerate(many), key=lambda pair: pair[0] * len(few) // len(many)
+        )
+    ]
+    pairs = [
+        (group, [one]) if many is words else ([one], group)
+        for one, group in zip(few, groups, strict=True)
+    ]
+    chunks: list[tuple[str, str]] = []
+    written: list[str] = []
+    phonemes: list[str] = []
+    for more_written, more_phonemes in pairs:
+        if written and _longest(written + more_written, phonemes + more_phonemes) > room:
+            chunks.append((" ".join(written), " ".join(phonemes)))
+            written, phonemes = [], []
+        written, phonemes = written + more_written, phonemes + more_phonemes
+        if _longest(written, phonemes) > room:
+            return None
+    chunks.append((" ".join(written), " ".join(phonemes)))
+    return chunks
+
+
+def _longest(*word_lists: list[str]) -> int:
+    return max(len(" ".join(words)) for words in word_lists)
+
+
+def _quote(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _edges(source: str, spoken: str) -> str:

@@ -67,6 +67,26 @@ def _canonical(parts: list[str]) -> str:
     return "-".join(out)
 
 
+class InputTooLong(ValueError):
+    """The input bills more characters than the caller's limit (`prepare(max_characters=...)`).
+    Raised as soon as the count passes the limit, before anything is normalized or split; for
+    SSML, at the span that passed it, without reading the rest of the document."""
+
+    code = "input_too_long"
+
+    def __init__(self, limit: int, characters: int | None = None) -> None:
+        self.limit = limit
+        self.characters = characters
+        if characters is None:  # the reading stopped at the limit: the total is not known
+            self.message = (
+                f"The SSML document bills more than {limit} characters (its text, <sub> "
+                f"aliases and <phoneme> symbols); the limit is {limit}."
+            )
+        else:
+            self.message = f"The input is {characters} characters; the limit is {limit}."
+        super().__init__(self.message)
+
+
 @dataclass(frozen=True)
 class Prosody:
     """Prosody relative to the voice: `rate` multiplies its speed (1.0 = unchanged), `pitch_st`

@@ -1,7 +1,8 @@
 """Splitting: a run of (normalized) text → pieces an engine speaks in one call.
 
 Sentences first, then clauses, then words, each piece at most `max_chars` (the engine's limit,
-which callers take from its catalog row: `synthesis.engines.catalog`). The first piece
+which callers take from its catalog row: `synthesis.engines.catalog`; a unit with phonemes
+counts the longer of its text and its phonemes). The work is linear in the text. The first piece
 of a request is deliberately short, a clause of a few words, so the first audio comes early.
 A cut never falls inside an atomic unit (a say-as span, a `<sub>` alias, a phoneme), and never
 after an abbreviation or an initial: a period ends a sentence only when what follows starts one.
@@ -19,8 +20,10 @@ cut short bills what was delivered; the shares always add up to the run's total.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -36,13 +39,20 @@ FIRST_CUT_ABOVE = 30
 MIN_FIRST_CHARS = 2
 
 # A sentence ends at . ! ? (and …) followed by space and something that can start a sentence
-# (the captured character: see `_starts_sentence`).
+# (the captured character: see `_starts_sentence`). Like _HARD_END, a match starts only at the
+# first mark of a run (the look-behind): otherwise a long run with no space after it ("!!!…")
+# is tried again from each of its marks, which is quadratic. Only the first start can match
+# anyway: every later one meets the same run end and the same text after it.
 _SENTENCE_END = re.compile(
-    r"[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*(?=\s+[\"'\u201c\u2018(\[\u00ab\u201e\u00bf\u00a1]?(\w))"
+    r"(?<![.!?\u2026])[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*"
+    r"(?=\s+[\"'\u201c\u2018(\[\u00ab\u201e\u00bf\u00a1]?(\w))"
 )
 # ! ? … (and the Arabic question mark and full stop, the danda and double danda of Hindi)
 # followed by space end a sentence whatever comes next.
-_HARD_END = re.compile(r"[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n")
+_HARD_END = re.compile(
+    r"(?<![!?\u2026\u061f\u06d4\u0964\u0965])[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)"
+    r"|\n\s*\n"
+)
 # Ends that need no space after them (Chinese and Japanese write none): the ideographic full
 # stop and the full-width exclamation and question marks, with any closing quote or bracket.
 _WIDE_END = re.compile(
@@ -70,6 +80,9 @@ _NOT_AN_END = re.compile(
     r"|vs|etc|e\.g|i\.e|No|Nos|Vol|Fig|approx|Inc|Ltd|Co|Corp|Ave|Blvd|Rd|Jan|Feb|Mar|Apr|Jun|Jul"
     r"|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
 )
+# How far before a period _NOT_AN_END looks: more than its longest match ("approx.") and the
+# character before it (for \b), so each candidate end costs the same however long the text.
+_ABBREVIATION_WINDOW = 16
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,10 @@ def split_units(
     """Splits one run (same voice, language and prosody) into pieces. `first`: this run opens
     the request, so its first piece is kept short."""
     text, owners, blocked = _join(units)
-    cuts = _cuts(text, blocked, max_chars=max_chars, first=first, first_chars=first_chars)
+    measure = _Measure(text, units, owners, blocked)
+    cuts = _cuts(
+        text, blocked, max_chars=max_chars, first=first, first_chars=first_chars, measure=measure
+    )
     spans = [(a, b) for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
     pieces: list[tuple[str, int, int]] = []
     for start, end in spans:
@@ -142,6 +158,42 @@ def _join(units: Sequence[Unit]) -> tuple[str, list[int], list[tuple[int, int]]]
     return "".join(parts), owners, blocked
 
 
+class _Measure:
+    """Lengths as the engine meets them. A character counts one; a unit with phonemes (atomic)
+    counts the longer of its text and its phonemes, since engines that take phonemes read
+    those instead: the difference is counted on its last character."""
+
+    def __init__(
+        self,
+        text: str,
+        units: Sequence[Unit],
+        owners: Sequence[int],
+        blocked: Sequence[tuple[int, int]],
+    ) -> None:
+        extra: dict[int, int] = {}
+        for start, end in blocked:
+            phonemes = units[owners[start]].phonemes
+            if phonemes and len(phonemes) > end - start:
+                extra[end - 1] = len(phonemes) - (end - start)
+        self.prefix: list[int] | None = None
+        if extra:
+            prefix = [0]
+            for position in range(len(text)):
+                prefix.append(prefix[-1] + 1 + extra.get(position, 0))
+            self.prefix = prefix
+
+    def length(self, start: int, end: int) -> int:
+        return end - start if self.prefix is None else self.prefix[end] - self.prefix[start]
+
+    def reach(self, start: int, budget: int) -> int:
+        """The furthest end from `start` within `budget` (past the text's end when plain); at
+        least one character further, so every cut moves on."""
+        if self.prefix is None:
+            return start + budget
+        end = bisect.bisect_right(self.prefix, self.prefix[start] + budget) - 1
+        return max(end, start + 1)
+
+
 def _needs_space(before: str, after: str) -> bool:
     """Two units written against each other ("<say-as>5</say-as>th") stay joined unless that
     would glue two words that were separate elements: a space goes between word characters,
@@ -153,7 +205,9 @@ def _needs_space(before: str, after: str) -> bool:
 
 
 def _inside(position: int, blocked: Sequence[tuple[int, int]]) -> bool:
-    return any(start < position < end for start, end in blocked)
+    """Whether `position` falls inside one of `blocked` (in order, not overlapping)."""
+    index = bisect.bisect_left(blocked, (position,))  # the first range starting at or after it
+    return index > 0 and position < blocked[index - 1][1]
 
 
 def sentence_ends(text: str) -> list[int]:
@@ -171,7 +225,10 @@ def _sentence_cuts(text: str, blocked: Sequence[tuple[int, int]]) -> list[int]:
     for match in _SENTENCE_END.finditer(text):
         if not _starts_sentence(match.group(1)):
             continue
-        if _NOT_AN_END.search(text[: match.start() + 1]) and text[match.start()] == ".":
+        dot = match.start()
+        if text[dot] == "." and _NOT_AN_END.search(
+            text, max(0, dot - _ABBREVIATION_WINDOW), dot + 1
+        ):
             continue
         cuts.add(match.end())
     cuts.update(match.end() for match in _HARD_END.finditer(text))
@@ -190,18 +247,21 @@ def _cuts(
     max_chars: int,
     first: bool,
     first_chars: int,
+    measure: _Measure,
 ) -> list[int]:
     cuts: list[int] = []
     start = 0
     sentence_ends = [*_sentence_cuts(text, blocked), len(text)]
     for end in sentence_ends:
         if first and not cuts and start == 0:
-            head = _first_clause(text, 0, end, blocked, min(first_chars, max_chars))
+            head = _first_clause(
+                text, 0, end, blocked, measure.reach(0, min(first_chars, max_chars))
+            )
             if head is not None:
                 cuts.append(head)
                 start = head
-        while end - start > max_chars:
-            cut = _long_cut(text, start, end, blocked, max_chars)
+        while measure.length(start, end) > max_chars:
+            cut = _long_cut(text, start, end, blocked, max_chars, measure)
             cuts.append(cut)
             start = cut
         if end < len(text):
@@ -211,28 +271,33 @@ def _cuts(
 
 
 def _first_clause(
-    text: str, start: int, end: int, blocked: Sequence[tuple[int, int]], limit: int
+    text: str, start: int, end: int, blocked: Sequence[tuple[int, int]], reach: int
 ) -> int | None:
     """The end of the opening clause when the first sentence is longer than FIRST_CUT_ABOVE:
-    the first clause break after MIN_FIRST_CHARS within `limit` characters."""
+    the first clause break after MIN_FIRST_CHARS before `reach`."""
     if len(text[start:end].strip()) <= FIRST_CUT_ABOVE:
         return None
-    for cut in _candidates(_CLAUSE_END, text, start, min(end, start + limit)):
+    for cut in _candidates(_CLAUSE_END, text, start, min(end, reach)):
         if len(text[start:cut].strip()) >= MIN_FIRST_CHARS and not _inside(cut, blocked):
             return cut
     return None
 
 
 def _long_cut(
-    text: str, start: int, end: int, blocked: Sequence[tuple[int, int]], max_chars: int
+    text: str,
+    start: int,
+    end: int,
+    blocked: Sequence[tuple[int, int]],
+    max_chars: int,
+    measure: _Measure,
 ) -> int:
     """Where to cut a sentence longer than max_chars: the last clause break that leaves a piece
     of at least a third of the limit, else the last space (not one inside a number written with
     spaces, "12 500"), never inside an atomic unit; in text written without spaces, between two
     of its characters. An atomic unit longer than the limit is cut at a space inside it, a word
     longer than the limit at the limit (the engine's limit wins)."""
-    limit = min(start + max_chars, end)
-    floor = start + max_chars // 3
+    limit = min(measure.reach(start, max_chars), end)
+    floor = measure.reach(start, max_chars // 3)
     clauses = [c for c in _candidates(_CLAUSE_END, text, floor, limit) if not _inside(c, blocked)]
     if clauses:
         return clauses[-1]
@@ -273,27 +338,26 @@ def _with_chars(
     if not pieces:
         return []
     bounds = [0] + [end for _text, _start, end in pieces[:-1]] + [len(text)]
-    counts = [[0] * len(units) for _ in pieces]
-    for index in range(len(pieces)):
-        for position in range(bounds[index], bounds[index + 1]):
-            counts[index][owners[position]] += 1
+    # Per piece, the characters of each unit it holds; per unit, the pieces it landed in (in
+    # order): linear in the text, however many units and pieces.
+    counts = [Counter(owners[bounds[i] : bounds[i + 1]]) for i in range(len(pieces))]
+    landed: list[list[tuple[int, int]]] = [[] for _ in units]
+    for index, held in enumerate(counts):
+        for owner, count in held.items():
+            landed[owner].append((index, count))
     totals = [0] * len(pieces)
     for owner, unit in enumerate(units):
-        landed = [i for i in range(len(pieces)) if counts[i][owner]]
-        if not landed:
+        if not landed[owner]:
             totals[0] += unit.chars
             continue
-        owned = sum(counts[i][owner] for i in landed)
+        owned = sum(count for _index, count in landed[owner])
         given = 0
-        for i in landed[:-1]:
-            part = unit.chars * counts[i][owner] // owned
-            totals[i] += part
+        for index, count in landed[owner][:-1]:
+            part = unit.chars * count // owned
+            totals[index] += part
             given += part
-        totals[landed[-1]] += unit.chars - given
-    sources = [
-        " ".join(units[o].source.strip() for o in range(len(units)) if counts[i][o]).strip()
-        for i in range(len(pieces))
-    ]
+        totals[landed[owner][-1][0]] += unit.chars - given
+    sources = [" ".join(units[o].source.strip() for o in sorted(held)).strip() for held in counts]
     with_phonemes = any(u.phonemes for u in units)
     return [
         Piece(

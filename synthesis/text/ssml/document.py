@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from synthesis.text.model import NEUTRAL, Boundary, Item, Prosody, SayAs, Span
+from synthesis.text.model import NEUTRAL, Boundary, InputTooLong, Item, Prosody, SayAs, Span
 
-from .errors import Limits
+from .errors import Limits, Stop
 from .values import XML_SPACE
 
 FrameMode = Literal["normal", "skip", "capture"]
@@ -60,10 +60,18 @@ class Document:
     """How the document is read (lenient or strict, limits, break strengths) and what it has
     produced so far."""
 
-    def __init__(self, lenient: bool, limits: Limits, strengths: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        lenient: bool,
+        limits: Limits,
+        strengths: Mapping[str, int],
+        max_characters: int | None = None,
+    ) -> None:
         self.lenient = lenient
         self.limits = limits
         self.strengths = strengths
+        self.max_characters = max_characters
+        self.characters = 0  # billed so far
         self.items: list[Item] = []
         self.warnings: list[str] = []
         self.text: list[str] = []
@@ -107,10 +115,13 @@ class Document:
         phonemes: str | None = None,
         alphabet: str | None = None,
         normalize: bool = True,
+        spoken: int | None = None,
     ) -> None:
         """Emit a span speaking `text` for `written` (the document's collapsed text): billed as
-        `written` without edge spaces, plus one for the space that separates it from the text
-        before it."""
+        `written` without edge spaces, or as `spoken` characters when that is given (a `<sub>`
+        alias, `<phoneme>` symbols: what is said, not what is written), plus one for the space
+        that separates it from the text before it. Raises (through the parser) `InputTooLong`
+        as soon as the document's billed characters pass the caller's limit."""
         separated = self.had_text and (
             written.startswith(" ") or self.pending_space or self.ended_space
         )
@@ -118,7 +129,10 @@ class Document:
             text = " " + text  # words never glue together ...
         elif self.ended_space and text.startswith(" "):
             text = text[1:]  # ... and the spans' texts joined have no double space
-        chars = len(written.strip(" ")) + (1 if separated else 0)
+        chars = (len(written.strip(" ")) if spoken is None else spoken) + (1 if separated else 0)
+        self.characters += chars
+        if self.max_characters is not None and self.characters > self.max_characters:
+            raise Stop(InputTooLong(self.max_characters))
         self.items.append(
             Span(
                 text=text,

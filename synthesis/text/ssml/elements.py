@@ -61,13 +61,18 @@ def close_element(document: Document, frame: Frame) -> None:
 def _close_owner(document: Document, frame: Frame) -> None:
     written = values.XML_SPACE.sub(" ", "".join(frame.buffer))
     label = frame.name
-    if frame.alias is not None:
+    if frame.alias is not None:  # billed as spoken: the alias, whatever the text inside
         if not written.strip(" "):
             written = ""
-        document.add_span(frame.alias, written, frame, normalize=False)
+        document.add_span(frame.alias, written, frame, normalize=False, spoken=len(frame.alias))
     elif not written.strip(" "):
         document.warn(frame.line, frame.column, f"<{label}> has no text and says nothing.")
     else:
+        # Phonemes are spoken where the engine takes them, the text where it does not: the
+        # longer of the two is billed.
+        spoken = None
+        if frame.phonemes is not None:
+            spoken = max(len(frame.phonemes), len(written.strip(" ")))
         document.add_span(
             written,
             written,
@@ -75,6 +80,7 @@ def _close_owner(document: Document, frame: Frame) -> None:
             say_as=frame.say_as,
             phonemes=frame.phonemes,
             alphabet=frame.alphabet,
+            spoken=spoken,
         )
 
 
@@ -177,6 +183,14 @@ class _Element:
             return
         frame.name = local
         getattr(self, "open_" + local.replace("-", "_"))()
+
+    def cap(self, attribute: str, length: int, limit: int, code: str, what: str) -> None:
+        """A value spoken in place of the text is limited in strict and lenient mode alike:
+        lenient may not turn it into an ignored attribute whose text bills less."""
+        if length > limit:
+            self.fail(
+                code, f"{attribute} may be at most {limit} {what}; it has {length}", attribute
+            )
 
     def drop(self, code: str, problem: str) -> None:
         if not self.document.lenient or self.parent is None:
@@ -367,6 +381,9 @@ class _Element:
         self._own(say_as=SayAs(interpret, fmt, detail))
 
     def open_phoneme(self) -> None:
+        symbols = len(self.attributes.get("ph", "").strip(" \t\r\n"))
+        limit = self.document.limits.max_phonemes
+        self.cap("ph", symbols, limit, "ssml_phonemes_too_long", "symbols (max_phonemes)")
         alphabet = self.text_value("alphabet", values.one_of(ALPHABETS))
         ph = self.text_value("ph", values.nonempty)
         for attribute in ("alphabet", "ph"):
@@ -393,6 +410,9 @@ class _Element:
 
     def open_sub(self) -> None:
         frame = self.frame
+        spoken = values.XML_SPACE.sub(" ", self.attributes.get("alias", "")).strip(" ")
+        limit = self.document.limits.max_alias_chars
+        self.cap("alias", len(spoken), limit, "ssml_alias_too_long", "characters (max_alias_chars)")
         alias = self.text_value("alias", values.nonempty)
         if "alias" not in self.attributes:
             self.document.warn(frame.line, frame.column, "<sub> has no alias: its text is spoken.")

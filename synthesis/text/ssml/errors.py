@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NoReturn
 
+from synthesis.text.model import InputTooLong
+
 
 class SsmlError(ValueError):
     """A document the reader refuses. `code` says why (see docs/ssml.md), `line` and `column`
@@ -34,15 +36,32 @@ class Limits:
     max_total_break_ms: int = 120_000  # all <break>s together; ssml_breaks_too_long
     max_marks: int = 500  # <mark>s; ssml_too_many_marks
     max_audio: int = 5  # <audio> elements; ssml_too_many_audio
+    # What is spoken but not written as text is billed too (see `Document.add_span`); these
+    # keep one attribute from speaking a paragraph.
+    max_alias_chars: int = 300  # <sub alias>, whitespace collapsed; ssml_alias_too_long
+    max_phonemes: int = 300  # <phoneme ph>, symbols (code points); ssml_phonemes_too_long
 
 
 DEFAULT_LIMITS = Limits()
 
+# With a character limit (`parse_ssml(max_characters=...)`) the size limit follows it: markup
+# may take BYTES_PER_CHARACTER bytes per character the document may bill (a CJK character is
+# 3 bytes of UTF-8, a word wrapped in <prosody> about 5 per character) plus MARKUP_BYTES for
+# the document's frame, never more than `Limits.max_bytes`.
+BYTES_PER_CHARACTER = 16
+MARKUP_BYTES = 8_192
+
+
+def ssml_max_bytes(max_characters: int, limits: Limits = DEFAULT_LIMITS) -> int:
+    """The largest document, in UTF-8 bytes, for a caller that bills at most `max_characters`."""
+    return min(limits.max_bytes, BYTES_PER_CHARACTER * max_characters + MARKUP_BYTES)
+
 
 class Stop(Exception):
-    """Raised inside expat handlers; carries the SsmlError out of the parser."""
+    """Raised inside expat handlers; carries the SsmlError (or InputTooLong) out of the
+    parser."""
 
-    def __init__(self, error: SsmlError) -> None:
+    def __init__(self, error: SsmlError | InputTooLong) -> None:
         self.error = error
 
 

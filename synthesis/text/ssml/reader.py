@@ -1,15 +1,17 @@
 """The SSML reader: a document → `ParsedSsml`, on expat.
 
-    parse_ssml(document, lenient=False, limits=DEFAULT_LIMITS) -> ParsedSsml
+    parse_ssml(document, lenient=False, limits=DEFAULT_LIMITS, max_characters=None)
+        -> ParsedSsml
 
-Safety comes first: the size limit is checked before any parsing; the parser is expat without
-namespace processing, and a DOCTYPE, ENTITY or NOTATION declaration stops it with
-`ssml_dtd_forbidden` at its first token, before anything is declared or expanded (so billion
-laughs and XXE cost microseconds). Only the five predefined entities and character references
-exist. Depth and element count are limited here, as each start tag arrives; break lengths,
-marks and `<audio>` elements by the elements themselves. Every limit raises `SsmlError` with its
-own code and a message naming the limit, and malformed XML raises `invalid_ssml` with its line
-and column.
+Safety comes first: the size limit (`Limits.max_bytes`, lower for a small `max_characters`)
+is checked before any parsing; the parser is expat without namespace processing, and a
+DOCTYPE, ENTITY or NOTATION declaration stops it with `ssml_dtd_forbidden` at its first token,
+before anything is declared or expanded (so billion laughs and XXE cost microseconds). Only the
+five predefined entities and character references exist. Depth and element count are limited
+here, as each start tag arrives; break lengths, marks, `<audio>` elements, aliases and phonemes
+by the elements themselves, billed characters (`max_characters`) as each span is emitted. Every
+limit raises `SsmlError` with its own code and a message naming the limit (`InputTooLong` for
+`max_characters`), and malformed XML raises `invalid_ssml` with its line and column.
 
 The reader keeps the stack of open elements, each with the namespaces declared so far; what an
 element means is `elements`' business.
@@ -27,7 +29,16 @@ from synthesis.text.model import Item, Span
 
 from .document import Document, Frame
 from .elements import close_element, open_element
-from .errors import DEFAULT_LIMITS, Limits, SsmlError, Stop, refuse
+from .errors import (
+    BYTES_PER_CHARACTER,
+    DEFAULT_LIMITS,
+    MARKUP_BYTES,
+    Limits,
+    SsmlError,
+    Stop,
+    refuse,
+    ssml_max_bytes,
+)
 from .values import BREAK_STRENGTH_MS
 from .vocabulary import XML_NAMESPACE
 
@@ -49,18 +60,33 @@ def looks_like_ssml(text: str) -> bool:
 
 
 def parse_ssml(
-    document: str, *, lenient: bool = False, limits: Limits = DEFAULT_LIMITS
+    document: str,
+    *,
+    lenient: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    max_characters: int | None = None,
 ) -> ParsedSsml:
-    return _Reader(document, lenient, limits, BREAK_STRENGTH_MS).read()
+    """Raises SsmlError, or InputTooLong when the document bills more than `max_characters`
+    (checked as each span is read; the size limit then follows it: `ssml_max_bytes`)."""
+    return _Reader(document, lenient, limits, BREAK_STRENGTH_MS, max_characters).read()
 
 
 class _Reader:
     def __init__(
-        self, source: str, lenient: bool, limits: Limits, strengths: Mapping[str, int]
+        self,
+        source: str,
+        lenient: bool,
+        limits: Limits,
+        strengths: Mapping[str, int],
+        max_characters: int | None = None,
     ) -> None:
         self.source = source
         self.limits = limits
-        self.document = Document(lenient, limits, strengths)
+        self.max_bytes = (
+            limits.max_bytes if max_characters is None else ssml_max_bytes(max_characters, limits)
+        )
+        self.max_characters = max_characters
+        self.document = Document(lenient, limits, strengths, max_characters)
         self.frames: list[Frame] = []
         self.elements = 0
         self.parser = expat.ParserCreate(encoding="UTF-8")
@@ -98,9 +124,15 @@ class _Reader:
     def _encoded(self) -> bytes:
         """The document as UTF-8 (BOM removed), once its size is known to be within the limit:
         a character is at least one byte, so a long string is refused before it is encoded."""
-        limit = self.limits.max_bytes
+        limit = self.max_bytes
+        named = "max_bytes"
+        if limit < self.limits.max_bytes:
+            named = (
+                f"{BYTES_PER_CHARACTER} bytes for each of the {self.max_characters} characters "
+                f"allowed, plus {MARKUP_BYTES}"
+            )
         too_large = SsmlError(
-            "ssml_too_large", f"The document is larger than the limit of {limit} bytes (max_bytes)."
+            "ssml_too_large", f"The document is larger than the limit of {limit} bytes ({named})."
         )
         if len(self.source) > limit:
             raise too_large

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synthesis.text.frontend import BLEEP, prepare
-from synthesis.text.model import Prosody, locale_for
+from synthesis.text.model import InputTooLong, Prosody, locale_for
 from synthesis.text.ssml import SsmlError
 
 
@@ -88,7 +88,8 @@ def test_say_as_sub_and_expletive():
     assert "World Wide Web Consortium" in spoken
     assert BLEEP in spoken
     assert "darn" not in spoken
-    assert plan.characters == len("Call 2025551212, W3C, you darn fool.")
+    # The alias is billed as spoken, not the text it stands for.
+    assert plan.characters == len("Call 2025551212, World Wide Web Consortium, you darn fool.")
 
 
 def test_xml_lang_chooses_the_locale_of_its_text():
@@ -109,6 +110,80 @@ def test_phonemes_travel_as_ipa_parts_with_the_written_fallback():
     [segment] = plan.segments
     assert segment.text == "You say pecan."
     assert segment.parts == (("text", "You say"), ("ipa", "pɪˈkɑːn"), ("text", "."))
+
+
+def test_a_long_phoneme_is_split_at_its_words_under_the_segment_limit():
+    words = ["wʌn", "tuː", "θɹiː", "fɔːɹ", "faɪv", "sɪks", "sɛvən", "eɪt", "naɪn", "tɛn"] * 3
+    written = " ".join(["word"] * len(words))
+    ph = " ".join(words)
+    limit = 40
+    plan = prepare(
+        ssml=f'<speak>Count <phoneme alphabet="ipa" ph="{ph}">{written}</phoneme> done.</speak>',
+        max_chars=limit,
+    )
+    assert len(plan.segments) > 3
+    ipa = [value for s in plan.segments for kind, value in s.parts if kind == "ipa"]
+    assert " ".join(ipa).split() == words  # every word once, in order
+    for segment in plan.segments:
+        assert len(segment.text) <= limit
+        assert sum(len(value) for _kind, value in segment.parts) <= limit
+    assert " ".join(texts(plan)).split() == ["Count", *written.split(), "done."]
+    assert plan.characters == len("Count  done.") + max(len(ph), len(written))
+    assert sum(s.chars for s in plan.segments) == plan.characters
+
+
+_sounds = st.lists(st.text("əɪʊæɑɔθðŋʃʒˈːabdefk", min_size=1, max_size=9), min_size=1, max_size=30)
+_words = st.lists(st.text("abcdefghij", min_size=1, max_size=9), min_size=1, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_sounds, _words, st.integers(min_value=20, max_value=120))
+def test_phonemes_reach_the_engine_once_in_order_within_the_limit(sounds, words, limit):
+    ph, written = " ".join(sounds), " ".join(words)
+    plan = prepare(
+        ssml=f'<speak>Say <phoneme alphabet="ipa" ph="{ph}">{written}</phoneme> ok.</speak>',
+        max_chars=limit,
+    )
+    ipa = [value for s in plan.segments for kind, value in s.parts if kind == "ipa"]
+    if plan.warnings:  # one written word with more phonemes than fit: the text is read
+        assert ipa == []
+    else:
+        assert " ".join(ipa).split() == sounds
+    assert " ".join(texts(plan)).split() == ["Say", *words, "ok."]
+    for segment in plan.segments:
+        assert len(segment.text) <= limit
+        assert sum(len(value) + 1 for _kind, value in segment.parts) - 1 <= limit
+    assert sum(s.chars for s in plan.segments) == plan.characters
+
+
+def test_phonemes_too_long_for_their_written_words_are_not_sent_whole():
+    ph = " ".join(["əbɹəˈkædəbɹə"] * 8)  # 103 symbols for one written word
+    plan = prepare(
+        ssml=f'<speak><phoneme alphabet="ipa" ph="{ph}">x</phoneme></speak>', max_chars=40
+    )
+    assert all(sum(len(v) for _k, v in s.parts) <= 40 for s in plan.segments)
+    assert texts(plan) == ["x"]
+    assert plan.warnings
+    assert plan.characters == len(ph)
+
+
+def test_the_callers_character_limit_is_checked_before_any_normalizing(monkeypatch):
+    import synthesis.text.frontend as frontend
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("normalized or split an input over the limit")
+
+    monkeypatch.setattr(frontend, "normalize", no_work)
+    monkeypatch.setattr(frontend, "split_units", no_work)
+    document = "<speak>" + "<p>Call 555 1212 now, Dr. Okafor.</p>" * 1_300 + "</speak>"
+    assert 45_000 < len(document.encode()) < 50_000
+    with pytest.raises(InputTooLong) as caught:
+        prepare(ssml=document, max_characters=5000)
+    assert caught.value.code == "input_too_long"
+    with pytest.raises(InputTooLong):
+        prepare(text="y" * 5001, max_characters=5000)
+    with pytest.raises(InputTooLong):
+        prepare(ssml=f'<speak><sub alias="{"a" * 200}">x</sub></speak>', max_characters=100)
 
 
 def test_a_say_as_span_is_never_split():

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synthesis.text import split
 from synthesis.text.split import (
     FIRST_CUT_ABOVE,
     Unit,
+    _starts_sentence,
     sentence_ends,
     split_text,
     split_units,
@@ -147,3 +152,94 @@ def test_units_keep_every_word_and_every_billed_character(parts):
     assert _squeezed("".join(texts(pieces))) == _squeezed("".join(u.text for u in units))
     if pieces:
         assert sum(p.chars for p in pieces) == sum(u.chars for u in units)
+
+
+# -- splitting is linear in the input ---------------------------------------------------------
+
+# Today's sentence ends, as first written (quadratic: the abbreviation pattern searched the whole
+# text before every candidate end, and a run of `!` was retried from each of its characters):
+# the reference the linear splitter must agree with.
+_OLD_SENTENCE_END = re.compile(
+    r"[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*(?=\s+[\"'\u201c\u2018(\[\u00ab\u201e\u00bf\u00a1]?(\w))"
+)
+_OLD_HARD_END = re.compile(
+    r"[!?\u2026\u061f\u06d4\u0964\u0965]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n"
+)
+_OLD_WIDE_END = re.compile(
+    "[\u3002\uff01\uff1f\uff61]+[\"'\u201d\u2019)\\]\u300d\u300f\uff09\u3011\u3015\u3009\u300b]*"
+)
+
+
+def _old_sentence_ends(text):
+    cuts = set()
+    for match in _OLD_SENTENCE_END.finditer(text):
+        if not _starts_sentence(match.group(1)):
+            continue
+        if split._NOT_AN_END.search(text[: match.start() + 1]) and text[match.start()] == ".":
+            continue
+        cuts.add(match.end())
+    cuts.update(match.end() for match in _OLD_HARD_END.finditer(text))
+    cuts.update(match.end() for match in _OLD_WIDE_END.finditer(text))
+    return sorted(c for c in cuts if 0 < c < len(text))
+
+
+_TRICKY = [
+    "Dr. Okafor and J. R. Tolkien met Mr. Smith at St. Mary's, e.g. today. Next one.",
+    'It costs approx. five naira. Good. Really?! Yes!!! "Fine." (Done.) OK… Then.',
+    "Wait... What?  \u00bfQu\u00e9? \u00abNon.\u00bb Vol. 3 and Fig. 2. No. 5 is e.g. Co. "
+    "Ltd. Fine.",
+    "\u4f60\u597d\u3002\u6211\u5f88\u597d\uff01\u771f\u7684\u5417\uff1f\u662f\u3002 "
+    "\u0915\u094d\u092f\u093e \u0939\u0948\u0964 \u0939\u093e\u0901\u0965 Next.\n\nPara two.",
+    "a.b. C. x!y! Z? " + "!" * 40 + " A" + "." * 40 + "\n \n" + "?" * 5,
+]
+_token = st.sampled_from(
+    [
+        "Mr", "Dr", "e.g", "i.e", "Sept", "approx", "J", "word", "Word", "5", "\u4f60",
+        ".", "..", "!", "?", "\u2026", "\"", "'", "\u201d", ")", "(", "\u00ab", "\u00bb",
+        " ", "  ", "\n", "\n\n", "\t", "\u3002", "\uff01", "\u0964", ",", "\u00bf",
+    ]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("text", _TRICKY)
+def test_sentence_ends_are_todays(text):
+    assert sentence_ends(text) == _old_sentence_ends(text)
+    assert sentence_ends(text * 2) == _old_sentence_ends(text * 2)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_token, max_size=60).map("".join))
+def test_sentence_ends_are_todays_for_any_mix_of_abbreviations_and_punctuation(text):
+    assert sentence_ends(text) == _old_sentence_ends(text)
+
+
+class _Counting:
+    """A compiled pattern that counts the characters each `search` is given to look at."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.scanned = 0
+
+    def search(self, string, pos=0, endpos=None):
+        end = len(string) if endpos is None else min(endpos, len(string))
+        self.scanned += end - pos
+        return self.pattern.search(string, pos, end)
+
+
+@pytest.mark.parametrize("repeat", [100, 800])
+def test_abbreviations_are_looked_for_in_a_bounded_window_before_each_end(monkeypatch, repeat):
+    counting = _Counting(split._NOT_AN_END)
+    monkeypatch.setattr(split, "_NOT_AN_END", counting)
+    text = "Mr. Smith went home. He came back at St. Mary's. " * repeat  # 20 K at 400
+    cuts = split_text(text, max_chars=200)
+    assert len(cuts) >= 2 * repeat
+    assert 0 < counting.scanned <= 16 * len(text)
+
+
+def test_a_run_of_end_marks_is_matched_from_its_first_character_only():
+    # A match never starts inside a run, so a long run with no end after it is scanned once
+    # from its start, not again from each of its characters (which made it quadratic).
+    for pattern, mark in ((split._SENTENCE_END, "."), (split._HARD_END, "!")):
+        text = mark * 6 + " Next"
+        assert pattern.match(text, 0) is not None
+        assert all(pattern.match(text, i) is None for i in range(1, 6))

@@ -9,17 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthesis.text.model import Boundary, Break, Mark, Prosody, SayAs, Span
+from synthesis.text.model import Boundary, Break, InputTooLong, Mark, Prosody, SayAs, Span
 from synthesis.text.ssml import (
     BREAK_STRENGTH_MS,
+    BYTES_PER_CHARACTER,
     DATE_FORMATS,
     DEFAULT_LIMITS,
+    MARKUP_BYTES,
     SAY_AS_TYPES,
     Limits,
     ParsedSsml,
     SsmlError,
     looks_like_ssml,
     parse_ssml,
+    ssml_max_bytes,
 )
 
 
@@ -368,14 +371,53 @@ def test_say_as_is_one_span_with_collapsed_text():
     assert span.text == " S S ML "
 
 
-def test_sub_speaks_the_alias_and_bills_the_written_text():
+def test_sub_speaks_the_alias_and_bills_it():
     parsed = parse_ssml(speak('My element is <sub alias="Mercury">Hg</sub>, shiny.'))
     before, alias, after = spans(parsed)
     assert alias.text == "Mercury"
     assert alias.normalize is False
-    assert parsed.characters == len("My element is Hg, shiny.")
+    assert parsed.characters == len("My element is Mercury, shiny.")
     assert before.normalize
     assert after.normalize
+
+
+@pytest.mark.parametrize("inner", ["x", "", " ", "a much longer written form than its alias"])
+def test_sub_bills_its_alias_whatever_its_text(inner):
+    alias = "World Wide Web Consortium"
+    parsed = parse_ssml(speak(f'<sub alias="{alias}">{inner}</sub>'))
+    assert parsed.characters == len(alias)
+    assert parsed.characters == sum(s.billed for s in spans(parsed))
+
+
+def test_phoneme_bills_the_longer_of_its_phonemes_and_its_text():
+    ph = "ðə kwɪk bɹaʊn fɑks"
+    assert only_span(speak(f'<phoneme alphabet="ipa" ph="{ph}">x</phoneme>')).billed == len(ph)
+    written = "the quick brown fox jumps"
+    assert len(written) > len(ph)
+    span = only_span(speak(f'<phoneme alphabet="ipa" ph="{ph}">{written}</phoneme>'))
+    assert span.billed == len(written)
+    parsed = parse_ssml(speak(f'Say <phoneme alphabet="ipa" ph="{ph}">x</phoneme> now.'))
+    assert parsed.characters == len(f"Say {ph} now.")
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_an_alias_or_phonemes_over_their_cap_are_refused_in_both_modes(lenient):
+    cap = DEFAULT_LIMITS.max_alias_chars
+    parse_ssml(speak(f'<sub alias="{"a" * cap}">x</sub>'), lenient=lenient)
+    raised = error(speak(f'<sub alias="{"a" * (cap + 1)}">x</sub>'), lenient=lenient)
+    assert raised.code == "ssml_alias_too_long"
+    assert "alias" in raised.message
+    assert str(cap) in raised.message
+    cap = DEFAULT_LIMITS.max_phonemes
+    ph = "ə" * cap
+    parse_ssml(speak(f'<phoneme alphabet="ipa" ph="{ph}">x</phoneme>'), lenient=lenient)
+    raised = error(speak(f'<phoneme alphabet="ipa" ph="{ph}ə">x</phoneme>'), lenient=lenient)
+    assert raised.code == "ssml_phonemes_too_long"
+    assert "ph" in raised.message
+    assert str(cap) in raised.message
+    # Lenient does not turn an over-long value into an ignored (so unbilled) attribute.
+    raised = error(speak(f'<phoneme alphabet="bad" ph="{ph}ə">x</phoneme>'), lenient=lenient)
+    assert raised.code == "ssml_phonemes_too_long"
 
 
 def test_sub_without_alias_speaks_its_content_and_may_hold_elements():
@@ -395,7 +437,7 @@ def test_phoneme():
         "pecan",
         "" + PECAN + "",
         "ipa",
-        5,
+        len(PECAN),  # longer than "pecan": the phonemes are what Piper speaks
     )
     span = only_span(speak('<phoneme alphabet="x-sampa" ph="pI\'kA:n">pecan</phoneme>'))
     assert span.alphabet == "x-sampa"
@@ -723,6 +765,34 @@ def test_size_counts_utf8_bytes():
     limits = Limits(max_bytes=100)
     parse_ssml(speak("é" * 40), limits=limits)
     assert error(speak("é" * 50), limits=limits).code == "ssml_too_large"
+
+
+def test_billed_characters_over_the_callers_limit_stop_the_reading_at_once():
+    document = speak("<s>" + "a" * 60 + "</s>" + "<s>" + "b" * 60 + "</s><bogus/>")
+    assert parse_ssml(document, max_characters=200, lenient=True).characters == 120
+    with pytest.raises(InputTooLong) as caught:
+        parse_ssml(document, max_characters=100)
+    # Refused at the span that passed the limit: the unknown element after it is never read.
+    assert caught.value.limit == 100
+    assert "100" in caught.value.message
+    with pytest.raises(InputTooLong):
+        parse_ssml(speak(f'x <sub alias="{"a" * 120}">b</sub>'), max_characters=100)
+    with pytest.raises(InputTooLong):
+        parse_ssml(
+            speak(f'<phoneme alphabet="ipa" ph="{"ə" * 120}">b</phoneme>'), max_characters=100
+        )
+
+
+def test_the_size_limit_follows_the_callers_character_limit():
+    cap = ssml_max_bytes(100)
+    assert cap == BYTES_PER_CHARACTER * 100 + MARKUP_BYTES < DEFAULT_LIMITS.max_bytes
+    assert ssml_max_bytes(1_000_000) == DEFAULT_LIMITS.max_bytes  # never above the ceiling
+    markup = speak("<!--" + "c" * cap + "-->hi")
+    assert parse_ssml(markup).characters == 2
+    raised = error(markup, max_characters=100)
+    assert raised.code == "ssml_too_large"
+    assert str(cap) in raised.message
+    assert parse_ssml(speak("<!--c-->hi"), max_characters=100).characters == 2
 
 
 def test_deep_nesting_is_refused():
