@@ -184,11 +184,13 @@ async def _checked(
     voice = await voice_resolve_async(
         principal=principal, ref=data.voice, language=data.language, source=data.source
     )
+    limits = await admission_service.limits_of(principal)  # one cache GET, used thrice
     if data.grows:
         plan = Plan(segments=[], characters=0)
-    else:
-        plan = await sync_to_async(plan_input, thread_sensitive=False)(data, voice=voice)
-    limits = await admission_service.limits_of(principal)  # one cache GET, used twice
+    else:  # the plan's input limit is counted before anything is normalized
+        plan = await sync_to_async(plan_input, thread_sensitive=False)(
+            data, voice=voice, max_characters=limits.max_input_characters
+        )
     check_plan(
         limits,
         engine=voice.stock.engine,
