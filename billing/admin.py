@@ -234,6 +234,7 @@ class StatementAdmin(ReadOnlyModelAdmin):
         "tenant",
         "plan_name",
         "characters",
+        "carried_characters",
         "total_minor",
         "currency",
         "closed_at",

@@ -120,7 +120,11 @@ class UsageRecord(models.Model):
     Written twice: `open` when the synthesis is admitted (so a web process that dies mid-stream
     leaves a trace that the reaper, `billing.reaper`, closes), then closed once, when it ends.
     `settled` says whether its admission's Redis counters took the billed characters; the
-    reaper reconciles those that did not."""
+    reaper reconciles those that did not.
+
+    `statement` is the statement that billed the record, set once as that statement closes
+    (billing.statements): a record closed after its month's statement closed is carried into
+    the next statement, and none is billed twice. An open record is on no statement."""
 
     class Status(models.TextChoices):
         OPEN = "open"
@@ -151,6 +155,15 @@ class UsageRecord(models.Model):
     settled = models.BooleanField(
         default=False, help_text="The admission's Redis counters took the billed characters."
     )
+    statement = models.ForeignKey(
+        "billing.Statement",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="records",
+        help_text="The statement that billed this record; empty until one closes.",
+    )
 
     objects = UsageRecordQuerySet.as_manager()
 
@@ -164,6 +177,12 @@ class UsageRecord(models.Model):
                 name="usage_unfinished",
                 condition=models.Q(status="open") | models.Q(settled=False),
             ),
+            # What the next statement may bill: small, as closed statements hold the rest.
+            models.Index(
+                fields=["tenant", "started_at"],
+                condition=models.Q(statement__isnull=True),
+                name="usage_unbilled",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -171,8 +190,9 @@ class UsageRecord(models.Model):
 
 
 class Statement(models.Model):
-    """A tenant's closed bill for one calendar month (UTC). Never edited after closing: the plan
-    and prices in force are copied onto it and its lines."""
+    """A tenant's closed bill for one calendar month (UTC): the month's records and any earlier
+    ones closed after their own month's statement closed (`carried_characters`). Never edited
+    after closing: the plan and prices in force are copied onto it and its lines."""
 
     tenant = models.ForeignKey(
         "tenants.Tenant", on_delete=models.PROTECT, related_name="statements"
@@ -182,7 +202,13 @@ class Statement(models.Model):
     plan_name = models.CharField(max_length=100)
     plan_slug = models.CharField(max_length=50)
     currency = models.CharField(max_length=3)
-    characters = models.PositiveBigIntegerField(help_text="Characters billed in the period.")
+    characters = models.PositiveBigIntegerField(
+        help_text="Characters of the records billed on this statement."
+    )
+    carried_characters = models.PositiveBigIntegerField(
+        default=0,
+        help_text="Of those, characters of earlier months recorded after their statement closed.",
+    )
     monthly_character_quota = models.PositiveBigIntegerField(null=True, blank=True)
     total_minor = models.BigIntegerField()
     closed_at = models.DateTimeField()

@@ -2,7 +2,8 @@
 
 A range is recomputed from the records (delete + insert in one transaction), so running it
 twice, or late, gives the same rows; the records stay authoritative. A record belongs to the
-bucket of its `started_at`, as statements count it.
+bucket of its `started_at`, as statements count it; an open record (a synthesis still running)
+counts once it is closed and its bucket is next recomputed.
 """
 
 from __future__ import annotations

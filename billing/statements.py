@@ -1,5 +1,9 @@
 """Monthly statements: a tenant's plan fee and overage for one calendar month (UTC), closed once
-from the usage records and never recomputed, with CSV and printable HTML renderings."""
+from the usage records and never recomputed, with CSV and printable HTML renderings.
+
+Each record is billed by exactly one statement (`UsageRecord.statement`, set as it closes): its
+month's, or, when it was written after that statement closed (a late settle, a record the reaper
+closed), the next statement to close. Open records wait until they are closed."""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import DateField, Exists, Min, OuterRef, Q, Sum
+from django.db.models.functions import Cast, TruncMonth
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from billing.models import Plan, Statement, StatementLine, TenantPlanOverride, UsageRecord
 from callwaiting_tts.errors import ApplicationError
@@ -70,11 +76,21 @@ def prices_for(tenant: Tenant) -> Prices:
     )
 
 
-def characters_billed(tenant: Tenant, start: datetime, end: datetime) -> int:
-    total = UsageRecord.objects.filter(
-        tenant=tenant, started_at__gte=start, started_at__lt=end
-    ).aggregate(total=Sum("characters_billed"))["total"]
-    return int(total or 0)
+def _unbilled(tenant: Tenant, period_start: date) -> Any:
+    """The records a statement for the month starting `period_start` bills: the tenant's closed
+    records not yet on a statement that started in the month, or earlier in a month whose
+    statement closed before they were written (late: carried here). A record of an earlier
+    month with no statement yet waits for that month's own statement."""
+    start, end = _utc_midnight(period_start), _utc_midnight(next_month(period_start))
+    own_month_closed = Exists(
+        Statement.objects.filter(tenant_id=OuterRef("tenant_id"), period_start=OuterRef("month"))
+    )
+    return (
+        UsageRecord.objects.closed()
+        .filter(tenant=tenant, statement__isnull=True, started_at__lt=end)
+        .annotate(month=Cast(TruncMonth("started_at", tzinfo=UTC), DateField()))
+        .filter(Q(started_at__gte=start) | Q(own_month_closed))
+    )
 
 
 def _lines(prices: Prices, characters: int, period: str) -> list[StatementLine]:
@@ -110,7 +126,8 @@ def _lines(prices: Prices, characters: int, period: str) -> list[StatementLine]:
 
 def close_statement(tenant: Tenant, period_start: date) -> Statement:
     """Closes `tenant`'s statement for the month starting `period_start` (its first day), once:
-    a second call, or a concurrent one, returns the statement the first one closed."""
+    a second call, or a concurrent one, returns the statement the first one closed. The records
+    it bills (`_unbilled`) are marked with it in the same transaction, so none is billed twice."""
     if period_start.day != 1:
         raise ApplicationError(
             f"A statement period starts on a month's first day, not {period_start}.",
@@ -126,10 +143,10 @@ def close_statement(tenant: Tenant, period_start: date) -> Statement:
     if existing is not None:
         return existing
     prices = prices_for(tenant)
-    characters = characters_billed(tenant, _utc_midnight(period_start), _utc_midnight(end))
-    lines = _lines(prices, characters, f"{period_start:%B %Y}")
     try:
         with transaction.atomic():
+            # The row first: a concurrent close waits on its unique key, then fails, before it
+            # marks any record.
             statement = Statement.objects.create(
                 tenant=tenant,
                 period_start=period_start,
@@ -137,24 +154,94 @@ def close_statement(tenant: Tenant, period_start: date) -> Statement:
                 plan_name=prices.plan_name,
                 plan_slug=prices.plan_slug,
                 currency=prices.currency,
-                characters=characters,
+                characters=0,
                 monthly_character_quota=prices.monthly_character_quota,
-                total_minor=sum(line.amount_minor for line in lines),
+                total_minor=0,
                 closed_at=timezone.now(),
             )
-            for line in lines:
-                line.statement = statement
-            StatementLine.objects.bulk_create(lines)
+            _bill(statement, prices)
     except IntegrityError:  # closed concurrently by another process
         return Statement.objects.get(tenant=tenant, period_start=period_start)
     return statement
 
 
+def _bill(statement: Statement, prices: Prices) -> None:
+    # `statement__isnull` again on the row itself: a record another statement marked meanwhile
+    # is re-checked after its lock and left to that statement.
+    UsageRecord.objects.filter(
+        statement__isnull=True,
+        pk__in=_unbilled(statement.tenant, statement.period_start).values("pk"),
+    ).update(statement=statement)
+    sums = statement.records.aggregate(
+        characters=Sum("characters_billed"),
+        carried=Sum(
+            "characters_billed",
+            filter=Q(started_at__lt=_utc_midnight(statement.period_start)),
+        ),
+    )
+    characters = int(sums["characters"] or 0)
+    lines = _lines(prices, characters, f"{statement.period_start:%B %Y}")
+    statement.characters = characters
+    statement.carried_characters = int(sums["carried"] or 0)
+    statement.total_minor = sum(line.amount_minor for line in lines)
+    statement.save(update_fields=["characters", "carried_characters", "total_minor"])
+    for line in lines:
+        line.statement = statement
+    StatementLine.objects.bulk_create(lines)
+
+
+def _tenants() -> Any:
+    return Tenant.objects.exclude(schema_name=get_public_schema_name())
+
+
 def close_statements(period_start: date) -> list[Statement]:
-    """Closes the month for every active tenant that existed before it ended."""
+    """Closes the month for every tenant, suspended ones too, that existed before it ended or
+    has records of it (or earlier) not yet billed."""
     end = _utc_midnight(next_month(period_start))
-    tenants = Tenant.objects.filter(status=Tenant.Status.ACTIVE, created_at__lt=end)
+    unbilled = UsageRecord.objects.closed().filter(
+        tenant_id=OuterRef("pk"), statement__isnull=True, started_at__lt=end
+    )
+    tenants = _tenants().filter(Q(created_at__lt=end) | Q(Exists(unbilled)))
     return [close_statement(tenant, period_start) for tenant in tenants]
+
+
+def ended_months_to_close(tenant: Tenant, today: date) -> list[date]:
+    """Every month that has ended and has no statement, oldest first, from the month the tenant
+    was created, or of its oldest record not yet billed if that is earlier."""
+    last = previous_month(today)
+    first = month_start(tenant.created_at.astimezone(UTC).date())
+    oldest = (
+        UsageRecord.objects.closed()
+        .filter(tenant=tenant, statement__isnull=True)
+        .aggregate(oldest=Min("started_at"))["oldest"]
+    )
+    if oldest is not None:
+        first = min(first, month_start(oldest.astimezone(UTC).date()))
+    closed = set(
+        Statement.objects.filter(tenant=tenant, period_start__gte=first).values_list(
+            "period_start", flat=True
+        )
+    )
+    months: list[date] = []
+    month = first
+    while month <= last:
+        if month not in closed:
+            months.append(month)
+        month = next_month(month)
+    return months
+
+
+def close_ended_months() -> list[Statement]:
+    """Closes every ended month not yet closed, for every tenant (suspended ones too), oldest
+    first; what beat runs daily. Cheap when all are closed (two queries per tenant), so a run
+    missed, or a month never closed, is made up by the next run. Returns the statements it
+    closed."""
+    today = timezone.now().date()
+    closed: list[Statement] = []
+    for tenant in _tenants().order_by("pk"):
+        months = ended_months_to_close(tenant, today)
+        closed.extend(close_statement(tenant, month) for month in months)
+    return closed
 
 
 # --- rendering -----------------------------------------------------------------------------------

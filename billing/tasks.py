@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
-from django.utils import timezone
 
 from billing import rollups, statements
 
@@ -28,9 +27,8 @@ def rollup_recent_days() -> int:
     return rollups.rollup_recent(rollups.Granularity.DAY, buckets=2)
 
 
-@shared_task(name="billing.tasks.close_previous_month", ignore_result=True)
-def close_previous_month() -> int:
-    """Closes last month's statements not yet closed; cheap when they all are, so it runs
-    daily and a missed run (beat down on the 1st) is made up the next day."""
-    period = statements.previous_month(timezone.now().date())
-    return len(statements.close_statements(period))
+@shared_task(name="billing.tasks.close_statements", ignore_result=True)
+def close_statements() -> int:
+    """Closes every ended month not yet closed, for every tenant; cheap when they all are, so it
+    runs daily and a missed run (beat down on the 1st) is made up by the next one."""
+    return len(statements.close_ended_months())

@@ -161,8 +161,8 @@ CELERY_BEAT_SCHEDULE = {
     # Roll-ups recompute the last buckets, so a late usage record or a missed run is absorbed.
     "rollup-usage-hours": {"task": "billing.tasks.rollup_recent_hours", "schedule": 3600.0},
     "rollup-usage-days": {"task": "billing.tasks.rollup_recent_days", "schedule": 86400.0},
-    # Idempotent: closes last month's statements that are not closed yet.
-    "close-statements": {"task": "billing.tasks.close_previous_month", "schedule": 86400.0},
+    # Idempotent: closes every ended month not yet closed, for every tenant.
+    "close-statements": {"task": "billing.tasks.close_statements", "schedule": 86400.0},
     # Voices validated while no worker of their engine was configured start cloning once one is.
     "clone-validated-voices": {"task": "synthesis.tasks.clone_validated_voices", "schedule": 300.0},
     # Closes usage records whose web process died mid-synthesis; reconciles failed settles.

@@ -33,7 +33,10 @@ class StatementSerializer(serializers.Serializer[Any]):
     period_end = serializers.DateField()
     plan = serializers.CharField(source="plan_name")
     currency = serializers.CharField()
-    characters = serializers.IntegerField()
+    characters = serializers.IntegerField(help_text="Characters of the records billed here.")
+    carried_characters = serializers.IntegerField(
+        help_text="Of those, characters of earlier months recorded after their statement closed."
+    )
     monthly_character_quota = serializers.IntegerField(allow_null=True)
     total_minor = serializers.IntegerField()
     closed_at = serializers.DateTimeField()

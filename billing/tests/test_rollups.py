@@ -21,6 +21,7 @@ from tenants.models import ApiKey
 pytestmark = pytest.mark.django_db
 
 START = datetime(2025, 11, 1, tzinfo=UTC)
+CLOSED = ["completed", "cancelled", "failed"]
 
 
 def raw_sums(granularity: str, start: datetime, end: datetime) -> dict:
@@ -57,7 +58,7 @@ def usage(tenant_a, tenant_b):
             delivered=rng.random() * 10,
             voice=rng.choice(["joe", "amy"]),
             api_key=rng.choice(keys) if tenant == tenant_a.tenant else None,
-            status=rng.choice(list(UsageRecord.Status)),
+            status=rng.choice(CLOSED),
         )
 
 
@@ -108,3 +109,18 @@ def test_the_backfill_command_rolls_up_both_granularities(tenant_a):
     for granularity in ("hour", "day"):
         rows = UsageRollup.objects.filter(granularity=granularity, tenant=tenant_a.tenant)
         assert sum(r.characters for r in rows) == 5
+
+
+def test_open_records_count_once_closed(tenant_a):
+    hour = START + timedelta(hours=3)
+    record(tenant_a.tenant, at=hour, characters=4)
+    running = record(tenant_a.tenant, at=hour + timedelta(minutes=5), characters=600, status="open")
+
+    rows = UsageRollup.objects.filter(tenant=tenant_a.tenant).values_list("requests", "characters")
+
+    rollup_usage("hour", hour, hour + timedelta(hours=1))
+    assert list(rows.all()) == [(1, 4)]
+
+    UsageRecord.objects.filter(pk=running.pk).update(status="completed")
+    rollup_usage("hour", hour, hour + timedelta(hours=1))
+    assert list(rows.all()) == [(2, 604)]

@@ -5,9 +5,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.utils import timezone
 
-from billing.statements import close_statements, format_minor, previous_month
+from billing.statements import close_ended_months, close_statements, format_minor
 from tenants.management.base import TenantCommand
 
 
@@ -19,7 +18,10 @@ def _month(value: str) -> date:
 
 
 class Command(TenantCommand):
-    help = "Close every active tenant's statement for a month (default: the previous one)."
+    help = (
+        "Close statements, for every tenant (suspended ones too): by default every month that "
+        "has ended and is not closed (what beat runs daily); with --month, that month."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         super().add_arguments(parser)
@@ -27,15 +29,16 @@ class Command(TenantCommand):
 
     def run(self, **options: Any) -> dict[str, Any]:
         month = options["month"]
-        period = _month(month) if month else previous_month(timezone.now().date())
-        closed = close_statements(period)
+        closed = close_statements(_month(month)) if month else close_ended_months()
         return {
-            "month": f"{period:%Y-%m}",
+            "month": month or "every ended month",
             "statements": [
                 {
                     "tenant": s.tenant.slug,
+                    "month": f"{s.period_start:%Y-%m}",
                     "statement": s.pk,
                     "characters": s.characters,
+                    "carried_characters": s.carried_characters,
                     "total_minor": s.total_minor,
                     "currency": s.currency,
                 }
@@ -45,7 +48,7 @@ class Command(TenantCommand):
 
     def render(self, result: dict[str, Any]) -> str:
         rows = [
-            f"{s['tenant']:<24} {s['characters']:>12,} chars  "
+            f"{s['month']}  {s['tenant']:<24} {s['characters']:>12,} chars  "
             f"{format_minor(s['total_minor'], s['currency'])}"
             for s in result["statements"]
         ]
