@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from celery.schedules import crontab
+
 from callwaiting_tts.env import (
     BASE_DIR,
     checkout_id,
@@ -41,6 +43,8 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_htmx",
+    # Celery beat's schedule and each entry's last run (DatabaseScheduler): public schema only.
+    "django_celery_beat",
     # The tenant admin portal: views and templates over the services, no models of its own.
     "portal",
 ]
@@ -50,6 +54,9 @@ TENANT_APPS = [
     "synthesis",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+# django-tenants runs every migration in every tenant schema (as no-ops for shared apps):
+# django-celery-beat's 19 migrations, squashed into one, keep a tenant's creation fast.
+MIGRATION_MODULES = {"django_celery_beat": "callwaiting_tts.beat.migrations"}
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -152,6 +159,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+# Beat keeps each entry's last run in PostgreSQL (django-celery-beat's DatabaseScheduler), so a
+# restart neither forgets a run nor resets a wait; at start it writes this schedule into its
+# tables and removes entries no longer here (callwaiting_tts.beat). Daily work runs at fixed UTC
+# times; a run missed while beat was down runs as soon as it is back.
+CELERY_BEAT_SCHEDULER = "callwaiting_tts.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "flush-api-key-last-used": {"task": "tenants.tasks.flush_api_key_last_used", "schedule": 60.0},
     "purge-synthesis-logs": {
@@ -160,9 +173,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Roll-ups recompute the last buckets, so a late usage record or a missed run is absorbed.
     "rollup-usage-hours": {"task": "billing.tasks.rollup_recent_hours", "schedule": 3600.0},
-    "rollup-usage-days": {"task": "billing.tasks.rollup_recent_days", "schedule": 86400.0},
+    "rollup-usage-days": {
+        "task": "billing.tasks.rollup_recent_days",
+        "schedule": crontab(minute=10, hour=0),
+    },
     # Idempotent: closes every ended month not yet closed, for every tenant.
-    "close-statements": {"task": "billing.tasks.close_statements", "schedule": 86400.0},
+    "close-statements": {
+        "task": "billing.tasks.close_statements",
+        "schedule": crontab(minute=15, hour=0),
+    },
     # Voices validated while no worker of their engine was configured start cloning once one is.
     "clone-validated-voices": {"task": "synthesis.tasks.clone_validated_voices", "schedule": 300.0},
     # Closes usage records whose web process died mid-synthesis; reconciles failed settles.

@@ -109,8 +109,8 @@ def tts_worker_count(engine: str, *, first: bool) -> int:
 def service_commands(host: str, port: int) -> list[tuple[str, list[str]]]:
     python = sys.executable
     web = f"-m daphne -b {host} -p {port} callwaiting_tts.asgi:application"
-    celery = "-m celery -A callwaiting_tts worker -B -l INFO --concurrency 1 -s"
-    beat_schedule = str(VAR_DIR / "celerybeat-schedule")
+    # -B: beat inside the worker, on settings' database scheduler (its state in PostgreSQL).
+    celery = "-m celery -A callwaiting_tts worker -B -l INFO --concurrency 1"
     engines = tts_engines()
     workers = [
         (f"tts-{engine}-{n}", [python, "manage.py", "run_tts_worker", "--engine", engine])
@@ -120,7 +120,7 @@ def service_commands(host: str, port: int) -> list[tuple[str, list[str]]]:
     return [
         *workers,
         ("daphne", [python, *web.split()]),
-        ("celery", [python, *celery.split(), beat_schedule]),
+        ("celery", [python, *celery.split()]),
     ]
 
 
