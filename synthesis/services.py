@@ -40,6 +40,7 @@ from billing import keeper
 from billing.admission import Admission, LeaseLost
 from billing.limits import Limits, check_plan
 from billing.models import UsageRecord
+from billing.services import usage_record_open
 from callwaiting_tts.errors import ApplicationError
 from synthesis.contract.jobs import Job
 from synthesis.contract.plan import engine_segments
@@ -140,14 +141,15 @@ class Synthesis:
 
 
 async def synthesis_admit(
-    *, principal: Principal, data: SynthesisInput, request_id: str
+    *, principal: Principal, data: SynthesisInput, request_id: str, record: bool = True
 ) -> Synthesis:
     """Validates, resolves the voice in the tenant's schema, plans the input under the engine's
     segment limit, checks it against the tenant's plan and admits it (rate limit, concurrency
     lease, quota reservation of its characters). Nothing is handed to a worker yet; its usage
     record is opened and its lease kept alive (`billing.keeper`). Raises ApplicationError (bad
     input; 403 outside the plan; 429 AdmissionRefused over a limit; 503 when the record cannot
-    be written). A request refused as invalid counts toward the rate limit (`count_refused`)."""
+    be written). A request refused as invalid counts toward the rate limit (`count_refused`).
+    `record=False`: the caller opens the record itself (`synthesis_start`, beside the job)."""
     try:
         voice, plan, limits = await _checked(principal, data)
     except ApplicationError as refused:
@@ -166,13 +168,26 @@ async def synthesis_admit(
     synthesis.admission = await admission_service.admit_request(
         principal, characters=plan.characters, lease_id=str(synthesis.id), limits=limits
     )
-    try:
-        await database_sync_to_async(usage_open)(synthesis)
-    except BaseException:  # no record, no synthesis: give the slot and the reservation back
-        await asyncio.shield(_settle_quietly(synthesis.admission))
-        raise
     keeper.hold(synthesis.admission)
+    if record:
+        await _recorded(synthesis, asyncio.ensure_future(_open_record(synthesis)))
     return synthesis
+
+
+async def _open_record(synthesis: Synthesis) -> None:
+    await database_sync_to_async(usage_open)(synthesis)
+
+
+async def _recorded(synthesis: Synthesis, opening: asyncio.Future[None]) -> None:
+    """Waits for the record being opened; when it could not be, gives the slot and the
+    reservation back and raises (no record, no synthesis)."""
+    try:
+        await asyncio.shield(opening)
+    except BaseException:
+        if synthesis.admission is not None:
+            keeper.release(synthesis.admission)
+            await asyncio.shield(_settle_quietly(synthesis.admission))
+        raise
 
 
 async def _checked(
@@ -216,18 +231,16 @@ def usage_open(synthesis: Synthesis) -> UsageRecord:
     is closed). Raises ApplicationError 503 when PostgreSQL cannot take it."""
     principal = synthesis.principal
     try:
-        return UsageRecord.objects.create(
+        return usage_record_open(
             synthesis_id=synthesis.id,
             tenant_id=principal.tenant_id,
             api_key_id=principal.key_id,
             request_id=synthesis.request_id[:128],
             source=synthesis.input.source,
-            characters_billed=0,
             voice=synthesis.voice.id,
             engine=synthesis.stock.engine,
             output_format=synthesis.input.output_format,
             sample_rate=synthesis.input.sample_rate,
-            status=UsageRecord.Status.OPEN,
             started_at=synthesis.started_at,
         )
     except DatabaseError:
@@ -245,13 +258,36 @@ async def synthesis_start(
 ) -> Synthesis:
     """`synthesis_admit`, then the whole plan handed to a worker (`synthesis.stream`). Raises as
     `synthesis_admit`, or SynthesisFailed (no worker took it; the admission is given back)."""
-    synthesis = await synthesis_admit(principal=principal, data=data, request_id=request_id)
+    synthesis = await synthesis_admit(
+        principal=principal, data=data, request_id=request_id, record=False
+    )
+    # The usage record is written while the job goes to a worker: its INSERT (a few ms in a
+    # database thread) overlaps the hand-off instead of delaying it (bench: limits).
+    opening = asyncio.ensure_future(_open_record(synthesis))
+    job = asyncio.ensure_future(synthesis_open(synthesis, synthesis.plan))
+    gone: BaseException | None = None
     try:
-        synthesis.stream = await synthesis_open(synthesis, synthesis.plan)
-    except BaseException as error:  # nothing was synthesized: recorded as failed, billed 0
-        code = error.code if isinstance(error, ApplicationError) else "cancelled"
-        await asyncio.shield(synthesis_end(synthesis, UsageRecord.Status.FAILED, code))
+        await asyncio.shield(asyncio.wait({opening, job}))
+    except BaseException as cancelled:  # the client went away: both finish, then are undone
+        gone = cancelled
+        await asyncio.wait({opening, job})
+    stream = job.result() if not job.exception() else None
+    try:
+        await _recorded(synthesis, opening)
+    except BaseException:
+        if stream is not None:
+            await asyncio.shield(stream.close())
         raise
+    if stream is None or gone is not None:  # nothing was heard: recorded, billed 0
+        error = gone or job.exception()
+        code = error.code if isinstance(error, ApplicationError) else "cancelled"
+        status = UsageRecord.Status.CANCELLED if gone else UsageRecord.Status.FAILED
+        if stream is not None:
+            await asyncio.shield(stream.close())
+        await asyncio.shield(synthesis_end(synthesis, status, code))
+        assert error is not None
+        raise error
+    synthesis.stream = stream
     return synthesis
 
 
