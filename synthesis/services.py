@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from billing import admission as admission_service
 from billing import keeper
 from billing.admission import Admission, LeaseLost
-from billing.limits import Limits, check_plan
+from billing.limits import Limits, check_plan, limits_for
 from billing.models import UsageRecord
 from billing.services import usage_record_open
 from callwaiting_tts.errors import ApplicationError
@@ -52,7 +52,7 @@ from synthesis.text.model import InputTooLong, Plan, locale_for
 from synthesis.text.ssml import SsmlError
 from tenants.db import tenant_schema
 from tenants.principal import Principal
-from voices.selectors import ResolvedVoice, voice_resolve_async
+from voices.selectors import ResolvedVoice, voice_resolve, voice_resolve_async
 
 logger = logging.getLogger(__name__)
 
@@ -432,34 +432,35 @@ def _check_length(characters: int, param: str) -> None:
         )
 
 
-async def text_preview(
+def text_preview(
     *, principal: Principal, data: SynthesisInput, request_id: str, metered: bool = True
 ) -> tuple[ResolvedVoice, Plan]:
     """What the engine would be given for `data`, without synthesizing or billing anything.
     Admitted like a synthesis, for the rate limit only (no lease, nothing reserved): the
     front-end's work is not free. `metered=False`: a check before a synthesis that is admitted
-    itself (the portal's playground). Raises as `synthesis_admit`."""
+    itself (the portal's playground). For sync views: the lookups run in the caller's thread,
+    the front-end in a pool thread (not the one thread that sync views share under ASGI).
+    Raises as `synthesis_admit`."""
     try:
         _check_plain_text(data)
-        voice = await voice_resolve_async(
+        voice = voice_resolve(
             principal=principal, ref=data.voice, language=data.language, source=data.source
         )
-        limits = await admission_service.limits_of(principal)
-    except ApplicationError as refused:
-        await refused_request(principal, request_id, refused)
-        raise
-    if metered:
-        await admission_service.admit_request(
-            principal,
-            characters=0,
-            lease_id=f"preview:{uuid.uuid4()}",
-            limits=limits,
-            rate_only=True,
+        limits = limits_for(principal.tenant_id)
+        if metered:
+            async_to_sync(admission_service.admit_request)(
+                principal,
+                characters=0,
+                lease_id=f"preview:{uuid.uuid4()}",
+                limits=limits,
+                rate_only=True,
+            )
+        plan = async_to_sync(sync_to_async(plan_input, thread_sensitive=False))(
+            data, voice=voice, max_characters=limits.max_input_characters
         )
-    try:
-        plan = await sync_to_async(plan_input, thread_sensitive=False)(data, voice=voice)
     except ApplicationError as refused:
-        await refused_request(principal, request_id, refused)
+        if metered:
+            async_to_sync(refused_request)(principal, request_id, refused)
         raise
     return voice, plan
 

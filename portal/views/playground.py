@@ -107,7 +107,7 @@ def _prepare_stream(request: HttpRequest) -> HttpResponse:
     data = serializer.to_input()
     try:
         # Not metered: the stream this check precedes is admitted itself.
-        voice, plan = async_to_sync(text_preview)(
+        voice, plan = text_preview(
             principal=member.principal, data=data, request_id="", metered=False
         )
     except ApplicationError as error:

@@ -210,7 +210,7 @@ class TextPreviewView(MeteredView):
         serializer.is_valid(raise_exception=True)
         principal = principal_of(request)
         request_id = getattr(request._request, "request_id", "")
-        voice, plan = async_to_sync(text_preview)(
+        voice, plan = text_preview(
             principal=principal, data=serializer.to_input(), request_id=request_id
         )
         return Response(preview_body(plan, voice_id=voice.id, engine=voice.stock.engine))
