@@ -262,7 +262,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["callwaiting_tts.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "callwaiting_tts.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "callwaiting_tts.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
