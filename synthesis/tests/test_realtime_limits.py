@@ -123,7 +123,7 @@ async def test_an_idle_socket_is_closed_but_not_while_it_speaks(tenant, tts_work
     assert await next_json(comm) == {"type": "close", "code": CLOSE_IDLE_TIMEOUT}
 
 
-async def test_a_message_over_the_size_limit_closes_1009(tenant, settings):
+async def test_a_message_over_the_size_limit_closes_4413(tenant, settings):
     settings.WS_MAX_MESSAGE_BYTES = 100
     comm = await connect(tenant.api_key)
     await until(comm, "ready")
