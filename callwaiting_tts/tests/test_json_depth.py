@@ -117,7 +117,9 @@ def test_a_deeply_nested_body_is_a_400_on_every_json_endpoint(api, tenant_a, met
 
 @pytest.mark.django_db
 def test_an_ordinary_body_still_parses(api, tenant_a):
+    body = {"name": "Desk front", "base_voice": "joe", "description": "{[(" * 20}
     response = api(tenant_a.api_key).post(
-        "/v1/text/preview", json.dumps({"text": "Hello [there]."}), content_type="application/json"
+        "/v1/voices", json.dumps(body), content_type="application/json"
     )
-    assert response.status_code == 200, response.content
+    assert response.status_code == 201, response.content
+    assert response.json()["description"] == body["description"]
