@@ -262,7 +262,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["callwaiting_tts.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "callwaiting_tts.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "callwaiting_tts.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -380,6 +380,12 @@ WS_MAX_CONNECTIONS_PER_TENANT = env_int("WS_MAX_CONNECTIONS_PER_TENANT", 50)
 WS_MAX_CONTEXTS = env_int("WS_MAX_CONTEXTS", 8)
 WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 65_536)
 WS_IDLE_TIMEOUT_SECONDS = float(env_str("WS_IDLE_TIMEOUT_SECONDS", "20"))
+# A context with nothing left to speak that gets no text/flush/end/mark for this long is ended
+# (`context_idle_timeout`), freeing its concurrency slot.
+WS_CONTEXT_IDLE_TIMEOUT_SECONDS = float(env_str("WS_CONTEXT_IDLE_TIMEOUT_SECONDS", "20"))
+WS_MAX_PENDING_MARKS = env_int("WS_MAX_PENDING_MARKS", 100)  # per context, not yet echoed
+# How often `text` (and flush/end/mark) re-reads the key's cached record; `start` always does.
+WS_KEY_RECHECK_SECONDS = float(env_str("WS_KEY_RECHECK_SECONDS", "1"))
 WS_SEND_AHEAD_MS = env_int("WS_SEND_AHEAD_MS", 10_000)
 WS_MAX_CONSECUTIVE_ERRORS = env_int("WS_MAX_CONSECUTIVE_ERRORS", 10)
 # OpenAI's voice names → our stock voices, for /v1/audio/speech (OPENAI_VOICE_MAP="alloy=joe,...").

@@ -19,6 +19,7 @@ from django.conf import settings
 from billing import leases
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.middleware import new_request_id
+from callwaiting_tts.parsers import JsonRefused, loads
 from callwaiting_tts_client.protocol import (
     APP_SUBPROTOCOL,
     CLOSE_AUTH_TIMEOUT,
@@ -38,6 +39,9 @@ from tenants.sockets import authenticate_socket
 from voices.selectors import voice_count
 
 _HANDLERS = ("start", "text", "flush", "end", "cancel", "mark")
+# Messages that make a context speak re-check the key (at most every WS_KEY_RECHECK_SECONDS;
+# `start` always); a `cancel` only ever stops speech, so it never needs the key.
+_SPEAKS = {"text", "flush", "end", "mark"}
 # A key revoked or a tenant suspended while the socket was open ends the socket.
 _CLOSES_THE_SOCKET = {
     "tenant_suspended": CLOSE_FORBIDDEN,
@@ -70,8 +74,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     connection_lease: tuple[leases.LeaseSet, str] | None = None
     watchdog: asyncio.Task[None] | None = None
     last_message = 0.0
+    key_checked = 0.0  # when the key's record was last read (time.monotonic)
     errors_in_a_row = 0
     closing = False
+    teardown: asyncio.Task[None] | None = None
 
     @property
     def principal(self) -> Principal | None:
@@ -92,11 +98,38 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 settings.WS_AUTH_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self.auth_timeout())
             )
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The socket's whole life. However it ends (a close, a crash in a handler, daphne
+        cancelling us), its contexts are cancelled and billed for what was sent and its leases
+        released; a crash still ends the application with its exception, so daphne logs it and
+        closes 1011."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.disconnect(1011)  # awaits the one teardown, started or done already
+
     async def disconnect(self, code: int) -> None:
+        """The socket is gone, closing or crashed: settles everything, once. Shielded, so that
+        a caller cancelled meanwhile (daphne gives up on a slow application) stops only its
+        own wait."""
+        if self.teardown is None:
+            self.teardown = asyncio.ensure_future(self._tear_down())
+        await asyncio.shield(self.teardown)
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Closes the socket and settles at once: the client's reply to a close may never
+        come."""
+        self.closing = True
+        try:
+            await super().close(code=code, reason=reason)
+        finally:
+            await self.disconnect(code or 1000)
+
+    async def _tear_down(self) -> None:
         self.closing = True
         if self.auth_timer is not None:
             self.auth_timer.cancel()
-        if self.watchdog is not None:
+        if self.watchdog is not None:  # may be the task that closed: it ends on its own then
             self.watchdog.cancel()
         if self.session is not None:
             await self.session.close()  # every open context: cancelled, usage recorded
@@ -183,13 +216,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         renew_every = lease_set.ttl_ms / 3000
         renewed = time.monotonic()
         idle = settings.WS_IDLE_TIMEOUT_SECONDS
+        tick = min(1.0, idle / 4, settings.WS_CONTEXT_IDLE_TIMEOUT_SECONDS / 4)
         while not self.closing:
-            await asyncio.sleep(min(1.0, idle / 4))
+            await asyncio.sleep(tick)
             now = time.monotonic()
             if now - renewed >= renew_every:
                 renewed = now
                 with contextlib.suppress(Exception):
                     await lease_set.renew(lease_id)
+            if self.session is not None:
+                await self.session.tick()  # ends idle contexts, drops finished ones
             busy = self.session is not None and self.session.busy()
             if busy:
                 self.last_message = now
@@ -218,6 +254,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
+        if self.closing:  # closed by us: what the client still sends goes unanswered
+            return
         self.last_message = time.monotonic()
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.WS_MAX_MESSAGE_BYTES:
@@ -236,6 +274,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = await self.decode_json(text_data)
+        except JsonRefused as refused:
+            await self.protocol_error(_bad("invalid_json", str(refused)))
+            return
         except ValueError:
             await self.protocol_error(_bad("invalid_json", "The message is not valid JSON."))
             return
@@ -246,12 +287,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(content)
 
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        """JSON nested at most MAX_JSON_DEPTH deep (`callwaiting_tts.parsers`), as HTTP bodies."""
+        return loads(text_data)
+
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
         if self.principal is None:
             await self.authenticate_first_message(content)
-        elif kind == "ping":
-            self.errors_in_a_row = 0
+        elif kind == "ping":  # answered, but no proof of a well-behaved client: the count stays
             await self.send_json({"type": "pong", "id": content.get("id")})
         elif kind == "auth":
             await self.protocol_error(
@@ -267,14 +312,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def handle(self, kind: str, content: dict[str, Any]) -> None:
-        """One context message: re-authenticated at each `start` (the key and its tenant as
-        they are now: one cache GET), then handed to the session."""
+        """One context message: re-authenticated at each `start` and, at most every
+        WS_KEY_RECHECK_SECONDS, at each message that makes a context speak (the key and its
+        tenant as they are now: one cache GET), then handed to the session."""
         assert self.session is not None
         context_id = content.get("context_id")
         context_id = context_id if isinstance(context_id, str) else None
         try:
-            if kind == "start":
+            now = time.monotonic()
+            if kind == "start" or (
+                kind in _SPEAKS and now - self.key_checked >= settings.WS_KEY_RECHECK_SECONDS
+            ):
                 await self._check_key()
+                self.key_checked = now
             await getattr(self.session, kind)(content)
             self.errors_in_a_row = 0
         except ApplicationError as error:

@@ -387,6 +387,66 @@ async def test_a_client_that_goes_away_cancels_its_context(service, tenant, tts_
     assert record.characters_billed < len(long_text)
 
 
+async def test_an_oversized_message_closes_4413_and_the_open_context_is_billed(
+    service, tenant, tts_worker
+):
+    """Closed with the documented code (an application's 1009 was refused by daphne: a 1011,
+    a crashed socket and no usage record); the context open on the socket is cancelled and
+    billed for the audio sent, and its slot freed."""
+    import redis.asyncio as aioredis
+    from django.conf import settings
+    from websockets.exceptions import ConnectionClosed
+
+    from billing import leases
+    from callwaiting_tts_client.protocol import CLOSE_MESSAGE_TOO_LARGE
+
+    long_text = " ".join(f"Sentence {n} of an answer cut short." for n in range(12))
+    async with open_socket(service, tenant.api_key) as ws:
+        await ready(ws)
+        await ws.send(json.dumps({"type": "start", "context_id": "big", "text": long_text}))
+        await ws.send(json.dumps({"type": "end"}))
+        while not isinstance(await asyncio.wait_for(ws.recv(), 20), bytes):
+            pass
+        await ws.send(json.dumps({"type": "text", "text": "x" * settings.WS_MAX_MESSAGE_BYTES}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await _read_to_the_end(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CLOSE_MESSAGE_TOO_LARGE
+    record = await _usage_for(tenant, status=UsageRecord.Status.CANCELLED)
+    assert 0 < record.characters_billed < len(long_text)
+    assert record.audio_seconds_delivered > 0
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        slots = leases.LeaseSet(client, leases.synthesis_key(tenant.tenant.pk))
+        assert await slots.count() == 0
+    finally:
+        await client.aclose()
+
+
+async def _read_to_the_end(ws: ClientConnection) -> None:
+    while True:
+        await asyncio.wait_for(ws.recv(), 20)
+
+
+async def test_a_long_sentence_at_48_khz_in_json_comes_back_whole(service, tenant, tts_worker):
+    """One engine chunk of a 200-character sentence is over a megabyte at 48 kHz (more in
+    base64): daphne refuses to send a message over its limit, so audio leaves in pieces."""
+    sentence = (
+        "Hello. When you arrive at the clinic please bring your insurance card and a photo "
+        "identity document and the list of every medicine you take and the letters from other "
+        "doctors that mention your heart."
+    )
+    async with open_socket(service, tenant.api_key) as ws:
+        await ready(ws)
+        start = {"type": "start", "context_id": "w", "sample_rate": 48000, "encoding": "json"}
+        await ws.send(json.dumps({**start, "text": sentence}))
+        await ws.send(json.dumps({"type": "end"}))
+        audio, messages = await collect(ws, "w", timeout=60)
+    assert messages[-1]["type"] == "done", messages[-1]
+    assert messages[-1]["audio_ms"] == len(audio) // 96
+    assert len(audio) * 4 / 3 > 1024 * 1024  # in base64: more than daphne sends in one message
+
+
 async def test_bad_messages_get_errors_and_the_socket_stays_usable(service, tenant, tts_worker):
     async with open_socket(service, tenant.api_key) as ws:
         await ready(ws)

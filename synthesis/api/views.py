@@ -12,7 +12,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from billing.models import UsageRecord
 from callwaiting_tts.backpressure import UNSENT
 from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.openapi import ErrorSerializer
+from callwaiting_tts.parsers import JSONParser
 from synthesis import idempotency
 from synthesis.api import responses
 from synthesis.api.serializers import (

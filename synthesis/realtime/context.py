@@ -98,6 +98,7 @@ class Context:
         # Units are cut under the engine's own segment limit, as HTTP input is.
         self.buffer = TextBuffer(max_chars=synthesis.engine.segment_limit(synthesis.voice.language))
         self.items: asyncio.Queue[Item] = asyncio.Queue()
+        self.marks_pending = 0  # client marks queued, not yet sent back (bounded by the session)
         self.planned: asyncio.Queue[Spoken] = asyncio.Queue(maxsize=1)
         self.ended = False  # no more text will come
         self.finished = False
@@ -138,6 +139,7 @@ class Context:
 
     def mark(self, name: str) -> None:
         self.flush()
+        self.marks_pending += 1
         self.items.put_nowait(ClientMark(name))
 
     # --- producing: units → jobs ---------------------------------------------------------

@@ -18,6 +18,9 @@ from synthesis.services import Synthesis
 Send = Callable[[dict[str, Any] | bytes], Awaitable[None]]
 
 REALTIME_HEAD_START_MS = 200.0
+# At most this much audio per message: daphne refuses to send a message over its own limit
+# (1 MiB; a 200-character sentence at 48 kHz is more), and smaller pieces pace more finely.
+MAX_AUDIO_MESSAGE_BYTES = 32 * 1024  # even: whole 16-bit samples
 
 
 class Output:
@@ -57,13 +60,13 @@ class Output:
         """Sends the audio of `pcm` (engine-rate PCM of the context's segment `segment`);
         False once the context is cancelled."""
         data = await asyncio.to_thread(self.pipeline.feed, pcm)
-        frames = self.framer.push(data) if self.framer else ([data] if data else [])
+        frames = self.framer.push(data) if self.framer else _pieces(data)
         return await self._frames(frames, segment)
 
     async def finish(self) -> bool:
         """Sends what the encoder and framer still hold; False once cancelled."""
         tail = await asyncio.to_thread(self.pipeline.finish)
-        frames = self.framer.push(tail) if self.framer else ([tail] if tail else [])
+        frames = self.framer.push(tail) if self.framer else _pieces(tail)
         if self.framer:
             frames += self.framer.finish()
         return await self._frames(frames, None)
@@ -115,6 +118,11 @@ class Output:
             )
         else:
             await self._send(frame)
+
+
+def _pieces(data: bytes) -> list[bytes]:
+    step = MAX_AUDIO_MESSAGE_BYTES
+    return [data[start : start + step] for start in range(0, len(data), step)]
 
 
 def _bytes_per_ms(fmt: str, sample_rate: int) -> float:

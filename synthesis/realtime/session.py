@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections import deque
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +36,8 @@ Status = UsageRecord.Status
 
 # The socket's code for a concurrency refusal since protocol v1 (HTTP says ..._exceeded).
 SOCKET_CONCURRENCY_CODE = "concurrency_limit"
+# Ids of dropped (finished) contexts remembered, to answer `context_finished`, not unknown.
+FINISHED_IDS_KEPT = 64
 
 
 class Session:
@@ -41,7 +45,11 @@ class Session:
         self.principal = principal
         self.request_id = request_id
         self._send = send
+        # Open contexts, and finished ones until the next tick drops them.
         self.contexts: dict[str, Context] = {}
+        self.active_at: dict[str, float] = {}  # per context: last input, or last work to do
+        self.finished_ids: deque[str] = deque(maxlen=FINISHED_IDS_KEPT)
+        self.cleanups: set[asyncio.Task[None]] = set()  # of dropped contexts, still running
         self.latest: Context | None = None
         self.closed = False
         self.speaker = Speaker()
@@ -53,6 +61,7 @@ class Session:
     async def start(self, message: dict[str, Any]) -> None:
         start = parse_start(message)
         context_id = start.context_id or f"ctx_{uuid.uuid4().hex[:16]}"
+        self._drop_finished()  # a finished context's id may be used again
         if context_id in self.contexts:
             raise ApplicationError(
                 f"Context {context_id!r} is already open.",
@@ -87,6 +96,7 @@ class Session:
             send_ahead_ms=settings.WS_SEND_AHEAD_MS,
         )
         self.contexts[context_id] = context
+        self.active_at[context_id] = time.monotonic()
         self.latest = context
         context.start_producing(first_plan)
         self.speaker.queue(context)
@@ -123,7 +133,15 @@ class Session:
 
     async def mark(self, message: dict[str, Any]) -> None:
         context = self._context(message, writable=True)
-        context.mark(parse_mark(message))
+        name = parse_mark(message)
+        limit = settings.WS_MAX_PENDING_MARKS
+        if context.marks_pending >= limit:
+            raise ApplicationError(
+                f"At most {limit} marks may wait for their audio in one context.",
+                code="too_many_marks",
+                param="name",
+            )
+        context.mark(name)
 
     async def cancel(self, message: dict[str, Any]) -> None:
         if message.get("context_id") is None:  # barge-in: everything on the socket
@@ -150,22 +168,71 @@ class Session:
             if not context.finished:
                 context.cancelled.set()
                 context.finish(Status.CANCELLED)
+            self._drop(context)
         await self.speaker.close()
         self.stop_renewing.set()  # not cancelled: it may be inside a redis-py call (ADR 0004)
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(asyncio.shield(self.renewer), 5)
-        cleanups = {c.cleanup for c in self.contexts.values() if c.cleanup and not c.cleanup.done()}
-        if cleanups:
-            await asyncio.wait(cleanups, timeout=10)
+        if self.cleanups:
+            await asyncio.wait(set(self.cleanups), timeout=10)
+
+    async def tick(self) -> None:
+        """Called about once a second: drops finished contexts (bounded memory on a long-lived
+        socket) and ends those with nothing left to speak that got no text, flush, end or mark
+        for WS_CONTEXT_IDLE_TIMEOUT_SECONDS, freeing their concurrency slots."""
+        now = time.monotonic()
+        limit = settings.WS_CONTEXT_IDLE_TIMEOUT_SECONDS
+        self._drop_finished()
+        for context in list(self.contexts.values()):
+            if self._has_work(context):
+                self.active_at[context.id] = now
+            elif now - self.active_at[context.id] > limit:
+                await context.fail(
+                    ApplicationError(
+                        f"Nothing was sent to this context for {limit:g} seconds; it was ended.",
+                        code="context_idle_timeout",
+                        status=408,
+                    )
+                )
 
     def busy(self) -> bool:
-        return any(not c.finished for c in self.contexts.values())
+        """Whether any context has something left to speak (the socket is not idle then)."""
+        return any(self._has_work(c) for c in self.contexts.values())
 
     async def send(self, message: dict[str, Any] | bytes) -> None:
         if not self.closed:
             await self._send(message)
 
     # --- internals -----------------------------------------------------------------------
+
+    def _has_work(self, context: Context) -> bool:
+        """Something left to speak: ended (it finishes by itself), text or marks not yet taken
+        by its producer, a unit or mark waiting for the speaker, or a unit being played.
+        Buffered text short of a speakable piece waits for the client: that is idle."""
+        if context.finished:
+            return False
+        return (
+            context.ended
+            or not context.items.empty()
+            or not context.planned.empty()
+            or self.speaker.playing is context
+        )
+
+    def _drop_finished(self) -> None:
+        for context in list(self.contexts.values()):
+            if context.finished:
+                self._drop(context)
+
+    def _drop(self, context: Context) -> None:
+        """Forgets a finished context; its clean-up (usage record, lease) runs on, awaited by
+        `close`."""
+        self.contexts.pop(context.id, None)
+        self.active_at.pop(context.id, None)
+        self.finished_ids.append(context.id)
+        cleanup = context.cleanup
+        if cleanup is not None and not cleanup.done():
+            self.cleanups.add(cleanup)
+            cleanup.add_done_callback(self.cleanups.discard)
 
     async def _renew_admissions(self) -> None:
         """Keeps the concurrency leases of the socket's open contexts alive (a context may wait
@@ -192,6 +259,13 @@ class Session:
                 )
         else:
             context = self.contexts.get(context_id) if isinstance(context_id, str) else None
+            if context is None and context_id in self.finished_ids:
+                raise ApplicationError(
+                    f"Context {context_id!r} has already finished.",
+                    code="context_closed" if writable else "context_finished",
+                    param="context_id",
+                    status=409,
+                )
             if context is None:
                 raise ApplicationError(
                     f"No context {context_id!r} on this socket.",
@@ -205,4 +279,6 @@ class Session:
                 param="context_id",
                 status=409,
             )
+        if writable:  # text, flush, end or mark: the client still uses it
+            self.active_at[context.id] = time.monotonic()
         return context

@@ -35,6 +35,7 @@ Status = UsageRecord.Status
 class Speaker:
     def __init__(self) -> None:
         self.order: asyncio.Queue[Context] = asyncio.Queue()
+        self.playing: Context | None = None  # the context whose unit is being played
         self.task = asyncio.ensure_future(self._run())
 
     def queue(self, context: Context) -> None:
@@ -64,6 +65,7 @@ class Speaker:
                 await context.fail(item)
                 return
             if isinstance(item, ClientMark):
+                context.marks_pending -= 1
                 await out.mark(item.name)
                 continue
             if isinstance(item, End):
@@ -84,9 +86,11 @@ class Speaker:
 
     async def _play(self, context: Context, planned: Planned) -> bool:
         """One unit's audio; False when the context ended (cancelled or failed)."""
+        self.playing = context
         try:
             return await self._play_unit(context, planned)
         finally:
+            self.playing = None
             planned.first_audio.set()
 
     async def _play_unit(self, context: Context, planned: Planned) -> bool:

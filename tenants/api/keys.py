@@ -17,12 +17,12 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callwaiting_tts.openapi import ErrorSerializer
+from callwaiting_tts.parsers import JSONParser
 from tenants.audit import Actor
 from tenants.models import ALL_SCOPES, ApiKey, Scope
 from tenants.principal import principal_of

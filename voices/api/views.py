@@ -3,13 +3,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.openapi import ErrorSerializer
+from callwaiting_tts.parsers import JSONParser
 from tenants.audit import Actor
 from tenants.principal import principal_of
 from voices.api.serializers import (

@@ -22,7 +22,11 @@ CLOSE_NOT_AUTHENTICATED: Final = 4401  # missing, malformed, unknown, revoked or
 CLOSE_FORBIDDEN: Final = 4403  # suspended tenant, or a key without the `synthesize` scope
 CLOSE_AUTH_TIMEOUT: Final = 4408  # no key within the authentication timeout
 CLOSE_TOO_MANY_REQUESTS: Final = 4429  # failed authentications, or open sockets per tenant
-CLOSE_MESSAGE_TOO_LARGE: Final = 1009  # RFC 6455's own code for it
+CLOSE_MESSAGE_TOO_LARGE: Final = 4413  # a message over the server's WS_MAX_MESSAGE_BYTES
+# RFC 6455's "message too big", sent by the server's WebSocket layer itself (no error message
+# before it) for a message over that layer's own limit (1 MiB), far above WS_MAX_MESSAGE_BYTES.
+# The application cannot send 1009 through daphne: it accepts only 1000 and 3000-4999 from it.
+CLOSE_MESSAGE_TOO_BIG: Final = 1009
 
 # A name for each close code, for when no error message preceded the close (the client's
 # `ClientError.code` then).
@@ -34,6 +38,7 @@ CLOSE_CODE_NAMES: Final[dict[int, str]] = {
     CLOSE_AUTH_TIMEOUT: "auth_timeout",
     CLOSE_TOO_MANY_REQUESTS: "too_many_requests",
     CLOSE_MESSAGE_TOO_LARGE: "message_too_large",
+    CLOSE_MESSAGE_TOO_BIG: "message_too_large",
 }
 
 # Audio on the socket: `pcm` is signed 16-bit little-endian mono; `mulaw` and `alaw` are G.711.
