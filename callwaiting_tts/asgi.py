@@ -24,6 +24,6 @@ application = ProtocolTypeRouter(
         # Static files: WhiteNoise, a middleware of the Django app (settings.MIDDLEWARE).
         # Each request learns how much of its response daphne holds unsent (slow readers).
         "http": BackpressureMiddleware(django_http),
-        "websocket": ApiKeyAuthMiddleware(URLRouter(websocket_routes)),
+        "websocket": BackpressureMiddleware(ApiKeyAuthMiddleware(URLRouter(websocket_routes))),
     }
 )

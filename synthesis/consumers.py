@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from billing import leases
+from callwaiting_tts.backpressure import UNSENT
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.middleware import new_request_id
 from callwaiting_tts.parsers import JsonRefused, loads
@@ -183,7 +184,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY_REQUESTS)
             return
         voices = await database_sync_to_async(voice_count)(principal=principal)
-        self.session = Session(principal, self.request_id, self._send_any)
+        # Under daphne: the bytes the socket holds unsent (slow readers: callwaiting_tts.backpressure).
+        unsent = self.scope.get(UNSENT)
+        self.session = Session(principal, self.request_id, self._send_any, unsent=unsent)
         self.last_message = time.monotonic()
         self.watchdog = asyncio.ensure_future(self._watch(lease_set, lease_id))
         await self.send_json(

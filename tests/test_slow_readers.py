@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from billing.models import UsageRecord
 from tests.conftest import Service, running_daphne
@@ -36,6 +37,7 @@ def slow_service(django_db_setup: None, django_db_blocker: Any) -> Iterator[Serv
             TTS_SLOW_READER_SECONDS="2",
             TTS_RESPONSE_BUFFER_BYTES="65536",
             TTS_MAX_WHOLE_AUDIO_SECONDS="20",
+            WS_SEND_AHEAD_MS="600000",  # the socket sends as fast as audio is made
         ) as service,
     ):
         yield service
@@ -74,6 +76,30 @@ def test_a_client_that_reads_nothing_pauses_the_job_and_is_ended(
     assert (record.status, record.error_code) == ("failed", "slow_reader")
     # The job was paused, not run to its end into the web process's memory: far less than the
     # text's ~160 s of audio was made (what the socket buffers took, the window, one chunk).
+    assert 0 < record.audio_seconds_synthesized < 60, record.audio_seconds_synthesized
+    assert 0 < record.characters_billed < len(TEXT)
+
+
+def test_a_socket_that_reads_nothing_pauses_its_context_and_ends_it(
+    slow_service, make_tenant, tts_worker
+):
+    tenant = make_tenant("slowws")
+    parts = urlsplit(slow_service.ws_url)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((parts.hostname, parts.port))
+    with ws_connect(
+        f"{slow_service.ws_url}/v1/stream",
+        sock=raw,
+        additional_headers={"X-API-Key": tenant.api_key},
+        max_queue=1,  # the client library stops reading once one message waits
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        start = {"type": "start", "context_id": "a", "format": "pcm", "sample_rate": 48000}
+        ws.send(json.dumps({**start, "text": TEXT}))
+        ws.send(json.dumps({"type": "end", "context_id": "a"}))
+        record = wait_for_record(tenant.tenant.pk)  # reading nothing meanwhile
+    assert (record.status, record.error_code) == ("failed", "slow_reader")
     assert 0 < record.audio_seconds_synthesized < 60, record.audio_seconds_synthesized
     assert 0 < record.characters_billed < len(TEXT)
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from billing.models import UsageRecord
+from callwaiting_tts.backpressure import drain
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.logs import request_id_var, tenant_var
 from synthesis.audio.encode import AudioPipeline, encode_whole
@@ -25,18 +26,6 @@ from synthesis.services import Synthesis, check_admitted, synthesis_end
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
-
-
-class SlowReader(ApplicationError):
-    """The client took nothing of the response for `TTS_SLOW_READER_SECONDS`."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            f"The client read nothing for {settings.TTS_SLOW_READER_SECONDS:g} s; "
-            "the stream was ended.",
-            code="slow_reader",
-            status=408,
-        )
 
 
 class ResponseTooLarge(ApplicationError):
@@ -58,28 +47,6 @@ async def _end(synthesis: Synthesis, status: str, error_code: str = "") -> None:
         except Exception:
             logger.warning("could not close a job stream", extra={"synthesis_id": synthesis.id})
     await synthesis_end(synthesis, status, error_code)
-
-
-async def _drain(synthesis: Synthesis) -> None:
-    """Waits while the connection holds more than `TTS_RESPONSE_BUFFER_BYTES` unsent: the
-    credit window then pauses the job at its worker. Raises SlowReader when the reader takes
-    nothing for `TTS_SLOW_READER_SECONDS` (nothing unsent shrank in that time)."""
-    unsent = synthesis.unsent
-    if unsent is None:
-        return
-    limit = settings.TTS_RESPONSE_BUFFER_BYTES
-    held = unsent()
-    if held <= limit:
-        return
-    since = time.monotonic()
-    lowest = held
-    while held > limit:
-        await asyncio.sleep(0.02)
-        held = unsent()
-        if held < lowest:
-            lowest, since = held, time.monotonic()
-        elif time.monotonic() - since > settings.TTS_SLOW_READER_SECONDS:
-            raise SlowReader()
 
 
 @dataclass(frozen=True)
@@ -108,7 +75,7 @@ async def _encoded_with_marks(
     try:
         async for chunk in synthesis.stream.chunks():
             check_admitted(synthesis)  # its lease, kept on a timer by billing.keeper
-            await _drain(synthesis)  # a slow reader: wait (bounded), or end the stream
+            await drain(synthesis.unsent)  # a slow reader: wait (bounded), or end the stream
             marks: list[MarkEvent] = []
             if chunk.segment not in started and chunk.segment < len(segments):
                 started.add(chunk.segment)

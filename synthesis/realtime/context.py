@@ -21,6 +21,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from billing.models import UsageRecord
+from callwaiting_tts.backpressure import Probe
 from callwaiting_tts.errors import ApplicationError, error_body
 from synthesis.realtime.buffer import TextBuffer
 from synthesis.realtime.messages import Options
@@ -80,6 +81,7 @@ class Context:
         synthesis: Synthesis,
         send: Send,
         send_ahead_ms: float,
+        unsent: Probe | None = None,
     ) -> None:
         self.id = context_id
         self.request_id = synthesis.request_id
@@ -94,6 +96,7 @@ class Context:
             synthesis=synthesis,
             cancelled=self.cancelled,
             send_ahead_ms=send_ahead_ms,
+            unsent=unsent,
         )
         # Units are cut under the engine's own segment limit, as HTTP input is.
         self.buffer = TextBuffer(max_chars=synthesis.engine.segment_limit(synthesis.voice.language))

@@ -9,6 +9,7 @@ import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from callwaiting_tts.backpressure import Probe, drain
 from synthesis.audio.encode import AudioPipeline
 from synthesis.audio.telephony import Framer
 from synthesis.realtime.messages import Options
@@ -35,8 +36,10 @@ class Output:
         synthesis: Synthesis,
         cancelled: asyncio.Event,
         send_ahead_ms: float,
+        unsent: Probe | None = None,
     ) -> None:
         self._send = send
+        self.unsent = unsent
         self.context_id = context_id
         self.options = options
         self.synthesis = synthesis
@@ -58,7 +61,8 @@ class Output:
 
     async def feed(self, pcm: bytes, segment: int) -> bool:
         """Sends the audio of `pcm` (engine-rate PCM of the context's segment `segment`);
-        False once the context is cancelled."""
+        False once the context is cancelled. Raises SlowReader when the client takes nothing
+        for TTS_SLOW_READER_SECONDS while the socket holds more than its buffer bound."""
         data = await asyncio.to_thread(self.pipeline.feed, pcm)
         frames = self.framer.push(data) if self.framer else _pieces(data)
         return await self._frames(frames, segment)
@@ -89,6 +93,7 @@ class Output:
     async def _frames(self, frames: list[bytes], segment: int | None) -> bool:
         for frame in frames:
             await self.pacer.wait(self.out_ms)
+            await drain(self.unsent)  # a slow reader: wait (bounded), or SlowReader
             if self.cancelled.is_set():
                 return False
             await self._frame(frame)

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from billing import admission as admission_service
 from billing.admission import CONCURRENCY_LIMIT_EXCEEDED, AdmissionRefused, LeaseLost
 from billing.models import UsageRecord
+from callwaiting_tts.backpressure import Probe
 from callwaiting_tts.errors import ApplicationError
 from synthesis.realtime.context import Context, redis_lost
 from synthesis.realtime.messages import parse_mark, parse_start, parse_text
@@ -41,8 +42,16 @@ FINISHED_IDS_KEPT = 64
 
 
 class Session:
-    def __init__(self, principal: Principal, request_id: str, send: Send) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        request_id: str,
+        send: Send,
+        *,
+        unsent: Probe | None = None,
+    ) -> None:
         self.principal = principal
+        self.unsent = unsent  # the bytes the socket holds unsent, where the server tells
         self.request_id = request_id
         self._send = send
         # Open contexts, and finished ones until the next tick drops them.
@@ -94,6 +103,7 @@ class Session:
             synthesis=synthesis,
             send=self.send,
             send_ahead_ms=settings.WS_SEND_AHEAD_MS,
+            unsent=self.unsent,
         )
         self.contexts[context_id] = context
         self.active_at[context_id] = time.monotonic()

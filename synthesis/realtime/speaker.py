@@ -49,6 +49,8 @@ class Speaker:
             context.speaking = True
             try:
                 await self._speak(context)
+            except ApplicationError as error:  # a slow reader (SlowReader), say
+                await context.fail(error)
             except Exception:
                 logger.exception("realtime speaker failed", extra={"context": context.id})
                 await context.fail(internal_error())
