@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 import redis
@@ -82,7 +83,8 @@ def engine() -> HeldPiper:
 @pytest.fixture
 async def worker(engine: HeldPiper) -> AsyncIterator[Worker]:
     engine.reset()
-    layer = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    config = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    layer = RedisChannelLayer(**config)  # its own: the worker's shutdown cancels a receive
     worker = Worker(
         engine, layer=layer, redis_url=settings.REDIS_URL, redis_prefix=settings.REDIS_PREFIX
     )
