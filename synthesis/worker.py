@@ -468,7 +468,7 @@ class Worker:
             message = (
                 f"Segment {chunk.segment + 1} came to more than "
                 f"{segment.max_audio_seconds:.1f} s of audio, the most its "
-                f"{len(segment.text)} characters may at speed {segment.speed:g}; "
+                f"{segment.spoken_characters} characters may at speed {segment.speed:g}; "
                 "the synthesis was stopped."
             )
         else:

@@ -54,11 +54,15 @@ class Segment:
         object.__setattr__(self, "speed", clamp_speed(float(self.speed)))
 
     @property
+    def spoken_characters(self) -> int:
+        """Its text's characters, or its phoneme parts' symbols where they are more."""
+        return max(len(self.text), sum(len(value) for _kind, value in self.parts))
+
+    @property
     def max_audio_seconds(self) -> float:
         """The most audio this segment may come to (see AUDIO_SECONDS_PER_CHARACTER); the
         worker computes it from the segment itself, so no job can ask for more."""
-        spoken = max(len(self.text), sum(len(value) for _kind, value in self.parts))
-        speech = AUDIO_BASE_SECONDS + AUDIO_SECONDS_PER_CHARACTER * spoken
+        speech = AUDIO_BASE_SECONDS + AUDIO_SECONDS_PER_CHARACTER * self.spoken_characters
         return speech / min(self.speed, 1.0) + (self.pause_before_ms + self.pause_after_ms) / 1000
 
 
