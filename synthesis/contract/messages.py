@@ -47,7 +47,7 @@ FORGET = "tts.forget"
 
 # A segment's audio passed its budget (`Segment.max_audio_seconds`): the worker stopped the job.
 # Counted as the input's fault (text the engine reads far longer than its characters); the
-# synthesis fails and is billed for the segments delivered before it.
+# synthesis fails and is billed as any failed one (the segments whose audio was delivered).
 AUDIO_LIMIT_EXCEEDED = "audio_limit_exceeded"
 
 # Error codes a worker reports that are the request's fault, not the service's.
