@@ -339,7 +339,9 @@ TTS_DEFAULT_VOICE = env_str("TTS_DEFAULT_VOICE", "joe")
 # Cloned voices' conditioning a worker keeps loaded (on the GPU for XTTS), least recently used
 # out first: ~0.13 MB each for XTTS v2, so the default holds thousands; bounded all the same.
 TTS_CONDITIONING_CACHE_MB = env_int("TTS_CONDITIONING_CACHE_MB", 256)
-TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 4)  # chunks a worker may run ahead of the reader
+# Chunks a worker may run ahead of the reader. A chunk carries at most a second of audio (the
+# worker cuts longer ones), so 8 keeps a paced (real-time) reader several seconds ahead.
+TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 8)
 # Under a burst (100 calls starting at once on two cores) jobs wait ~15 s for a worker: failing
 # a live call is worse than a late first word, so the default leaves room for that.
 TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "30"))

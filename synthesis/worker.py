@@ -4,7 +4,10 @@ Jobs come from the channel all workers of an engine share; each is claimed atomi
 channel layer may deliver a message twice). Synthesis runs in one thread, one chunk at a time;
 between chunks the scheduler picks the next job: jobs without audio yet first (first audio
 first), then the one served longest ago, skipping jobs whose receiver has not acknowledged
-enough (the credit window), so a slow client never piles audio up in Redis.
+enough (the credit window), so a slow client never piles audio up in Redis. An engine's chunk
+is cut into pieces of at most `max_chunk_seconds`, so cancel and the deadline act within that
+much audio; a segment whose audio passes its budget (`Segment.max_audio_seconds`, computed here
+from the segment itself) ends the job with `audio_limit_exceeded`.
 
 A cloned voice's job names its conditioning in storage (under the job's tenant's prefix); the
 worker loads it once per voice version and keeps it in a cache bounded by bytes. A prepare job
@@ -53,24 +56,65 @@ class WorkerConfig:
     heartbeat_ttl: float = 1.5
     stall_seconds: float = 30.0  # no credit for this long with a full window: receiver is gone
     conditioning_cache_bytes: int = 256 * 1024 * 1024
+    # The most audio one message carries: cancel, the deadline and the audio budget act
+    # between chunks, so at most this much audio follows any of them.
+    max_chunk_seconds: float = 1.0
 
 
 @dataclass
 class ActiveJob:
     job: Job
     chunks: Iterator[Chunk]
+    budgets: list[int]  # the most samples each segment may come to
     arrived: float = field(default_factory=time.monotonic)
     served: float = 0.0
     last_credit: float = field(default_factory=time.monotonic)
     sent: int = 0
     acked: int = 0
     samples: int = 0
+    segment_samples: dict[int, int] = field(default_factory=dict)
     cancelled: bool = False
     reported: set[int] = field(default_factory=set)  # segments whose characters were reported
 
     @property
     def has_credit(self) -> bool:
         return self.sent - self.acked < self.job.window
+
+    def over_budget(self, chunk: Chunk) -> bool:
+        """Whether `chunk` would take its segment past the segment's audio budget (a segment
+        the job does not have has none). Summed over segments, this is the job's budget."""
+        if not 0 <= chunk.segment < len(self.budgets):
+            return True
+        spoken = self.segment_samples.get(chunk.segment, 0) + chunk.samples
+        return spoken > self.budgets[chunk.segment]
+
+
+def audio_budgets(job: Job, sample_rate: int) -> list[int]:
+    return [int(segment.max_audio_seconds * sample_rate) for segment in job.segments]
+
+
+def bounded_chunks(chunks: Iterator[Chunk], max_samples: int) -> Iterator[Chunk]:
+    """The engine's chunks, each cut into pieces of at most `max_samples` (the last piece keeps
+    `segment_end`, the first `extra`). Closing this closes the engine's stream, so the engine
+    holds nothing once the job ends."""
+    step = max(1, max_samples) * 2
+    try:
+        for chunk in chunks:
+            if len(chunk.pcm) <= step:
+                yield chunk
+                continue
+            pcm = memoryview(chunk.pcm)
+            for start in range(0, len(pcm), step):
+                yield Chunk(
+                    pcm=bytes(pcm[start : start + step]),
+                    segment=chunk.segment,
+                    segment_end=chunk.segment_end and start + step >= len(pcm),
+                    extra=chunk.extra if start == 0 else {},
+                )
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 # Long enough for the reaper (every minute, for records whose lease expired) to read it.
@@ -180,7 +224,13 @@ class Worker:
     async def _accept(self, message: dict[str, Any]) -> bool:
         if message.get("type") == messages.PREPARE:
             return await self._accept_prepare(PrepareJob.from_message(message))
-        job = Job.from_message(message)
+        try:
+            job = Job.from_message(message)
+        except (KeyError, TypeError, ValueError) as error:
+            # A job no web process of this version sends (a segment with no speed, say): it is
+            # answered, and the worker serves on.
+            await self._refuse(message, str(error))
+            return False
         if not await self._claim(job.job_id):
             return False  # a duplicate delivery: another worker runs it
         if job.deadline < time.time():
@@ -192,10 +242,26 @@ class Worker:
         except EngineError as error:  # the request's fault (a voice, a language): not ours
             await self._send(job, messages.ERROR, code=error.code, message=str(error))
             return False
-        self.active[job.job_id] = ActiveJob(job=job, chunks=chunks)
+        max_samples = int(self.engine.sample_rate * self.config.max_chunk_seconds)
+        self.active[job.job_id] = ActiveJob(
+            job=job,
+            chunks=bounded_chunks(chunks, max_samples),
+            budgets=audio_budgets(job, self.engine.sample_rate),
+        )
         await self._send(job, messages.ACCEPTED, control=self.control, worker=self.worker_id)
         self.wake.set()
         return True
+
+    async def _refuse(self, message: dict[str, Any], reason: str) -> None:
+        job_id, reply = message.get("job_id"), message.get("reply")
+        logger.warning("refused a malformed job", extra={"job": job_id, "reason": reason})
+        if isinstance(job_id, str) and isinstance(reply, str) and await self._claim(job_id):
+            answer = {"type": messages.ERROR, "job_id": job_id, "code": "invalid_job"}
+            answer["message"] = f"The worker cannot run this job: {reason}"
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.rpush(reply, messages.pack(answer))
+                pipe.expire(reply, messages.REPLY_TTL_SECONDS)
+                await pipe.execute()
 
     async def _claim(self, job_id: str) -> bool:
         return bool(
@@ -358,8 +424,14 @@ class Worker:
         if chunk is None:
             await self._finish(active, messages.DONE, samples=active.samples)
             return
+        if active.over_budget(chunk):
+            await self._over_budget(active, chunk)
+            return
         active.sent += 1
         active.samples += chunk.samples
+        active.segment_samples[chunk.segment] = (
+            active.segment_samples.get(chunk.segment, 0) + chunk.samples
+        )
         active.served = time.monotonic()
         await self._send(
             active.job,
@@ -384,6 +456,25 @@ class Worker:
             if 0 <= chunk.segment < len(chars):
                 added["chars"] = int(chars[chunk.segment])
         return added
+
+    async def _over_budget(self, active: ActiveJob, chunk: Chunk) -> None:
+        job = active.job
+        logger.warning(
+            "audio over its budget; job stopped",
+            extra={"job": job.job_id, "tenant": job.schema_name, "segment": chunk.segment},
+        )
+        if 0 <= chunk.segment < len(job.segments):
+            segment = job.segments[chunk.segment]
+            message = (
+                f"Segment {chunk.segment + 1} came to more than "
+                f"{segment.max_audio_seconds:.1f} s of audio, the most its "
+                f"{segment.spoken_characters} characters may at speed {segment.speed:g}; "
+                "the synthesis was stopped."
+            )
+        else:
+            message = "The engine produced audio for a segment the job does not have."
+        code = messages.AUDIO_LIMIT_EXCEEDED
+        await self._finish(active, messages.ERROR, code=code, message=message)
 
     async def _reap(self) -> None:
         now, wall = time.monotonic(), time.time()

@@ -6,6 +6,8 @@
     web ──tts.credit {acked}──► the worker's control list (after each chunk it consumed)
     web ──tts.cancel──► the worker's control list
     worker ──tts.done {samples} | tts.error {code, message}──► reply list
+        (an `audio` message carries at most a second of audio; a segment's audio past its
+        budget ends the job with `error` `audio_limit_exceeded`)
 
     web ──tts.prepare──► the job channel: a cloned voice's conditioning, from its reference clip
     worker ──tts.accepted──► reply list, then ──tts.prepared {path, nbytes} | tts.error──►
@@ -43,9 +45,20 @@ PREPARE = "tts.prepare"
 PREPARED = "tts.prepared"
 FORGET = "tts.forget"
 
+# A segment's audio passed its budget (`Segment.max_audio_seconds`): the worker stopped the job.
+# Counted as the input's fault (text the engine reads far longer than its characters); the
+# synthesis fails and is billed as any failed one (the segments whose audio was delivered).
+AUDIO_LIMIT_EXCEEDED = "audio_limit_exceeded"
+
 # Error codes a worker reports that are the request's fault, not the service's.
 INPUT_ERRORS = frozenset(
-    {"unsupported_language", "unknown_voice", "reference_unusable", "unsupported_text"}
+    {
+        "unsupported_language",
+        "unknown_voice",
+        "reference_unusable",
+        "unsupported_text",
+        AUDIO_LIMIT_EXCEEDED,
+    }
 )
 
 REPLY_TTL_SECONDS = 60

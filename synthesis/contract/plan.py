@@ -4,7 +4,7 @@ for the conformance run that measures the audio."""
 
 from __future__ import annotations
 
-from synthesis.contract.segments import Segment
+from synthesis.contract.segments import Segment, clamp_speed
 from synthesis.text.model import Plan, primary_language
 
 
@@ -15,7 +15,9 @@ def engine_segments(
     speed: float = 1.0,
     languages: tuple[str, ...] | None = None,
 ) -> list[Segment]:
-    """`speed` is the voice's speed times the request's; each segment's prosody rate scales it.
+    """`speed` is the voice's speed times the request's; each segment's prosody rate (emphasis
+    included) scales it, and the product is clamped to MIN_SPEED..MAX_SPEED: the one place
+    those factors meet (`Segment` clamps again, for jobs built some other way).
 
     Every segment is spoken in `language` (the request's tag), except one whose own language
     (an SSML `xml:lang` span) has another primary subtag that the engine speaks (`languages`,
@@ -34,7 +36,7 @@ def engine_segments(
         Segment(
             text=s.text,
             language=spoken_in(s.language),
-            speed=speed * s.prosody.rate,
+            speed=clamp_speed(speed * s.prosody.rate),
             volume=s.prosody.gain,
             pitch_st=s.prosody.pitch_st,
             pause_after_ms=s.pause_after_ms,

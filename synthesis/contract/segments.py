@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+# The speeds an engine is ever asked for (> 1 is faster): the voice's speed times the request's
+# times SSML's rate (and emphasis) multiply, and the product is clamped here, so no combination
+# slows speech (and the audio and memory it costs) more than 4x. docs/limits.md.
+MIN_SPEED = 0.25
+MAX_SPEED = 4.0
+
+# The most audio a segment may come to at normal speed: a constant (a short word with the
+# engine's own silence around it) plus this much per character spoken. Normal English is about
+# 0.065 s a character; letters read one by one ("WWW", "QQQ") reach 0.3-0.6. Slower speech gets
+# proportionally more, pauses are added as they are. Past it the worker stops the job
+# (`audio_limit_exceeded`): an engine that babbles or a speed that slipped past the clamp
+# cannot turn a few billed characters into minutes of audio. docs/limits.md.
+AUDIO_BASE_SECONDS = 2.0
+AUDIO_SECONDS_PER_CHARACTER = 0.4
+
+
+def clamp_speed(speed: float) -> float:
+    """`speed` inside [MIN_SPEED, MAX_SPEED]; ValueError for what is no speed (not a finite
+    positive number)."""
+    if not (math.isfinite(speed) and speed > 0):
+        raise ValueError(f"a segment's speed must be a positive number, not {speed}")
+    return min(MAX_SPEED, max(MIN_SPEED, speed))
 
 
 @dataclass(frozen=True)
@@ -11,7 +35,7 @@ class Segment:
 
     text: str
     language: str = "en"
-    speed: float = 1.0  # 0.25-4.0; > 1 is faster
+    speed: float = 1.0  # clamped to MIN_SPEED..MAX_SPEED; > 1 is faster
     volume: float = 1.0  # linear gain applied to the (normalized) audio
     pause_after_ms: int = 0  # exact silence appended after this segment's audio
     pause_before_ms: int = 0  # exact silence before it (a break at the start of a request)
@@ -25,6 +49,21 @@ class Segment:
             raise ValueError("an engine never receives an empty or whitespace-only segment")
         # Back from msgpack, parts are lists: keep the dataclass comparable and hashable.
         object.__setattr__(self, "parts", tuple((str(k), str(v)) for k, v in self.parts))
+        # Here as well as in `engine_segments`: a job that did not come through it (an older
+        # web process, a hand-made message) cannot slow speech past the floor either.
+        object.__setattr__(self, "speed", clamp_speed(float(self.speed)))
+
+    @property
+    def spoken_characters(self) -> int:
+        """Its text's characters, or its phoneme parts' symbols where they are more."""
+        return max(len(self.text), sum(len(value) for _kind, value in self.parts))
+
+    @property
+    def max_audio_seconds(self) -> float:
+        """The most audio this segment may come to (see AUDIO_SECONDS_PER_CHARACTER); the
+        worker computes it from the segment itself, so no job can ask for more."""
+        speech = AUDIO_BASE_SECONDS + AUDIO_SECONDS_PER_CHARACTER * self.spoken_characters
+        return speech / min(self.speed, 1.0) + (self.pause_before_ms + self.pause_after_ms) / 1000
 
 
 @dataclass(frozen=True)

@@ -152,10 +152,8 @@ def pcm_s16le(audio: np.ndarray, volume: float) -> bytes:
 
 
 def check_segment_values(segment: Segment) -> None:
-    """EngineError for a speed, volume, pause or pitch no engine can honour (the language is
-    each engine's own check)."""
-    if not (math.isfinite(segment.speed) and segment.speed > 0):
-        raise EngineError(f"speed must be positive, not {segment.speed}", code="invalid_speed")
+    """EngineError for a volume, pause or pitch no engine can honour (the language is each
+    engine's own check; `Segment` itself keeps the speed inside its range)."""
     if not (math.isfinite(segment.volume) and segment.volume >= 0):
         raise EngineError(f"volume must be >= 0, not {segment.volume}", code="invalid_volume")
     if segment.pause_after_ms < 0 or segment.pause_before_ms < 0:

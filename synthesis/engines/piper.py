@@ -64,6 +64,14 @@ _KEEP_BEFORE_SPEECH_MS = 10
 # over twelve phone-agent sentences, maps a requested speed to the length_scale multiplier that
 # gives 1/speed of the duration (within a few percent on average). Past 2.0 the model cannot go
 # faster: speeds above it are served at about 2x.
+# One call to the model synthesizes a whole phoneme sequence at once, and its memory and time
+# grow with the audio it makes: about 20 MB a second for a moment. A call gets at most this
+# many phonemes times its length scale: every sentence the front-end gives (200 characters, up
+# to about 250 phonemes) stays one call at normal speed; slower speech (a length scale up to 10
+# at 0.25x with a pitch shift) and long <phoneme> spans are cut at word boundaries into several
+# calls, so one call makes at most about 15-25 s of audio whatever the speed. docs/limits.md.
+MAX_CALL_PHONEMES = 300
+
 _SPEEDS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 _LENGTH_SCALES = (5.0, 2.3, 1.45, 1.0, 0.73, 0.56, 0.41, 0.27)
 
@@ -163,6 +171,9 @@ class PiperEngine(Engine):
             sentences = [self._phonemes_of_parts(voice, segment.parts)]
         else:
             sentences = [phonemes for phonemes in self._phonemize(voice, segment.text) if phonemes]
+        config = self._synthesis_config(voice, segment)
+        limit = max(1, int(MAX_CALL_PHONEMES / (config.length_scale or 1.0)))
+        sentences = [piece for phonemes in sentences for piece in _cut(phonemes, limit)]
         kept = _KEEP_AFTER_SPEECH_MS + (0 if last else _KEEP_BEFORE_SPEECH_MS)
         pause = silence(self.sample_rate, max(0, segment.pause_after_ms - kept))
         before = b""
@@ -175,7 +186,6 @@ class PiperEngine(Engine):
             whole = silence(self.sample_rate, segment.pause_before_ms + segment.pause_after_ms)
             yield Chunk(pcm=whole, segment=index, segment_end=True)
             return
-        config = self._synthesis_config(voice, segment)
         final = len(sentences) - 1
         for number, phonemes in enumerate(sentences):
             audio = self._sentence_audio(voice, phonemes, config)
@@ -273,6 +283,22 @@ def _length_scale_for(speed: float) -> float:
     if speed < _SPEEDS[0]:  # slower than the table: the curve is close to linear there
         return _LENGTH_SCALES[0] * _SPEEDS[0] / speed
     return float(np.interp(speed, _SPEEDS, _LENGTH_SCALES))
+
+
+def _cut(phonemes: list[str], limit: int) -> list[list[str]]:
+    """`phonemes` in pieces of at most `limit`, each ending at the last word boundary (espeak's
+    " ") that fits, or at `limit` where none does; each piece is one call and one chunk."""
+    pieces: list[list[str]] = []
+    while len(phonemes) > limit:
+        space = next((i for i in range(limit, 0, -1) if phonemes[i] == " "), None)
+        if space is None:
+            pieces.append(phonemes[:limit])
+            phonemes = phonemes[limit:]
+        else:
+            pieces.append(phonemes[:space])
+            phonemes = phonemes[space + 1 :]
+    pieces.append(phonemes)
+    return [piece for piece in pieces if any(p != " " for p in piece)]
 
 
 def _check_segment(segment: Segment) -> None:

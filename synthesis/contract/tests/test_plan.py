@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from synthesis.contract.plan import engine_segments
+from synthesis.contract.segments import MAX_SPEED, MIN_SPEED
 from synthesis.text.frontend import prepare
 
 XTTS_LANGUAGES = ("en", "es", "fr", "de", "zh", "ja", "hi")  # a part of XTTS's, for the tests
@@ -57,3 +60,32 @@ def test_speed_and_pauses_do_not_depend_on_the_language() -> None:
     )
     [segment] = engine_segments(plan, language="en-US", speed=2.0, languages=XTTS_LANGUAGES)
     assert (segment.language, segment.speed, segment.pause_before_ms) == ("de-DE", 1.0, 200)
+
+
+SLOWEST = (
+    '<speak><prosody rate="x-slow"><emphasis level="strong">Take your time.</emphasis>'
+    '</prosody> <prosody rate="x-fast"><emphasis level="reduced">Quick now.</emphasis>'
+    "</prosody></speak>"
+)
+
+
+def test_the_combined_speed_never_leaves_the_documented_range() -> None:
+    # A slow preset (0.5) times the slowest request (0.25) times x-slow (0.5) times strong
+    # emphasis (0.88) is 0.055: the engine gets the floor, 0.25.
+    slow, fast = engine_segments(prepare(ssml=SLOWEST), language="en-US", speed=0.5 * 0.25)
+    assert (slow.speed, fast.speed) == (0.25, 0.25)
+    slow, fast = engine_segments(prepare(ssml=SLOWEST), language="en-US", speed=1.0)
+    assert slow.speed == pytest.approx(0.5 * 0.88)  # inside the range: left alone
+    # And the ceiling: a fast preset (4.0) times the fastest request (4.0) times x-fast.
+    slow, fast = engine_segments(prepare(ssml=SLOWEST), language="en-US", speed=4.0 * 4.0)
+    assert fast.speed == 4.0
+    assert (MIN_SPEED, MAX_SPEED) == (0.25, 4.0)  # the range docs/limits.md states
+
+
+def test_nested_rates_cannot_multiply_past_the_floor() -> None:
+    plan = prepare(
+        ssml='<speak><prosody rate="50%"><prosody rate="50%"><prosody rate="50%">'
+        "Very slow.</prosody></prosody></prosody></speak>"
+    )
+    [segment] = engine_segments(plan, language="en-US", speed=0.25)
+    assert segment.speed == 0.25

@@ -12,7 +12,7 @@ import pytest
 from synthesis.contract.segments import Chunk, Conditioning, Segment
 from synthesis.engines.base import EngineError
 from synthesis.engines.loader import load_engine
-from synthesis.engines.piper import PiperEngine
+from synthesis.engines.piper import MAX_CALL_PHONEMES, PiperEngine
 
 RATE = 22050
 THREE_SENTENCES = "Hello there. How are you doing today? I am fine, thank you very much."
@@ -181,10 +181,11 @@ def test_it_refuses_unknown_voices_and_cloning(engine):
     assert preparing.value.code == "cloning_unsupported"
 
 
-@pytest.mark.parametrize(("speed", "volume"), [(0.0, 1.0), (-1.0, 1.0), (1.0, -0.5)])
-def test_it_refuses_impossible_speeds_and_volumes(engine, speed, volume):
-    with pytest.raises(EngineError):
-        engine.stream([Segment("Hello.", speed=speed, volume=volume)], voice="joe")
+def test_it_refuses_impossible_volumes(engine):
+    # (An impossible speed never gets this far: `Segment` refuses it.)
+    with pytest.raises(EngineError) as caught:
+        engine.stream([Segment("Hello.", volume=-0.5)], voice="joe")
+    assert caught.value.code == "invalid_volume"
 
 
 def test_segments_are_never_blank():
@@ -314,3 +315,54 @@ def test_parts_survive_the_job_message():
     )
     wire = msgpack.unpackb(msgpack.packb(job.to_message()))  # as the channel layer carries it
     assert Job.from_message(wire).segments == [segment]
+
+
+# 195 characters: about the longest sentence the front-end gives Piper (its 200-character limit).
+LONG_SENTENCE = (
+    "The caller asked about billing refunds and delivery times while our agent checked each "
+    "detail twice, then the caller asked about billing refunds and delivery times while our "
+    "agent checked."
+)
+
+
+def spy_calls(engine: PiperEngine, monkeypatch) -> list[float]:
+    """Each engine call's phonemes times its length scale: the audio one call synthesizes (and
+    the memory it needs) grows with both."""
+    seen: list[float] = []
+    real = engine._sentence_audio
+
+    def spy(voice, phonemes, config):
+        seen.append(len(phonemes) * config.length_scale)
+        return real(voice, phonemes, config)
+
+    monkeypatch.setattr(engine, "_sentence_audio", spy)
+    return seen
+
+
+def test_a_long_sentence_at_normal_speed_is_still_one_call(engine, monkeypatch):
+    seen = spy_calls(engine, monkeypatch)
+    assert len(chunks(engine, Segment(LONG_SENTENCE))) == 1
+    assert len(seen) == 1
+    assert seen[0] <= MAX_CALL_PHONEMES
+
+
+@pytest.mark.parametrize("pitch_st", [0.0, 12.0])
+def test_slow_speech_is_synthesized_in_bounded_calls(engine, monkeypatch, pitch_st):
+    # At the slowest speed (and a pitch shift, which synthesizes longer audio first) one call
+    # for the whole sentence made 43 s of audio and took 0.8-1.7 GB for a moment.
+    normal = len(samples(chunks(engine, Segment(LONG_SENTENCE))))
+    seen = spy_calls(engine, monkeypatch)
+    slow = chunks(engine, Segment(LONG_SENTENCE, speed=0.25, pitch_st=pitch_st))
+    assert len(seen) > 1
+    assert max(seen) <= MAX_CALL_PHONEMES
+    assert len(slow) == len(seen)  # one chunk per call: the worker can stop between them
+    assert len(samples(slow)) / normal == pytest.approx(4.0, rel=0.2)  # all of it is there
+
+
+def test_a_long_phoneme_span_is_synthesized_in_bounded_calls(engine, monkeypatch):
+    seen = spy_calls(engine, monkeypatch)
+    ipa = " ".join(["ˈwʌn", "tˈuː", "θɹˈiː", "fˈɔːɹ"] * 70)  # about 1,100 symbols
+    spoken = chunks(engine, Segment("numbers", parts=(("ipa", ipa),)))
+    assert len(seen) > 1
+    assert max(seen) <= MAX_CALL_PHONEMES
+    assert [c.segment_end for c in spoken] == [False] * (len(spoken) - 1) + [True]

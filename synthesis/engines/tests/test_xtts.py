@@ -273,8 +273,8 @@ def test_it_checks_voice_and_languages_when_called_not_when_iterated(engine):
         engine.stream([Segment("Hello."), Segment("Hej.", language="sv-SE")], voice=SPEAKER)
     assert caught.value.code == "unsupported_language"
     with pytest.raises(EngineError) as caught:
-        engine.stream([Segment("Hello.", speed=0)], voice=SPEAKER)
-    assert caught.value.code == "invalid_speed"
+        engine.stream([Segment("Hello.", volume=-1.0)], voice=SPEAKER)
+    assert caught.value.code == "invalid_volume"
 
 
 def test_it_gives_the_tokenizer_the_primary_language(engine, monkeypatch):
