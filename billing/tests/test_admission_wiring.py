@@ -5,6 +5,7 @@ contexts share one concurrency count."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -236,3 +237,25 @@ async def test_a_suspended_tenants_open_socket_is_refused_at_its_next_start(make
         assert closed == {"type": "websocket.close", "code": 4403}
     finally:
         await comm.disconnect(timeout=10)
+
+
+async def test_a_context_that_billed_nothing_still_leaves_its_usage_record(make_tenant):
+    """A socket context billed 0 wrote no usage record at all (its admission left no trace)."""
+    tenant = await database_sync_to_async(make_tenant)("zero")
+    comm = await connect(tenant.api_key)
+    try:
+        await comm.send_json_to({"type": "start", "context_id": "a"})
+        assert (await next_json(comm))["type"] == "started"
+        await comm.send_json_to({"type": "cancel", "context_id": "a"})
+        assert (await next_json(comm))["type"] == "cancelled"
+    finally:
+        await comm.disconnect(timeout=10)
+
+    def closed_records() -> list[tuple[str, int]]:
+        records = UsageRecord.objects.filter(tenant=tenant.tenant).closed()
+        return [(r.status, r.characters_billed) for r in records]
+
+    deadline = time.monotonic() + 10
+    while not await database_sync_to_async(closed_records)() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert await database_sync_to_async(closed_records)() == [("cancelled", 0)]
