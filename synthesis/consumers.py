@@ -184,7 +184,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY_REQUESTS)
             return
         voices = await database_sync_to_async(voice_count)(principal=principal)
-        # Under daphne: the bytes the socket holds unsent (slow readers: callwaiting_tts.backpressure).
+        # Under daphne: the bytes the socket holds unsent (callwaiting_tts.backpressure).
         unsent = self.scope.get(UNSENT)
         self.session = Session(principal, self.request_id, self._send_any, unsent=unsent)
         self.last_message = time.monotonic()

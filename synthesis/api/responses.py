@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
