@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
@@ -226,23 +227,28 @@ async def refused_request(principal: Principal, request_id: str, error: Applicat
             logger.warning("could not count a refused request")
 
 
+def _record_identity(synthesis: Synthesis) -> dict[str, Any]:
+    """What a usage record says of its synthesis, open or closed."""
+    principal = synthesis.principal
+    return {
+        "synthesis_id": synthesis.id,
+        "tenant_id": principal.tenant_id,
+        "api_key_id": principal.key_id,
+        "request_id": synthesis.request_id[:128],
+        "source": synthesis.input.source,
+        "voice": synthesis.voice.id,
+        "engine": synthesis.stock.engine,
+        "output_format": synthesis.input.output_format,
+        "sample_rate": synthesis.input.sample_rate,
+        "started_at": synthesis.started_at,
+    }
+
+
 def usage_open(synthesis: Synthesis) -> UsageRecord:
     """The synthesis's usage record, written at admission with status `open` (billed 0 until it
     is closed). Raises ApplicationError 503 when PostgreSQL cannot take it."""
-    principal = synthesis.principal
     try:
-        return usage_record_open(
-            synthesis_id=synthesis.id,
-            tenant_id=principal.tenant_id,
-            api_key_id=principal.key_id,
-            request_id=synthesis.request_id[:128],
-            source=synthesis.input.source,
-            voice=synthesis.voice.id,
-            engine=synthesis.stock.engine,
-            output_format=synthesis.input.output_format,
-            sample_rate=synthesis.input.sample_rate,
-            started_at=synthesis.started_at,
-        )
+        return usage_record_open(**_record_identity(synthesis))
     except DatabaseError:
         logger.exception("could not open a usage record")
         raise ApplicationError(
@@ -511,19 +517,7 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
             _finished(synthesis, status, record)
             return record
         # Never opened (a synthesis admitted by code that predates opening, e.g. a bench).
-        UsageRecord.objects.create(
-            synthesis_id=synthesis.id,
-            tenant_id=principal.tenant_id,
-            api_key_id=principal.key_id,
-            request_id=synthesis.request_id[:128],
-            source=synthesis.input.source,
-            voice=synthesis.voice.id,
-            engine=synthesis.stock.engine,
-            output_format=synthesis.input.output_format,
-            sample_rate=synthesis.input.sample_rate,
-            started_at=synthesis.started_at,
-            **values,
-        )
+        UsageRecord.objects.create(**_record_identity(synthesis), **values)
     record = records.get()
     with tenant_schema(principal.schema_name):
         SynthesisRecord.objects.create(

@@ -17,7 +17,6 @@ from django.conf import settings as django_settings
 
 from billing import leases
 from billing.models import UsageRecord
-from callwaiting_tts.asgi import application
 from callwaiting_tts.parsers import MAX_JSON_DEPTH
 from callwaiting_tts_client.protocol import (
     CLOSE_FORBIDDEN,
@@ -26,6 +25,13 @@ from callwaiting_tts_client.protocol import (
     CLOSE_PROTOCOL_ERROR,
 )
 from synthesis import consumers
+from synthesis.tests.sockets import (
+    connect,
+    disconnect_every_socket,  # noqa: F401  (autouse)
+    forget,
+    next_json,
+    until,
+)
 from tenants.audit import Actor
 from tenants.models import ApiKey
 from tenants.services import api_key_revoke, tenant_suspend
@@ -39,44 +45,6 @@ DEEP = "[" * 1000 + "]" * 1000
 @pytest.fixture
 def tenant(make_tenant):
     return make_tenant("hard")
-
-
-_open: list[WebsocketCommunicator] = []
-
-
-async def connect(key: str | None) -> WebsocketCommunicator:
-    headers = [(b"x-api-key", key.encode())] if key else []
-    comm = WebsocketCommunicator(application, "/v1/stream", headers=headers)
-    _open.append(comm)
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
-
-
-@pytest.fixture(autouse=True)
-async def _disconnect_every_socket():
-    yield
-    while _open:
-        await _open.pop().disconnect(timeout=10)
-
-
-async def next_json(comm: WebsocketCommunicator, timeout: float = 10) -> dict:
-    """The next JSON message, skipping audio frames."""
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
-        if message["type"] == "websocket.close":
-            return {"type": "close", "code": message.get("code")}
-        if message.get("text") is not None:
-            return json.loads(message["text"])
-
-
-async def until(comm, kind: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await next_json(comm, max(0.05, deadline - time.monotonic()))
-        if message["type"] == kind:
-            return message
 
 
 async def first_audio(comm: WebsocketCommunicator, timeout: float = 20) -> None:
@@ -345,7 +313,7 @@ async def test_a_crash_mid_speech_records_the_usage_and_frees_the_slot(
     await comm.send_json_to({"type": "flush"})
     with pytest.raises(RuntimeError, match="a bug in a handler"):
         await read_to_the_end(comm)  # the application ends with the crash: daphne closes 1011
-    _open.remove(comm)
+    forget(comm)
     [record] = await usage_of(tenant)
     assert record.status == UsageRecord.Status.CANCELLED
     assert record.characters_billed > 0

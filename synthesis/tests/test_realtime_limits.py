@@ -4,23 +4,27 @@ settings can be lowered per test) with real Redis and real worker processes."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
 
 import pytest
 import redis.asyncio as aioredis
-from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 
 from billing import leases
-from callwaiting_tts.asgi import application
 from callwaiting_tts_client.protocol import (
     CLOSE_IDLE_TIMEOUT,
     CLOSE_MESSAGE_TOO_LARGE,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_MANY_REQUESTS,
+)
+from synthesis.tests.sockets import (
+    connect,
+    disconnect_every_socket,  # noqa: F401  (autouse)
+    forget,
+    next_json,
+    until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,43 +35,6 @@ LONG = " ".join(f"This is sentence number {n} of a long answer." for n in range(
 @pytest.fixture
 def tenant(make_tenant):
     return make_tenant("lim")
-
-
-_open: list[WebsocketCommunicator] = []
-
-
-async def connect(key: str) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, "/v1/stream", headers=[(b"x-api-key", key.encode())])
-    _open.append(comm)
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
-
-
-@pytest.fixture(autouse=True)
-async def _disconnect_every_socket():
-    yield
-    while _open:
-        await _open.pop().disconnect(timeout=10)
-
-
-async def next_json(comm: WebsocketCommunicator, timeout: float = 10) -> dict:
-    """The next JSON message, skipping audio frames."""
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
-        if message["type"] == "websocket.close":
-            return {"type": "close", "code": message.get("code")}
-        if message.get("text") is not None:
-            return json.loads(message["text"])
-
-
-async def until(comm, kind: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await next_json(comm, max(0.05, deadline - time.monotonic()))
-        if message["type"] == kind:
-            return message
 
 
 async def test_concurrent_syntheses_per_tenant_are_limited(tenant, tts_worker, settings):
@@ -106,7 +73,7 @@ async def test_open_sockets_per_tenant_are_limited(tenant, settings):
     assert error["error"]["code"] == "too_many_connections"
     assert await next_json(second) == {"type": "close", "code": CLOSE_TOO_MANY_REQUESTS}
     await first.disconnect()
-    _open.remove(first)
+    forget(first)
     third = await connect(tenant.api_key)
     assert (await next_json(third))["type"] == "ready"
 
