@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,3 +94,14 @@ def decode_duration(data: bytes, fmt: str, rate: int) -> float:
         stream = container.streams.audio[0]
         samples = sum(int(frame.samples) for frame in container.decode(stream))
         return samples / int(stream.rate)
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> Any:
+    """`condition()`'s first truthy value, polled until `timeout`; AssertionError after it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")

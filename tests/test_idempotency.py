@@ -5,7 +5,6 @@ again and not billed again; a duplicate while the first runs, or the key with an
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.test import Client
 from billing.admission import month_figures, rate_key, settled_key
 from billing.models import UsageRecord
 from callwaiting_tts.redis import get_redis
-from tests.synth import Answer, open_stream, post
+from tests.synth import Answer, open_stream, post, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,16 +36,6 @@ def tenant(make_tenant):
 
 def new_key() -> str:
     return f"order-{uuid.uuid4()}"
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
 
 
 def synthesize(service, tenant, body: dict[str, Any], key: str | None, path="/v1/synthesize"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from synthesis.contract.plan import engine_segments
 from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
 from tenants.db import tenant_schema
-from tests.synth import delete, open_stream, pcm, post
+from tests.synth import delete, open_stream, pcm, post, wait_for
 from voices.models import Voice
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,16 +52,6 @@ def tenant(make_tenant):
 
 def usage(synthesis_id: str) -> UsageRecord:
     return UsageRecord.objects.get(synthesis_id=synthesis_id)
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
 
 
 def test_streamed_audio_is_the_engines_audio_in_order_and_complete(

@@ -6,7 +6,6 @@ contexts share one concurrency count."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 
@@ -17,8 +16,12 @@ from channels.testing import WebsocketCommunicator
 from billing.admission import admit
 from billing.limits import Limits, forget_limits
 from billing.models import Plan, UsageRecord
-from callwaiting_tts.asgi import application
 from callwaiting_tts.redis import get_redis, key
+from synthesis.tests.sockets import connect as open_socket
+from synthesis.tests.sockets import (
+    disconnect_every_socket,  # noqa: F401  (autouse)
+    next_json,
+)
 from tenants.audit import Actor
 from tenants.services import tenant_suspend
 from tests.conftest import _daphne, service  # noqa: F401  (the real service, daphne)
@@ -151,21 +154,10 @@ def test_an_ssml_alias_is_reserved_against_the_quota_as_spoken(api, make_tenant)
 
 
 async def connect(key: str) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, "/v1/stream", headers=[(b"x-api-key", key.encode())])
-    connected, _ = await comm.connect()
-    assert connected
-    assert json.loads((await comm.receive_output(10))["text"])["type"] == "ready"
+    """A socket past its `ready` (closed by `disconnect_every_socket` if the test does not)."""
+    comm = await open_socket(key)
+    assert (await next_json(comm))["type"] == "ready"
     return comm
-
-
-async def next_json(comm: WebsocketCommunicator, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
-        if message["type"] == "websocket.close":
-            return {"type": "close", "code": message.get("code")}
-        if message.get("text") is not None:
-            return json.loads(message["text"])
 
 
 async def test_http_streams_and_socket_contexts_share_the_concurrency_limit(make_tenant, settings):
