@@ -308,6 +308,10 @@ async def synthesis_end(synthesis: Synthesis, status: str, error_code: str = "")
         logger.exception(
             "could not record the end of a synthesis", extra={"synthesis_id": str(synthesis.id)}
         )
+        # Its lease is no longer kept: it expires, and the reaper then closes the open record
+        # (billing what the workers sent) and settles the admission.
+        if synthesis.admission is not None:
+            keeper.release(synthesis.admission)
 
 
 def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
@@ -519,18 +523,24 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
         # Never opened (a synthesis admitted by code that predates opening, e.g. a bench).
         UsageRecord.objects.create(**_record_identity(synthesis), **values)
     record = records.get()
-    with tenant_schema(principal.schema_name):
-        SynthesisRecord.objects.create(
-            id=synthesis.id,
-            api_key_prefix=principal.prefix,
-            voice=synthesis.voice.id,
-            engine=synthesis.stock.engine,
-            output_format=synthesis.input.output_format,
-            characters=record.characters_billed,
-            audio_seconds=record.audio_seconds_delivered,
-            status={"completed": "done"}.get(status, status),
-            request_id=synthesis.request_id[:128],
-            finished_at=ended,
+    try:  # the tenant's own log: its failure must not keep the admission from settling
+        with tenant_schema(principal.schema_name):
+            SynthesisRecord.objects.create(
+                id=synthesis.id,
+                api_key_prefix=principal.prefix,
+                voice=synthesis.voice.id,
+                engine=synthesis.stock.engine,
+                output_format=synthesis.input.output_format,
+                characters=record.characters_billed,
+                audio_seconds=record.audio_seconds_delivered,
+                status={"completed": "done"}.get(status, status),
+                request_id=synthesis.request_id[:128],
+                finished_at=ended,
+            )
+    except DatabaseError:
+        logger.exception(
+            "could not write the tenant's synthesis log row",
+            extra={"synthesis_id": str(synthesis.id)},
         )
     if synthesis.admission is not None:
         try:

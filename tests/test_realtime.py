@@ -29,10 +29,11 @@ def tenant(make_tenant):
 
 
 @pytest.fixture(autouse=True)
-def _server_done_with_its_sockets():
+def _server_done_with_its_sockets(make_tenant):
     """After each test, waits until daphne has finished with every socket: the leases are
     released last, after the usage records are written (else the test's teardown would truncate
-    tables under those writes)."""
+    tables under those writes). It asks for `make_tenant` so that it ends first: the tenants'
+    schemas are dropped after it."""
     yield
     import redis
     from django.conf import settings

@@ -341,3 +341,39 @@ def test_admission_without_a_record_is_given_back(who, monkeypatch):
         async_to_sync(synthesis_admit)(principal=who, data=http_input(), request_id="r10")
     assert (refused.value.status, refused.value.code) == (503, "service_unavailable")
     assert get_redis().zcard(leases.synthesis_key(who.tenant_id)) == 0
+
+
+async def test_a_failed_log_row_never_keeps_the_admission_from_settling(
+    who, tts_worker, monkeypatch
+):
+    """The tenant's synthesis log row failed (its schema being dropped): the exception skipped
+    the settle, and the lease keeper renewed the lost synthesis's slot for ever."""
+    from django.db import DatabaseError
+
+    from synthesis.models import SynthesisRecord
+
+    def refuse(*_args, **_kwargs):
+        raise DatabaseError("relation synthesis_synthesisrecord does not exist")
+
+    monkeypatch.setattr(SynthesisRecord.objects, "create", refuse)
+    synthesis = await synthesis_start(principal=who, data=http_input(), request_id="r11")
+    await responses.whole_audio(synthesis)
+    record = await database_sync_to_async(record_of)(synthesis)
+    assert (record.status, record.settled) == ("completed", True)
+    assert lease_score(who, str(synthesis.id)) is None
+    assert synthesis.admission not in keeper.held()
+
+
+async def test_a_finish_that_fails_lets_the_lease_expire_for_the_reaper(who, monkeypatch):
+    """PostgreSQL refuses the close: the record stays open, and its lease is no longer kept
+    alive (else the reaper would think it still runs and never close it)."""
+    synthesis = await synthesis_admit(principal=who, data=http_input(), request_id="r12")
+    assert synthesis.admission in keeper.held()
+
+    def refuse(*_args, **_kwargs):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(services, "synthesis_finish", refuse)
+    await services.synthesis_end(synthesis, "completed")
+    assert synthesis.admission not in keeper.held()
+    assert (await database_sync_to_async(record_of)(synthesis)).status == "open"
