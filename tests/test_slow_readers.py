@@ -53,15 +53,30 @@ def wait_for_record(tenant_id: int, timeout: float = 90.0) -> UsageRecord:
     raise AssertionError("the synthesis was never recorded")
 
 
+def small_window(url: str) -> socket.socket:
+    """A connection with a small receive window: what the kernel absorbs stays small next to
+    the synthesis."""
+    parts = urlsplit(url)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect((parts.hostname, parts.port))
+    return client
+
+
+def assert_ended_early(record: UsageRecord) -> None:
+    """Ended for its slow reader, the job paused rather than run to its end into the web
+    process's memory: far less than the text's ~160 s of audio was made (what the socket
+    buffers took, the response bound, the credit window), billed for what was delivered."""
+    assert (record.status, record.error_code) == ("failed", "slow_reader")
+    assert 0 < record.audio_seconds_synthesized < 60, record.audio_seconds_synthesized
+    assert 0 < record.characters_billed < len(TEXT)
+
+
 def test_a_client_that_reads_nothing_pauses_the_job_and_is_ended(
     slow_service, make_tenant, tts_worker
 ):
     tenant = make_tenant("slow")
-    parts = urlsplit(slow_service.url)
-    client = socket.socket()
-    # A small receive window: what the kernel absorbs stays small next to the synthesis.
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    client.connect((parts.hostname, parts.port))
+    client = small_window(slow_service.url)
     body = json.dumps({"text": TEXT, "format": "pcm", "sample_rate": 48000}).encode()
     client.sendall(
         b"POST /v1/synthesize HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
@@ -73,24 +88,16 @@ def test_a_client_that_reads_nothing_pauses_the_job_and_is_ended(
         record = wait_for_record(tenant.tenant.pk)  # and read nothing meanwhile
     finally:
         client.close()
-    assert (record.status, record.error_code) == ("failed", "slow_reader")
-    # The job was paused, not run to its end into the web process's memory: far less than the
-    # text's ~160 s of audio was made (what the socket buffers took, the window, one chunk).
-    assert 0 < record.audio_seconds_synthesized < 60, record.audio_seconds_synthesized
-    assert 0 < record.characters_billed < len(TEXT)
+    assert_ended_early(record)
 
 
 def test_a_socket_that_reads_nothing_pauses_its_context_and_ends_it(
     slow_service, make_tenant, tts_worker
 ):
     tenant = make_tenant("slowws")
-    parts = urlsplit(slow_service.ws_url)
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    raw.connect((parts.hostname, parts.port))
     with ws_connect(
         f"{slow_service.ws_url}/v1/stream",
-        sock=raw,
+        sock=small_window(slow_service.ws_url),
         additional_headers={"X-API-Key": tenant.api_key},
         max_queue=1,  # the client library stops reading once one message waits
     ) as ws:
@@ -99,9 +106,7 @@ def test_a_socket_that_reads_nothing_pauses_its_context_and_ends_it(
         ws.send(json.dumps({**start, "text": TEXT}))
         ws.send(json.dumps({"type": "end", "context_id": "a"}))
         record = wait_for_record(tenant.tenant.pk)  # reading nothing meanwhile
-    assert (record.status, record.error_code) == ("failed", "slow_reader")
-    assert 0 < record.audio_seconds_synthesized < 60, record.audio_seconds_synthesized
-    assert 0 < record.characters_billed < len(TEXT)
+    assert_ended_early(record)
 
 
 def test_a_whole_file_answer_past_its_audio_bound_is_refused_before_any_byte(
