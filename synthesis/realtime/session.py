@@ -9,7 +9,6 @@ start order (`speaker`); and what keeps their admissions alive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -19,7 +18,6 @@ from typing import Any
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from billing import admission as admission_service
 from billing.admission import CONCURRENCY_LIMIT_EXCEEDED, AdmissionRefused, LeaseLost
 from billing.models import UsageRecord
 from callwaiting_tts.backpressure import Probe
@@ -62,8 +60,6 @@ class Session:
         self.latest: Context | None = None
         self.closed = False
         self.speaker = Speaker()
-        self.stop_renewing = asyncio.Event()
-        self.renewer = asyncio.ensure_future(self._renew_admissions())
 
     # --- client messages -----------------------------------------------------------------
 
@@ -180,21 +176,22 @@ class Session:
                 context.finish(Status.CANCELLED)
             self._drop(context)
         await self.speaker.close()
-        self.stop_renewing.set()  # not cancelled: it may be inside a redis-py call (ADR 0004)
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(asyncio.shield(self.renewer), 5)
         if self.cleanups:
             await asyncio.wait(set(self.cleanups), timeout=10)
 
     async def tick(self) -> None:
         """Called about once a second: drops finished contexts (bounded memory on a long-lived
         socket) and ends those with nothing left to speak that got no text, flush, end or mark
-        for WS_CONTEXT_IDLE_TIMEOUT_SECONDS, freeing their concurrency slots."""
+        for WS_CONTEXT_IDLE_TIMEOUT_SECONDS, freeing their concurrency slots; and those whose
+        lease the process's lease keeper (`billing.keeper`, which renews them) found taken."""
         now = time.monotonic()
         limit = settings.WS_CONTEXT_IDLE_TIMEOUT_SECONDS
         self._drop_finished()
         for context in list(self.contexts.values()):
-            if self._has_work(context):
+            admission = context.synthesis.admission
+            if not context.finished and admission is not None and admission.lost:
+                await context.fail(LeaseLost())
+            elif self._has_work(context):
                 self.active_at[context.id] = now
             elif now - self.active_at[context.id] > limit:
                 await context.fail(
@@ -243,21 +240,6 @@ class Session:
         if cleanup is not None and not cleanup.done():
             self.cleanups.add(cleanup)
             cleanup.add_done_callback(self.cleanups.discard)
-
-    async def _renew_admissions(self) -> None:
-        """Keeps the concurrency leases of the socket's open contexts alive (a context may wait
-        for text longer than a lease lives); stopped by an event, never cancelled."""
-        every = settings.LEASE_TTL_MS / 3000
-        while not self.stop_renewing.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_renewing.wait(), every)
-            for context in list(self.contexts.values()):
-                admission = context.synthesis.admission
-                if not context.finished and admission and not self.stop_renewing.is_set():
-                    with contextlib.suppress(Exception):  # a Redis blip: next time
-                        await admission_service.keep(admission)
-                    if admission.lost:  # expired, and the slot was taken since: stop it
-                        await context.fail(LeaseLost())
 
     def _context(self, message: dict[str, Any], *, writable: bool) -> Context:
         context_id = message.get("context_id")
