@@ -450,10 +450,11 @@ class Worker:
         if not active.job.meta.get("synthesis"):
             return None
         added = {"samples": chunk.samples}
-        chars = active.job.meta.get("chars")
-        if chunk.segment not in active.reported and isinstance(chars, list):
+        if chunk.segment not in active.reported:
             active.reported.add(chunk.segment)
-            if 0 <= chunk.segment < len(chars):
+            added["first"] = 1  # the key's rate and life are set once per segment, not per chunk
+            chars = active.job.meta.get("chars")
+            if isinstance(chars, list) and 0 <= chunk.segment < len(chars):
                 added["chars"] = int(chars[chunk.segment])
         return added
 
@@ -516,10 +517,12 @@ class Worker:
             pipe.expire(job.reply, messages.REPLY_TTL_SECONDS)
             if progress is not None and isinstance(job, Job):
                 key = self.keys.progress(str(job.meta["synthesis"]))
+                first = progress.pop("first", 0)
                 for name, amount in progress.items():
                     pipe.hincrby(key, name, amount)
-                pipe.hset(key, "rate", self.engine.sample_rate)
-                pipe.expire(key, PROGRESS_TTL_SECONDS)
+                if first:
+                    pipe.hset(key, "rate", self.engine.sample_rate)
+                    pipe.expire(key, PROGRESS_TTL_SECONDS)
             await pipe.execute()
 
     # --- heartbeat ---------------------------------------------------------------------------
