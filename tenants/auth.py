@@ -4,6 +4,11 @@ The key record (with its tenant's schema and status) is cached in Redis, so an a
 request touches no database; revocation and suspension delete the cached record
 (`forget_key`), so they take effect on the next request. Last-used times are buffered in a
 Redis hash that a Celery task flushes (`tenants.tasks.flush_api_key_last_used`).
+
+Failed authentications are counted per client address and per key prefix and minute: past
+`AUTH_FAILURE_LIMIT_PER_MINUTE` on either, a key that does not verify gets 429 instead of 401.
+The key is verified first (one cache read and an HMAC), so a key that verifies is never braked,
+whoever else fails from its address.
 """
 
 from __future__ import annotations
@@ -82,38 +87,63 @@ def forget_keys(prefixes: list[str]) -> None:
     cache.delete_many([_cache_key(p) for p in prefixes])
 
 
-def _failure_key(client: str) -> str:
-    return key("authfail", client, int(time.time() // 60))
+def _minute() -> int:
+    """The brake's window: failures are counted per clock minute."""
+    return int(time.time() // 60)
 
 
-def _check_failure_budget(client: str | None) -> None:
-    if not client:
-        return
-    failures = int(get_redis().get(_failure_key(client)) or 0)
-    if failures >= settings.AUTH_FAILURE_LIMIT_PER_MINUTE:
-        raise ApiKeyError(
-            "too_many_failed_attempts",
-            "Too many failed authentication attempts; try again shortly.",
-            status=429,
-            retry_after=60 - int(time.time() % 60),
-        )
+def _retry_after() -> int:
+    return 60 - int(time.time() % 60)
 
 
-def _note_failure(client: str | None, code: str) -> None:
-    if not client:
-        return
+def _count_failure(
+    code: str,
+    *,
+    client: str | None,
+    prefix: str | None,
+    tenant_id: int | None = None,
+    against_client: bool = True,
+) -> ApiKeyError | None:
+    """Counts one failed authentication against the client's address (unless told not to)
+    and the key's prefix (None: no key of that prefix), and returns the 429 to answer instead
+    of the failure when either is past its budget this minute."""
+    minute = _minute()
+    counted = [
+        (scope, who)
+        for scope, who in (("addr", client if against_client else None), ("key", prefix))
+        if who
+    ]
+    if not counted:
+        return None
     pipe = get_redis().pipeline()
-    pipe.incr(_failure_key(client))
-    pipe.expire(_failure_key(client), 120)
-    count, _ = pipe.execute()
-    if count <= 3:  # the log itself is rate-limited: the first few failures per client and minute
-        logger.info("api key authentication failed", extra={"client": client, "code": code})
-    if count == settings.AUTH_FAILURE_LIMIT_PER_MINUTE:  # once per burst: the budget just ran out
-        audit_record(
-            by=Actor(actor=f"ip:{client}", source=AuditLog.Source.API, ip=client),
-            action="auth.failure_burst",
-            target=f"{count} failed authentications in a minute (last: {code})",
+    for scope, who in counted:
+        name = key("authfail", scope, who, minute)
+        pipe.incr(name)
+        pipe.expire(name, 120)
+    counts = pipe.execute()[::2]
+    if min(counts) <= 3:  # the log itself is rate-limited: the first few per address or key
+        logger.info(
+            "api key authentication failed",
+            extra={"client": client, "prefix": prefix, "code": code},
         )
+    limit = settings.AUTH_FAILURE_LIMIT_PER_MINUTE
+    for (scope, who), count in zip(counted, counts, strict=True):
+        if count == limit:  # once per burst: the budget just ran out
+            what = f"api_key:{who}" if scope == "key" else f"ip:{who}"
+            audit_record(
+                by=Actor(actor=f"ip:{client}", source=AuditLog.Source.API, ip=client),
+                action="auth.failure_burst",
+                tenant_id=tenant_id if scope == "key" else None,
+                target=f"{count} failed authentications for {what} in a minute (last: {code})",
+            )
+    if max(counts) <= limit:
+        return None
+    return ApiKeyError(
+        "too_many_failed_attempts",
+        "Too many failed authentication attempts; try again shortly.",
+        status=429,
+        retry_after=_retry_after(),
+    )
 
 
 def _note_use(key_id: int) -> None:
@@ -142,8 +172,12 @@ def key_problem(prefix: str) -> ApiKeyError | None:
 
 
 def authenticate_api_key(raw: str, *, client: str | None = None) -> Principal:
-    """Resolves a presented key. Raises ApiKeyError; never touches the tenant's schema."""
-    _check_failure_budget(client)
+    """Resolves a presented key. Raises ApiKeyError; never touches the tenant's schema.
+
+    The key is verified before the failure brake is consulted: a bad key counts against the
+    client's address (and, when its prefix names a key, that key), a revoked or expired key
+    with its right secret only against its own prefix (a forgotten script does not lock out
+    its neighbours), a suspended tenant's key against nothing."""
     parsed = parse_key(raw.strip())
     record = _load_record(parsed.prefix) if parsed else None
     if (
@@ -152,12 +186,26 @@ def authenticate_api_key(raw: str, *, client: str | None = None) -> Principal:
         or not secret_matches(parsed.secret, record["secret_hash"], settings.API_KEY_PEPPER)
     ):
         code = "invalid_api_key"
-        _note_failure(client, code)
-        raise ApiKeyError(code, "Incorrect API key provided." if parsed else "Malformed API key.")
+        braked = _count_failure(
+            code,
+            client=client,
+            prefix=record["prefix"] if record is not None else None,
+            tenant_id=record["tenant_id"] if record is not None else None,
+        )
+        raise braked or ApiKeyError(
+            code, "Incorrect API key provided." if parsed else "Malformed API key."
+        )
     problem = _record_problem(record)
     if problem is not None:
         if problem.code != "tenant_suspended":
-            _note_failure(client, problem.code)
+            braked = _count_failure(
+                problem.code,
+                client=client,
+                prefix=record["prefix"],
+                tenant_id=record["tenant_id"],
+                against_client=False,
+            )
+            raise braked or problem
         raise problem
     _note_use(record["key_id"])
     return Principal(
