@@ -1,9 +1,13 @@
 """API key → principal, the one function behind HTTP and WebSocket authentication.
 
 The key record (with its tenant's schema and status) is cached in Redis, so an authenticated
-request touches no database; revocation and suspension delete the cached record
-(`forget_key`), so they take effect on the next request. Last-used times are buffered in a
-Redis hash that a Celery task flushes (`tenants.tasks.flush_api_key_last_used`).
+request touches no database. Revocation, suspension and reactivation write a tombstone for the
+key's prefix (`forget_key`): a new generation, stored apart from the record. A cached record is
+used only while it carries the current generation, so the change takes effect on the next
+request, and a load that read the database before the change and writes the cache after it
+cannot bring the old record back (it is written under the old generation, so it is stale at
+once). Last-used times are buffered in a Redis hash that a Celery task flushes
+(`tenants.tasks.flush_api_key_last_used`).
 
 Failed authentications are counted per client address and per key prefix and minute: past
 `AUTH_FAILURE_LIMIT_PER_MINUTE` on either, a key that does not verify gets 429 instead of 401.
@@ -15,11 +19,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from callwaiting_tts.redis import get_redis, key
 from tenants.audit import Actor, audit_record
@@ -29,7 +35,10 @@ from tenants.principal import Principal
 
 logger = logging.getLogger(__name__)
 
-_MISSING = "missing"
+# A negative entry (no such prefix) lives this long: garbage keys cannot hammer the database.
+_MISSING_SECONDS = 30
+# A tombstone outlives by far any cached record written under the generation it replaces.
+TOMBSTONE_SECONDS = 24 * 3600
 
 
 class ApiKeyError(Exception):
@@ -46,21 +55,20 @@ class ApiKeyError(Exception):
 
 
 def _cache_key(prefix: str) -> str:
-    return f"apikey:{prefix}"
+    # Not `apikey:<prefix>`, which held the record without a generation: during a rolling
+    # deploy, processes of either version leave the other's entries alone.
+    return f"apikey:record:{prefix}"
 
 
-def _load_record(prefix: str) -> dict[str, Any] | None:
-    cached = cache.get(_cache_key(prefix))
-    if cached == _MISSING:
-        return None
-    if cached is not None:
-        return dict(cached)
+def _generation_key(prefix: str) -> str:
+    return f"apikey:generation:{prefix}"
+
+
+def _read_record(prefix: str) -> dict[str, Any] | None:
     api_key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
     if api_key is None:
-        # A short negative entry: garbage keys cannot hammer the database.
-        cache.set(_cache_key(prefix), _MISSING, 30)
         return None
-    record = {
+    return {
         "key_id": api_key.pk,
         "prefix": api_key.prefix,
         "name": api_key.name,
@@ -75,16 +83,42 @@ def _load_record(prefix: str) -> dict[str, Any] | None:
         "schema_name": api_key.tenant.schema_name,
         "plan_id": api_key.tenant.plan_id,
     }
-    cache.set(_cache_key(prefix), record, settings.API_KEY_CACHE_SECONDS)
+
+
+def _load_record(prefix: str) -> dict[str, Any] | None:
+    """The key's record (None: no such key), from the cache when the cached entry carries the
+    prefix's current generation, else from the database. The generation is read (with the
+    entry, one MGET) before the database is, and the entry is written under it."""
+    entry_key, generation_key = _cache_key(prefix), _generation_key(prefix)
+    found = cache.get_many([entry_key, generation_key])
+    generation = found.get(generation_key)
+    entry = found.get(entry_key)
+    if isinstance(entry, dict) and "record" in entry and entry.get("generation") == generation:
+        return dict(entry["record"]) if entry["record"] is not None else None
+    record = _read_record(prefix)
+    timeout = settings.API_KEY_CACHE_SECONDS if record is not None else _MISSING_SECONDS
+    cache.set(entry_key, {"generation": generation, "record": record}, timeout)
     return record
 
 
-def forget_key(prefix: str) -> None:
-    cache.delete(_cache_key(prefix))
+def _write_tombstones(prefixes: list[str]) -> None:
+    generation = uuid.uuid4().hex
+    cache.set_many({_generation_key(p): generation for p in prefixes}, TOMBSTONE_SECONDS)
 
 
 def forget_keys(prefixes: list[str]) -> None:
-    cache.delete_many([_cache_key(p) for p in prefixes])
+    """Makes the cached records of these keys stale (a tombstone each), now and, when called
+    inside a transaction, again once it commits: a load between the two reads the database as
+    it was before the commit."""
+    if not prefixes:
+        return
+    _write_tombstones(prefixes)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _write_tombstones(prefixes))
+
+
+def forget_key(prefix: str) -> None:
+    forget_keys([prefix])
 
 
 def _minute() -> int:
@@ -164,7 +198,8 @@ def _record_problem(record: dict[str, Any]) -> ApiKeyError | None:
 def key_problem(prefix: str) -> ApiKeyError | None:
     """For connections that outlive one request (the realtime socket): whether the key they
     authenticated with is still usable now, by the same rules as `authenticate_api_key` (one
-    cache GET; the record is forgotten when a key is revoked or a tenant suspended)."""
+    cache MGET; a tombstone makes the record stale when a key is revoked or a tenant
+    suspended)."""
     record = _load_record(prefix)
     if record is None:
         return ApiKeyError("api_key_revoked", "This API key has been revoked.")
