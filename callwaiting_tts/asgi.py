@@ -14,16 +14,20 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from callwaiting_tts.backpressure import BackpressureMiddleware  # noqa: E402
+from callwaiting_tts.forwarded import ForwardedClientMiddleware  # noqa: E402
 from synthesis.consumers import StreamConsumer  # noqa: E402
 from tenants.sockets import ApiKeyAuthMiddleware  # noqa: E402
 
 websocket_routes = [re_path(r"^v1/stream/?$", StreamConsumer.as_asgi())]
 
-application = ProtocolTypeRouter(
-    {
-        # Static files: WhiteNoise, a middleware of the Django app (settings.MIDDLEWARE).
-        # Each request learns how much of its response daphne holds unsent (slow readers).
-        "http": BackpressureMiddleware(django_http),
-        "websocket": BackpressureMiddleware(ApiKeyAuthMiddleware(URLRouter(websocket_routes))),
-    }
+# First of all: who the client is, from a trusted proxy's X-Forwarded-For (TRUSTED_PROXIES).
+application = ForwardedClientMiddleware(
+    ProtocolTypeRouter(
+        {
+            # Static files: WhiteNoise, a middleware of the Django app (settings.MIDDLEWARE).
+            # Each request learns how much of its response daphne holds unsent (slow readers).
+            "http": BackpressureMiddleware(django_http),
+            "websocket": BackpressureMiddleware(ApiKeyAuthMiddleware(URLRouter(websocket_routes))),
+        }
+    )
 )

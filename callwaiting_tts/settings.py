@@ -252,8 +252,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # API keys: the authenticated key record is cached (invalidated on revoke and suspend), so the
 # hot path touches no database; last-used times are buffered in Redis and flushed by Celery.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300)
-# Failed authentications per client address per minute before 429 (brute-force brake).
+# Failed authentications per client address, and per key prefix, per minute before an
+# unverified key gets 429 (brute-force brake; a key that verifies is never braked).
 AUTH_FAILURE_LIMIT_PER_MINUTE = env_int("AUTH_FAILURE_LIMIT_PER_MINUTE", 60)
+# Proxies (addresses or networks) whose X-Forwarded-For names the client
+# (callwaiting_tts.forwarded); empty: the peer is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 # The demo tenant `make run` ensures (ensure_demo_tenant).
 DEMO_TENANT_NAME = env_str("DEMO_TENANT_NAME", "Demo")

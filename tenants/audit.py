@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -47,6 +48,16 @@ class Actor:
         return cls.from_request(request, actor=principal.actor, source=source)
 
 
+def _ip_or_none(value: str | None) -> str | None:
+    """The address as the column stores it (without an IPv6 zone); None for anything that is
+    not one (a proxy's garbage, `client_address`'s "unknown"), so an audit write never fails
+    on it."""
+    try:
+        return str(ipaddress.ip_address((value or "").strip().partition("%")[0]))
+    except ValueError:
+        return None
+
+
 def audit_record(
     *,
     by: Actor,
@@ -59,7 +70,7 @@ def audit_record(
     return AuditLog.objects.create(
         actor=by.actor,
         source=by.source,
-        ip=by.ip,
+        ip=_ip_or_none(by.ip),
         user_agent=by.user_agent,
         request_id=by.request_id or request_id_var.get() or "",
         tenant_id=tenant.pk if tenant is not None else tenant_id,

@@ -1,20 +1,31 @@
 """API key → principal, the one function behind HTTP and WebSocket authentication.
 
 The key record (with its tenant's schema and status) is cached in Redis, so an authenticated
-request touches no database; revocation and suspension delete the cached record
-(`forget_key`), so they take effect on the next request. Last-used times are buffered in a
-Redis hash that a Celery task flushes (`tenants.tasks.flush_api_key_last_used`).
+request touches no database. Revocation, suspension and reactivation write a tombstone for the
+key's prefix (`forget_key`): a new generation, stored apart from the record. A cached record is
+used only while it carries the current generation, so the change takes effect on the next
+request, and a load that read the database before the change and writes the cache after it
+cannot bring the old record back (it is written under the old generation, so it is stale at
+once). Last-used times are buffered in a Redis hash that a Celery task flushes
+(`tenants.tasks.flush_api_key_last_used`).
+
+Failed authentications are counted per client address and per key prefix and minute: past
+`AUTH_FAILURE_LIMIT_PER_MINUTE` on either, a key that does not verify gets 429 instead of 401.
+The key is verified first (one cache read and an HMAC), so a key that verifies is never braked,
+whoever else fails from its address.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from callwaiting_tts.redis import get_redis, key
 from tenants.audit import Actor, audit_record
@@ -24,7 +35,10 @@ from tenants.principal import Principal
 
 logger = logging.getLogger(__name__)
 
-_MISSING = "missing"
+# A negative entry (no such prefix) lives this long: garbage keys cannot hammer the database.
+_MISSING_SECONDS = 30
+# A tombstone outlives by far any cached record written under the generation it replaces.
+TOMBSTONE_SECONDS = 24 * 3600
 
 
 class ApiKeyError(Exception):
@@ -41,21 +55,20 @@ class ApiKeyError(Exception):
 
 
 def _cache_key(prefix: str) -> str:
-    return f"apikey:{prefix}"
+    # Not `apikey:<prefix>`, which held the record without a generation: during a rolling
+    # deploy, processes of either version leave the other's entries alone.
+    return f"apikey:record:{prefix}"
 
 
-def _load_record(prefix: str) -> dict[str, Any] | None:
-    cached = cache.get(_cache_key(prefix))
-    if cached == _MISSING:
-        return None
-    if cached is not None:
-        return dict(cached)
+def _generation_key(prefix: str) -> str:
+    return f"apikey:generation:{prefix}"
+
+
+def _read_record(prefix: str) -> dict[str, Any] | None:
     api_key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
     if api_key is None:
-        # A short negative entry: garbage keys cannot hammer the database.
-        cache.set(_cache_key(prefix), _MISSING, 30)
         return None
-    record = {
+    return {
         "key_id": api_key.pk,
         "prefix": api_key.prefix,
         "name": api_key.name,
@@ -70,50 +83,101 @@ def _load_record(prefix: str) -> dict[str, Any] | None:
         "schema_name": api_key.tenant.schema_name,
         "plan_id": api_key.tenant.plan_id,
     }
-    cache.set(_cache_key(prefix), record, settings.API_KEY_CACHE_SECONDS)
+
+
+def _load_record(prefix: str) -> dict[str, Any] | None:
+    """The key's record (None: no such key), from the cache when the cached entry carries the
+    prefix's current generation, else from the database. The generation is read (with the
+    entry, one MGET) before the database is, and the entry is written under it."""
+    entry_key, generation_key = _cache_key(prefix), _generation_key(prefix)
+    found = cache.get_many([entry_key, generation_key])
+    generation = found.get(generation_key)
+    entry = found.get(entry_key)
+    if isinstance(entry, dict) and "record" in entry and entry.get("generation") == generation:
+        return dict(entry["record"]) if entry["record"] is not None else None
+    record = _read_record(prefix)
+    timeout = settings.API_KEY_CACHE_SECONDS if record is not None else _MISSING_SECONDS
+    cache.set(entry_key, {"generation": generation, "record": record}, timeout)
     return record
 
 
-def forget_key(prefix: str) -> None:
-    cache.delete(_cache_key(prefix))
+def _write_tombstones(prefixes: list[str]) -> None:
+    generation = uuid.uuid4().hex
+    cache.set_many({_generation_key(p): generation for p in prefixes}, TOMBSTONE_SECONDS)
 
 
 def forget_keys(prefixes: list[str]) -> None:
-    cache.delete_many([_cache_key(p) for p in prefixes])
-
-
-def _failure_key(client: str) -> str:
-    return key("authfail", client, int(time.time() // 60))
-
-
-def _check_failure_budget(client: str | None) -> None:
-    if not client:
+    """Makes the cached records of these keys stale (a tombstone each), now and, when called
+    inside a transaction, again once it commits: a load between the two reads the database as
+    it was before the commit."""
+    if not prefixes:
         return
-    failures = int(get_redis().get(_failure_key(client)) or 0)
-    if failures >= settings.AUTH_FAILURE_LIMIT_PER_MINUTE:
-        raise ApiKeyError(
-            "too_many_failed_attempts",
-            "Too many failed authentication attempts; try again shortly.",
-            status=429,
-            retry_after=60 - int(time.time() % 60),
-        )
+    _write_tombstones(prefixes)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _write_tombstones(prefixes))
 
 
-def _note_failure(client: str | None, code: str) -> None:
-    if not client:
-        return
+def forget_key(prefix: str) -> None:
+    forget_keys([prefix])
+
+
+def _minute() -> int:
+    """The brake's window: failures are counted per clock minute."""
+    return int(time.time() // 60)
+
+
+def _retry_after() -> int:
+    return 60 - int(time.time() % 60)
+
+
+def _count_failure(
+    code: str,
+    *,
+    client: str | None,
+    prefix: str | None,
+    tenant_id: int | None = None,
+    against_client: bool = True,
+) -> ApiKeyError | None:
+    """Counts one failed authentication against the client's address (unless told not to)
+    and the key's prefix (None: no key of that prefix), and returns the 429 to answer instead
+    of the failure when either is past its budget this minute."""
+    minute = _minute()
+    counted = [
+        (scope, who)
+        for scope, who in (("addr", client if against_client else None), ("key", prefix))
+        if who
+    ]
+    if not counted:
+        return None
     pipe = get_redis().pipeline()
-    pipe.incr(_failure_key(client))
-    pipe.expire(_failure_key(client), 120)
-    count, _ = pipe.execute()
-    if count <= 3:  # the log itself is rate-limited: the first few failures per client and minute
-        logger.info("api key authentication failed", extra={"client": client, "code": code})
-    if count == settings.AUTH_FAILURE_LIMIT_PER_MINUTE:  # once per burst: the budget just ran out
-        audit_record(
-            by=Actor(actor=f"ip:{client}", source=AuditLog.Source.API, ip=client),
-            action="auth.failure_burst",
-            target=f"{count} failed authentications in a minute (last: {code})",
+    for scope, who in counted:
+        name = key("authfail", scope, who, minute)
+        pipe.incr(name)
+        pipe.expire(name, 120)
+    counts = pipe.execute()[::2]
+    if min(counts) <= 3:  # the log itself is rate-limited: the first few per address or key
+        logger.info(
+            "api key authentication failed",
+            extra={"client": client, "prefix": prefix, "code": code},
         )
+    limit = settings.AUTH_FAILURE_LIMIT_PER_MINUTE
+    for (scope, who), count in zip(counted, counts, strict=True):
+        if count == limit:  # once per burst: the budget just ran out
+            what = f"api_key:{who}" if scope == "key" else f"ip:{who}"
+            audit_record(
+                by=Actor(actor=f"ip:{client}", source=AuditLog.Source.API, ip=client),
+                action="auth.failure_burst",
+                tenant_id=tenant_id if scope == "key" else None,
+                target=f"{count} failed authentications for {what} in a minute (last: {code})",
+            )
+    if max(counts) <= limit:
+        return None
+    return ApiKeyError(
+        "too_many_failed_attempts",
+        "Too many failed authentication attempts; try again shortly.",
+        status=429,
+        retry_after=_retry_after(),
+    )
 
 
 def _note_use(key_id: int) -> None:
@@ -134,7 +198,8 @@ def _record_problem(record: dict[str, Any]) -> ApiKeyError | None:
 def key_problem(prefix: str) -> ApiKeyError | None:
     """For connections that outlive one request (the realtime socket): whether the key they
     authenticated with is still usable now, by the same rules as `authenticate_api_key` (one
-    cache GET; the record is forgotten when a key is revoked or a tenant suspended)."""
+    cache MGET; a tombstone makes the record stale when a key is revoked or a tenant
+    suspended)."""
     record = _load_record(prefix)
     if record is None:
         return ApiKeyError("api_key_revoked", "This API key has been revoked.")
@@ -142,8 +207,12 @@ def key_problem(prefix: str) -> ApiKeyError | None:
 
 
 def authenticate_api_key(raw: str, *, client: str | None = None) -> Principal:
-    """Resolves a presented key. Raises ApiKeyError; never touches the tenant's schema."""
-    _check_failure_budget(client)
+    """Resolves a presented key. Raises ApiKeyError; never touches the tenant's schema.
+
+    The key is verified before the failure brake is consulted: a bad key counts against the
+    client's address (and, when its prefix names a key, that key), a revoked or expired key
+    with its right secret only against its own prefix (a forgotten script does not lock out
+    its neighbours), a suspended tenant's key against nothing."""
     parsed = parse_key(raw.strip())
     record = _load_record(parsed.prefix) if parsed else None
     if (
@@ -152,12 +221,26 @@ def authenticate_api_key(raw: str, *, client: str | None = None) -> Principal:
         or not secret_matches(parsed.secret, record["secret_hash"], settings.API_KEY_PEPPER)
     ):
         code = "invalid_api_key"
-        _note_failure(client, code)
-        raise ApiKeyError(code, "Incorrect API key provided." if parsed else "Malformed API key.")
+        braked = _count_failure(
+            code,
+            client=client,
+            prefix=record["prefix"] if record is not None else None,
+            tenant_id=record["tenant_id"] if record is not None else None,
+        )
+        raise braked or ApiKeyError(
+            code, "Incorrect API key provided." if parsed else "Malformed API key."
+        )
     problem = _record_problem(record)
     if problem is not None:
         if problem.code != "tenant_suspended":
-            _note_failure(client, problem.code)
+            braked = _count_failure(
+                problem.code,
+                client=client,
+                prefix=record["prefix"],
+                tenant_id=record["tenant_id"],
+                against_client=False,
+            )
+            raise braked or problem
         raise problem
     _note_use(record["key_id"])
     return Principal(

@@ -131,6 +131,7 @@ def test_last_used_is_buffered_in_redis_not_written_per_request(api, tenant_a):
     assert get_redis().hget(key("apikey", "last_used"), str(api_key.pk)) is not None
 
 
+@pytest.mark.usefixtures("one_brake_window")
 @override_settings(AUTH_FAILURE_LIMIT_PER_MINUTE=3)
 def test_repeated_failures_from_one_address_get_429(api, tenant_a):
     bad = Client(headers={"Authorization": "Bearer cw_aaaaaaaaaaaa_" + "b" * 43})
