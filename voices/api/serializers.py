@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from callwaiting_tts.serializers import InputSerializer
 from synthesis.engines.catalog import ENGINES, LANGUAGES, STOCK_VOICES
 from voices.consent import CURRENT as CONSENT
 from voices.models import Voice, VoiceConsent
@@ -158,7 +159,7 @@ class StockVoiceSerializer(serializers.Serializer[Any]):
     )
 
 
-class VoiceCreateSerializer(serializers.Serializer[Any]):
+class VoiceCreateSerializer(InputSerializer):
     name = voice_name_field()
     description = serializers.CharField(
         max_length=500, required=False, default="", allow_blank=True
@@ -199,7 +200,7 @@ class VoiceListSerializer(serializers.Serializer[Any]):
     )
 
 
-class VoiceUploadSerializer(serializers.Serializer[Any]):
+class VoiceUploadSerializer(InputSerializer):
     """`POST /v1/voices/upload`, multipart: a reference clip and the consent attestation."""
 
     file = serializers.FileField(
@@ -235,7 +236,7 @@ class ConsentStatementSerializer(serializers.Serializer[Any]):
     )
 
 
-class VoiceUpdateSerializer(serializers.Serializer[Any]):
+class VoiceUpdateSerializer(InputSerializer):
     """`PATCH /v1/voices/{id}`: any of these; the voice's version goes up by one."""
 
     name = voice_name_field(required=False)
