@@ -14,6 +14,9 @@ does not prefix them: `callwaiting_tts.errors.SELF_NAMING_CODES`):
 - `unknown_field`: "Unknown field 'fromat'; did you mean 'format'?" (or the fields it takes);
 - `invalid_type`: "Invalid type for 'text': expected a string, but got an integer."
 The OpenAI-compatible endpoint words them as OpenAI does (`synthesis.api.serializers`).
+
+A request's `language` is read here too (`LanguageField`, and `checked_language` for the
+socket): one list for every entry point (`synthesis.contract.languages`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.fields import empty
+
+from callwaiting_tts.errors import ApplicationError
+from synthesis.contract.languages import LANGUAGES, request_language
 
 UNKNOWN_FIELD = "unknown_field"
 INVALID_TYPE = "invalid_type"
@@ -159,3 +165,34 @@ class InputSerializer(serializers.Serializer[Any]):
             found = wrong_type(field, value, name)
             if found is not None:
                 raise ValidationError({name: [self.invalid_type(*found)]})
+
+
+class LanguageField(serializers.ChoiceField):
+    """A request's `language`: one of `synthesis.contract.languages.LANGUAGES` (the schema's
+    enum), in any case, kept as listed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "A BCP 47 tag of the list; en-US, en-GB, en-NG (and en-AU, en-IN... read like en-GB) "
+            "choose how numbers, dates, money and phone numbers are read. A voice that does not "
+            "speak it answers 400 `unsupported_language`.",
+        )
+        super().__init__(choices=LANGUAGES, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return request_language(data)
+        except ValueError as error:
+            raise ValidationError(str(error), code="invalid_choice") from None
+
+
+def checked_language(value: str | None) -> str | None:
+    """`LanguageField`'s check outside DRF (the socket's `start`): None stays None; an unlisted
+    tag is ApplicationError (400 `invalid_request`, param `language`)."""
+    if value is None:
+        return None
+    try:
+        return request_language(value)
+    except ValueError as error:
+        raise ApplicationError(str(error), code="invalid_request", param="language") from None

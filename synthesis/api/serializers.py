@@ -10,11 +10,11 @@ from rest_framework.exceptions import ErrorDetail
 from callwaiting_tts.serializers import (
     INVALID_TYPE,
     InputSerializer,
+    LanguageField,
     json_type,
     shown_name,
 )
 from synthesis.audio.formats import FORMATS, check_format
-from synthesis.engines.catalog import LANGUAGES
 from synthesis.services import SynthesisInput
 from synthesis.text.ssml import looks_like_ssml
 
@@ -42,12 +42,7 @@ class TextInputSerializer(InputSerializer):
         help_text="A stock voice id, or a preset's id or name. Default: the tenant's default "
         "preset, else the stock default voice.",
     )
-    language = serializers.ChoiceField(
-        choices=LANGUAGES,
-        required=False,
-        help_text="BCP-47 tag; en-US, en-GB and en-NG choose how numbers, dates, money and "
-        "phone numbers are read (default: the voice's).",
-    )
+    language = LanguageField(required=False)
     lenient_ssml = serializers.BooleanField(
         default=False,
         help_text="SSML only: drop unknown tags (speaking their text) and ignore invalid "
