@@ -22,6 +22,10 @@ _TYPE_BY_STATUS = {
     429: "rate_limit_error",
 }
 
+# Validation codes whose messages name their field themselves ("Unknown field 'fromat'; ...",
+# OpenAI's "Unrecognized request argument supplied: fromat"): not prefixed with it again.
+SELF_NAMING_CODES = frozenset({"unknown_field", "unknown_parameter", "invalid_type"})
+
 
 class ApplicationError(Exception):
     """Raised by services for a request the caller can fix; rendered in the error shape."""
@@ -95,7 +99,8 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, st
         return _first_validation_error(detail[0], path)
     code = getattr(detail, "code", None) or "invalid"
     message = str(detail)
-    return (path or None, f"{path}: {message}" if path else message, str(code))
+    named = path and code not in SELF_NAMING_CODES
+    return (path or None, f"{path}: {message}" if named else message, str(code))
 
 
 def _render_api_exception(exc: drf.APIException, request: HttpRequest | None) -> JsonResponse:

@@ -8,6 +8,8 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
+from callwaiting_tts.serializers import InputSerializer
+
 
 class ErrorDetailSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(
@@ -37,6 +39,15 @@ _WITH_BODY = {
 
 
 class ApiAutoSchema(AutoSchema):
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        """A request body refuses fields it does not declare (`InputSerializer`): the schema
+        says so, so that generated clients know."""
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        kind = serializer if isinstance(serializer, type) else type(serializer)
+        if direction == "request" and issubclass(kind, InputSerializer):
+            schema["additionalProperties"] = False
+        return schema
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         errors: dict[str, str] = {"500": "Server error."}

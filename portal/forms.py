@@ -13,7 +13,8 @@ from django.core.validators import MaxLengthValidator
 from django.db.models import QuerySet
 
 from portal.throttle import note_sign_in_failure, sign_in_blocked
-from synthesis.engines.catalog import LANGUAGES, engine_spec
+from synthesis.contract.languages import LANGUAGES
+from synthesis.engines.catalog import engine_spec
 from tenants.models import Membership, Scope
 from voices.consent import CURRENT as CONSENT
 

@@ -3,10 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
+from callwaiting_tts.serializers import (
+    INVALID_TYPE,
+    InputSerializer,
+    LanguageField,
+    json_type,
+    shown_name,
+)
 from synthesis.audio.formats import FORMATS, check_format
-from synthesis.engines.catalog import LANGUAGES
 from synthesis.services import SynthesisInput
 from synthesis.text.ssml import looks_like_ssml
 
@@ -14,7 +22,7 @@ NATIVE_FORMATS = sorted(FORMATS)
 OPENAI_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
-class TextInputSerializer(serializers.Serializer[Any]):
+class TextInputSerializer(InputSerializer):
     """What to say and in which voice: shared by synthesis and the text preview."""
 
     text = serializers.CharField(
@@ -34,12 +42,7 @@ class TextInputSerializer(serializers.Serializer[Any]):
         help_text="A stock voice id, or a preset's id or name. Default: the tenant's default "
         "preset, else the stock default voice.",
     )
-    language = serializers.ChoiceField(
-        choices=LANGUAGES,
-        required=False,
-        help_text="BCP-47 tag; en-US, en-GB and en-NG choose how numbers, dates, money and "
-        "phone numbers are read (default: the voice's).",
-    )
+    language = LanguageField(required=False)
     lenient_ssml = serializers.BooleanField(
         default=False,
         help_text="SSML only: drop unknown tags (speaking their text) and ignore invalid "
@@ -125,8 +128,52 @@ class PreviewResultSerializer(serializers.Serializer[Any]):
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class SpeechSerializer(serializers.Serializer[Any]):
-    """OpenAI's `POST /v1/audio/speech` body."""
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": 100},
+            {
+                "type": "object",
+                "properties": {"id": {"type": "string", "maxLength": 100}},
+                "required": ["id"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
+class OpenAIVoiceField(serializers.Field):
+    """OpenAI's `voice`: a name (`alloy`, or ours by id or name), or a custom voice object
+    `{"id": ...}` (ours by id or name as well)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, dict):
+            for key in data:
+                if key != "id":
+                    raise serializers.ValidationError(
+                        f"Unrecognized request argument supplied: voice.{shown_name(key)}",
+                        code="unknown_parameter",
+                    )
+            data = data.get("id")
+            where = "voice.id"
+        else:
+            where = "voice"
+        if not isinstance(data, str):
+            raise serializers.ValidationError(
+                f"Invalid type for '{where}': expected a string, but got {json_type(data)} "
+                "instead.",
+                code=INVALID_TYPE,
+            )
+        if not data or len(data) > 100:
+            raise serializers.ValidationError("A voice has 1 to 100 characters.", code="invalid")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class SpeechSerializer(InputSerializer):
+    """OpenAI's `POST /v1/audio/speech` body: OpenAI's documented fields, refused otherwise as
+    OpenAI refuses them ("Unrecognized request argument supplied: fromat")."""
 
     model = serializers.ChoiceField(choices=settings.OPENAI_MODELS)
     input = serializers.CharField(
@@ -134,7 +181,9 @@ class SpeechSerializer(serializers.Serializer[Any]):
         allow_blank=True,
         help_text="Plain text; SSML when it starts with <speak.",
     )
-    voice = serializers.CharField(max_length=100)
+    voice = OpenAIVoiceField(
+        help_text="OpenAI's voice names map to ours (OPENAI_VOICE_MAP); ours by id or name."
+    )
     instructions = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -145,6 +194,19 @@ class SpeechSerializer(serializers.Serializer[Any]):
     response_format = serializers.ChoiceField(choices=OPENAI_FORMATS, default="mp3")
     speed = serializers.FloatField(min_value=0.25, max_value=4.0, default=1.0)
     stream_format = serializers.ChoiceField(choices=["audio", "sse"], default="audio")
+
+    def unknown_field(self, name: str, known: list[str]) -> ErrorDetail:
+        return ErrorDetail(
+            f"Unrecognized request argument supplied: {shown_name(name)}",
+            code="unknown_parameter",
+        )
+
+    def invalid_type(self, where: str, expected: str, value: object) -> ErrorDetail:
+        got = json_type(value)
+        return ErrorDetail(
+            f"Invalid type for '{where}': expected {expected}, but got {got} instead.",
+            code=INVALID_TYPE,
+        )
 
     def to_input(self) -> SynthesisInput:
         values = self.validated_data

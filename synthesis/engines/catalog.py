@@ -204,15 +204,6 @@ STOCK_VOICES: dict[str, StockVoice] = {
     voice.id: voice for spec in ENGINES.values() for voice in spec.stock_voices
 }
 
-# Languages presets and requests may name (BCP 47 tags): XTTS v2's 17 languages plus the
-# English locales the text front-end normalizes. Whether a voice speaks one is the voice's
-# answer (`StockVoice.speaks`), so a tag here that no installed engine speaks is a clear
-# `unsupported_language`, not an unknown value.
-LANGUAGES = [
-    "en", "en-US", "en-GB", "en-NG", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs",
-    "ar", "zh-cn", "ja", "hu", "ko", "hi",
-]  # fmt: skip
-
 
 def engine_spec(name: str) -> EngineSpec:
     """The row of engine `name`; ValueError naming the known ones for any other."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.serializers import checked_language
 from callwaiting_tts_client.protocol import (
     AUDIO_FORMATS,
     DEFAULT_FORMAT,
@@ -138,4 +139,5 @@ def parse_options(message: dict[str, Any]) -> Options:
         if value is not None and (not isinstance(value, str) or len(value) > 100):
             raise invalid(f"{name} must be a string.", name)
         setattr(options, name, value)
+    options.language = checked_language(options.language)  # the HTTP API's list (one for all)
     return options

@@ -19,6 +19,11 @@ from typing import Literal
 # written for the engine (XTTS expands numbers itself in its languages).
 LOCALES = ("en-US", "en-GB", "en-NG")
 DEFAULT_LOCALE = "en-US"
+# English regions that write dates day first: read like en-GB.
+DAY_FIRST_REGIONS = ("AU", "IE", "IN", "ZA", "GH", "KE", "NZ")
+# The English tags the front-end reads apart: its locales, then the regions read like en-GB
+# (`synthesis.contract.languages` offers them all to requests).
+ENGLISH_TAGS = LOCALES + tuple(f"en-{region}" for region in DAY_FIRST_REGIONS)
 
 
 def primary_language(tag: str) -> str:
@@ -43,7 +48,7 @@ def locale_for(tag: str | None, default: str = DEFAULT_LOCALE) -> str:
         return _canonical(parts)
     if region in ("US", "GB", "NG"):
         return f"en-{region}"
-    if region in ("AU", "NZ", "IE", "ZA", "IN", "GH", "KE", "UK"):
+    if region in DAY_FIRST_REGIONS or region == "UK":  # "UK": a common slip for GB
         return "en-GB"
     return default if primary_language(default) == "en" else DEFAULT_LOCALE
 

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from callwaiting_tts.openapi import ErrorSerializer
 from callwaiting_tts.parsers import JSONParser
+from callwaiting_tts.serializers import InputSerializer
 from tenants.audit import Actor
 from tenants.models import ALL_SCOPES, ApiKey, Scope
 from tenants.principal import principal_of
@@ -84,7 +85,7 @@ class ApiKeyListSerializer(serializers.Serializer[Any]):
     keys = ApiKeySerializer(many=True)
 
 
-class ApiKeyCreateSerializer(serializers.Serializer[Any]):
+class ApiKeyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=100, help_text="What the key is for; 1-100 characters.")
     scopes = serializers.ListField(
         child=ScopeField(max_length=32),

@@ -219,7 +219,7 @@ def test_another_tenants_keys_are_not_found_and_never_listed(api, tenant_a, tena
         ({"name": "n" * 101}, "max_length", "name"),
         ({}, "required", "name"),
         ({"name": "x", "expires_in_days": 0}, "min_value", "expires_in_days"),
-        ({"name": "x", "expires_in_days": "soon"}, "invalid", "expires_in_days"),
+        ({"name": "x", "expires_in_days": "soon"}, "invalid_type", "expires_in_days"),
         ({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "invalid_expiry", "expires_at"),
         ({"name": "x", "expires_at": "tomorrow"}, "invalid", "expires_at"),
         (

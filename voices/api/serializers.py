@@ -4,8 +4,10 @@ from typing import Any
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
-from synthesis.engines.catalog import ENGINES, LANGUAGES, STOCK_VOICES
+from callwaiting_tts.serializers import InputSerializer, LanguageField
+from synthesis.engines.catalog import ENGINES, STOCK_VOICES, StockVoice
 from voices.consent import CURRENT as CONSENT
 from voices.models import Voice, VoiceConsent
 from voices.selectors import stock_voice, voice_status_detail
@@ -18,6 +20,19 @@ def known_stock_voice(value: str) -> str:
             f"Unknown stock voice {value!r}: see GET /v1/voices.", code="invalid_choice"
         )
     return value
+
+
+def unsupported_language(base: StockVoice, language: str) -> serializers.ValidationError:
+    """A preset's language its base voice does not speak: the code a synthesis answers."""
+    return serializers.ValidationError(
+        {
+            "language": ErrorDetail(
+                f"Voice {base.id!r} does not speak {language!r}; "
+                f"it speaks {', '.join(base.languages)}.",
+                code="unsupported_language",
+            )
+        }
+    )
 
 
 def voice_name_field(*, required: bool = True) -> serializers.RegexField:
@@ -158,7 +173,7 @@ class StockVoiceSerializer(serializers.Serializer[Any]):
     )
 
 
-class VoiceCreateSerializer(serializers.Serializer[Any]):
+class VoiceCreateSerializer(InputSerializer):
     name = voice_name_field()
     description = serializers.CharField(
         max_length=500, required=False, default="", allow_blank=True
@@ -166,7 +181,7 @@ class VoiceCreateSerializer(serializers.Serializer[Any]):
     base_voice = serializers.CharField(
         max_length=64, help_text="A stock voice's id (GET /v1/voices lists them)."
     )
-    language = serializers.ChoiceField(choices=LANGUAGES, default="en-US")
+    language = LanguageField(default="en-US")
     speed = serializers.FloatField(min_value=0.25, max_value=4.0, default=1.0)
     is_default = serializers.BooleanField(
         default=False, help_text="Make this the voice used when a request names none."
@@ -180,9 +195,7 @@ class VoiceCreateSerializer(serializers.Serializer[Any]):
         assert base is not None  # validate_base_voice
         attrs["engine"] = base.engine
         if not base.speaks(attrs["language"]):
-            raise serializers.ValidationError(
-                {"language": f"{base.name} speaks {', '.join(base.languages)} only."}
-            )
+            raise unsupported_language(base, attrs["language"])
         return attrs
 
 
@@ -199,7 +212,7 @@ class VoiceListSerializer(serializers.Serializer[Any]):
     )
 
 
-class VoiceUploadSerializer(serializers.Serializer[Any]):
+class VoiceUploadSerializer(InputSerializer):
     """`POST /v1/voices/upload`, multipart: a reference clip and the consent attestation."""
 
     file = serializers.FileField(
@@ -207,7 +220,7 @@ class VoiceUploadSerializer(serializers.Serializer[Any]):
         "or WebM. The content decides the format, not the name."
     )
     name = voice_name_field()
-    language = serializers.ChoiceField(choices=LANGUAGES, default="en")
+    language = LanguageField(default="en")
     description = serializers.CharField(
         max_length=500, required=False, default="", allow_blank=True
     )
@@ -235,13 +248,13 @@ class ConsentStatementSerializer(serializers.Serializer[Any]):
     )
 
 
-class VoiceUpdateSerializer(serializers.Serializer[Any]):
+class VoiceUpdateSerializer(InputSerializer):
     """`PATCH /v1/voices/{id}`: any of these; the voice's version goes up by one."""
 
     name = voice_name_field(required=False)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     base_voice = serializers.CharField(max_length=64, required=False)
-    language = serializers.ChoiceField(choices=LANGUAGES, required=False)
+    language = LanguageField(required=False)
     speed = serializers.FloatField(min_value=0.25, max_value=4.0, required=False)
     is_default = serializers.BooleanField(required=False)
 
@@ -254,9 +267,7 @@ class VoiceUpdateSerializer(serializers.Serializer[Any]):
             base = stock_voice(attrs.get("base_voice", voice.base_voice))
             language = attrs.get("language", voice.language)
             if base is not None and not base.speaks(language):
-                raise serializers.ValidationError(
-                    {"language": f"{base.name} speaks {', '.join(base.languages)} only."}
-                )
+                raise unsupported_language(base, language)
             if base is not None and "base_voice" in attrs:
                 attrs["engine"] = base.engine
         return attrs

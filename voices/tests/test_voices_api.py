@@ -80,7 +80,7 @@ def test_a_preset_must_speak_a_language_its_base_voice_speaks(api, tenant_a):
     response = api(tenant_a.api_key).post(
         "/v1/voices", {**PRESET, "language": "fr"}, content_type="application/json"
     )
-    assert assert_error(response, 400, "invalid_request")["param"] == "language"
+    assert assert_error(response, 400, "unsupported_language")["param"] == "language"
 
 
 def test_it_stores_voices_in_the_tenants_own_schema(api, tenant_a, tenant_b):

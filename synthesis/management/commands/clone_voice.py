@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import CommandError
 
 from synthesis.cloning import voice_condition
-from synthesis.engines.catalog import LANGUAGES
+from synthesis.contract.languages import LANGUAGES, request_language
 from synthesis.stream import SynthesisFailed
 from tenants.audit import Actor
 from tenants.db import tenant_schema
@@ -30,7 +30,7 @@ class Command(TenantCommand):
         parser.add_argument("tenant", help="Tenant slug or schema name.")
         parser.add_argument("name", help="The voice's name (unique in the tenant).")
         parser.add_argument("file", type=Path, help="The reference clip.")
-        parser.add_argument("--language", default="en", choices=LANGUAGES)
+        parser.add_argument("--language", default="en", type=request_language, choices=LANGUAGES)
         parser.add_argument("--description", default="")
         parser.add_argument("--engine", default="xtts")
         parser.add_argument(
