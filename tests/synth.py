@@ -84,7 +84,7 @@ def decode_duration(data: bytes, fmt: str, rate: int) -> float:
         return len(data) / 2 / rate
     if fmt in {"mulaw", "alaw"}:
         return len(data) / rate
-    if fmt in {"wav", "mp3"}:  # streamed FLAC has no length: libsndfile 1.2 cannot read it
+    if fmt in {"wav", "mp3", "flac"}:  # libsndfile has no AAC
         samples, decoded_rate = soundfile.read(io.BytesIO(data), dtype="int16")
         assert decoded_rate == rate
         return len(samples) / rate

@@ -30,6 +30,7 @@ from synthesis.api.serializers import (
     SpeechSerializer,
     SynthesizeSerializer,
 )
+from synthesis.audio.formats import FORMATS
 from synthesis.services import (
     Synthesis,
     SynthesisInput,
@@ -56,8 +57,8 @@ class AudioNegotiation(DefaultContentNegotiation):
 _AUDIO = OpenApiResponse(
     OpenApiTypes.BINARY,
     description="Audio in the requested format; "
-    "chunked unless `stream` is false. A body that ends early means the "
-    "synthesis failed after the first byte.",
+    "chunked unless `stream` is false or the format is FLAC (then the whole file, with "
+    "Content-Length). A body that ends early means the synthesis failed after the first byte.",
 )
 
 
@@ -121,6 +122,15 @@ def _start(request: Request, data: SynthesisInput, values: dict[str, Any]) -> St
     return Started(synthesis, replayed=claim.replayed)
 
 
+def _audio(synthesis: Synthesis, *, stream: bool) -> HttpResponseBase:
+    """The audio body: chunked as it is made, or the whole file with Content-Length, which a
+    format whose header needs the length (FLAC) always is."""
+    if stream and FORMATS[synthesis.input.output_format].streamable:
+        return responses.streamed(synthesis)
+    audio = async_to_sync(responses.whole_audio)(synthesis)
+    return responses.whole(synthesis, audio)
+
+
 class MeteredView(APIView):
     """A synthesis endpoint: a request refused as invalid before it reaches the service (the
     serializer's 400) counts toward the rate limit, as the service's own refusals do."""
@@ -160,10 +170,7 @@ class SynthesizeView(MeteredView):
         synthesis = started.synthesis
         if values["stream_format"] == "sse":
             return started.marked(responses.native_server_sent_events(synthesis))
-        if values["stream"]:
-            return started.marked(responses.streamed(synthesis))
-        audio = async_to_sync(responses.whole_audio)(synthesis)
-        return started.marked(responses.whole(synthesis, audio))
+        return started.marked(_audio(synthesis, stream=values["stream"]))
 
 
 class SpeechView(MeteredView):
@@ -190,7 +197,7 @@ class SpeechView(MeteredView):
         started = _start(request, serializer.to_input(), values)
         if values["stream_format"] == "sse":
             return started.marked(responses.server_sent_events(started.synthesis))
-        return started.marked(responses.streamed(started.synthesis))
+        return started.marked(_audio(started.synthesis, stream=True))
 
 
 class TextPreviewView(MeteredView):

@@ -94,9 +94,9 @@ class _Sink:
 
 
 class MuxedEncoder:
-    """One codec in one FFmpeg container, for formats whose muxer writes as packets come (FLAC,
-    ADTS). With `streaming=False` the container may seek back and fix its header (FLAC's
-    STREAMINFO gets the length and MD5), so the bytes come out only at `finish()`.
+    """One codec in one FFmpeg container, for formats whose muxer writes as packets come (ADTS).
+    With `streaming=False` the container may seek back and fix its header (FLAC's STREAMINFO
+    gets the length, MD5 and frame sizes), so the bytes come out only at `finish()`.
     """
 
     def __init__(

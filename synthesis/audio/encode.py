@@ -13,7 +13,8 @@ import lameenc
 
 from synthesis.audio import g711
 from synthesis.audio.av_encoders import MuxedEncoder, OggOpusEncoder
-from synthesis.audio.formats import check_format
+from synthesis.audio.formats import FORMATS, check_format
+from synthesis.audio.mp3_info import info_frame
 from synthesis.audio.resample import Resampler
 
 # RIFF and data sizes for a stream of unknown length; 0 would read as empty in libsndfile.
@@ -108,6 +109,26 @@ class Mp3Encoder:
         return bytes(self._lame.flush()) if self._started else b""
 
 
+class WholeMp3Encoder:
+    """Keeps LAME's frames until `finish()`, which puts an Info frame before them: decoders then
+    play exactly the samples fed, without LAME's delay and padding."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._lame = Mp3Encoder(sample_rate)
+        self._chunks: list[bytes] = []
+        self._samples = 0
+
+    def encode(self, pcm: bytes) -> bytes:
+        self._samples += len(pcm) // 2
+        self._chunks.append(self._lame.encode(pcm))
+        return b""
+
+    def finish(self) -> bytes:
+        data = b"".join([*self._chunks, self._lame.finish()])
+        self._chunks = []
+        return info_frame(data, self._samples) + data
+
+
 def _mp3_kbps(sample_rate: int) -> int:
     if sample_rate <= 12000:
         return 32
@@ -133,23 +154,23 @@ def _aac_bit_rate(sample_rate: int) -> int:
 def make_encoder(format: str, sample_rate: int, *, streaming: bool = True) -> Encoder:
     """An encoder for `format` taking PCM at `sample_rate` (validated by `check_format`).
 
-    `streaming=False` is for whole-file answers: WAV and FLAC then carry exact lengths.
+    `streaming=False` is for whole-file answers: WAV, MP3 and FLAC then carry exact lengths.
+    A format that cannot be streamed (FLAC) is always encoded whole: its bytes come at `finish()`.
     """
     format, sample_rate = check_format(format, sample_rate)
+    streaming = streaming and FORMATS[format].streamable
     if format == "pcm":
         return PcmEncoder()
     if format == "wav":
         return StreamingWavEncoder(sample_rate) if streaming else WholeWavEncoder(sample_rate)
     if format == "mp3":
-        return Mp3Encoder(sample_rate)
+        return Mp3Encoder(sample_rate) if streaming else WholeMp3Encoder(sample_rate)
     if format == "opus":
         return OggOpusEncoder()
     if format == "flac":
-        # FFmpeg reserves 8 KiB of padding for later tag edits; a stream has no later.
+        # FFmpeg reserves 8 KiB of padding for later tag edits; an answer has no later.
         padding = {"metadata_header_padding": "0"}
-        return MuxedEncoder(
-            "flac", "flac", sample_rate, container_options=padding, streaming=streaming
-        )
+        return MuxedEncoder("flac", "flac", sample_rate, container_options=padding, streaming=False)
     if format == "aac":
         return MuxedEncoder("adts", "aac", sample_rate, bit_rate=_aac_bit_rate(sample_rate))
     return G711Encoder(format)
@@ -177,6 +198,6 @@ class AudioPipeline:
 
 
 def encode_whole(pcm: bytes, engine_rate: int, format: str, sample_rate: int) -> bytes:
-    """A complete file for a non-streamed answer (WAV and FLAC with exact lengths)."""
+    """A complete file for a non-streamed answer (WAV, MP3 and FLAC with exact lengths)."""
     pipeline = AudioPipeline(engine_rate, format, sample_rate, streaming=False)
     return pipeline.feed(pcm) + pipeline.finish()

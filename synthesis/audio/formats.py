@@ -20,6 +20,8 @@ class FormatSpec:
     rates: tuple[int, ...]
     lossless: bool
     note: str
+    # False: the file's header needs its length, so it is only ever sent whole (FLAC).
+    streamable: bool = True
 
 
 FORMATS: dict[str, FormatSpec] = {
@@ -52,7 +54,8 @@ FORMATS: dict[str, FormatSpec] = {
             DEFAULT_RATE,
             PCM_RATES,
             lossless=False,
-            note="MPEG layer III (LAME), CBR, streamable frame by frame",
+            note="MPEG layer III (LAME), CBR, streamable frame by frame; whole-file answers "
+            "start with a LAME Info frame (length, encoder delay and padding)",
         ),
         FormatSpec(
             "opus",
@@ -71,7 +74,9 @@ FORMATS: dict[str, FormatSpec] = {
             DEFAULT_RATE,
             PCM_RATES,
             lossless=True,
-            note="native FLAC; streamed STREAMINFO leaves total samples unknown (0)",
+            note="native FLAC, always sent whole: STREAMINFO has the total samples, MD5 and "
+            "frame sizes, which libsndfile needs",
+            streamable=False,
         ),
         FormatSpec(
             "aac",
