@@ -55,3 +55,39 @@ ENCODINGS: Final = ("binary", "json")  # audio as binary frames, or base64 in `a
 OUTPUTS: Final = ("raw", "twilio")  # twilio: Media Streams messages (mulaw, 8 kHz, JSON)
 PACINGS: Final = ("none", "realtime")  # realtime: frames leave at playback speed
 TWILIO_FORMAT: Final = "mulaw"
+
+# Each client message's fields beside `type`, with their JSON types ("string", "boolean",
+# "integer" (never a boolean or a float), "number" (never a boolean), "any"). The server refuses
+# a field not listed (`invalid_request`, `param` the field) and a value of another type; `null`
+# is the same as leaving an optional field out. `clear` is Twilio's barge-in, keyed by `event`.
+JsonType = Literal["string", "boolean", "integer", "number", "any"]
+MESSAGE_FIELDS: Final[dict[str, dict[str, JsonType]]] = {
+    "auth": {"api_key": "string"},
+    "start": {
+        "context_id": "string",
+        "voice": "string",
+        "language": "string",
+        "speed": "number",
+        "format": "string",
+        "sample_rate": "integer",
+        "encoding": "string",
+        "output": "string",
+        "pacing": "string",
+        "stream_sid": "string",
+        "ssml": "string",
+        "text": "string",
+    },
+    "text": {"context_id": "string", "text": "string", "flush": "boolean"},
+    "flush": {"context_id": "string"},
+    "end": {"context_id": "string"},
+    "mark": {"context_id": "string", "name": "string"},
+    "cancel": {"context_id": "string"},
+    "ping": {"id": "any"},
+    "clear": {"streamSid": "string"},
+}
+# The fields a message must carry (not null).
+REQUIRED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "auth": ("api_key",),
+    "text": ("text",),
+    "mark": ("name",),
+}
