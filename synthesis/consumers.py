@@ -30,10 +30,11 @@ from callwaiting_tts_client.protocol import (
     CLOSE_NOT_AUTHENTICATED,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_MANY_REQUESTS,
+    ERROR_CLOSE_BASE,
     MESSAGE_FIELDS,
     PROTOCOL_VERSION,
 )
-from synthesis.realtime.messages import MalformedMessage, check_message
+from synthesis.realtime.messages import MalformedMessage, asks_for_twilio_only, check_message
 from synthesis.realtime.session import Session
 from synthesis.realtime.telephony import twilio_event
 from tenants.auth import ApiKeyError, key_problem
@@ -74,6 +75,12 @@ def _kind(content: dict[str, Any]) -> tuple[str | None, str]:
         return "clear", "event"
     kind = content.get("type")
     return (kind if isinstance(kind, str) and kind in _TYPES else None), "type"
+
+
+def error_close_code(error: ApplicationError) -> int:
+    """Twilio-only output's close for an error it cannot send as a message: 4000 + the status
+    the error has over HTTP (4400, 4409, 4429, 4503, ...), as the socket's other close codes."""
+    return ERROR_CLOSE_BASE + error.status
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
@@ -197,7 +204,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         voices = await database_sync_to_async(voice_count)(principal=principal)
         # Under daphne: the bytes the socket holds unsent (callwaiting_tts.backpressure).
         unsent = self.scope.get(UNSENT)
-        self.session = Session(principal, self.request_id, self._send_any, unsent=unsent)
+        self.session = Session(
+            principal, self.request_id, self._send_any, report=self.report, unsent=unsent
+        )
         self.last_message = time.monotonic()
         self.watchdog = asyncio.ensure_future(self._watch(lease_set, lease_id))
         await self.send_json(
@@ -252,6 +261,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 )
                 return
 
+    @property
+    def twilio_only(self) -> bool:
+        return self.session is not None and self.session.twilio_only
+
     async def report(
         self,
         error: ApplicationError,
@@ -259,8 +272,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         *,
         close_code: int | None = None,
     ) -> None:
-        """An error for the client: an `error` message (then the close `close_code`, if given)."""
+        """An error for the client: an `error` message (then the close `close_code`, if given).
+        In Twilio-only mode (docs/websocket.md, "Twilio") Twilio would refuse the message:
+        the socket closes instead, with `close_code` or 4000 + the error's status."""
         if self.closing:  # closed already (by another task, or an error before this one)
+            return
+        if self.twilio_only:
+            self.closing = True  # nothing more goes out, from any task
+            await self.close(code=close_code or error_close_code(error))
             return
         await self.send_error(error, context_id=context_id)
         if close_code is not None:
@@ -332,6 +351,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if kind == "auth":  # well formed, but too late: answered, not counted
             await self.report(_bad("already_authenticated", "This socket is authenticated.", key))
             return
+        if kind == "start" and asks_for_twilio_only(content):
+            self.session.twilio_only = True  # its refusal, too, must take Twilio's shape
         context_id = content.get("context_id")
         context_id = context_id if isinstance(context_id, str) else None
         try:
@@ -340,7 +361,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.protocol_error(malformed, context_id=context_id)
             return
         if kind == "ping":  # answered, but no proof of a well-behaved client: the count stays
-            await self.send_json({"type": "pong", "id": message.get("id")})
+            if not self.twilio_only:  # a `pong` is not a Twilio message
+                await self.send_json({"type": "pong", "id": message.get("id")})
         elif kind == "clear":
             await self.session.cancel({})  # Twilio's barge-in: stop everything
         else:

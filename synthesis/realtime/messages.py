@@ -119,6 +119,20 @@ class Options:
     output: str = OUTPUTS[0]  # raw | twilio
     pacing: str = PACINGS[0]  # none | realtime
     stream_sid: str | None = None
+    # The service's own messages about the context (started, mark, done, cancelled, errors):
+    # always with raw output; with Twilio output only when the start asks (`service_events`).
+    service_events: bool = True
+
+    @property
+    def twilio_only(self) -> bool:
+        """Only Twilio Media Streams messages may go out for this context."""
+        return self.output == "twilio" and not self.service_events
+
+
+def asks_for_twilio_only(message: dict[str, Any]) -> bool:
+    """Whether a `start`, even one about to be refused, asks for Twilio-only output: its refusal
+    must then take Twilio's shape too (docs/websocket.md, "Twilio")."""
+    return message.get("output") == "twilio" and message.get("service_events") is not True
 
 
 @dataclass(frozen=True)
@@ -191,7 +205,14 @@ def parse_options(message: dict[str, Any]) -> Options:
             raise invalid("output 'twilio' sends JSON messages: leave encoding out.", "encoding")
         options.stream_sid, options.format, options.encoding = sid, TWILIO_FORMAT, "json"
         options.sample_rate = G711_RATE
+        options.service_events = message.get("service_events", False)
     else:
+        if message.get("service_events") is False:
+            raise invalid(
+                "service_events: false needs output 'twilio' (raw output is the service's "
+                "own messages).",
+                "service_events",
+            )
         fmt = message.get("format", DEFAULT_FORMAT)
         if fmt not in AUDIO_FORMATS:
             raise invalid(f"format must be one of {', '.join(AUDIO_FORMATS)}.", "format")

@@ -23,6 +23,10 @@ CLOSE_FORBIDDEN: Final = 4403  # suspended tenant, or a key without the `synthes
 CLOSE_AUTH_TIMEOUT: Final = 4408  # no key within the authentication timeout
 CLOSE_TOO_MANY_REQUESTS: Final = 4429  # failed authentications, or open sockets per tenant
 CLOSE_MESSAGE_TOO_LARGE: Final = 4413  # a message over the server's WS_MAX_MESSAGE_BYTES
+# Twilio-only output (`output: twilio` without `service_events`) sends no `error` message (Twilio
+# refuses anything but its own messages): an error closes the socket with this + the HTTP status
+# of the error (4400, 4409, 4429, 4503, ...); one that closes it anyway keeps its code above.
+ERROR_CLOSE_BASE: Final = 4000
 # RFC 6455's "message too big", sent by the server's WebSocket layer itself (no error message
 # before it) for a message over that layer's own limit (1 MiB), far above WS_MAX_MESSAGE_BYTES.
 # The application cannot send 1009 through daphne: it accepts only 1000 and 3000-4999 from it.
@@ -74,6 +78,7 @@ MESSAGE_FIELDS: Final[dict[str, dict[str, JsonType]]] = {
         "output": "string",
         "pacing": "string",
         "stream_sid": "string",
+        "service_events": "boolean",
         "ssml": "string",
         "text": "string",
     },

@@ -62,7 +62,7 @@ def test_a_misspelt_field_is_answered_with_the_one_it_resembles() -> None:
         ("sample_rate", 24000.0, "sample_rate must be an integer, not a number."),
         ("speed", True, "speed must be a number, not a boolean."),
         ("text", 123, "text must be a string, not an integer."),
-        ("pacing", False, "pacing must be a string, not a boolean."),
+        ("service_events", "yes", "service_events must be a boolean, not a string."),
         ("voice", ["joe"], "voice must be a string, not an array."),
     ],
 )
@@ -100,6 +100,16 @@ def test_twilio_output_refuses_a_format_it_would_have_replaced(options: dict, pa
     assert refused.value.param == param
     same = {"format": "mulaw", "sample_rate": 8000, "encoding": "json"}
     assert parse_options({"output": "twilio", "stream_sid": "MZ1", **same}).format == "mulaw"
+
+
+def test_service_events_are_an_option_of_twilio_output_only() -> None:
+    assert parse_options({"output": "twilio", "stream_sid": "MZ1"}).twilio_only
+    asked = parse_options({"output": "twilio", "stream_sid": "MZ1", "service_events": True})
+    assert not asked.twilio_only
+    assert parse_options({"service_events": True}).service_events
+    with pytest.raises(ApplicationError) as refused:
+        parse_options({"service_events": False})
+    assert refused.value.param == "service_events"
 
 
 def test_a_rate_the_format_lacks_names_the_field_once() -> None:
