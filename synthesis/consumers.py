@@ -30,8 +30,11 @@ from callwaiting_tts_client.protocol import (
     CLOSE_NOT_AUTHENTICATED,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_MANY_REQUESTS,
+    ERROR_CLOSE_BASE,
+    MESSAGE_FIELDS,
     PROTOCOL_VERSION,
 )
+from synthesis.realtime.messages import MalformedMessage, asks_for_twilio_only, check_message
 from synthesis.realtime.session import Session
 from synthesis.realtime.telephony import twilio_event
 from tenants.auth import ApiKeyError, key_problem
@@ -39,7 +42,8 @@ from tenants.principal import Principal, socket_principal
 from tenants.sockets import authenticate_socket
 from voices.selectors import voice_count
 
-_HANDLERS = ("start", "text", "flush", "end", "cancel", "mark")
+# The client's message types, by their `type` (Twilio's `clear` is keyed by `event`).
+_TYPES = frozenset(MESSAGE_FIELDS) - {"clear"}
 # Messages that make a context speak re-check the key (at most every WS_KEY_RECHECK_SECONDS;
 # `start` always); a `cancel` only ever stops speech, so it never needs the key.
 _SPEAKS = {"text", "flush", "end", "mark"}
@@ -63,6 +67,20 @@ def _refusal(error: ApiKeyError) -> ApplicationError:
 
 def _bad(code: str, message: str, param: str | None = None) -> ApplicationError:
     return ApplicationError(message, code=code, param=param)
+
+
+def _kind(content: dict[str, Any]) -> tuple[str | None, str]:
+    """A message's type and the key that names it: `type`, or `event` for Twilio's `clear`."""
+    if "type" not in content and twilio_event(content) == "clear":
+        return "clear", "event"
+    kind = content.get("type")
+    return (kind if isinstance(kind, str) and kind in _TYPES else None), "type"
+
+
+def error_close_code(error: ApplicationError) -> int:
+    """Twilio-only output's close for an error it cannot send as a message: 4000 + the status
+    the error has over HTTP (4400, 4409, 4429, 4503, ...), as the socket's other close codes."""
+    return ERROR_CLOSE_BASE + error.status
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
@@ -186,7 +204,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         voices = await database_sync_to_async(voice_count)(principal=principal)
         # Under daphne: the bytes the socket holds unsent (callwaiting_tts.backpressure).
         unsent = self.scope.get(UNSENT)
-        self.session = Session(principal, self.request_id, self._send_any, unsent=unsent)
+        self.session = Session(
+            principal, self.request_id, self._send_any, report=self.report, unsent=unsent
+        )
         self.last_message = time.monotonic()
         self.watchdog = asyncio.ensure_future(self._watch(lease_set, lease_id))
         await self.send_json(
@@ -233,14 +253,38 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             if busy:
                 self.last_message = now
             elif now - self.last_message > idle:
-                await self.send_error(
+                await self.report(
                     ApplicationError(
                         f"Nothing received for {idle:g} seconds.", code="idle_timeout", status=408
-                    )
+                    ),
+                    close_code=CLOSE_IDLE_TIMEOUT,
                 )
-                self.closing = True
-                await self.close(code=CLOSE_IDLE_TIMEOUT)
                 return
+
+    @property
+    def twilio_only(self) -> bool:
+        return self.session is not None and self.session.twilio_only
+
+    async def report(
+        self,
+        error: ApplicationError,
+        context_id: str | None = None,
+        *,
+        close_code: int | None = None,
+    ) -> None:
+        """An error for the client: an `error` message (then the close `close_code`, if given).
+        In Twilio-only mode (docs/websocket.md, "Twilio") Twilio would refuse the message:
+        the socket closes instead, with `close_code` or 4000 + the error's status."""
+        if self.closing:  # closed already (by another task, or an error before this one)
+            return
+        if self.twilio_only:
+            self.closing = True  # nothing more goes out, from any task
+            await self.close(code=close_code or error_close_code(error))
+            return
+        await self.send_error(error, context_id=context_id)
+        if close_code is not None:
+            self.closing = True
+            await self.close(code=close_code)
 
     async def send_error(self, error: ApplicationError, context_id: str | None = None) -> None:
         """An `error` message: the same body as an HTTP error's (`callwaiting_tts.errors`)."""
@@ -262,15 +306,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.last_message = time.monotonic()
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.WS_MAX_MESSAGE_BYTES:
-            await self.send_error(
+            await self.report(
                 ApplicationError(
                     f"A message may be at most {settings.WS_MAX_MESSAGE_BYTES} bytes.",
                     code="message_too_large",
                     status=413,
-                )
+                ),
+                close_code=CLOSE_MESSAGE_TOO_LARGE,
             )
-            self.closing = True
-            await self.close(code=CLOSE_MESSAGE_TOO_LARGE)
             return
         if text_data is None:
             await self.protocol_error(_bad("invalid_message", "Messages are JSON text frames."))
@@ -296,31 +339,41 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         return loads(text_data)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
-        kind = content.get("type")
         if self.principal is None:
             await self.authenticate_first_message(content)
-        elif kind == "ping":  # answered, but no proof of a well-behaved client: the count stays
-            await self.send_json({"type": "pong", "id": content.get("id")})
-        elif kind == "auth":
+            return
+        kind, key = _kind(content)
+        if self.session is None or kind is None:
             await self.protocol_error(
-                _bad("already_authenticated", "This socket is authenticated.", "type")
+                _bad("unknown_message_type", f"Unknown message type {content.get('type')!r}.", key)
             )
-        elif kind in _HANDLERS and self.session is not None:
-            await self.handle(str(kind), content)
-        elif kind is None and twilio_event(content) == "clear" and self.session is not None:
-            await self.session.cancel({})  # Twilio's barge-in: stop everything
-        else:
-            await self.protocol_error(
-                _bad("unknown_message_type", f"Unknown message type {kind!r}.", "type")
-            )
-
-    async def handle(self, kind: str, content: dict[str, Any]) -> None:
-        """One context message: re-authenticated at each `start` and, at most every
-        WS_KEY_RECHECK_SECONDS, at each message that makes a context speak (the key and its
-        tenant as they are now: one cache GET), then handed to the session."""
-        assert self.session is not None
+            return
+        if kind == "auth":  # well formed, but too late: answered, not counted
+            await self.report(_bad("already_authenticated", "This socket is authenticated.", key))
+            return
+        if kind == "start" and asks_for_twilio_only(content):
+            self.session.twilio_only = True  # its refusal, too, must take Twilio's shape
         context_id = content.get("context_id")
         context_id = context_id if isinstance(context_id, str) else None
+        try:
+            message = check_message(kind, content, key)
+        except MalformedMessage as malformed:
+            await self.protocol_error(malformed, context_id=context_id)
+            return
+        if kind == "ping":  # answered, but no proof of a well-behaved client: the count stays
+            if not self.twilio_only:  # a `pong` is not a Twilio message
+                await self.send_json({"type": "pong", "id": message.get("id")})
+        elif kind == "clear":
+            await self.session.cancel({})  # Twilio's barge-in: stop everything
+        else:
+            await self.handle(kind, message, context_id)
+
+    async def handle(self, kind: str, content: dict[str, Any], context_id: str | None) -> None:
+        """One context message, well formed: re-authenticated at each `start` and, at most every
+        WS_KEY_RECHECK_SECONDS, at each message that makes a context speak (the key and its
+        tenant as they are now: one cache GET), then handed to the session. A refusal is
+        answered but not counted as a bad message: the message was well formed."""
+        assert self.session is not None
         try:
             now = time.monotonic()
             if kind == "start" or (
@@ -331,13 +384,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await getattr(self.session, kind)(content)
             self.errors_in_a_row = 0
         except ApplicationError as error:
-            close_code = _CLOSES_THE_SOCKET.get(error.code)
-            if close_code is not None:  # suspended or revoked since the socket opened
-                await self.send_error(error, context_id=context_id)
-                self.closing = True
-                await self.close(code=close_code)
-                return
-            await self.protocol_error(error, context_id=context_id)
+            # suspended or revoked since the socket opened: closed; else the socket carries on
+            await self.report(error, context_id, close_code=_CLOSES_THE_SOCKET.get(error.code))
 
     async def _check_key(self) -> None:
         principal = self.principal
@@ -347,15 +395,18 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             raise _refusal(problem)
 
     async def protocol_error(self, error: ApplicationError, context_id: str | None = None) -> None:
-        """An error the socket survives, unless the client keeps sending nothing but errors."""
-        await self.send_error(error, context_id=context_id)
+        """A malformed message (not JSON, not an object, an unknown type or field, a value of the
+        wrong JSON type, a required field missing): answered, and counted; the socket closes at
+        WS_MAX_CONSECUTIVE_ERRORS of them with no message between that did what it asked."""
+        await self.report(error, context_id)
+        if self.closing:
+            return
         self.errors_in_a_row += 1
         if self.errors_in_a_row >= settings.WS_MAX_CONSECUTIVE_ERRORS:
-            await self.send_error(
-                _bad("protocol_error", f"{self.errors_in_a_row} bad messages in a row: closing.")
+            await self.report(
+                _bad("protocol_error", f"{self.errors_in_a_row} bad messages in a row: closing."),
+                close_code=CLOSE_PROTOCOL_ERROR,
             )
-            self.closing = True
-            await self.close(code=CLOSE_PROTOCOL_ERROR)
 
     async def authenticate_first_message(self, content: dict[str, Any]) -> None:
         raw = content.get("api_key")
@@ -366,6 +417,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     'Authenticate first: send {"type": "auth", "api_key": "..."}.',
                 )
             )
+            return
+        try:
+            check_message("auth", content)
+        except MalformedMessage as malformed:  # an unknown field: a client to fix, not a key
+            await self.send_error(malformed)
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         if self.auth_timer is not None:
             self.auth_timer.cancel()

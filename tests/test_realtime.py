@@ -303,6 +303,7 @@ async def test_twilio_mode_emits_media_stream_messages_and_understands_clear(
                     "context_id": "tw",
                     "output": "twilio",
                     "stream_sid": "MZ123",
+                    "service_events": True,  # `done`, `cancelled`: test_realtime_twilio
                     "ssml": '<speak>Hello <mark name="m1"/>caller.</speak>',
                 }
             )
@@ -324,6 +325,7 @@ async def test_twilio_mode_emits_media_stream_messages_and_understands_clear(
                     "context_id": "tw2",
                     "output": "twilio",
                     "stream_sid": "MZ123",
+                    "service_events": True,
                     "text": long_text,
                 }
             )
@@ -338,6 +340,9 @@ async def test_twilio_mode_emits_media_stream_messages_and_understands_clear(
             if message.get("type") == "cancelled":
                 break
         assert message["context_id"] == "tw2"
+        # ... and Twilio is told to drop the audio it has not played yet.
+        clear = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        assert clear == {"event": "clear", "streamSid": "MZ123"}
     await _usage_for(tenant, status=UsageRecord.Status.CANCELLED)
 
 
@@ -455,7 +460,7 @@ async def test_bad_messages_get_errors_and_the_socket_stays_usable(service, tena
             ({"type": "text", "text": "hi"}, "no_context"),
             ({"type": "start", "format": "wma"}, "invalid_request"),
             ({"type": "start", "context_id": "bad id!"}, "invalid_request"),
-            ({"type": "start", "output": "twilio"}, "invalid_request"),
+            ({"type": "start", "output": "twilio", "service_events": True}, "invalid_request"),
             ({"type": "start", "ssml": "<speak><bogus/></speak>"}, "invalid_ssml"),
             ({"type": "start", "speed": 9}, "invalid_request"),
             ({"type": "cancel", "context_id": "nope"}, "unknown_context"),

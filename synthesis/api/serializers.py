@@ -14,7 +14,7 @@ from callwaiting_tts.serializers import (
     json_type,
     shown_name,
 )
-from synthesis.audio.formats import FORMATS, check_format
+from synthesis.audio.formats import FORMATS, FormatError, check_format
 from synthesis.services import SynthesisInput
 from synthesis.text.ssml import looks_like_ssml
 
@@ -96,8 +96,8 @@ class SynthesizeSerializer(TextInputSerializer):
             attrs["format"], attrs["sample_rate"] = check_format(
                 attrs["format"], attrs.get("sample_rate")
             )
-        except ValueError as error:
-            raise serializers.ValidationError({"sample_rate": str(error)}) from None
+        except FormatError as error:  # the error renderer names the field: the reason alone
+            raise serializers.ValidationError({error.field: error.reason}) from None
         return attrs
 
 

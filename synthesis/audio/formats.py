@@ -112,12 +112,15 @@ FORMATS: dict[str, FormatSpec] = {
 
 
 class FormatError(ValueError):
-    """A request named a format or rate that cannot be served; `field` names the input."""
+    """A request named a format or rate that cannot be served; `field` names the input. Its
+    text names it first ("sample_rate: ..."); `reason` is the text without it, for renderers
+    that name the field themselves (DRF's errors: `callwaiting_tts.errors`)."""
 
     field: str
 
     def __init__(self, message: str, allowed: tuple[str, ...] | tuple[int, ...]) -> None:
-        super().__init__(f"{self.field}: {message}; allowed: {', '.join(map(str, allowed))}")
+        self.reason = f"{message}; allowed: {', '.join(map(str, allowed))}"
+        super().__init__(f"{self.field}: {self.reason}")
         self.allowed = allowed
 
 

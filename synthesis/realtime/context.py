@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,10 +22,11 @@ from redis.exceptions import RedisError
 
 from billing.models import UsageRecord
 from callwaiting_tts.backpressure import Probe
-from callwaiting_tts.errors import ApplicationError, error_body
+from callwaiting_tts.errors import ApplicationError
 from synthesis.realtime.buffer import TextBuffer
 from synthesis.realtime.messages import Options
 from synthesis.realtime.output import Output, Send
+from synthesis.realtime.telephony import twilio_clear
 from synthesis.services import Synthesis, synthesis_end, synthesis_open, synthesis_plan_unit
 from synthesis.stream import JobStream
 from synthesis.text.model import Plan
@@ -80,6 +81,7 @@ class Context:
         options: Options,
         synthesis: Synthesis,
         send: Send,
+        report: Callable[[ApplicationError, str | None], Awaitable[None]],
         send_ahead_ms: float,
         unsent: Probe | None = None,
     ) -> None:
@@ -88,6 +90,7 @@ class Context:
         self.options = options
         self.synthesis = synthesis
         self.send = send
+        self.report = report
         self.cancelled = asyncio.Event()
         self.output = Output(
             send,
@@ -124,6 +127,12 @@ class Context:
     @property
     def writable(self) -> bool:
         return not (self.ended or self.finished or self.cancelled.is_set())
+
+    async def event(self, message: dict[str, Any]) -> None:
+        """Sends one of the service's own messages about this context (`started`, `mark`,
+        `done`, `cancelled`): never to Twilio-only output, which takes Twilio's messages only."""
+        if self.options.service_events:
+            await self.send(message)
 
     # --- text in ---------------------------------------------------------------------------
 
@@ -203,34 +212,29 @@ class Context:
 
     # --- ending ----------------------------------------------------------------------------
 
-    async def cancel(self, *, reason: str = "cancelled") -> None:
-        """Stops the context now: acknowledged before anything else can be sent for it."""
+    async def cancel(self, *, reason: str = "cancelled", clear: bool = True) -> None:
+        """Stops the context now: acknowledged before anything else can be sent for it. With
+        Twilio output, the audio Twilio still holds of it is dropped (a Twilio `clear`, unless
+        `clear` is False: a barge-in sends one for the whole socket)."""
         if self.finished or self.cancelled.is_set():
             return
         self.cancelled.set()
-        await self.send(
+        sid = self.options.stream_sid
+        if clear and sid is not None and self.output.samples_sent:
+            await self.send(twilio_clear(sid))
+        await self.event(
             {"type": "cancelled", "context_id": self.id, "audio_ms_sent": self.audio_ms_sent}
         )
         self.finish(Status.CANCELLED, error_code="" if reason == "cancelled" else reason)
 
     async def fail(self, error: ApplicationError) -> None:
+        """Ends the context with `error`, reported to the client (in Twilio-only mode that
+        closes the socket, which may cancel the caller: the context is settled first)."""
         if self.finished:
             return
         self.cancelled.set()
-        await self.send(
-            {
-                "type": "error",
-                "context_id": self.id,
-                **error_body(
-                    status=error.status,
-                    code=error.code,
-                    message=error.message,
-                    param=None,
-                    request_id=self.request_id,
-                ),
-            }
-        )
         self.finish(Status.FAILED, error_code=error.code)
+        await self.report(error, self.id)
 
     def finish(self, status: str, error_code: str = "") -> None:
         """Ends the context once: its jobs are cancelled at the workers, then (in the background,

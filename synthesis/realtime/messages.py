@@ -1,9 +1,17 @@
 """The realtime protocol's client messages, validated: a bad one raises an ApplicationError that
 names the field (the socket answers it with an `error` and stays open). Protocol:
-docs/websocket.md."""
+docs/websocket.md.
+
+Two steps. `check_message` holds a message to its type's fields (the protocol's
+MESSAGE_FIELDS): a field the type does not have, a value of the wrong JSON type or a missing
+required field make it malformed (`MalformedMessage`: these, and only these with bad JSON and
+unknown types, count towards the socket's bad-message limit). The `parse_*` functions then judge
+the values: ranges, choices, formats and rates; refusing one is an answer, not a protocol fault.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +24,14 @@ from callwaiting_tts_client.protocol import (
     DEFAULT_PCM_RATE,
     ENCODINGS,
     G711_RATE,
+    MESSAGE_FIELDS,
     OUTPUTS,
     PACINGS,
+    REQUIRED_FIELDS,
     TWILIO_FORMAT,
+    JsonType,
 )
-from synthesis.audio.formats import check_format
+from synthesis.audio.formats import FormatError, check_format
 from synthesis.services import SynthesisInput
 
 CONTEXT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -29,6 +40,73 @@ MAX_MARK_NAME = 256
 
 def invalid(message: str, param: str | None = None) -> ApplicationError:
     return ApplicationError(message, code="invalid_request", param=param)
+
+
+class MalformedMessage(ApplicationError):
+    """A message that does not have its type's shape: an unknown field, a value of the wrong JSON
+    type, a required field missing (`invalid_request`, naming the field)."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message, code="invalid_request", param=param)
+
+
+_ARTICLES = {"integer": "an integer", "array": "an array", "object": "an object", "any": "any"}
+
+
+def _a(json_type: str) -> str:
+    return _ARTICLES.get(json_type, f"a {json_type}")
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a decoded value: null, boolean, integer, number, string, array, object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _fits(value: object, wanted: JsonType) -> bool:
+    """Booleans are not integers, floats are not integers (a rate of 8000.0 is refused)."""
+    found = json_type(value)
+    return wanted == "any" or found == wanted or (wanted == "number" and found == "integer")
+
+
+def check_message(kind: str, message: dict[str, Any], key: str = "type") -> dict[str, Any]:
+    """`message` (of type `kind`, named by its `key`) held to MESSAGE_FIELDS[kind]: its fields
+    with nulls left out (null is an optional field left out). Raises MalformedMessage naming the
+    first unknown field, the first value of the wrong type or a missing required field."""
+    fields = MESSAGE_FIELDS[kind]
+    checked: dict[str, Any] = {}
+    for name, value in message.items():
+        if name == key:
+            continue
+        wanted = fields.get(name)
+        if wanted is None:
+            raise MalformedMessage(_unknown_field(kind, name, fields), name)
+        if value is None and wanted != "any":
+            continue
+        if not _fits(value, wanted):
+            found = json_type(value)
+            raise MalformedMessage(f"{name} must be {_a(wanted)}, not {_a(found)}.", name)
+        checked[name] = value
+    for name in REQUIRED_FIELDS.get(kind, ()):
+        if name not in checked:
+            raise MalformedMessage(f"A {kind} message needs {name} ({_a(fields[name])}).", name)
+    return checked
+
+
+def _unknown_field(kind: str, name: str, fields: dict[str, JsonType]) -> str:
+    known = list(fields)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else f" It has: {', '.join(known)}."
+    return f"A {kind} message has no field {name!r}.{hint}"
 
 
 @dataclass
@@ -42,6 +120,20 @@ class Options:
     output: str = OUTPUTS[0]  # raw | twilio
     pacing: str = PACINGS[0]  # none | realtime
     stream_sid: str | None = None
+    # The service's own messages about the context (started, mark, done, cancelled, errors):
+    # always with raw output; with Twilio output only when the start asks (`service_events`).
+    service_events: bool = True
+
+    @property
+    def twilio_only(self) -> bool:
+        """Only Twilio Media Streams messages may go out for this context."""
+        return self.output == "twilio" and not self.service_events
+
+
+def asks_for_twilio_only(message: dict[str, Any]) -> bool:
+    """Whether a `start`, even one about to be refused, asks for Twilio-only output: its refusal
+    must then take Twilio's shape too (docs/websocket.md, "Twilio")."""
+    return message.get("output") == "twilio" and message.get("service_events") is not True
 
 
 @dataclass(frozen=True)
@@ -69,32 +161,28 @@ class Start:
         )
 
 
+# The parsers take messages that passed `check_message`: fields known, of their JSON types.
+
+
 def parse_start(message: dict[str, Any]) -> Start:
     context_id = message.get("context_id")
-    if context_id is not None and (
-        not isinstance(context_id, str) or not CONTEXT_ID.match(context_id)
-    ):
+    if context_id is not None and not CONTEXT_ID.match(context_id):
         raise invalid("context_id: up to 64 letters, digits, '-', '_' or '.'.", "context_id")
     options = parse_options(message)
-    ssml, text = message.get("ssml"), message.get("text")
-    if ssml is not None and not isinstance(ssml, str):
-        raise invalid("ssml must be a string.", "ssml")
-    if text is not None and not isinstance(text, str):
-        raise invalid("text must be a string.", "text")
-    return Start(context_id=context_id, options=options, text=text, ssml=ssml)
+    return Start(
+        context_id=context_id, options=options, text=message.get("text"), ssml=message.get("ssml")
+    )
 
 
 def parse_text(message: dict[str, Any]) -> str:
-    text = message.get("text")
-    if not isinstance(text, str):
-        raise invalid("text must be a string.", "text")
+    text: str = message["text"]
     return text
 
 
 def parse_mark(message: dict[str, Any]) -> str:
-    name = message.get("name")
-    if not isinstance(name, str) or not name or len(name) > MAX_MARK_NAME:
-        raise invalid("A mark needs a name (a string).", "name")
+    name: str = message["name"]
+    if not name or len(name) > MAX_MARK_NAME:
+        raise invalid(f"A mark's name is 1 to {MAX_MARK_NAME} characters.", "name")
     return name
 
 
@@ -107,21 +195,32 @@ def parse_options(message: dict[str, Any]) -> Options:
     options.output = output
     if output == "twilio":
         sid = message.get("stream_sid")
-        if not isinstance(sid, str) or not sid:
+        if not sid:
             raise invalid("output 'twilio' needs the stream's stream_sid.", "stream_sid")
+        # Twilio takes μ-law at 8 kHz in JSON `media` messages: anything else asked is refused,
+        # not quietly replaced.
+        for name, value in (("format", TWILIO_FORMAT), ("sample_rate", G711_RATE)):
+            if message.get(name, value) != value:
+                raise invalid(f"output 'twilio' is {TWILIO_FORMAT} at {G711_RATE} Hz.", name)
+        if message.get("encoding", "json") != "json":
+            raise invalid("output 'twilio' sends JSON messages: leave encoding out.", "encoding")
         options.stream_sid, options.format, options.encoding = sid, TWILIO_FORMAT, "json"
         options.sample_rate = G711_RATE
+        options.service_events = message.get("service_events", False)
     else:
+        if message.get("service_events") is False:
+            raise invalid(
+                "service_events: false needs output 'twilio' (raw output is the service's "
+                "own messages).",
+                "service_events",
+            )
         fmt = message.get("format", DEFAULT_FORMAT)
         if fmt not in AUDIO_FORMATS:
             raise invalid(f"format must be one of {', '.join(AUDIO_FORMATS)}.", "format")
-        rate = message.get("sample_rate")
-        if rate is not None and not isinstance(rate, int):
-            raise invalid("sample_rate must be an integer.", "sample_rate")
         try:
-            options.format, options.sample_rate = check_format(fmt, rate)
-        except ValueError as error:
-            raise invalid(str(error), "sample_rate") from None
+            options.format, options.sample_rate = check_format(fmt, message.get("sample_rate"))
+        except FormatError as error:
+            raise invalid(str(error), error.field) from None
         encoding = message.get("encoding", ENCODINGS[0])
         if encoding not in ENCODINGS:
             raise invalid("encoding must be 'binary' or 'json'.", "encoding")
@@ -131,13 +230,13 @@ def parse_options(message: dict[str, Any]) -> Options:
         raise invalid("pacing must be 'none' or 'realtime'.", "pacing")
     options.pacing = pacing
     speed = message.get("speed", 1.0)
-    if not isinstance(speed, int | float) or isinstance(speed, bool) or not 0.25 <= speed <= 4:
+    if not 0.25 <= speed <= 4:
         raise invalid("speed must be a number from 0.25 to 4.", "speed")
     options.speed = float(speed)
     for name in ("voice", "language"):
-        value = message.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > 100):
-            raise invalid(f"{name} must be a string.", name)
-        setattr(options, name, value)
+        chosen: str | None = message.get(name)
+        if chosen is not None and len(chosen) > 100:
+            raise invalid(f"{name} must be a string of at most 100 characters.", name)
+        setattr(options, name, chosen)
     options.language = checked_language(options.language)  # the HTTP API's list (one for all)
     return options

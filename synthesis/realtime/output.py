@@ -76,17 +76,19 @@ class Output:
         return await self._frames(frames, None)
 
     async def mark(self, name: str) -> None:
-        """A mark, placed at the audio sent so far (and as a Twilio mark in Twilio mode)."""
+        """A mark, placed at the audio sent so far: the service's `mark` (unless the output is
+        Twilio's only) and, with Twilio output, a Twilio mark."""
         if self.cancelled.is_set():
             return
-        await self._send(
-            {
-                "type": "mark",
-                "context_id": self.context_id,
-                "name": name,
-                "time_ms": self.audio_ms_sent,
-            }
-        )
+        if self.options.service_events:
+            await self._send(
+                {
+                    "type": "mark",
+                    "context_id": self.context_id,
+                    "name": name,
+                    "time_ms": self.audio_ms_sent,
+                }
+            )
         if self.options.output == "twilio" and self.options.stream_sid:
             await self._send(twilio_mark(self.options.stream_sid, name))
 

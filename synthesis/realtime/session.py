@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from synthesis.realtime.context import Context, redis_lost
 from synthesis.realtime.messages import parse_mark, parse_start, parse_text
 from synthesis.realtime.output import Send
 from synthesis.realtime.speaker import Speaker
+from synthesis.realtime.telephony import twilio_clear
 from synthesis.services import synthesis_admit, synthesis_grow
 from synthesis.text.model import Plan
 from tenants.principal import Principal
@@ -38,6 +40,10 @@ SOCKET_CONCURRENCY_CODE = "concurrency_limit"
 # Ids of dropped (finished) contexts remembered, to answer `context_finished`, not unknown.
 FINISHED_IDS_KEPT = 64
 
+# Reports an error about a context (its id) to the client: an `error` message, or in
+# Twilio-only mode the socket's close (the consumer's `report`).
+Report = Callable[[ApplicationError, str | None], Awaitable[None]]
+
 
 class Session:
     def __init__(
@@ -46,9 +52,11 @@ class Session:
         request_id: str,
         send: Send,
         *,
+        report: Report,
         unsent: Probe | None = None,
     ) -> None:
         self.principal = principal
+        self.report = report
         self.unsent = unsent  # the bytes the socket holds unsent, where the server tells
         self.request_id = request_id
         self._send = send
@@ -59,6 +67,9 @@ class Session:
         self.cleanups: set[asyncio.Task[None]] = set()  # of dropped contexts, still running
         self.latest: Context | None = None
         self.closed = False
+        # Twilio-only mode (docs/websocket.md, "Twilio"): set by a `start` that asks for it, even
+        # one then refused; cleared by a context started with other output.
+        self.twilio_only = False
         self.speaker = Speaker()
 
     # --- client messages -----------------------------------------------------------------
@@ -98,15 +109,17 @@ class Session:
             options=start.options,
             synthesis=synthesis,
             send=self.send,
+            report=self.report,
             send_ahead_ms=settings.WS_SEND_AHEAD_MS,
             unsent=self.unsent,
         )
         self.contexts[context_id] = context
         self.active_at[context_id] = time.monotonic()
         self.latest = context
+        self.twilio_only = start.options.twilio_only
         context.start_producing(first_plan)
         self.speaker.queue(context)
-        await self.send(
+        await context.event(
             {
                 "type": "started",
                 "context_id": context_id,
@@ -153,7 +166,8 @@ class Session:
         if message.get("context_id") is None:  # barge-in: everything on the socket
             for context in list(self.contexts.values()):
                 if not context.finished:
-                    await context.cancel()
+                    await context.cancel(clear=False)
+            await self._clear_twilio()
             return
         context = self._context(message, writable=False)
         if context.finished:
@@ -211,6 +225,14 @@ class Session:
             await self._send(message)
 
     # --- internals -----------------------------------------------------------------------
+
+    async def _clear_twilio(self) -> None:
+        """A barge-in while Twilio plays this socket's audio: one Twilio `clear` empties its
+        buffer, which may still hold contexts that finished here long ago (audio leaves faster
+        than it plays)."""
+        latest = self.latest
+        if latest is not None and latest.options.stream_sid is not None:
+            await self.send(twilio_clear(latest.options.stream_sid))
 
     def _has_work(self, context: Context) -> bool:
         """Something left to speak: ended (it finishes by itself), text or marks not yet taken

@@ -73,7 +73,7 @@ class Speaker:
             if isinstance(item, End):
                 if not await out.finish():
                     return
-                await context.send(
+                await context.event(
                     {
                         "type": "done",
                         "context_id": context.id,

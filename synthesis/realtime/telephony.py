@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable
 
 # The events of Twilio Media Streams messages, either direction.
 TWILIO_EVENTS = frozenset({"clear", "connected", "dtmf", "mark", "media", "start", "stop"})
+# Those Twilio takes from the application on a bidirectional stream: anything else it refuses
+# (its errors 31951 and 31924), so they are all that Twilio-only output sends.
+TWILIO_OUTBOUND_EVENTS = frozenset({"clear", "mark", "media"})
 
 
 class Pacer:
@@ -55,6 +58,11 @@ def twilio_media(stream_sid: str, payload: bytes) -> dict[str, object]:
 def twilio_mark(stream_sid: str, name: str) -> dict[str, object]:
     """A Twilio Media Streams `mark` message."""
     return {"event": "mark", "streamSid": stream_sid, "mark": {"name": name}}
+
+
+def twilio_clear(stream_sid: str) -> dict[str, object]:
+    """A Twilio Media Streams `clear` message: Twilio drops the audio it has not played yet."""
+    return {"event": "clear", "streamSid": stream_sid}
 
 
 def twilio_event(message: object) -> str | None:

@@ -4,6 +4,7 @@ opened (`disconnect_every_socket`, autouse where imported)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -57,3 +58,13 @@ async def until(comm, kind: str, timeout: float = 20) -> dict:
         message = await next_json(comm, max(0.05, deadline - time.monotonic()))
         if message["type"] == kind:
             return message
+
+
+async def eventually(check, timeout: float = 10):
+    """The check's value once it is truthy (awaited again every 50 ms until `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)

@@ -5,7 +5,6 @@ itself sends, is tested through daphne in tests/test_realtime.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -23,11 +22,14 @@ from callwaiting_tts_client.protocol import (
     CLOSE_IDLE_TIMEOUT,
     CLOSE_NOT_AUTHENTICATED,
     CLOSE_PROTOCOL_ERROR,
+    MESSAGE_FIELDS,
+    REQUIRED_FIELDS,
 )
 from synthesis import consumers
 from synthesis.tests.sockets import (
     connect,
     disconnect_every_socket,  # noqa: F401  (autouse)
+    eventually,
     forget,
     next_json,
     until,
@@ -66,16 +68,6 @@ async def synthesis_leases(tenant) -> int:
         return await leases.LeaseSet(client, leases.synthesis_key(tenant.tenant.pk)).count()
     finally:
         await client.aclose()
-
-
-async def eventually(check, timeout: float = 10):
-    """The check's value once it is truthy (awaited again every 50 ms until `timeout`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.05)
 
 
 async def usage_of(tenant) -> list[UsageRecord]:
@@ -244,7 +236,7 @@ async def test_pending_marks_are_bounded(tenant, tts_worker, settings):
     await until(comm, "cancelled")
 
 
-# --- bad messages: counted, never fatal -----------------------------------------------------------
+# --- bad messages: the malformed counted, refusals only answered ---------------------------------
 
 
 async def test_a_ping_does_not_reset_the_bad_message_count(tenant, settings):
@@ -262,20 +254,85 @@ async def test_a_ping_does_not_reset_the_bad_message_count(tenant, settings):
     assert await next_json(comm) == {"type": "close", "code": CLOSE_PROTOCOL_ERROR}
 
 
-async def test_refused_starts_count_as_bad_messages(tenant, settings):
+async def test_a_client_retrying_a_refused_start_is_answered_each_time_and_kept_open(
+    tenant, settings
+):
+    """Well-formed `start`s refused for a reason (an unknown voice, a rate the format lacks, a
+    speed out of range, the concurrency limit) are answered, never counted as bad messages."""
     settings.WS_MAX_CONSECUTIVE_ERRORS = 3
     settings.TTS_MAX_CONCURRENT_PER_TENANT = 1
     comm = await connect(tenant.api_key)
     await until(comm, "ready")
+    for _ in range(5):
+        await comm.send_json_to({"type": "start", "context_id": "v", "voice": "nobody"})
+        error = await next_json(comm)
+        assert (error["error"]["code"], error["context_id"]) == ("unknown_voice", "v")
+    for _ in range(4):
+        await comm.send_json_to({"type": "start", "sample_rate": 12345})
+        error = (await next_json(comm))["error"]
+        assert (error["code"], error["param"]) == ("invalid_request", "sample_rate")
+        assert error["message"].count("sample_rate") == 1, error["message"]
+        await comm.send_json_to({"type": "start", "speed": 9})
+        assert (await next_json(comm))["error"]["param"] == "speed"
     await comm.send_json_to({"type": "start", "context_id": "holds-the-slot"})
     assert (await next_json(comm))["type"] == "started"
-    await comm.send_json_to({"type": "start", "speed": 9})  # invalid
-    assert (await next_json(comm))["error"]["code"] == "invalid_request"
-    for n in range(2):  # refused by admission
+    for n in range(4):  # refused by admission
         await comm.send_json_to({"type": "start", "context_id": f"x{n}"})
         assert (await next_json(comm))["error"]["code"] == "concurrency_limit"
+    await comm.send_json_to({"type": "ping", "id": 1})
+    assert await next_json(comm) == {"type": "pong", "id": 1}
+
+
+async def test_malformed_messages_are_counted_and_refusals_between_them_do_not_reset_it(
+    tenant, settings
+):
+    settings.WS_MAX_CONSECUTIVE_ERRORS = 3
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    await comm.send_json_to({"type": "start", "fromat": "wav"})
+    error = (await next_json(comm))["error"]
+    assert (error["code"], error["param"]) == ("invalid_request", "fromat")
+    await comm.send_json_to({"type": "start", "voice": "nobody"})  # refused: not counted
+    assert (await next_json(comm))["error"]["code"] == "unknown_voice"
+    await comm.send_json_to({"type": "text", "text": 123})
+    assert (await next_json(comm))["error"]["message"] == "text must be a string, not an integer."
+    await comm.send_json_to({"type": "mark"})
+    assert (await next_json(comm))["error"]["param"] == "name"
     assert (await next_json(comm))["error"]["code"] == "protocol_error"
     assert await next_json(comm) == {"type": "close", "code": CLOSE_PROTOCOL_ERROR}
+
+
+async def test_every_message_type_answers_an_unknown_field_and_a_wrong_type_naming_it(
+    tenant, settings
+):
+    settings.WS_MAX_CONSECUTIVE_ERRORS = 1000
+    comm = await connect(tenant.api_key)
+    await until(comm, "ready")
+    for kind, fields in MESSAGE_FIELDS.items():
+        if kind == "auth":  # a first message only: test_an_auth_message_with_an_unknown_field...
+            continue
+        key = "event" if kind == "clear" else "type"
+        needed = dict.fromkeys(REQUIRED_FIELDS.get(kind, ()), "x")
+        await comm.send_json_to({key: kind, **needed, "colour": "blue"})
+        error = (await next_json(comm))["error"]
+        assert (error["code"], error["param"]) == ("invalid_request", "colour"), kind
+        typed = [(name, t) for name, t in fields.items() if t != "any"]
+        for name, json_type in typed:
+            wrong = {"string": 5, "boolean": "yes", "integer": 1.5, "number": False}[json_type]
+            await comm.send_json_to({key: kind, **needed, name: wrong})
+            error = (await next_json(comm))["error"]
+            assert (error["code"], error["param"]) == ("invalid_request", name), (kind, name)
+            assert error["message"].startswith(f"{name} must be "), error
+    await comm.send_json_to({"type": "ping", "id": "still"})
+    assert await next_json(comm) == {"type": "pong", "id": "still"}
+
+
+async def test_an_auth_message_with_an_unknown_field_is_refused_naming_it(tenant):
+    comm = await connect(None)
+    await comm.send_json_to({"type": "auth", "api_key": tenant.api_key, "remember": True})
+    error = (await next_json(comm))["error"]
+    assert (error["code"], error["param"]) == ("invalid_request", "remember")
+    assert await next_json(comm) == {"type": "close", "code": CLOSE_NOT_AUTHENTICATED}
 
 
 @pytest.mark.parametrize("authenticated", [False, True])

@@ -23,6 +23,10 @@ CLOSE_FORBIDDEN: Final = 4403  # suspended tenant, or a key without the `synthes
 CLOSE_AUTH_TIMEOUT: Final = 4408  # no key within the authentication timeout
 CLOSE_TOO_MANY_REQUESTS: Final = 4429  # failed authentications, or open sockets per tenant
 CLOSE_MESSAGE_TOO_LARGE: Final = 4413  # a message over the server's WS_MAX_MESSAGE_BYTES
+# Twilio-only output (`output: twilio` without `service_events`) sends no `error` message (Twilio
+# refuses anything but its own messages): an error closes the socket with this + the HTTP status
+# of the error (4400, 4409, 4429, 4503, ...); one that closes it anyway keeps its code above.
+ERROR_CLOSE_BASE: Final = 4000
 # RFC 6455's "message too big", sent by the server's WebSocket layer itself (no error message
 # before it) for a message over that layer's own limit (1 MiB), far above WS_MAX_MESSAGE_BYTES.
 # The application cannot send 1009 through daphne: it accepts only 1000 and 3000-4999 from it.
@@ -55,3 +59,40 @@ ENCODINGS: Final = ("binary", "json")  # audio as binary frames, or base64 in `a
 OUTPUTS: Final = ("raw", "twilio")  # twilio: Media Streams messages (mulaw, 8 kHz, JSON)
 PACINGS: Final = ("none", "realtime")  # realtime: frames leave at playback speed
 TWILIO_FORMAT: Final = "mulaw"
+
+# Each client message's fields beside `type`, with their JSON types ("string", "boolean",
+# "integer" (never a boolean or a float), "number" (never a boolean), "any"). The server refuses
+# a field not listed (`invalid_request`, `param` the field) and a value of another type; `null`
+# is the same as leaving an optional field out. `clear` is Twilio's barge-in, keyed by `event`.
+JsonType = Literal["string", "boolean", "integer", "number", "any"]
+MESSAGE_FIELDS: Final[dict[str, dict[str, JsonType]]] = {
+    "auth": {"api_key": "string"},
+    "start": {
+        "context_id": "string",
+        "voice": "string",
+        "language": "string",
+        "speed": "number",
+        "format": "string",
+        "sample_rate": "integer",
+        "encoding": "string",
+        "output": "string",
+        "pacing": "string",
+        "stream_sid": "string",
+        "service_events": "boolean",
+        "ssml": "string",
+        "text": "string",
+    },
+    "text": {"context_id": "string", "text": "string", "flush": "boolean"},
+    "flush": {"context_id": "string"},
+    "end": {"context_id": "string"},
+    "mark": {"context_id": "string", "name": "string"},
+    "cancel": {"context_id": "string"},
+    "ping": {"id": "any"},
+    "clear": {"streamSid": "string"},
+}
+# The fields a message must carry (not null).
+REQUIRED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "auth": ("api_key",),
+    "text": ("text",),
+    "mark": ("name",),
+}

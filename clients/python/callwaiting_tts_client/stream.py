@@ -378,10 +378,11 @@ class StreamClient:
         each index in `marks`, `end`; returns when `done` (or `cancelled`) arrives.
 
         Options left `None` are not sent, so the server's defaults apply (pcm, 24 kHz, binary
-        frames, raw output, no pacing). With `ssml` the context takes no text and ends itself.
-        Without `context_id` the server names the context and text messages omit it (they then
-        mean the context started last: this one). `timeout` is the longest wait for any message.
-        Raises `ClientError` on an error for this context or when the socket closes.
+        frames, raw output, no pacing); Twilio output asks for `service_events`. With `ssml` the
+        context takes no text and ends itself. Without `context_id` the server names the context
+        and text messages omit it (they then mean the context started last: this one). `timeout`
+        is the longest wait for any message. Raises `ClientError` on an error for this context or
+        when the socket closes.
         """
         twilio = output == "twilio"
         fmt = format or (TWILIO_FORMAT if twilio else DEFAULT_FORMAT)
@@ -401,6 +402,8 @@ class StreamClient:
             "ssml": ssml,
         }
         start.update({name: value for name, value in options.items() if value is not None})
+        if twilio:  # this client reads `started`, `done` and errors: Twilio output omits them
+            start["service_events"] = True
         start.update(extra or {})
         context = _Context(context_id=context_id, format=fmt, sample_rate=rate, twilio=twilio)
         async with self._speaking:

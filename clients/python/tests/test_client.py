@@ -413,7 +413,12 @@ async def test_twilio_output_is_decoded(server: FakeServer) -> None:
     # The JSON mark and the Twilio mark are one mark.
     assert result.marks == [("m1", len("Press one. "))]
     start = next(m for _, m in server.received if m["type"] == "start")
-    assert start == {"type": "start", "output": "twilio", "stream_sid": "MZ123"}
+    assert start == {
+        "type": "start",
+        "output": "twilio",
+        "stream_sid": "MZ123",
+        "service_events": True,
+    }
     media = [e for e in result.events if e.get("event") == "media"]
     assert len(media) == 2
 
