@@ -132,7 +132,10 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_PREFIX,
+        # 2: JSON values (callwaiting_tts/cache.py); version 1's pickles are never read.
+        "VERSION": 2,
         "TIMEOUT": 300,
+        "OPTIONS": {"serializer": "callwaiting_tts.cache.JsonSerializer"},
     }
 }
 CHANNEL_LAYERS = {
