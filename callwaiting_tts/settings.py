@@ -303,6 +303,9 @@ LOGGING = {
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Failed Django admin sign-ins per client address and user name in 15 minutes before the form
+# refuses (ten times as many per address alone): the portal's brake, on the staff door.
+ADMIN_SIGNIN_FAILURE_LIMIT = env_int("ADMIN_SIGNIN_FAILURE_LIMIT", 5)
 
 # How long each tenant's synthesis log keeps rows (Celery purges older ones hourly).
 SYNTHESIS_LOG_RETENTION_DAYS = env_int("SYNTHESIS_LOG_RETENTION_DAYS", 90)

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from billing.api.statements import StatementDetailView, StatementListView
 from billing.api.stats import TenantStatsView
 from billing.api.usage import UsageView
+from callwaiting_tts.admin import StaffSignInForm
 from callwaiting_tts.health import HealthView, LivenessView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.keys import ApiKeyDetailView, ApiKeyListView
@@ -43,6 +44,9 @@ api = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+# Staff sign-in goes through the portal's brake on password guessing.
+admin.site.login_form = StaffSignInForm
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include(api)),
