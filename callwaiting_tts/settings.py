@@ -303,6 +303,10 @@ LOGGING = {
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# GET /metrics answers a request bearing METRICS_TOKEN (`Authorization: Bearer`), or one from
+# these networks (CIDR; loopback only by default). Anything else gets 401 or 403.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
 # Failed Django admin sign-ins per client address and user name in 15 minutes before the form
 # refuses (ten times as many per address alone): the portal's brake, on the staff door.
 ADMIN_SIGNIN_FAILURE_LIMIT = env_int("ADMIN_SIGNIN_FAILURE_LIMIT", 5)
