@@ -17,6 +17,7 @@ from callwaiting_tts.env import (
     env_str,
     parse_database_url,
     redis_url,
+    runtime_choice,
     s3_storage,
 )
 from synthesis.engines.catalog import ENGINES, EngineOption
@@ -64,10 +65,23 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 PUBLIC_SCHEMA_NAME = "public"
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-key-" + checkout_id())
-# API key secrets are hashed with this pepper (HMAC-SHA256); rotating SECRET_KEY must not void keys.
-API_KEY_PEPPER = env_str("API_KEY_PEPPER", SECRET_KEY)
+# --- Secrets and hosts: defaults for a laptop, refused at start elsewhere ---------------------
+# With DEBUG off, servers, workers and most commands refuse a default SECRET_KEY, an unset
+# API_KEY_PEPPER and ALLOWED_HOSTS=* (callwaiting_tts/deployment.py). `make run` / `make test`
+# pass generated dev secrets and CWTTS_DEV_STACK=1 to their processes, and record them in
+# var/runtime.json for `manage.py` beside them (devstack/secrets.py), read only by a process on
+# that stack's database: never by one with a DATABASE_URL of its own.
+_runtime = runtime_choice()
+_dev_stack = _runtime if env_str("DATABASE_URL") in ("", _runtime.get("DATABASE_URL")) else {}
+SECRET_KEY = (
+    env_str("SECRET_KEY") or _dev_stack.get("SECRET_KEY") or "insecure-dev-key-" + checkout_id()
+)
+# API key secrets are hashed with this pepper (HMAC-SHA256); rotating SECRET_KEY must not void
+# keys, so outside DEBUG it must be set explicitly rather than follow SECRET_KEY.
+API_KEY_PEPPER_SET = bool(env_str("API_KEY_PEPPER") or _dev_stack.get("API_KEY_PEPPER"))
+API_KEY_PEPPER = env_str("API_KEY_PEPPER") or _dev_stack.get("API_KEY_PEPPER") or SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "*")
+DEV_STACK = env_bool("CWTTS_DEV_STACK") or _dev_stack.get("CWTTS_DEV_STACK") == "1"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 ROOT_URLCONF = "callwaiting_tts.urls"
