@@ -314,9 +314,20 @@ LOGGING = {
     },
 }
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- TLS, metrics and sign-in brakes ---------------------------------------------------------
+# BEHIND_TLS_PROXY: clients reach the service over HTTPS through a proxy that ends TLS and sets
+# X-Forwarded-Proto. Cookies then go over HTTPS only and browsers are told to use nothing else
+# (HSTS). The proxy redirects plain HTTP itself; the app does not, so probes and Prometheus may
+# reach pods over plain HTTP. SECURE_COOKIES, the older name, still turns it on.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", env_bool("SECURE_COOKIES"))
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") or BEHIND_TLS_PROXY else None
+)
+SESSION_COOKIE_SECURE = BEHIND_TLS_PROXY
+CSRF_COOKIE_SECURE = BEHIND_TLS_PROXY
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600) if BEHIND_TLS_PROXY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
 # GET /metrics answers a request bearing METRICS_TOKEN (`Authorization: Bearer`), or one from
 # these networks (CIDR; loopback only by default). Anything else gets 401 or 403.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")

@@ -156,3 +156,33 @@ def test_daphne_serves_with_production_settings(django_db_setup, django_db_block
         urllib.request.urlopen(f"{service.url}/v1/health/live", timeout=10) as response,
     ):
         assert response.status == 200
+
+
+# --- BEHIND_TLS_PROXY ---------------------------------------------------------------------------
+
+
+def admin_sign_in_page(url: str) -> tuple[str, str]:
+    """(Strict-Transport-Security, Set-Cookie) of the admin's sign-in page fetched through a
+    TLS-ending proxy (it says https in X-Forwarded-Proto)."""
+    request = urllib.request.Request(f"{url}/admin/login/", headers={"X-Forwarded-Proto": "https"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+        return response.headers.get("Strict-Transport-Security", ""), response.headers.get(
+            "Set-Cookie", ""
+        )
+
+
+def test_behind_a_tls_proxy_browsers_are_held_to_https(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock(), running_daphne(BEHIND_TLS_PROXY="true") as service:
+        hsts, cookie = admin_sign_in_page(service.url)
+    assert hsts == "max-age=31536000"
+    assert "csrftoken=" in cookie
+    assert "; Secure" in cookie
+
+
+def test_without_tls_nothing_asks_for_https(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock(), running_daphne(BEHIND_TLS_PROXY="") as service:
+        hsts, cookie = admin_sign_in_page(service.url)
+    assert hsts == ""
+    assert "csrftoken=" in cookie
+    assert "Secure" not in cookie
