@@ -9,6 +9,7 @@ beat through `celery.py`, every management command that runs Django's system che
   must not silently follow SECRET_KEY (a rotated SECRET_KEY would void every key);
 - ALLOWED_HOSTS lets any Host through (`*`), except in the dev stack (`make run`, `make test`:
   CWTTS_DEV_STACK, which devstack sets with generated dev secrets);
+- METRICS_TOKEN is a placeholder (docker/k8s/secret.example.yaml's);
 - METRICS_ALLOWED_NETWORKS holds something that is not a network (checked with DEBUG on too).
 
 Settings themselves never raise: mypy's Django plugin, pytest and `manage.py shell` import them
@@ -58,6 +59,7 @@ CHECK_IDS = {
     "API_KEY_PEPPER": "callwaiting_tts.E002",
     "ALLOWED_HOSTS": "callwaiting_tts.E003",
     "METRICS_ALLOWED_NETWORKS": "callwaiting_tts.E004",
+    "METRICS_TOKEN": "callwaiting_tts.E005",
 }
 
 
@@ -70,6 +72,7 @@ def problems(
     allowed_hosts: list[str],
     dev_stack: bool,
     metrics_networks: list[str],
+    metrics_token: str = "",
 ) -> list[str]:
     """Each setting that must change before this process may start, with how to change it
     (each message starts with the setting's name)."""
@@ -89,6 +92,11 @@ def problems(
             "ALLOWED_HOSTS is '*': list the host names clients use, comma-separated "
             "(only `make run` and `make test` may serve any Host)."
         )
+    if metrics_token and is_placeholder(metrics_token):
+        found.append(
+            f"METRICS_TOKEN is a placeholder: set a long random one ({GENERATE}), or unset it "
+            "to serve metrics to METRICS_ALLOWED_NETWORKS only."
+        )
     return found
 
 
@@ -101,6 +109,7 @@ def settings_problems() -> list[str]:
         allowed_hosts=list(settings.ALLOWED_HOSTS),
         dev_stack=settings.DEV_STACK,
         metrics_networks=list(settings.METRICS_ALLOWED_NETWORKS),
+        metrics_token=settings.METRICS_TOKEN,
     )
 
 

@@ -79,6 +79,13 @@ def test_placeholders_from_our_own_examples_count_as_defaults():
         **(base | {"allowed_hosts": ["tts.example.com", "*"]}),
     )
     assert [p.split(" ")[0] for p in found] == ["ALLOWED_HOSTS"]
+    found = problems(
+        secret_key=GOOD["SECRET_KEY"],
+        pepper=GOOD["API_KEY_PEPPER"],
+        metrics_token="CHANGE-ME",
+        **base,
+    )
+    assert [p.split(" ")[0] for p in found] == ["METRICS_TOKEN"]
 
 
 def test_the_pepper_may_not_follow_secret_key_silently():
