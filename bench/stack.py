@@ -36,6 +36,7 @@ from devstack.postgres import (
     with_dbname,
 )
 from devstack.redis_server import find_redis, free_port
+from devstack.secrets import dev_settings
 
 ROOT = env.BASE_DIR
 STOP_DEADLINE_S = 20.0
@@ -167,7 +168,9 @@ class BenchStack:
     def child_env(self, **extra: str) -> dict[str, str]:
         child = dict(os.environ)
         # The bench's own stack only: nothing of a `make run` beside it (runtime.json is read
-        # only when DATABASE_URL/REDIS_URL are unset) and no test settings.
+        # only when DATABASE_URL/REDIS_URL are unset) and no test settings. The dev stack's
+        # secrets and flag, as `make run` passes them (settings refuse to start without).
+        child.update(dev_settings())
         child.update(
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,

@@ -8,6 +8,7 @@ or at once after `forget_limits()`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,8 @@ class Limits:
 
 
 # Bump when Limits or its derivation changes, so no process reads a record of the old shape.
-_CACHE_VERSION = 1
+# 2: cached as its fields (the cache holds JSON, not pickles).
+_CACHE_VERSION = 2
 LIMITS_CACHE_SECONDS = 60
 
 
@@ -44,10 +46,11 @@ def limits_for(tenant_id: int) -> Limits:
     """The tenant's effective limits: one cache GET on a hit, one query on a miss.
     Raises Tenant.DoesNotExist for an unknown tenant."""
     cache_key = _cache_key(tenant_id)
-    limits = cache.get(cache_key)
-    if limits is None:
-        limits = _load(tenant_id)
-        cache.set(cache_key, limits, LIMITS_CACHE_SECONDS)
+    cached = cache.get(cache_key)
+    if isinstance(cached, dict):
+        return Limits(**cached)
+    limits = _load(tenant_id)
+    cache.set(cache_key, dataclasses.asdict(limits), LIMITS_CACHE_SECONDS)
     return limits
 
 

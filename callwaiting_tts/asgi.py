@@ -10,6 +10,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callwaiting_tts.settings")
 # Django must be set up before any module that imports models (the consumers) is imported.
 django_http = get_asgi_application()
 
+from callwaiting_tts.deployment import refuse_unsafe_settings  # noqa: E402
+
+refuse_unsafe_settings()  # daphne runs no system checks: it stops here instead
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 

@@ -17,6 +17,7 @@ from callwaiting_tts.env import (
     env_str,
     parse_database_url,
     redis_url,
+    runtime_choice,
     s3_storage,
 )
 from synthesis.engines.catalog import ENGINES, EngineOption
@@ -64,10 +65,23 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 PUBLIC_SCHEMA_NAME = "public"
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-key-" + checkout_id())
-# API key secrets are hashed with this pepper (HMAC-SHA256); rotating SECRET_KEY must not void keys.
-API_KEY_PEPPER = env_str("API_KEY_PEPPER", SECRET_KEY)
+# --- Secrets and hosts: defaults for a laptop, refused at start elsewhere ---------------------
+# With DEBUG off, servers, workers and most commands refuse a default SECRET_KEY, an unset
+# API_KEY_PEPPER and ALLOWED_HOSTS=* (callwaiting_tts/deployment.py). `make run` / `make test`
+# pass generated dev secrets and CWTTS_DEV_STACK=1 to their processes, and record them in
+# var/runtime.json for `manage.py` beside them (devstack/secrets.py), read only by a process on
+# that stack's database: never by one with a DATABASE_URL of its own.
+_runtime = runtime_choice()
+_dev_stack = _runtime if env_str("DATABASE_URL") in ("", _runtime.get("DATABASE_URL")) else {}
+SECRET_KEY = (
+    env_str("SECRET_KEY") or _dev_stack.get("SECRET_KEY") or "insecure-dev-key-" + checkout_id()
+)
+# API key secrets are hashed with this pepper (HMAC-SHA256); rotating SECRET_KEY must not void
+# keys, so outside DEBUG it must be set explicitly rather than follow SECRET_KEY.
+API_KEY_PEPPER_SET = bool(env_str("API_KEY_PEPPER") or _dev_stack.get("API_KEY_PEPPER"))
+API_KEY_PEPPER = env_str("API_KEY_PEPPER") or _dev_stack.get("API_KEY_PEPPER") or SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "*")
+DEV_STACK = env_bool("CWTTS_DEV_STACK") or _dev_stack.get("CWTTS_DEV_STACK") == "1"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 ROOT_URLCONF = "callwaiting_tts.urls"
@@ -132,7 +146,10 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_PREFIX,
+        # 2: JSON values (callwaiting_tts/cache.py); version 1's pickles are never read.
+        "VERSION": 2,
         "TIMEOUT": 300,
+        "OPTIONS": {"serializer": "callwaiting_tts.cache.JsonSerializer"},
     }
 }
 CHANNEL_LAYERS = {
@@ -301,9 +318,27 @@ LOGGING = {
     },
 }
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- TLS, metrics and sign-in brakes ---------------------------------------------------------
+# BEHIND_TLS_PROXY: clients reach the service over HTTPS through a proxy that ends TLS and sets
+# X-Forwarded-Proto. Cookies then go over HTTPS only and browsers are told to use nothing else
+# (HSTS). The proxy redirects plain HTTP itself; the app does not, so probes and Prometheus may
+# reach pods over plain HTTP. SECURE_COOKIES, the older name, still turns it on.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", env_bool("SECURE_COOKIES"))
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") or BEHIND_TLS_PROXY else None
+)
+SESSION_COOKIE_SECURE = BEHIND_TLS_PROXY
+CSRF_COOKIE_SECURE = BEHIND_TLS_PROXY
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600) if BEHIND_TLS_PROXY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
+# GET /metrics answers a request bearing METRICS_TOKEN (`Authorization: Bearer`), or one from
+# these networks (CIDR; loopback only by default). Anything else gets 401 or 403.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+# Failed Django admin sign-ins per client address and user name in 15 minutes before the form
+# refuses (ten times as many per address alone): the portal's brake, on the staff door.
+ADMIN_SIGNIN_FAILURE_LIMIT = env_int("ADMIN_SIGNIN_FAILURE_LIMIT", 5)
 
 # How long each tenant's synthesis log keeps rows (Celery purges older ones hourly).
 SYNTHESIS_LOG_RETENTION_DAYS = env_int("SYNTHESIS_LOG_RETENTION_DAYS", 90)

@@ -8,7 +8,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from billing.api.statements import StatementDetailView, StatementListView
 from billing.api.stats import TenantStatsView
 from billing.api.usage import UsageView
+from callwaiting_tts.admin import StaffSignInForm
 from callwaiting_tts.health import HealthView, LivenessView
+from callwaiting_tts.metrics import metrics_view
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.keys import ApiKeyDetailView, ApiKeyListView
 from tenants.api.views import MeView
@@ -44,12 +46,16 @@ api = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
+# Staff sign-in goes through the portal's brake on password guessing.
+admin.site.login_form = StaffSignInForm
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include(api)),
     path("admin/", admin.site.urls),
     path("portal/", include("portal.urls")),
     path("", TemplateView.as_view(template_name="index.html"), name="home"),
-    path("", include("django_prometheus.urls")),
+    # For the scraper only: a bearer token or an allowed network (callwaiting_tts/metrics.py).
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
 ]
 
 handler400 = "callwaiting_tts.errors.bad_request"

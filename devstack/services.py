@@ -15,6 +15,7 @@ from callwaiting_tts.env import process_alive
 from devstack.common import VAR_DIR, Embedded, log
 from devstack.postgres import find_database
 from devstack.redis_server import find_redis
+from devstack.secrets import dev_settings
 
 # --- runtime.json -----------------------------------------------------------------------------
 
@@ -30,7 +31,10 @@ def write_runtime(choice: dict[str, Any], path: Path | None = None) -> bool:
             return False
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"pid": os.getpid(), **choice}, indent=2) + "\n")
+    # Owner only: it carries the dev secrets.
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps({"pid": os.getpid(), **choice}, indent=2) + "\n")
     partial.replace(path)  # atomic: settings never read half a file
     return True
 
@@ -74,6 +78,11 @@ def services(var_dir: Path = VAR_DIR) -> Iterator[Services]:
             "redis": _source("REDIS_URL", rd),
         }
         found.child_env.update(DATABASE_URL=db_url, REDIS_URL=redis_url)
+        # Generated dev secrets and the dev flag (devstack/secrets.py); `manage.py` beside the
+        # stack reads the same values from runtime.json.
+        dev = dev_settings(var_dir)
+        found.child_env.update(dev)
+        found.choice.update({k: v for k, v in dev.items() if k != "ALLOWED_HOSTS"})
         wrote = write_runtime(found.choice)
         yield found
     finally:

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from tests.conftest import ROOT, database_url_of_this_test_run, free_port
 
+FRESH_LAPTOP_UNSET = {"SECRET_KEY", "API_KEY_PEPPER", "ALLOWED_HOSTS", "CWTTS_DEV_STACK", "DEBUG"}
 KEY_LINE = re.compile(r"API key: (cw_[a-z0-9]{12}_[A-Za-z0-9_\-]+)")
 
 
@@ -41,8 +42,11 @@ def scratch_database_url(django_db_blocker) -> Iterator[str]:
 
 class Supervisor:
     def __init__(self, database_url: str, port: int) -> None:
+        # A fresh laptop: nothing of the test run's own dev secrets or flags (the supervisor
+        # makes its own; processes refuse to start without them).
+        bare = {k: v for k, v in os.environ.items() if k not in FRESH_LAPTOP_UNSET}
         env = dict(
-            os.environ,
+            bare,
             DATABASE_URL=database_url,
             REDIS_URL=settings.REDIS_URL,
             REDIS_PREFIX=f"cwtts:runtest:{uuid.uuid4().hex[:6]}",

@@ -1,0 +1,103 @@
+"""The deployment files in docker/ start processes the app lets start: explicit secrets, named
+hosts, a Redis password every client carries, and a metrics scraper holding the token /metrics
+wants. No Docker or cluster here: the files are read as compose and Kubernetes would read them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import ROOT
+
+DOCKER = ROOT / "docker"
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def k8s_documents() -> list[dict[str, Any]]:
+    return [
+        document
+        for path in sorted((DOCKER / "k8s").glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+    ]
+
+
+def app_containers(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for document in documents:
+        spec = document.get("spec", {}).get("template", {}).get("spec", {})
+        for container in spec.get("containers", []):
+            if container["image"].startswith("callwaiting-tts"):
+                found[f"{document['metadata']['name']}/{container['name']}"] = container
+    return found
+
+
+def test_compose_has_no_default_secrets_and_redis_wants_its_password():
+    compose = load(DOCKER / "compose.yaml")
+    common = compose["x-common-env"]
+    for name in ("SECRET_KEY", "API_KEY_PEPPER"):
+        assert common[name].startswith(f"${{{name}:?"), name  # required, no default
+    assert common["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+    assert "*" not in common["ALLOWED_HOSTS"]
+    assert "SECURE_COOKIES" not in common
+    redis = compose["services"]["redis"]
+    assert redis["command"][-2:] == [
+        "--requirepass",
+        "${REDIS_PASSWORD:?set REDIS_PASSWORD in docker/.env}",
+    ]
+    for name, service in compose["services"].items():
+        url = (service.get("environment") or {}).get("REDIS_URL")
+        assert url is None or "${REDIS_PASSWORD" in url, name
+
+
+def test_compose_prometheus_sends_the_token_web_wants():
+    compose = load(DOCKER / "compose.yaml")
+    web_token = compose["services"]["web"]["environment"]["METRICS_TOKEN"]
+    assert web_token.startswith("${METRICS_TOKEN:?")
+    assert compose["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    assert compose["services"]["prometheus"]["secrets"] == ["metrics_token"]
+    job = next(
+        job
+        for job in load(DOCKER / "prometheus.yml")["scrape_configs"]
+        if job["job_name"] == "callwaiting-tts-web"
+    )
+    assert job["authorization"] == {
+        "type": "Bearer",
+        "credentials_file": "/run/secrets/metrics_token",
+    }
+
+
+def test_nginx_never_forwards_metrics():
+    conf = (DOCKER / "nginx.conf").read_text()
+    block = conf[conf.index("location ^~ /metrics") :].split("}", 1)[0]
+    assert "return 404" in block
+    assert "proxy_pass" not in block
+
+
+def test_every_kubernetes_app_process_names_its_hosts():
+    containers = app_containers(k8s_documents())
+    assert len(containers) >= 5  # web, celery worker and beat, migrate, the GPU worker
+    for name, container in containers.items():
+        env = {item["name"]: item for item in container.get("env", [])}
+        assert "ALLOWED_HOSTS" in env, name
+        assert "*" not in env["ALLOWED_HOSTS"]["value"], name
+
+
+def test_kubernetes_is_behind_tls_and_scrapes_with_the_web_pods_token():
+    documents = k8s_documents()
+    config = next(d for d in documents if d["kind"] == "ConfigMap")["data"]
+    assert config["BEHIND_TLS_PROXY"] == "true"
+    assert "SECURE_COOKIES" not in config
+    web = app_containers(documents)["cwtts-web/web"]
+    token = next(item for item in web["env"] if item["name"] == "METRICS_TOKEN")
+    reference = token["valueFrom"]["secretKeyRef"]
+    monitor = next(d for d in documents if d["kind"] == "ServiceMonitor")
+    credentials = monitor["spec"]["endpoints"][0]["authorization"]["credentials"]
+    assert credentials == {"name": reference["name"], "key": reference["key"]}
+    secrets = {d["metadata"]["name"] for d in documents if d["kind"] == "Secret"}
+    assert reference["name"] in secrets
