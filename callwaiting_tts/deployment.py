@@ -10,6 +10,8 @@ beat through `celery.py`, every management command that runs Django's system che
 - ALLOWED_HOSTS lets any Host through (`*`), except in the dev stack (`make run`, `make test`:
   CWTTS_DEV_STACK, which devstack sets with generated dev secrets);
 - METRICS_TOKEN is a placeholder (docker/k8s/secret.example.yaml's);
+- BEHIND_TLS_PROXY or BEHIND_PROXY is on and TRUSTED_PROXIES names no proxy: forwarding headers
+  are believed only from those (callwaiting_tts/forwarded.py), so HTTPS would never be seen;
 - METRICS_ALLOWED_NETWORKS holds something that is not a network (checked with DEBUG on too).
 
 Settings themselves never raise: mypy's Django plugin, pytest and `manage.py shell` import them
@@ -60,6 +62,7 @@ CHECK_IDS = {
     "ALLOWED_HOSTS": "callwaiting_tts.E003",
     "METRICS_ALLOWED_NETWORKS": "callwaiting_tts.E004",
     "METRICS_TOKEN": "callwaiting_tts.E005",
+    "TRUSTED_PROXIES": "callwaiting_tts.E006",
 }
 
 
@@ -73,6 +76,8 @@ def problems(
     dev_stack: bool,
     metrics_networks: list[str],
     metrics_token: str = "",
+    behind_proxy: bool = False,
+    trusted_proxies: list[str] | None = None,
 ) -> list[str]:
     """Each setting that must change before this process may start, with how to change it
     (each message starts with the setting's name)."""
@@ -97,6 +102,12 @@ def problems(
             f"METRICS_TOKEN is a placeholder: set a long random one ({GENERATE}), or unset it "
             "to serve metrics to METRICS_ALLOWED_NETWORKS only."
         )
+    if behind_proxy and not trusted_proxies:
+        found.append(
+            "TRUSTED_PROXIES is empty while BEHIND_TLS_PROXY or BEHIND_PROXY says a proxy is in "
+            "front: name its addresses or networks (forwarding headers from anyone else are "
+            "dropped, so X-Forwarded-Proto would never say https)."
+        )
     return found
 
 
@@ -110,6 +121,8 @@ def settings_problems() -> list[str]:
         dev_stack=settings.DEV_STACK,
         metrics_networks=list(settings.METRICS_ALLOWED_NETWORKS),
         metrics_token=settings.METRICS_TOKEN,
+        behind_proxy=settings.SECURE_PROXY_SSL_HEADER is not None,
+        trusted_proxies=list(settings.TRUSTED_PROXIES),
     )
 
 

@@ -7,7 +7,9 @@ no address at all made the audit insert fail. This ASGI middleware runs first in
 and WebSocket scopes alike:
 
 - when the immediate peer is not in `TRUSTED_PROXIES` (addresses or networks; empty by
-  default), the scope is left alone: the peer is the client;
+  default), the peer is the client, and the forwarding headers it sent (`X-Forwarded-*`,
+  `Forwarded`, `X-Real-IP`) are dropped from the scope: nothing behind this middleware (Django's
+  `SECURE_PROXY_SSL_HEADER` included) can be told "https" or an address by a client;
 - otherwise the `X-Forwarded-For` hops are walked from the right (the nearest proxy's entry
   first), trusted hops are skipped, and the first untrusted hop is the client; when every hop is
   trusted, the leftmost is;
@@ -30,6 +32,10 @@ from django.core.exceptions import ImproperlyConfigured
 Scope = dict[str, Any]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Headers only a proxy may set: dropped from an untrusted peer's scope.
+_FORWARDING_HEADERS = (b"forwarded", b"x-real-ip")
+_FORWARDING_PREFIX = b"x-forwarded-"
 
 _SCHEMES = {"http": {"http": "http", "https": "https"}, "websocket": {"http": "ws", "https": "wss"}}
 
@@ -110,7 +116,7 @@ class ForwardedClientMiddleware:
         networks = trusted_networks(tuple(settings.TRUSTED_PROXIES))
         peer = parse_address(str(scope["client"][0]))
         if peer is None or not _trusted(peer, networks):
-            return scope
+            return _without_forwarding_headers(scope)
         client = forwarded_client(peer, _header_values(scope, b"x-forwarded-for"), networks)
         scheme = _forwarded_scheme(scope)
         return {
@@ -118,3 +124,13 @@ class ForwardedClientMiddleware:
             "client": [client, 0] if client != str(peer) else scope["client"],
             **({"scheme": scheme} if scheme else {}),
         }
+
+
+def _without_forwarding_headers(scope: Scope) -> Scope:
+    headers = scope.get("headers", [])
+    kept = [
+        (name, value)
+        for name, value in headers
+        if not (name.lower().startswith(_FORWARDING_PREFIX) or name.lower() in _FORWARDING_HEADERS)
+    ]
+    return scope if len(kept) == len(headers) else {**scope, "headers": kept}

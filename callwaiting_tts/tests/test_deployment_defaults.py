@@ -50,6 +50,8 @@ def manage_check(**settings: str) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": ""}, "SECRET_KEY is unset"),
         ({"API_KEY_PEPPER": "CHANGE-ME"}, "API_KEY_PEPPER is unset or a placeholder"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is '*'"),  # unset: the laptop default, *
+        # A proxy in front that is not named: its X-Forwarded-Proto would be dropped.
+        ({"BEHIND_TLS_PROXY": "true"}, "TRUSTED_PROXIES is empty"),
     ],
 )
 def test_a_production_command_refuses_a_default_and_names_the_setting(settings, named):
@@ -180,7 +182,10 @@ def admin_sign_in_page(url: str) -> tuple[str, str]:
 
 
 def test_behind_a_tls_proxy_browsers_are_held_to_https(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), running_daphne(BEHIND_TLS_PROXY="true") as service:
+    with (
+        django_db_blocker.unblock(),
+        running_daphne(BEHIND_TLS_PROXY="true", TRUSTED_PROXIES="127.0.0.1") as service,
+    ):
         hsts, cookie = admin_sign_in_page(service.url)
     assert hsts == "max-age=31536000"
     assert "csrftoken=" in cookie

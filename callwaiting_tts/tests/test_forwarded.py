@@ -14,6 +14,23 @@ from callwaiting_tts.forwarded import ForwardedClientMiddleware
 PROXIES = ["10.0.0.0/8", "192.0.2.10"]
 
 
+async def headers_seen(peer: str, *headers: tuple[str, str]) -> list[tuple[bytes, bytes]]:
+    """The headers the application behind the middleware sees."""
+    seen: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.update(scope)
+
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "client": [peer, 50123],
+        "headers": [(name.lower().encode(), value.encode()) for name, value in headers],
+    }
+    await ForwardedClientMiddleware(app)(scope, None, None)
+    return list(seen["headers"])
+
+
 async def client_seen(
     peer: str | None,
     *headers: tuple[str, str],
@@ -48,6 +65,23 @@ async def test_without_trusted_proxies_the_peer_is_the_client_whatever_it_forwar
 async def test_an_untrusted_peer_cannot_choose_its_address_or_scheme():
     seen = await client_seen("198.51.100.1", xff("203.0.113.5"), ("X-Forwarded-Proto", "https"))
     assert seen == ("198.51.100.1", "http")
+
+
+@override_settings(TRUSTED_PROXIES=PROXIES)
+async def test_an_untrusted_peers_forwarding_headers_never_reach_the_application():
+    """Django's SECURE_PROXY_SSL_HEADER reads X-Forwarded-Proto itself: from a client it
+    would make a plain request secure."""
+    forwarding = [
+        ("X-Forwarded-Proto", "https"),
+        xff("203.0.113.5"),
+        ("X-Forwarded-Host", "evil.example"),
+        ("Forwarded", "for=203.0.113.5;proto=https"),
+        ("X-Real-IP", "203.0.113.5"),
+    ]
+    seen = await headers_seen("198.51.100.1", ("Accept", "audio/mpeg"), *forwarding)
+    assert seen == [(b"accept", b"audio/mpeg")]
+    from_a_proxy = await headers_seen("192.0.2.10", ("Accept", "audio/mpeg"), *forwarding)
+    assert len(from_a_proxy) == 1 + len(forwarding)
 
 
 @override_settings(TRUSTED_PROXIES=PROXIES)
