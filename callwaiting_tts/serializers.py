@@ -39,23 +39,39 @@ INVALID_TYPE = "invalid_type"
 MAX_NAME_IN_ERROR = 100
 
 
-def json_type(value: object) -> str:
-    """What a parsed JSON value is, in words: 'a string', 'an integer', 'null', ..."""
+def json_kind(value: object) -> str:
+    """The JSON type of a decoded value: null, boolean, integer, number, string, array, object
+    (a value JSON cannot hold: its Python type's name)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "boolean"
     if isinstance(value, int):
-        return "an integer"
+        return "integer"
     if isinstance(value, float):
-        return "a decimal number"
+        return "number"
     if isinstance(value, str):
-        return "a string"
+        return "string"
     if isinstance(value, list | tuple):
-        return "an array"
+        return "array"
     if isinstance(value, Mapping):
-        return "an object"
-    return f"a {type(value).__name__}"
+        return "object"
+    return type(value).__name__
+
+
+_PHRASES = {"integer": "an integer", "number": "a decimal number", "array": "an array"}
+
+
+def a_kind(kind: str) -> str:
+    """A JSON type's name with its article: 'a string', 'an integer', 'null', 'any'."""
+    if kind in ("null", "any"):
+        return kind
+    return _PHRASES.get(kind, f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}")
+
+
+def json_type(value: object) -> str:
+    """What a parsed JSON value is, in words: 'a string', 'an integer', 'null', ..."""
+    return a_kind(json_kind(value))
 
 
 def expected_type(field: serializers.Field, value: object) -> str | None:

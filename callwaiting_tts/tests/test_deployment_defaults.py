@@ -32,9 +32,10 @@ def production_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def manage_check(**settings: str) -> subprocess.CompletedProcess[str]:
+def run_in_production(argv: list[str], **settings: str) -> subprocess.CompletedProcess[str]:
+    """Runs a process of ours (it is expected to refuse: it never serves) with production_env."""
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        argv,
         cwd=ROOT,
         env=production_env(**settings),
         capture_output=True,
@@ -42,6 +43,10 @@ def manage_check(**settings: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def manage_check(**settings: str) -> subprocess.CompletedProcess[str]:
+    return run_in_production([sys.executable, "manage.py", "check"], **settings)
 
 
 @pytest.mark.parametrize(
@@ -123,15 +128,7 @@ def test_daphne_refuses_to_start_with_the_default_secret_key():
         str(free_port()),
         "callwaiting_tts.asgi:application",
     ]
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=production_env(SECRET_KEY=""),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_in_production(argv, SECRET_KEY="")
     assert done.returncode != 0
     assert "refuses to start with these settings" in done.stderr
     assert "SECRET_KEY is unset" in done.stderr
@@ -142,15 +139,7 @@ def test_celery_refuses_to_start_without_a_pepper(program, tmp_path):
     argv = [sys.executable, "-m", "celery", "-A", "callwaiting_tts", *program, "-l", "INFO"]
     if program == ["beat"]:
         argv += ["-s", str(tmp_path / "schedule")]
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=production_env(API_KEY_PEPPER=""),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_in_production(argv, API_KEY_PEPPER="")
     assert done.returncode != 0
     assert "API_KEY_PEPPER is unset" in done.stderr + done.stdout
 

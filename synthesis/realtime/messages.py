@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callwaiting_tts.errors import ApplicationError
-from callwaiting_tts.serializers import checked_language
+from callwaiting_tts.serializers import a_kind, checked_language, json_kind
 from callwaiting_tts_client.protocol import (
     AUDIO_FORMATS,
     DEFAULT_FORMAT,
@@ -50,31 +50,14 @@ class MalformedMessage(ApplicationError):
         super().__init__(message, code="invalid_request", param=param)
 
 
-_ARTICLES = {"integer": "an integer", "array": "an array", "object": "an object", "any": "any"}
-
-
-def _a(json_type: str) -> str:
-    return _ARTICLES.get(json_type, f"a {json_type}")
-
-
-def json_type(value: object) -> str:
-    """The JSON type of a decoded value: null, boolean, integer, number, string, array, object."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+def _a(kind: str) -> str:
+    # The socket says "a number" where HTTP says "a decimal number": its fields take any number.
+    return "a number" if kind == "number" else a_kind(kind)
 
 
 def _fits(value: object, wanted: JsonType) -> bool:
     """Booleans are not integers, floats are not integers (a rate of 8000.0 is refused)."""
-    found = json_type(value)
+    found = json_kind(value)
     return wanted == "any" or found == wanted or (wanted == "number" and found == "integer")
 
 
@@ -93,7 +76,7 @@ def check_message(kind: str, message: dict[str, Any], key: str = "type") -> dict
         if value is None and wanted != "any":
             continue
         if not _fits(value, wanted):
-            found = json_type(value)
+            found = json_kind(value)
             raise MalformedMessage(f"{name} must be {_a(wanted)}, not {_a(found)}.", name)
         checked[name] = value
     for name in REQUIRED_FIELDS.get(kind, ()):
