@@ -34,8 +34,10 @@ from tenants.services import tenant_create
 from tests.conftest import Service
 from tests.synth import Answer, post
 
-# The test database must exist for the module's fixture; each test only reads its answers.
-pytestmark = pytest.mark.django_db
+# No test here touches the database: the module's fixture makes every answer with a tenant whose
+# rows it commits and then flushes. So its tests run with those that use no database, after
+# every test that uses the session's tenants (pytest-django orders them so), which a flush among
+# them would delete.
 
 TEXT = "Thank you for calling. How can I help you today?"
 SSE_EVENTS = {"synthesize-sse": "audio", "speech-sse": "speech.audio.delta"}
@@ -126,7 +128,9 @@ class Answers:
 
 
 @pytest.fixture(scope="module")
-def answers(_daphne: Service, worker_pool: Any, django_db_blocker: Any) -> Answers:
+def answers(
+    django_db_setup: None, _daphne: Service, worker_pool: Any, django_db_blocker: Any
+) -> Answers:
     """Every case's answer, and the sentence's length at each rate (from whole raw PCM), made
     once for the module by a tenant that lives only while they are made. Its rows are committed
     for daphne to see, then flushed as a transactional test's are; the tests themselves read
