@@ -13,10 +13,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from billing.models import UsageRecord
+from callwaiting_tts_client.protocol import AUDIO_FORMATS
 from synthesis.audio.g711 import ulaw_to_pcm
 from synthesis.contract.plan import engine_segments
 from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
+from tests.test_files_read_back import Case, read_pyav, read_soundfile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -289,6 +291,27 @@ async def test_mulaw_frames_decode_to_the_right_duration(service, tenant, tts_wo
     assert len(audio) % 160 == 0
     assert len(audio) / 8 == pytest.approx(reference_ms, abs=20)  # padded to a whole frame
     assert messages[-1]["audio_ms"] == len(audio) // 8
+
+
+@pytest.mark.parametrize("fmt", AUDIO_FORMATS)
+async def test_every_socket_format_opens_in_soundfile_and_pyav(service, tenant, tts_worker, fmt):
+    """The socket's formats are raw (no header): each reader is told the encoding and rate the
+    `started` message names, and both decode what `done` says was sent."""
+    async with open_socket(service, tenant.api_key) as ws:
+        await ready(ws)
+        start = {"type": "start", "context_id": "f", "format": fmt, "text": SENTENCE}
+        await ws.send(json.dumps(start))
+        await ws.send(json.dumps({"type": "end"}))
+        audio, messages = await collect(ws, "f")
+    case = Case("socket", fmt)
+    assert messages[0]["sample_rate"] == case.rate
+    sent = messages[-1]["audio_ms"] * case.rate // 1000
+    by_soundfile, rate = read_soundfile(audio, case)
+    assert rate == case.rate
+    assert len(by_soundfile) == pytest.approx(sent, abs=case.rate // 1000)
+    by_pyav, rate = read_pyav(audio, case)
+    assert rate == case.rate
+    assert np.array_equal(by_soundfile, by_pyav)
 
 
 async def test_twilio_mode_emits_media_stream_messages_and_understands_clear(
