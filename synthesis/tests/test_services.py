@@ -45,6 +45,10 @@ async def _nothing(_message) -> None:
     return None
 
 
+async def _report_nothing(_error, _context_id) -> None:
+    return None
+
+
 @pytest.fixture
 def tenant(make_tenant):
     """A tenant of this test: a transactional test's flush removes the session's tenants A and
@@ -70,6 +74,7 @@ async def test_a_socket_context_cuts_its_text_under_the_engines_own_limit(
             options=Options(),
             synthesis=synthesis,
             send=_nothing,
+            report=_report_nothing,
             send_ahead_ms=1000,
         )
         text = "and then we talk about it " * 8  # 208 characters, no sentence end
