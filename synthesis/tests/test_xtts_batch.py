@@ -20,6 +20,7 @@ from synthesis.contract.segments import Segment
 from synthesis.engines.xtts.batch import (
     BatchFull,
     GptBatcher,
+    Joining,
     Sampling,
     Step,
     _sampling_probs,
@@ -80,6 +81,10 @@ def reference(engine):
 
 def join(batcher, engine, speaker, text, **options) -> Step:
     return batcher.join(latent(engine, speaker), text_tokens(engine, text), **options)
+
+
+def joining(engine, speaker, text, **options) -> Joining:
+    return Joining(latent(engine, speaker), text_tokens(engine, text), **options)
 
 
 def run_out(batcher, steps: dict[int, list[Step]]) -> None:
@@ -147,8 +152,12 @@ def test_a_stream_joining_midway_and_one_leaving_early_leave_the_others_tokens_a
     engine, greedy, reference
 ):
     batcher = GptBatcher(engine._model.gpt, max_streams=3)
-    a = join(batcher, engine, SPEAKERS[0], "short", sampling=greedy)
-    b = join(batcher, engine, SPEAKERS[1], "long", sampling=greedy)
+    a, b = batcher.join_many(  # together: one prefill pass, padded to the longer prefix
+        [
+            joining(engine, SPEAKERS[0], "short", sampling=greedy),
+            joining(engine, SPEAKERS[1], "long", sampling=greedy),
+        ]
+    )
     steps = {a.stream: [a], b.stream: [b]}
     for _ in range(5):
         for step in batcher.step():
@@ -183,9 +192,13 @@ def test_one_forward_pass_serves_every_stream_of_a_step(engine, greedy, monkeypa
     monkeypatch.setattr("synthesis.engines.xtts.batch.F.scaled_dot_product_attention", counted)
     try:
         batcher = GptBatcher(gpt, max_streams=4)
-        join(batcher, engine, SPEAKERS[0], "short", sampling=greedy)
-        join(batcher, engine, SPEAKERS[1], "long", sampling=greedy)
-        assert batches == [1, 1]  # each join's prefix, alone
+        batcher.join_many(
+            [
+                joining(engine, SPEAKERS[0], "short", sampling=greedy),
+                joining(engine, SPEAKERS[1], "long", sampling=greedy),
+            ]
+        )
+        assert batches == [2]  # both prefixes in one pass
         for count in (2, 2, 3, 3):
             if count == 3 and len(batcher.active) == 2:
                 join(batcher, engine, SPEAKERS[1], "third", sampling=greedy)
@@ -297,6 +310,16 @@ def test_a_full_batch_refuses_a_stream_until_one_leaves(engine, greedy):
     assert batcher.active == [second.stream]
 
 
+def test_streams_that_cannot_all_join_together_do_not_join_at_all(engine, greedy):
+    batcher = GptBatcher(engine._model.gpt, max_streams=2, max_len=80)
+    first = join(batcher, engine, SPEAKERS[0], "short", sampling=greedy, max_tokens=3)
+    with pytest.raises(BatchFull):
+        batcher.join_many([joining(engine, SPEAKERS[1], text) for text in ("short", "third")])
+    with pytest.raises(ValueError, match="max_len"):
+        batcher.join_many([joining(engine, SPEAKERS[1], "long")])
+    assert batcher.active == [first.stream]
+
+
 def test_a_stream_longer_than_the_cache_is_refused(engine, greedy):
     batcher = GptBatcher(engine._model.gpt, max_streams=1, max_len=40)
     with pytest.raises(ValueError, match="max_len"):
@@ -308,3 +331,19 @@ def test_the_micro_benchmark_times_every_step_of_a_full_batch(engine):
     times = measure_batched_steps(engine._model, 3, 4)
     assert len(times) == 4
     assert all(seconds > 0 for seconds in times)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_two_batched_streams_give_the_same_tokens_as_coquis_generator(tiny_xtts):
+    os.environ["COQUI_TOS_AGREED"] = "1"
+    engine = XttsEngine(model_path=tiny_xtts, device="cuda", do_sample=False)
+    greedy = Sampling.from_config(engine._config, do_sample=False)
+    batcher = GptBatcher(engine._model.gpt, max_streams=4)
+    cases = ((SPEAKERS[0], "short"), (SPEAKERS[1], "long"))
+    firsts = batcher.join_many([joining(engine, *case, sampling=greedy) for case in cases])
+    steps = {first.stream: [first] for first in firsts}
+    run_out(batcher, steps)
+    for first, (speaker, text) in zip(firsts, cases, strict=True):
+        made = coqui_alone(engine, speaker, text)
+        assert tokens(steps[first.stream]) == tokens_of(made)
+        assert latent_gap(steps[first.stream], made) <= 1e-3  # GPU kernels round differently

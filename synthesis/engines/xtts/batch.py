@@ -7,8 +7,9 @@ weight reads for the same work. Here every active stream rides one forward pass 
 
     join   a stream's prefix (its voice's conditioning latents, its text embedded with coqui's
            start/stop text tokens and text positions, then the start audio token at audio
-           position 0) runs alone through the GPT into the stream's slot of the key/value cache,
-           and its first token is drawn at once (the caller can start its first chunk);
+           position 0) runs through the GPT into the stream's slot of the key/value cache, and
+           its first token is drawn at once (the caller can start its first chunk); streams
+           that arrive together prefill in one pass (`join_many`);
     step   the last token of every active stream, [B, 1], runs through the GPT-2 blocks once
            (ln_1 -> attention over the slot cache, masked to each stream's own length -> c_proj
            -> residual -> ln_2 -> mlp -> residual), then ln_f, coqui's final norm and `mel_head`;
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,18 @@ class Step:
     token: int
     latent: torch.Tensor
     last: bool
+
+
+@dataclass(frozen=True)
+class Joining:
+    """A stream about to join (`GptBatcher.join_many`); `GptBatcher.join` says what each is."""
+
+    cond_latent: torch.Tensor
+    text_tokens: torch.Tensor
+    sampling: Sampling = field(default_factory=Sampling)
+    generator: torch.Generator | None = None
+    max_tokens: int | None = None
+    until_stop: bool = True
 
 
 @dataclass
@@ -180,28 +193,55 @@ class GptBatcher:
         `max_tokens` (at most the model's) bounds its length; `until_stop=False` runs it to
         that budget whatever it draws (benchmarks: random weights stop at random). Raises
         BatchFull when no slot is free."""
-        if len(self._streams) >= self.max_streams:
-            raise BatchFull(f"all {self.max_streams} streams of the batch are taken")
-        budget = self.max_tokens if max_tokens is None else max_tokens
+        joining = Joining(
+            cond_latent, text_tokens, sampling or Sampling(), generator, max_tokens, until_stop
+        )
+        return self.join_many([joining])[0]
+
+    def join_many(self, joining: Sequence[Joining]) -> list[Step]:
+        """Adds several streams with one forward pass of their prefixes together (padded to
+        the longest), and returns their first tokens in order: streams that arrive together
+        do not wait for each other's prefill. Nothing joins if one cannot."""
+        if not joining:
+            return []
+        if len(self._streams) + len(joining) > self.max_streams:
+            raise BatchFull(
+                f"{len(joining)} more streams do not fit: {len(self._streams)} of the batch's "
+                f"{self.max_streams} are taken"
+            )
+        with torch.inference_mode():
+            prefixes = [self._prefix(j.cond_latent, j.text_tokens) for j in joining]
+            pairs = zip(joining, prefixes, strict=True)
+            budgets = [self._budget(entry, prefix.shape[1]) for entry, prefix in pairs]
+            streams = []
+            for entry, prefix, budget in zip(joining, prefixes, budgets, strict=True):
+                stream = _Stream(
+                    handle=next(self._handles),
+                    slot=len(self._streams),
+                    sampling=entry.sampling,
+                    generator=entry.generator,
+                    max_tokens=budget,
+                    until_stop=entry.until_stop,
+                    length=prefix.shape[1],
+                )
+                self._streams.append(stream)
+                self._by_handle[stream.handle] = stream
+                self._reset_slot(stream)
+                streams.append(stream)
+            latent = self._prefill(streams[0].slot, prefixes)
+            return self._finish_step(streams, latent)
+
+    def _budget(self, joining: Joining, prefix: int) -> int:
+        """A joining stream's token budget, checked against the model's and the cache's."""
+        budget = self.max_tokens if joining.max_tokens is None else joining.max_tokens
         if not 1 <= budget <= self.max_tokens:
             raise ValueError(f"max_tokens must be between 1 and {self.max_tokens}, not {budget}")
-        sampling = sampling or Sampling()
-        with torch.inference_mode():
-            prefix = self._prefix(cond_latent, text_tokens)
-            if prefix.shape[1] + budget - 1 > self.max_len:  # the last token is not fed in
-                raise ValueError(
-                    f"a prefix of {prefix.shape[1]} and {budget} tokens exceed the batcher's "
-                    f"max_len of {self.max_len}"
-                )
-            stream = _Stream(
-                next(self._handles), len(self._streams), sampling, generator, budget, until_stop
+        if prefix + budget - 1 > self.max_len:  # the last token is never fed in
+            raise ValueError(
+                f"a prefix of {prefix} and {budget} tokens exceed the batcher's max_len of "
+                f"{self.max_len}"
             )
-            self._streams.append(stream)
-            self._by_handle[stream.handle] = stream
-            self._reset_slot(stream)
-            latent = self._prefill(stream.slot, prefix)
-            stream.length = prefix.shape[1]
-            return self._finish_step(self._streams[-1:], latent)[0]
+        return budget
 
     def leave(self, handle: int) -> None:
         """Frees a stream's slot (a cancel); a stream that has ended has left already."""
@@ -247,20 +287,25 @@ class GptBatcher:
         latent = cond_latent.to(self.device).reshape(1, -1, embedded.shape[-1])
         return torch.cat([latent.to(embedded.dtype), embedded, audio], dim=1)
 
-    def _prefill(self, slot: int, prefix: torch.Tensor) -> torch.Tensor:
-        """A stream's prefix through the blocks, its keys and values into its slot; the latent
-        at its last position, [1, D]."""
-        length = prefix.shape[1]
-        hidden = prefix
+    def _prefill(self, first: int, prefixes: list[torch.Tensor]) -> torch.Tensor:
+        """Streams' prefixes through the blocks together, right-padded to the longest (a causal
+        mask keeps every real position from seeing the padding), their keys and values into
+        slots first, first+1, ...; the latents at their last real positions, [n, D]."""
+        lengths = [prefix.shape[1] for prefix in prefixes]
+        longest = max(lengths)
+        hidden = torch.cat([F.pad(p, (0, 0, 0, longest - p.shape[1])) for p in prefixes])
+        slots = slice(first, first + len(prefixes))
         for layer, block in enumerate(self._blocks):
             query, key, value = self._qkv(block, hidden)
-            self._keys[layer][slot, :, :length] = key[0]
-            self._values[layer][slot, :, :length] = value[0]
+            # Past a stream's length the cache holds padding, masked until overwritten.
+            self._keys[layer][slots, :, :longest] = key.to(self.dtype)
+            self._values[layer][slots, :, :longest] = value.to(self.dtype)
             attended = F.scaled_dot_product_attention(query, key, value, is_causal=True)
             hidden = self._block_rest(block, hidden, attended)
-        self._lengths[slot] = length
-        self._positions[slot] = 1
-        return self._latent(hidden[:, -1])
+        self._lengths[slots] = torch.tensor(lengths, device=self.device)
+        self._positions[slots] = 1
+        ends = torch.tensor(lengths, device=self.device) - 1
+        return self._latent(hidden[torch.arange(len(prefixes), device=self.device), ends])
 
     def _decode(self, embedded: torch.Tensor, count: int, longest: int) -> torch.Tensor:
         """The forward pass of a step: slots 0..count-1, one new token each ([count, 1, D]),
@@ -399,32 +444,43 @@ def _sampling_probs(
 def measure_batched_steps(
     model: Xtts, n_streams: int, tokens: int, *, do_sample: bool = False
 ) -> list[float]:
-    """Seconds for each of `tokens` steps of `n_streams` streams decoded together (each
-    stream's first token comes from its join, untimed), with the checkpoint's own sampling
-    settings, on the model's device and in the caller's context (wrap the call in
-    `torch.autocast` for fp16). Every stream runs to its budget (random weights stop at
+    """Seconds for each of `tokens` steps of `n_streams` streams decoded together (their first
+    tokens come from one batched join, untimed), with the checkpoint's own sampling settings,
+    on the model's device and in the caller's context: called under `torch.autocast`, the
+    cache takes autocast's dtype. Every stream runs to its budget (random weights stop at
     random), so the batch stays `n_streams` wide. For the GPU benchmark: no Django."""
     gpt = model.gpt
     weight = gpt.mel_head.weight
+    device = weight.device
+    dtype = weight.dtype
+    if torch.is_autocast_enabled(device.type):
+        dtype = torch.get_autocast_dtype(device.type)
     generator = torch.Generator(device="cpu").manual_seed(0)
     text = torch.randint(2, 40, (1, 60), generator=generator)
     budget = tokens + 1
     batcher = GptBatcher(
-        gpt, max_streams=n_streams, max_len=_CONDITIONING_LATENTS + text.shape[1] + 2 + budget
+        gpt,
+        max_streams=n_streams,
+        max_len=_CONDITIONING_LATENTS + text.shape[1] + 2 + budget,
+        dtype=dtype,
     )
     sampling = Sampling.from_config(model.config, do_sample=do_sample)
-    for seed in range(n_streams):
-        latent = torch.randn(1, _CONDITIONING_LATENTS, int(gpt.model_dim), generator=generator)
-        batcher.join(
-            latent.to(weight.device, weight.dtype),
-            text,
-            sampling=sampling,
-            generator=torch.Generator(device=weight.device).manual_seed(seed),
-            max_tokens=budget,
-            until_stop=False,
-        )
+    width = int(gpt.model_dim)
+    batcher.join_many(
+        [
+            Joining(
+                torch.randn(1, _CONDITIONING_LATENTS, width, generator=generator).to(device),
+                text,
+                sampling,
+                torch.Generator(device=device).manual_seed(seed),
+                max_tokens=budget,
+                until_stop=False,
+            )
+            for seed in range(n_streams)
+        ]
+    )
     synchronize: Callable[[], None] = (
-        torch.cuda.synchronize if weight.device.type == "cuda" else (lambda: None)
+        torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     )
     times = []
     for _ in range(tokens):
