@@ -118,7 +118,6 @@ class _Stream:
     until_stop: bool
     length: int = 0  # cache positions filled
     produced: int = 0
-    tokens: list[int] = field(default_factory=list)
 
 
 class GptBatcher:
@@ -191,7 +190,8 @@ class GptBatcher:
         """Adds a stream (its voice's `gpt_cond_latent` [1, C, D], its text token ids [1, T])
         and returns its first token: its prefix runs through the GPT alone, into its slot.
         `max_tokens` (at most the model's) bounds its length; `until_stop=False` runs it to
-        that budget whatever it draws (benchmarks: random weights stop at random). Raises
+        that budget whatever it draws (benchmarks: random weights stop at random). A sampled
+        stream draws from `generator` (on the model's device) or torch's global one. Raises
         BatchFull when no slot is free."""
         joining = Joining(
             cond_latent, text_tokens, sampling or Sampling(), generator, max_tokens, until_stop
@@ -368,7 +368,6 @@ class GptBatcher:
         steps = []
         for index, (stream, token) in enumerate(zip(streams, tokens.tolist(), strict=True)):
             stream.produced += 1
-            stream.tokens.append(token)
             stopped = stream.until_stop and token == self.stop_token
             last = stopped or stream.produced >= stream.max_tokens
             steps.append(Step(stream.handle, token, latent[index : index + 1], last))
