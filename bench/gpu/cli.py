@@ -16,7 +16,7 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -84,16 +84,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.smoke:
         return _smoke(rig, args.ours)
-    report = measure(rig, plan, args.ours, build_s=build_s)
+    name = result_name(_machine(rig)["device"], _stamp())
+
+    def save(report: dict[str, Any]) -> None:
+        write(report, args.out, name)
+
+    try:
+        report = measure(rig, plan, args.ours, build_s=build_s, save=save)
+    except RunnerUnavailable as exc:
+        _say(f"bench.gpu: {exc}")
+        return 2
     for target in report["targets"]:
         print(Target(**target).line())
-    json_path, md_path = write(report, args.out, result_name(report["machine"]["device"], _stamp()))
-    print(f"bench.gpu: wrote {json_path} and {md_path}")
+    print(f"bench.gpu: wrote {args.out / name}.json and .md")
     return 0
 
 
-def measure(rig: Rig, plan: Plan, ours: str, *, build_s: float) -> dict[str, Any]:
-    """The timed part: warm-ups, coqui's stream, then ours level by level within the budget."""
+def measure(
+    rig: Rig,
+    plan: Plan,
+    ours: str,
+    *,
+    build_s: float,
+    save: Callable[[dict[str, Any]], None] = lambda report: None,
+) -> dict[str, Any]:
+    """The timed part: warm-ups, coqui's stream, then ours level by level within the budget.
+    The report so far is saved after coqui and after every level, so a run stopped from outside
+    (the GPU machine's time limit) leaves what it measured; a level that fails (out of GPU
+    memory, say) is reported as such and the next one is tried."""
     import torch
 
     runner = RUNNERS[ours]
@@ -110,16 +128,26 @@ def measure(rig: Rig, plan: Plan, ours: str, *, build_s: float) -> dict[str, Any
     _say(f"coqui inference_stream: first chunk p50 {_s(coqui.first_chunk_p50_s)}")
     levels: list[LevelSummary] = []
     rows: list[dict[str, Any]] = []
+    save(_report(rig, plan, ours, build_s, coqui, levels, rows))
     for streams in plan.levels:
         if time.perf_counter() >= deadline:
             rows.append({"streams": streams, "skipped": "out of time"})
             continue
         if cuda:
             torch.cuda.reset_peak_memory_stats(rig.device)
-        rounds = []
-        for _ in range(plan.rounds_at_one if streams == 1 else 1):
-            cap = min(plan.level_cap_s, max(1.0, deadline - time.perf_counter()))
-            rounds.append(_round(rig, runner, streams, cap))
+        try:
+            rounds = []
+            for _ in range(plan.rounds_at_one if streams == 1 else 1):
+                cap = min(plan.level_cap_s, max(1.0, deadline - time.perf_counter()))
+                rounds.append(_round(rig, runner, streams, cap))
+        except RunnerUnavailable:
+            raise
+        except Exception as exc:  # out of memory, mostly: the next level may fit
+            rows.append({"streams": streams, "skipped": f"failed: {exc!r}"[:300]})
+            _say(f"ours x{streams}: {rows[-1]['skipped']}")
+            if cuda:
+                torch.cuda.empty_cache()
+            continue
         level = summarize(streams, rounds, rig.sample_rate)
         levels.append(level)
         peak = torch.cuda.max_memory_allocated(rig.device) if cuda else None
@@ -129,6 +157,24 @@ def measure(rig: Rig, plan: Plan, ours: str, *, build_s: float) -> dict[str, Any
             f"p95 {_s(level.first_chunk_p95_s)}, real time {level.realtime_streams}"
             f"/{level.measured_streams}"
         )
+        save(_report(rig, plan, ours, build_s, coqui, levels, rows))
+    report = _report(rig, plan, ours, build_s, coqui, levels, rows)
+    save(report)
+    return report
+
+
+def _report(
+    rig: Rig,
+    plan: Plan,
+    ours: str,
+    build_s: float,
+    coqui: LevelSummary,
+    levels: list[LevelSummary],
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    import torch
+
+    cuda = rig.device.type == "cuda"
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(rig),
@@ -154,7 +200,7 @@ def measure(rig: Rig, plan: Plan, ours: str, *, build_s: float) -> dict[str, Any
             "memory_allocated": torch.cuda.memory_allocated(rig.device) if cuda else None,
         },
         "coqui": level_dict(coqui),
-        "ours": rows,
+        "ours": list(rows),
         "capacity_streams": capacity(levels),
         "max_memory_allocated": torch.cuda.max_memory_allocated(rig.device) if cuda else None,
         "targets": [target.__dict__ for target in targets(levels, coqui)],

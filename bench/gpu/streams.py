@@ -43,12 +43,12 @@ def run_interleaved(rig: Rig, n_streams: int, stop: Stop) -> list[StreamTrace]:
     from synthesis.contract.segments import Segment
 
     segments = [Segment(TEXT, language=LANGUAGE)]
+    traces = [StreamTrace() for _ in range(n_streams)]
+    start = time.perf_counter()  # the requests arrive: stream() reads their text, as coqui's does
     streams = [
         iter(rig.engine.stream(segments, voice=VOICE, conditioning=rig.conditioning))
         for _ in range(n_streams)
     ]
-    traces = [StreamTrace() for _ in range(n_streams)]
-    start = time.perf_counter()
     try:
         while not all(trace.complete for trace in traces):
             for stream, trace in zip(streams, traces, strict=True):
