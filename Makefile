@@ -39,6 +39,19 @@ BENCH_ARGS ?=
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
 
+# XTTS v2 streaming on a GPU, the full-size architecture with random weights, ours against
+# coqui-tts's inference_stream; no Django, no database (bench/README.md, "GPU benchmark").
+# BENCH_GPU_ARGS=--tiny: the tiny model on the CPU, in under a minute.
+BENCH_GPU_ARGS ?=
+.PHONY: bench-gpu bench-gpu-wheels
+bench-gpu: venv
+	$(PY) -m bench.gpu $(BENCH_GPU_ARGS)
+
+# The wheels a lent GPU machine (Python 3.12, its own torch, no network) needs for bench-gpu,
+# into .whl/ (git-ignored); bench/gpu_run.sh installs them there.
+bench-gpu-wheels: venv
+	PYTHON=$(PY) sh bench/gpu_wheels.sh
+
 # The shared SSML and text-normalization suites (../shared/conformance, or CONFORMANCE_DIR),
 # reported per file and per category; CONFORMANCE_ARGS=--no-audio skips the audio run.
 CONFORMANCE_ARGS ?=

@@ -12,11 +12,14 @@ count for cycles like everything else.
           import no Django and no engine; text and audio nothing of engines or the contract
     engines (synthesis.engines.*)           imported by the worker side only
     clients/python (callwaiting_tts_client) imports nothing of the server
+    bench.gpu (the GPU benchmark)           runs where no Django is installed: it, and every
+          module it reaches, import no framework and no library beyond GPU_BENCH_LIBRARIES
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -66,6 +69,11 @@ WORKER_SIDE = (
     "synthesis.voice_packs",
     "synthesis.management.commands.import_voice_pack",
 )
+
+
+# What the GPU machine has (torch, numpy) or is brought as wheels (bench/gpu_wheels.sh).
+GPU_BENCH = "bench.gpu"
+GPU_BENCH_LIBRARIES = ("torch", "numpy", "safetensors", "TTS", "transformers", "tokenizers", "soxr")
 
 
 def under(module: str, *packages: str) -> bool:
@@ -247,6 +255,36 @@ def cycles(
     return groups
 
 
+def reached(edges: Iterable[Import], roots: Iterable[str]) -> dict[str, Import]:
+    """Every module and library that importing `roots` loads, each with an import that
+    brings it in. Importing a module also runs its packages' `__init__`s, so those count."""
+    out: dict[str, list[Import]] = defaultdict(list)
+    for edge in edges:
+        out[edge.source].append(edge)
+    found: dict[str, Import] = {}
+    todo = list(roots)
+    while todo:
+        module = todo.pop()
+        parents = [module.rsplit(".", depth)[0] for depth in range(1, module.count(".") + 1)]
+        for edge in [*out.get(module, ()), *(Import(module, p, 0) for p in parents)]:
+            if edge.target not in found:
+                found[edge.target] = edge
+                todo.append(edge.target)
+    return found
+
+
+def gpu_bench_violations(edges: list[Import]) -> list[str]:
+    roots = {e.source for e in edges if under(e.source, GPU_BENCH) and not is_test(e.source)}
+    problems = []
+    for target, edge in sorted(reached(edges, roots).items()):
+        if target in sys.stdlib_module_names or "." in target or target in roots:
+            continue  # the standard library, or a project module (checked through its imports)
+        if layer(target) == "other" and target not in GPU_BENCH_LIBRARIES:
+            where = "Django" if under(target, *FRAMEWORKS) else "a library the GPU machine lacks"
+            problems.append(f"{edge.source}:{edge.line} imports {target}: {where}")
+    return problems
+
+
 @pytest.fixture(scope="module")
 def edges() -> list[Import]:
     return import_graph()
@@ -263,6 +301,29 @@ def test_the_walk_sees_the_whole_tree(edges: list[Import]) -> None:
 def test_no_module_breaks_the_layering(edges: list[Import]) -> None:
     found = violations(edges)
     assert not found, "\n".join(found)
+
+
+def test_the_gpu_bench_and_all_it_imports_never_import_django(edges: list[Import]) -> None:
+    assert any(e.source == "bench.gpu.rig" for e in edges)
+    found = gpu_bench_violations(edges)
+    assert not found, "\n".join(found)
+
+
+def test_the_gpu_bench_rule_follows_imports_through_project_modules() -> None:
+    chain = [
+        Import("bench.gpu.cli", "synthesis.engines.xtts.engine", 1),
+        Import("synthesis.engines.xtts.engine", "synthesis.engines.base", 2),
+        Import("synthesis.engines.base", "django", 3),
+        Import("synthesis", "rest_framework", 4),  # a package __init__ on the way
+        Import("bench.gpu.rig", "pandas", 5),
+        Import("bench.gpu.rig", "torch", 6),
+    ]
+    found = gpu_bench_violations(chain)
+    assert found == [
+        "synthesis.engines.base:3 imports django: Django",
+        "bench.gpu.rig:5 imports pandas: a library the GPU machine lacks",
+        "synthesis:4 imports rest_framework: Django",
+    ]
 
 
 def test_no_import_cycle_between_files(edges: list[Import]) -> None:

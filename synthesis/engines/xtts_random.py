@@ -58,26 +58,50 @@ def build_random_xtts(
     it. The same arguments give the same files: the weights come from `seed`, and the global
     torch random state is left as it was. `max_audio_tokens` (`gpt_max_audio_tokens`) bounds
     generation; at most `max_audio_tokens - 3` tokens (about 46 ms of audio each) are made."""
+    _check_size(size, max_audio_tokens)
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    vocab = _vocab()
+    vocab.save(str(target / "vocab.json"))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _random_model(size, max_audio_tokens, vocab)
+        torch.save({"model": model.state_dict()}, target / "model.pth")
+        torch.save(_speakers(speakers, model.config), target / "speakers_xtts.pth")
+    model.config.save_json(str(target / "config.json"))
+    return target
+
+
+def random_model(
+    size: Size = "tiny", *, max_audio_tokens: int | None = None, seed: int = 0
+) -> Xtts:
+    """The model `build_random_xtts` writes, built in memory and ready for inference (its
+    tokenizer set, evaluation mode, on the CPU) without a file written or read: the GPU
+    benchmark's full-size one would be 1.8 GB to save and load back. Same arguments, same
+    weights as the files would hold."""
+    _check_size(size, max_audio_tokens)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _random_model(size, max_audio_tokens, _vocab())
+    model.eval()  # Xtts.eval also builds the GPT's inference wrapper, as load_checkpoint does
+    return model
+
+
+def _random_model(size: Size, max_audio_tokens: int | None, vocab: Tokenizer) -> Xtts:
+    model = Xtts(random_config(size, max_audio_tokens=max_audio_tokens))
+    # Xtts(config) has no tokenizer yet, so it built no GPT: give it the vocabulary and build
+    # again, which also sets the text-token ids in its config.
+    model.tokenizer = VoiceBpeTokenizer()
+    model.tokenizer.tokenizer = vocab
+    model.init_models()
+    return model
+
+
+def _check_size(size: str, max_audio_tokens: int | None) -> None:
     if size not in ("tiny", "full"):
         raise ValueError(f"size must be 'tiny' or 'full', not {size!r}")
     if max_audio_tokens is not None and max_audio_tokens < 4:
         raise ValueError("max_audio_tokens must be at least 4 (3 are coqui's own)")
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    vocab_path = target / "vocab.json"
-    _vocab().save(str(vocab_path))
-    config = random_config(size, max_audio_tokens=max_audio_tokens)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Xtts(config)
-        # Xtts(config) has no tokenizer yet, so it built no GPT: give it the vocabulary and
-        # build again, which also sets the text-token ids in the config saved below.
-        model.tokenizer = VoiceBpeTokenizer(vocab_file=str(vocab_path))
-        model.init_models()
-        torch.save({"model": model.state_dict()}, target / "model.pth")
-        torch.save(_speakers(speakers, config), target / "speakers_xtts.pth")
-    config.save_json(str(target / "config.json"))
-    return target
 
 
 def random_config(size: Size = "tiny", *, max_audio_tokens: int | None = None) -> XttsConfig:

@@ -102,10 +102,9 @@ class XttsEngine(Engine):
             # the same cores (measured: 20 tokens decoded in 2.5-3 s with 2 threads against
             # 0.6 s with 1 while another process held a core).
             torch.set_num_threads(threads)
-        self._device = resolve_device(device, dtype)
-        self._autocast_dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+        resolved = resolve_device(device, dtype)
         if use_deepspeed:
-            if self._device.type != "cuda":
+            if resolved.type != "cuda":
                 raise XttsConfigError("use_deepspeed needs a CUDA device")
             logger.warning(
                 "XTTS with DeepSpeed: optional and untested here (DeepSpeed builds only with "
@@ -122,18 +121,54 @@ class XttsEngine(Engine):
             eval=True,
             use_deepspeed=use_deepspeed,
         )
-        self._model: Xtts = model.to(self._device)
-        self._config = config
-        self._chunk_tokens = stream_chunk_size
-        self._do_sample = do_sample
-        self._model_dim = int(config.model_args.gpt_n_model_channels)
-        self.sample_rate = int(config.model_args.output_sample_rate)
-        self._speakers, self._voices = self._studio_speakers()
         # What the model makes of a voice depends on its weights: stored pack conditioning and
         # previews are kept per model (its config and the size of its weights name it).
         digest = hashlib.sha256((directory / "config.json").read_bytes())
         digest.update(str((directory / "model.pth").stat().st_size).encode())
-        self._model_id = digest.hexdigest()[:12]
+        self._adopt(model, resolved, dtype, stream_chunk_size, do_sample, digest.hexdigest()[:12])
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Xtts,
+        *,
+        device: str = "auto",
+        dtype: str = "fp32",
+        stream_chunk_size: int = 20,
+        do_sample: bool = True,
+    ) -> XttsEngine:
+        """An engine over a model already built in memory and ready for inference: the GPU
+        benchmark's random full-size XTTS (`xtts_random.random_model`), which need not be
+        written to disk (1.8 GB) and read back. Nothing is loaded, so neither the licence nor
+        any file is checked: for benchmarks and tests, never for serving."""
+        if stream_chunk_size < 1:
+            raise XttsConfigError(f"stream_chunk_size must be at least 1, not {stream_chunk_size}")
+        engine = cls.__new__(cls)
+        resolved = resolve_device(device, dtype)
+        engine._adopt(model, resolved, dtype, stream_chunk_size, do_sample, "in-memory")
+        return engine
+
+    def _adopt(
+        self,
+        model: Xtts,
+        device: torch.device,
+        dtype: str,
+        stream_chunk_size: int,
+        do_sample: bool,
+        model_id: str,
+    ) -> None:
+        import torch
+
+        self._device = device
+        self._autocast_dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+        self._model: Xtts = model.to(device)
+        self._config = model.config
+        self._chunk_tokens = stream_chunk_size
+        self._do_sample = do_sample
+        self._model_dim = int(self._config.model_args.gpt_n_model_channels)
+        self.sample_rate = int(self._config.model_args.output_sample_rate)
+        self._speakers, self._voices = self._studio_speakers()
+        self._model_id = model_id
 
     # --- voices ------------------------------------------------------------------------------
 
