@@ -36,8 +36,9 @@ Batching: a stream's state (`DecoderStream`: its last latents, what it has emitt
 tail) stays apart from the decode. `prepare` turns a stream's new latents into a `Window` of
 decoder input; `decode` runs any number of windows, of any streams, in one generator call (each
 with its own speaker embedding; shorter windows are padded with zeros on the left, where their
-output is dropped anyway); `finish` cross-fades a window's audio into its stream and returns what
-can be played. `push` is the three for one stream.
+output is dropped anyway; a window from a stream's first frame has no such margin and shares a
+call only with windows of its length); `finish` cross-fades a window's audio into its stream and
+returns what can be played. `push` is the three for one stream.
 """
 
 from __future__ import annotations
@@ -160,8 +161,25 @@ class WindowedDecoder:
     def decode(
         self, windows: Sequence[Window], speakers: Sequence[torch.Tensor]
     ) -> list[torch.Tensor]:
-        """The audio of each window (`[M * hop]`), all from one generator call. `speakers`: each
-        window's speaker embedding, `[1, d, 1]` or `[d, 1]`."""
+        """The audio of each window (`[M * hop]`), `speakers` each one's speaker embedding
+        (`[1, d, 1]` or `[d, 1]`). Windows are padded with zeros on the left to one length and
+        decoded in one generator call, except windows that begin at a stream's first frame:
+        there the audio's true start is, and padding would change it, so they share a call
+        only with windows of their own length (a segment's first pieces, at one speed, all
+        have one length)."""
+        groups: dict[int, list[int]] = {}
+        for number, window in enumerate(windows):
+            key = window.frames.shape[-1] if window.start == 0 else -1
+            groups.setdefault(key, []).append(number)
+        audio: dict[int, torch.Tensor] = {}
+        for members in groups.values():
+            decoded = self._decode([windows[n] for n in members], [speakers[n] for n in members])
+            audio.update(zip(members, decoded, strict=True))
+        return [audio[number] for number in range(len(windows))]
+
+    def _decode(
+        self, windows: Sequence[Window], speakers: Sequence[torch.Tensor]
+    ) -> list[torch.Tensor]:
         import torch
 
         longest = max(w.frames.shape[-1] for w in windows)
