@@ -21,12 +21,15 @@ from synthesis.engines.base import EngineError, LoadedConditioning, pcm_s16le
 from synthesis.engines.catalog import XTTS
 from synthesis.engines.loader import load_engine
 from synthesis.engines.xtts import XttsConfigError, XttsEngine, voice_slug
+from synthesis.engines.xtts.engine import FIRST_CHUNK_TOKENS
 from synthesis.engines.xtts_random import build_random_xtts, random_config
 
 RATE = 24000
-# 14 audio tokens a segment (17 - 3), read 8 at a time: two pieces, each decoded once.
+# 14 audio tokens a segment (17 - 3), read 6 then 8 at a time: two pieces, and a third with the
+# held-back end of the audio once the generator says it is done.
 MAX_AUDIO_TOKENS = 17
 CHUNK_TOKENS = 8
+PIECES = [False, False, True]
 SPEAKER = "tiny-speaker-a"
 
 
@@ -169,13 +172,12 @@ def test_it_streams_each_segment_in_pieces_and_ends_each_once(two_segments):
     assert [chunk.segment for chunk in two_segments] == sorted(c.segment for c in two_segments)
     for index in (0, 1):
         mine = [chunk for chunk in two_segments if chunk.segment == index]
-        assert len(mine) == 2  # 8 then 6 audio tokens
-        assert [chunk.segment_end for chunk in mine] == [False, True]
+        assert [chunk.segment_end for chunk in mine] == PIECES  # 6, 8 tokens, then the end
         assert all(chunk.samples > 0 for chunk in mine)
 
 
 def test_a_segment_carries_its_pauses_as_exact_silence(two_segments):
-    first, last = two_segments[0], two_segments[1]
+    first, last = [chunk for chunk in two_segments if chunk.segment == 0][:: len(PIECES) - 1]
     start = np.frombuffer(first.pcm, dtype=np.int16)
     assert not start[: RATE * 50 // 1000].any()
     assert start[RATE * 50 // 1000 :].any()
@@ -194,27 +196,42 @@ def test_greedy_streams_repeat_exactly(engine, two_segments):
     assert [c.pcm for c in again] == [c.pcm for c in two_segments]
 
 
-def test_it_speaks_what_coqui_inference_stream_speaks(engine):
-    """The engine runs coqui's streaming steps itself; the audio must be coqui's, byte for
-    byte, with the same (greedy) settings."""
+def test_it_speaks_coqui_inference_streams_latents_decoded_once(engine, monkeypatch):
+    """The engine runs coqui's streaming steps itself, but decodes each latent once (with a
+    bounded context) where coqui decodes all so far for each chunk: its audio must be coqui's
+    last, whole-sentence decode, up to the seams' bound (test_xtts_streaming.py), with the
+    same (greedy) settings and speed."""
     from transformers import LogitsProcessorList
 
     from synthesis.engines.xtts.engine import _MostLikelyOnly
 
+    decoder = engine._model.hifigan_decoder
+    decoded: list[torch.Tensor] = []
+    real_forward = decoder.forward
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(real_forward(*args, **kwargs))
+        return decoded[-1]
+
     latent, embedding = engine._speakers[SPEAKER]
-    theirs = engine._model.inference_stream(
-        "Good morning.",
-        "en",
-        latent,
-        embedding,
-        stream_chunk_size=CHUNK_TOKENS,
-        speed=1.25,
-        do_sample=False,
-        repetition_penalty=engine._config.repetition_penalty,
-        logits_processor=LogitsProcessorList([_MostLikelyOnly()]),
-    )
-    expected = b"".join(pcm_s16le(piece.numpy(), 1.0) for piece in theirs)
-    assert b"".join(c.pcm for c in chunks(engine, Segment("Good morning.", speed=1.25))) == expected
+    with monkeypatch.context() as patch:
+        patch.setattr(decoder, "forward", spy)
+        for _piece in engine._model.inference_stream(
+            "Good morning.",
+            "en",
+            latent,
+            embedding,
+            stream_chunk_size=CHUNK_TOKENS,
+            speed=1.25,
+            do_sample=False,
+            repetition_penalty=engine._config.repetition_penalty,
+            logits_processor=LogitsProcessorList([_MostLikelyOnly()]),
+        ):
+            pass
+    whole = np.frombuffer(pcm_s16le(decoded[-1].squeeze().numpy(), 1.0), dtype=np.int16)
+    ours = samples(chunks(engine, Segment("Good morning.", speed=1.25)))
+    assert len(ours) == len(whole)
+    assert np.abs(ours.astype(int) - whole).max() <= 33  # 1e-3 of full scale
 
 
 def test_interleaved_streams_sound_as_they_do_alone(engine):
@@ -226,7 +243,7 @@ def test_interleaved_streams_sound_as_they_do_alone(engine):
     alone = [[c.pcm for c in chunks(engine, segment)] for segment in (short, long)]
     streams = [engine.stream([short], voice=SPEAKER), engine.stream([long], voice=SPEAKER)]
     together: list[list[bytes]] = [[], []]
-    for _round in range(2):
+    for _round in range(len(PIECES)):
         for number, stream in enumerate(streams):
             together[number].append(next(stream).pcm)
     assert together == alone
@@ -253,7 +270,7 @@ def test_closing_the_stream_stops_the_gpt_and_frees_its_generator(engine, monkey
 
     stream = engine.stream([Segment("Hello there."), Segment("And more.")], voice=SPEAKER)
     first = next(stream)
-    assert (first.segment, first.segment_end, len(steps)) == (0, False, CHUNK_TOKENS)
+    assert (first.segment, first.segment_end, len(steps)) == (0, False, FIRST_CHUNK_TOKENS)
     [generator] = generators
     assert generator.gi_frame is not None  # suspended mid-segment, holding its KV cache
 
@@ -261,7 +278,7 @@ def test_closing_the_stream_stops_the_gpt_and_frees_its_generator(engine, monkey
 
     assert generator.gi_frame is None  # closed: its frame and KV cache are gone
     assert next(stream, None) is None
-    assert len(steps) == CHUNK_TOKENS
+    assert len(steps) == FIRST_CHUNK_TOKENS
     assert len(generators) == 1
 
 
@@ -356,7 +373,7 @@ def test_conditioning_loads_back_and_speaks(engine, cloned):
     assert loaded.nbytes == 4 * (32 * 256 + 512)
 
     voice_chunks = chunks(engine, Segment("Hello there."), voice="ignored", conditioning=loaded)
-    assert [c.segment_end for c in voice_chunks] == [False, True]
+    assert [c.segment_end for c in voice_chunks] == PIECES
     assert (
         samples(voice_chunks).tobytes()
         != samples(chunks(engine, Segment("Hello there."))).tobytes()
@@ -419,7 +436,7 @@ def test_a_stream_refuses_conditioning_it_did_not_load(engine):
 def test_bf16_runs_under_autocast_on_a_cpu(model_dir, engine, monkeypatch):
     bf16 = load_xtts(model_dir, dtype="bf16")
     dtypes = set()
-    decoder = bf16._model.hifigan_decoder
+    decoder = bf16._model.hifigan_decoder.waveform_decoder
     real_forward = decoder.forward
 
     def spy(*args: Any, **kwargs: Any) -> Any:
@@ -432,7 +449,7 @@ def test_bf16_runs_under_autocast_on_a_cpu(model_dir, engine, monkeypatch):
 
     assert dtypes == {torch.bfloat16}
     assert next(bf16._model.parameters()).dtype == torch.float32  # the weights stay fp32
-    assert [c.segment_end for c in spoken] == [False, True]
+    assert [c.segment_end for c in spoken] == PIECES
     fp32 = samples(chunks(engine, Segment("Hello there.", pause_after_ms=100)))
     assert len(samples(spoken)) == len(fp32)
     assert samples(spoken).any()

@@ -5,9 +5,10 @@ the rights to use them and says so with `COQUI_TOS_AGREED=1`; `manage.py fetch_x
 fetches them. Everything is checked (licence, files, device, dtype) before torch and coqui are
 imported, so a misconfigured worker fails in a moment with a message that says what to fix.
 
-Streaming follows coqui's `Xtts.inference_stream` step for step (text tokens, GPT conditioned
-on the voice's latents, every `stream_chunk_size` audio tokens the HiFi-GAN decoder over all
-latents so far, cross-faded into the previous piece), but is run here rather than called:
+Streaming follows coqui's `Xtts.inference_stream` (text tokens, GPT conditioned on the voice's
+latents, the HiFi-GAN decoder every few audio tokens) but is run here rather than called. The
+decoder takes only each piece's new latents and a bounded left context (`vocoder.py`), not all
+latents so far as coqui's does (whose cost grows with the square of the sentence); and:
   - the engine knows a piece is the segment's last when it makes it, so it marks it
     `segment_end` at once instead of holding every piece back until the next is made (which
     would double the time to the first audio);
@@ -61,6 +62,7 @@ from synthesis.engines.xtts.config import (
     resolve_device,
     voice_slug,
 )
+from synthesis.engines.xtts.vocoder import WindowedDecoder, chunk_schedule
 from synthesis.text.model import primary_language
 
 if TYPE_CHECKING:
@@ -70,8 +72,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STUDIO_DESCRIPTION = "XTTS v2 studio speaker (multilingual)"
-# What coqui's inference_stream cross-fades between pieces, in samples.
-_OVERLAP = 1024
+# A segment's first piece, in GPT tokens: 6 latents are 6656 samples, of which 4608 (0.19 s)
+# go out at once and the rest (vocoder.HOLD) with the next piece. Later pieces double up to
+# XTTS_STREAM_CHUNK_SIZE (`chunk_schedule`).
+FIRST_CHUNK_TOKENS = 6
 
 
 class XttsEngine(Engine):
@@ -163,6 +167,7 @@ class XttsEngine(Engine):
         self._autocast_dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
         self._model: Xtts = model.to(device)
         self._config = model.config
+        self._decoder = WindowedDecoder(self._model.hifigan_decoder)
         self._chunk_tokens = stream_chunk_size
         self._do_sample = do_sample
         self._model_dim = int(self._config.model_args.gpt_n_model_channels)
@@ -287,46 +292,38 @@ class XttsEngine(Engine):
     def _pieces(
         self, tokens: torch.Tensor, tensors: tuple[torch.Tensor, torch.Tensor], *, speed: float
     ) -> Generator[tuple[np.ndarray, bool], None, None]:
-        """One segment as float32 pieces at 24 kHz, each with whether it is the last: the steps
-        of coqui's `Xtts.inference_stream` (the module docstring says why they are run here).
-        The KV cache lives in the GPT's generator, released when this one is closed."""
+        """One segment as float32 pieces at 24 kHz, each with whether it is the last: coqui's
+        GPT stream generator (the module docstring says why it is driven here), its latents
+        decoded a piece at a time by the windowed decoder (`vocoder.py`): a small first piece,
+        then larger ones. A speed is the decoder's interpolation of the latents (as coqui's
+        `length_scale`), done on the one-shot grid. The KV cache lives in the GPT's generator,
+        released when this one is closed."""
         import torch
 
-        model, gpt = self._model, self._model.gpt
+        gpt = self._model.gpt
         latent, embedding = tensors
-        length_scale = 1.0 / max(speed, 0.05)
+        decoder = self._decoder
+        stream = decoder.open(length_scale=1.0 / max(speed, 0.05))
         with self._compute():
             fake_inputs = gpt.compute_embeddings(latent, tokens)
             prompt = gpt.gpt_inference.cached_prefix_emb
             generator = gpt.get_generator(fake_inputs=fake_inputs, **self._generation_options())
-        latents: list[torch.Tensor] = []
-        previous = overlap = None
+        sizes = chunk_schedule(FIRST_CHUNK_TOKENS, self._chunk_tokens)
         last = False
         try:
             while not last:
+                size = sizes.pop(0) if len(sizes) > 1 else sizes[0]
+                latents: list[torch.Tensor] = []
                 with self._compute():
                     gpt.gpt_inference.store_prefix_emb(prompt)  # another stream may have run
-                    for _ in range(self._chunk_tokens):
+                    for _ in range(size):
                         step = next(generator, None)
                         if step is None:
                             last = True
                             break
                         latents.append(step[1])
-                    if not latents:  # stopped at once: nothing to decode
-                        audio, last = np.zeros(0, dtype=np.float32), True
-                    else:
-                        gpt_latents = torch.cat(latents, dim=0)[None, :]
-                        if length_scale != 1.0:
-                            gpt_latents = torch.nn.functional.interpolate(
-                                gpt_latents.transpose(1, 2),
-                                scale_factor=length_scale,
-                                mode="linear",
-                            ).transpose(1, 2)
-                        wav = model.hifigan_decoder(gpt_latents, g=embedding)
-                        piece, previous, overlap = model.handle_chunks(
-                            wav.squeeze(), previous, overlap, _OVERLAP, is_final=last
-                        )
-                        audio = piece.float().cpu().numpy()
+                    new = torch.cat(latents) if latents else latent.new_zeros(0, latent.shape[-1])
+                    audio = decoder.push(stream, new, embedding, last=last)
                 yield audio, last
         finally:
             generator.close()
