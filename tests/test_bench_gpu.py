@@ -18,7 +18,9 @@ from bench.gpu.cli import RESULTS, main
 from bench.gpu.playback import StreamTrace, decided, summarize
 from bench.gpu.report import capacity, targets
 from bench.gpu.rig import build_rig
+from bench.gpu.streams import run_batched, run_interleaved
 from synthesis.contract.segments import Segment
+from synthesis.engines.xtts.batch import GptBatcher
 from synthesis.engines.xtts_random import build_random_xtts, random_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +81,7 @@ def test_the_tiny_bench_runs_end_to_end_and_reports_every_figure(tmp_path: Path)
     assert (config["size"], config["tokens_per_sentence"], config["ours"]) == (
         "tiny",
         8,
-        "interleaved",
+        "batched",
     )
     assert [level["streams"] for level in report["ours"]] == [1, 2]
     for level in [*report["ours"], report["coqui"]]:
@@ -94,6 +96,49 @@ def test_the_tiny_bench_runs_end_to_end_and_reports_every_figure(tmp_path: Path)
     assert isinstance(report["capacity_streams"], int)
     assert [t["result"] in ("PASS", "MISS") for t in report["targets"]] == [True] * 3
     assert (sorted(RESULTS.iterdir()) if RESULTS.is_dir() else []) == before
+
+
+@pytest.fixture
+def step_widths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many streams each `GptBatcher.step` served, one entry a call."""
+    widths: list[int] = []
+    step = GptBatcher.step
+
+    def counted(self: GptBatcher) -> list[object]:
+        steps = step(self)
+        widths.append(len(steps))
+        return list(steps)
+
+    monkeypatch.setattr(GptBatcher, "step", counted)
+    return widths
+
+
+@pytest.mark.usefixtures("_one_thread")
+def test_the_batched_runner_gives_both_streams_the_interleaved_audio_one_step_a_token_for_both(
+    step_widths: list[int],
+) -> None:
+    rig = build_rig("tiny", tokens=16, device="cpu", dtype="fp32", chunk_tokens=8)
+    batched = run_batched(rig, 2, lambda traces, now: False)
+    interleaved = run_interleaved(rig, 2, lambda traces, now: False)
+    # Pieces of 6, 8 and the last 2 tokens, cut and flushed as the engine cuts them: the same
+    # samples, piece for piece, and the whole sentence (256 * floor(4 * 16 * 24000 / 22050)).
+    pieces = [[samples for _at, samples in trace.chunks] for trace in batched]
+    assert pieces == [[samples for _at, samples in t.chunks] for t in interleaved]
+    assert pieces[0] == [4608, 8704, 4352]
+    assert [t.samples for t in batched] == [17664, 17664]
+    assert all(trace.complete for trace in [*batched, *interleaved])
+    # The join drew both streams' first tokens; then one step a token served both.
+    assert step_widths == [2] * 15
+
+
+@pytest.mark.usefixtures("_one_thread")
+def test_the_batched_runner_ends_its_streams_when_told_to_stop(step_widths: list[int]) -> None:
+    rig = build_rig("tiny", tokens=16, device="cpu", dtype="fp32", chunk_tokens=8)
+    traces = run_batched(rig, 2, lambda traces, now: all(t.chunks for t in traces))
+    # Asked between steps: stopped once the first pieces (6 tokens: 5 steps) were out.
+    assert [len(trace.chunks) for trace in traces] == [1, 1]
+    assert not any(trace.complete for trace in traces)
+    assert step_widths == [2] * 5
 
 
 def test_the_gpu_bench_imports_and_streams_with_django_unimportable() -> None:

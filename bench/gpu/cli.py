@@ -271,7 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--tiny", action="store_true", help="the tiny model on the CPU, 1-2 streams")
     mode.add_argument("--smoke", action="store_true", help="imports and one short stream")
-    parser.add_argument("--ours", choices=sorted(RUNNERS), default="interleaved")
+    parser.add_argument("--ours", choices=sorted(RUNNERS), default="batched")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda; --tiny: cpu)")
     parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"))
     parser.add_argument("--tokens", type=int, help="audio tokens per sentence")

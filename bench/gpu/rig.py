@@ -30,6 +30,7 @@ LANGUAGE = "en"
 VOICE = "bench-voice"
 STOP_LOGIT = -1.0e4  # well inside fp16's range, so autocast keeps it
 COQUI_CHUNK_TOKENS = 20  # inference_stream's default, as its users stream
+ENGINE_CHUNK_TOKENS = 20  # XTTS_STREAM_CHUNK_SIZE's default: the worker's largest piece
 # XTTS v2's GPT: 605 audio positions, of which coqui keeps 3 (conditioning, start, stop).
 ARCHITECTURE_TOKENS = 3
 
@@ -43,6 +44,7 @@ class Rig:
     dtype: str
     size: Size
     tokens: int  # audio tokens per sentence, forced
+    chunk_tokens: int  # the engine's largest piece (`chunk_schedule`), ours whatever the runner
     coqui_chunk_tokens: int  # what coqui's inference_stream reads per chunk
     sample_rate: int
     parameters: int
@@ -57,6 +59,11 @@ class Rig:
     def embedding(self) -> torch.Tensor:
         embedding: torch.Tensor = self.conditioning.value[1]
         return embedding
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """What the run's autocast computes in (None: fp32, no autocast)."""
+        return _autocast_dtype(self.dtype)
 
     def compute(self) -> AbstractContextManager[None]:
         """Inference mode and the run's autocast, as the engine enters them for each step."""
@@ -88,9 +95,9 @@ def build_rig(
     if not 1 <= tokens <= limit:
         raise ValueError(f"tokens per sentence must be 1..{limit} for the {size} model")
     force_length(model, tokens)
-    # The engine's own chunk size unless told: what the worker runs is what is measured.
-    options: dict[str, Any] = {} if chunk_tokens is None else {"stream_chunk_size": chunk_tokens}
-    engine = XttsEngine.from_model(model, device=device, dtype=dtype, **options)
+    # The worker's own chunk size unless told: what the worker runs is what is measured.
+    pieces = ENGINE_CHUNK_TOKENS if chunk_tokens is None else chunk_tokens
+    engine = XttsEngine.from_model(model, device=device, dtype=dtype, stream_chunk_size=pieces)
     on = model.device
     generator = torch.Generator().manual_seed(seed)
     dim = int(model.args.gpt_n_model_channels)
@@ -107,6 +114,7 @@ def build_rig(
         dtype=dtype,
         size=size,
         tokens=tokens,
+        chunk_tokens=pieces,
         coqui_chunk_tokens=chunk_tokens or COQUI_CHUNK_TOKENS,
         sample_rate=engine.sample_rate,
         parameters=sum(p.numel() for p in parameters),
@@ -129,9 +137,15 @@ def force_length(model: Xtts, tokens: int) -> None:
 def _compute(device: torch.device, dtype: str) -> Iterator[None]:
     import torch
 
-    cast = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    cast = _autocast_dtype(dtype)
     autocast: AbstractContextManager[Any] = nullcontext()
     if cast is not None:
         autocast = torch.autocast(device.type, dtype=cast)
     with torch.inference_mode(), autocast:
         yield
+
+
+def _autocast_dtype(dtype: str) -> torch.dtype | None:
+    import torch
+
+    return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
