@@ -93,12 +93,16 @@ def running_daphne(**env: str) -> Iterator[Service]:
 @pytest.fixture(scope="session")
 def _daphne(django_db_setup: None, django_db_blocker: Any) -> Iterator[Service]:
     """The service once per session (it keeps no state; tests that use it commit their data,
-    see `service`). Room for the 100-connection test on one tenant; the limits themselves are
-    tested in-process with lower settings (synthesis/tests/test_realtime_limits.py)."""
+    see `service`). Room for the 100-connection test on one tenant, and a queue wait as long as
+    its own patience (on a slow day its last sentences wait more than the default 30 s for one
+    of two workers); the limits themselves are tested in-process with lower settings
+    (synthesis/tests/test_realtime_limits.py)."""
     with (
         django_db_blocker.unblock(),
         running_daphne(
-            TTS_MAX_CONCURRENT_PER_TENANT="200", WS_MAX_CONNECTIONS_PER_TENANT="200"
+            TTS_MAX_CONCURRENT_PER_TENANT="200",
+            WS_MAX_CONNECTIONS_PER_TENANT="200",
+            TTS_QUEUE_TIMEOUT_SECONDS="180",
         ) as service,
     ):
         yield service
