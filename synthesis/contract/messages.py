@@ -17,8 +17,9 @@
         engine, when a cloned voice is deleted: its loaded conditioning leaves the cache
 
 A worker first claims the job id (`SET NX`); only the claimant runs it, and a web process that
-gave up before it was accepted claims it first, so it never starts. Workers publish a heartbeat key with a
-short expiry; a web process waiting on a worker whose heartbeat is gone fails the request.
+gave up before it was accepted claims it first, so it never starts. Workers publish a heartbeat
+key with a short expiry (and their capacity in it); a web process waiting on a worker whose
+heartbeat is gone fails the request.
 
 Replies and control messages travel on plain Redis lists (msgpack), one per job and one per
 worker, not on the channel layer's process channels: a web process must stop waiting for a
