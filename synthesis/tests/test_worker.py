@@ -7,6 +7,7 @@ import asyncio
 import signal
 import time
 import uuid
+from typing import cast
 
 import pytest
 import redis
@@ -182,7 +183,8 @@ async def test_a_duplicate_delivery_runs_once(tts_worker):
 
 def waiting_jobs(engine: str = "piper") -> set[bytes]:
     client = redis.Redis.from_url(settings.REDIS_URL)
-    return set(client.zrange(Keys(settings.REDIS_PREFIX).waiting(engine), 0, -1))
+    ids = cast(list[bytes], client.zrange(Keys(settings.REDIS_PREFIX).waiting(engine), 0, -1))
+    return set(ids)
 
 
 async def test_a_job_goes_to_the_worker_with_room_and_waits_while_every_worker_is_full(
