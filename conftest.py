@@ -231,7 +231,7 @@ def tts_worker(worker_pool: WorkerPool) -> WorkerProcess:
 
 @pytest.fixture
 def tts_workers(worker_pool: WorkerPool) -> list[WorkerProcess]:
-    """Two live real Piper workers sharing the job channel."""
+    """Two live real Piper workers: a job goes to the one with more free slots."""
     return worker_pool.ensure(2)
 
 

@@ -384,6 +384,10 @@ TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 8)
 # Under a burst (100 calls starting at once on two cores) jobs wait ~15 s for a worker: failing
 # a live call is worse than a late first word, so the default leaves room for that.
 TTS_QUEUE_TIMEOUT_SECONDS = float(env_str("TTS_QUEUE_TIMEOUT_SECONDS", "30"))
+# Jobs of one engine that may wait for a worker slot (all web processes together) while every
+# worker is full; one more is a 503 `queue_full` with Retry-After at once. Room for that burst of
+# 100 calls and more (docs/limits.md, "Worker capacity and the wait queue").
+TTS_QUEUE_DEPTH = env_int("TTS_QUEUE_DEPTH", 200)
 TTS_JOB_TIMEOUT_SECONDS = float(env_str("TTS_JOB_TIMEOUT_SECONDS", "300"))
 # Slow readers (docs/limits.md): a streamed response waits while its connection holds more than
 # TTS_RESPONSE_BUFFER_BYTES unsent (the job pauses at its worker), and ends with `slow_reader`

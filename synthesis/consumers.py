@@ -287,7 +287,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=close_code)
 
     async def send_error(self, error: ApplicationError, context_id: str | None = None) -> None:
-        """An `error` message: the same body as an HTTP error's (`callwaiting_tts.errors`)."""
+        """An `error` message: the same body as an HTTP error's (`callwaiting_tts.errors`), and
+        `retry_after` (seconds) where HTTP would send `Retry-After`."""
         extra = {} if context_id is None else {"context_id": context_id}
         body = error_body(
             status=error.status,
@@ -296,6 +297,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             param=error.param,
             request_id=self.request_id,
         )
+        retry_after = error.headers.get("Retry-After")
+        if retry_after is not None:  # what HTTP says in the header (a 503 at capacity)
+            body["error"]["retry_after"] = int(retry_after)
         await self.send_json({"type": "error", **extra, **body})
 
     async def receive(

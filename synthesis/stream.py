@@ -1,5 +1,12 @@
-"""The web side of a job: send it, wait for a worker to accept it, receive its chunks in order,
-acknowledge each (the credit window), and cancel it if the client goes away."""
+"""The web side of a job: send it to a worker with room (or wait, boundedly, for one), wait for
+the worker to accept it, receive its chunks in order, acknowledge each (the credit window), and
+cancel it if the client goes away.
+
+Sending reserves a slot on the live worker of the engine with the most free slots
+(`contract.dispatch`, docs/adr/0007). With every worker full the job waits in the engine's wait
+queue, at most `TTS_QUEUE_TIMEOUT_SECONDS` and behind at most `TTS_QUEUE_DEPTH - 1` others; past
+either the answer is 503 (`queue_timeout`, `queue_full`) with `Retry-After`, as are `no_workers`
+and a worker lost before it accepted."""
 
 from __future__ import annotations
 
@@ -12,15 +19,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from callwaiting_tts.errors import ApplicationError
-from synthesis.contract import messages
+from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
 
 POLL_SECONDS = 0.25
+# A job's reservation outlives its deadline by this much at most (the worker ends it at the
+# deadline and frees the slot; this covers clocks that differ between hosts).
+HOLD_MARGIN_SECONDS = 60
+# The wait a 503 for want of capacity asks for: a slot frees when any stream ends, within
+# seconds (docs/limits.md, "Worker capacity and the wait queue").
+RETRY_AFTER_SECONDS = 2
+# The 503s that mean "no capacity now; the same request later may succeed".
+CAPACITY_ERRORS = frozenset(
+    {"no_workers", "queue_full", "queue_timeout", "worker_lost", "worker_shutdown"}
+)
 # Names the web side's job connections in CLIENT LIST, per process (operators see which web
 # process holds what; the Redis-blip test kills its own process's connections only).
 CLIENT_NAME = f"cwtts-jobstream-{os.getpid()}"
@@ -36,7 +52,9 @@ class SynthesisFailed(ApplicationError):
     was at fault)."""
 
     def __init__(self, code: str, message: str, status: int = 503) -> None:
-        super().__init__(message, code=code, status=status)
+        retry = status == 503 and code in CAPACITY_ERRORS
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None
+        super().__init__(message, code=code, status=status, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -59,10 +77,13 @@ async def live_workers(client: aioredis.Redis, engine: str) -> list[WorkerStatus
     return [WorkerStatus.loads(raw) for raw in beats if raw is not None]
 
 
+def no_workers(engine: str) -> SynthesisFailed:
+    return SynthesisFailed("no_workers", f"No {engine} TTS worker is running.")
+
+
 class JobStream:
-    def __init__(self, job: Job | PrepareJob, layer: BaseChannelLayer | None = None) -> None:
+    def __init__(self, job: Job | PrepareJob) -> None:
         self.job = job
-        self.layer = layer or get_channel_layer()
         self.keys = job_keys()
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL, client_name=CLIENT_NAME)
         self.reply = self.keys.reply(job.job_id)
@@ -83,11 +104,28 @@ class JobStream:
         return stream
 
     async def _submit(self) -> None:
-        # No up-front look for live workers (a SCAN on the hot path): while no worker accepts,
-        # `_next` checks for them every poll, so "no workers" still answers within 0.25 s.
         self.job.reply = self.reply
-        await self.layer.send(Keys.job_channel(self.job.engine), self.job.to_message())
+        engine = self.job.engine
+        depth = settings.TTS_QUEUE_DEPTH
         deadline = time.monotonic() + settings.TTS_QUEUE_TIMEOUT_SECONDS
+        placement = await dispatch.dispatch(
+            self.redis,
+            self.keys,
+            engine,
+            job_id=self.job.job_id,
+            message=messages.pack(self.job.to_message()),
+            hold_ms=int((self.job.deadline - time.time() + HOLD_MARGIN_SECONDS) * 1000),
+            wait_ms=int(settings.TTS_QUEUE_TIMEOUT_SECONDS * 1000),
+            depth=depth,
+        )
+        if placement.outcome == dispatch.NO_WORKERS:
+            raise no_workers(engine)
+        if placement.outcome == dispatch.FULL:
+            raise SynthesisFailed(
+                "queue_full",
+                f"Every {engine} TTS worker is busy and {depth} requests wait for one already; "
+                "the service is at capacity.",
+            )
         message = await self._next(deadline)
         if message["type"] != messages.ACCEPTED:
             self._raise_for(message)
@@ -114,8 +152,17 @@ class JobStream:
                 "queue_timeout",
                 "No TTS worker took the request in time; the service is at capacity.",
             )
+        # Not accepted yet: on a worker's queue (which must live), in the wait queue, or
+        # popped by its worker a moment ago (any worker of the engine must live).
+        placed = await self.redis.hget(self.keys.placed(self.job.engine), self.job.job_id)
+        if placed is not None:
+            if not await self.redis.exists(self.keys.heartbeat(messages.as_text(placed))):
+                raise SynthesisFailed(
+                    "worker_lost", "The TTS worker stopped before it took the request."
+                )
+            return
         if not await live_workers(self.redis, self.job.engine):
-            raise SynthesisFailed("no_workers", f"No {self.job.engine} TTS worker is running.")
+            raise no_workers(self.job.engine)
 
     def _raise_for(self, message: dict[str, Any]) -> None:
         self._finished = True
@@ -163,10 +210,12 @@ class JobStream:
         try:
             if not self._finished:
                 if self.control is None:
-                    # Not accepted yet: take the claim first, so no worker starts it later.
+                    # Not accepted yet: take the claim first, so no worker starts it later
+                    # (one that pops it frees its slot), and leave the wait queue.
                     await cleanup.set(
                         self.keys.claim(self.job.job_id), "cancelled", nx=True, px=600_000
                     )
+                    await dispatch.withdraw(cleanup, self.keys, self.job.engine, self.job.job_id)
                 else:
                     message = {"type": messages.CANCEL, "job_id": self.job.job_id}
                     await cleanup.rpush(self.control, messages.pack(message))

@@ -1,7 +1,10 @@
 """The TTS worker: one engine, loaded once, serving many jobs at once.
 
-Jobs come from the channel all workers of an engine share; each is claimed atomically by id (the
-channel layer may deliver a message twice). Synthesis runs in one thread, one chunk at a time;
+The worker advertises its capacity (`max_jobs`) in its heartbeat; web processes reserve one of
+its slots and push the job onto its own queue (`contract.dispatch`, docs/adr/0007), and the worker
+frees the slot when the job ends, taking the oldest job that waits for a slot of its engine. Each
+job is still claimed atomically by id, so a job the web side gave up on is never started.
+Synthesis runs in one thread, one chunk at a time;
 between chunks the scheduler picks the next job: jobs without audio yet first (first audio
 first), then the one served longest ago, skipping jobs whose receiver has not acknowledged
 enough (the credit window), so a slow client never piles audio up in Redis. An engine's chunk
@@ -35,10 +38,9 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 import soundfile
-from channels.layers import BaseChannelLayer
 
 from synthesis.conditioning import ConditioningCache
-from synthesis.contract import messages
+from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
 from synthesis.contract.segments import Chunk, Conditioning, ConditioningRef
@@ -117,6 +119,9 @@ def bounded_chunks(chunks: Iterator[Chunk], max_samples: int) -> Iterator[Chunk]
             close()
 
 
+# How long the worker's Redis loops block before they look at the stop flag.
+POLL_SECONDS = 0.5
+
 # Long enough for the reaper (every minute, for records whose lease expired) to read it.
 PROGRESS_TTL_SECONDS = 3 * 3600
 
@@ -130,14 +135,12 @@ class Worker:
         self,
         engine: Engine,
         *,
-        layer: BaseChannelLayer,
         redis_url: str,
         redis_prefix: str,
         config: WorkerConfig | None = None,
         previews: dict[str, str] | None = None,
     ) -> None:
         self.engine = engine
-        self.layer = layer
         self.keys = Keys(redis_prefix)
         self.redis = aioredis.Redis.from_url(redis_url)
         self.config = config or WorkerConfig()
@@ -149,6 +152,7 @@ class Worker:
         self.closed = asyncio.Event()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="tts-engine")
         self.control = self.keys.control(self.worker_id)
+        self.queue = self.keys.queue(self.worker_id)
         self.failed = False
         self.conditionings = ConditioningCache(self.config.conditioning_cache_bytes)
         self.preparing: set[asyncio.Task[None]] = set()
@@ -170,13 +174,16 @@ class Worker:
         try:
             await self._schedule()
         finally:
-            # Only the intake is cancelled: the Redis loops end by themselves within a poll.
-            # (Cancelling a task blocked in a redis-py read can hang on Python 3.11, where
-            # asyncio.timeout may swallow the cancellation.)
-            background[1].cancel()
+            # Capacity 0 first: no web process reserves a slot here any more. Nothing is
+            # cancelled: the Redis loops end by themselves within a poll. (Cancelling a task
+            # blocked in a redis-py read can hang on Python 3.11, where asyncio.timeout may
+            # swallow the cancellation.)
+            with contextlib.suppress(Exception):
+                await self._beat()
             await asyncio.gather(*background[1:], return_exceptions=True)
             await asyncio.gather(*self.preparing, return_exceptions=True)
             await self._fail_all("worker_shutdown", "The TTS worker shut down; retry.")
+            await self._drain()  # queued here, never started
             # The heartbeat goes last: waiting requests must read the error, not a lost worker.
             self.closed.set()
             await asyncio.gather(background[0], return_exceptions=True)
@@ -186,6 +193,8 @@ class Worker:
                 self.control,
             )
             await self.redis.srem(self.keys.workers(self.engine.name), self.worker_id)
+            await self._drain()  # pushed by a web process that read the last heartbeat
+            await self.redis.delete(self.queue, self.keys.slots(self.worker_id))
             await self.redis.aclose()
             self.executor.shutdown(wait=True)
             logger.info("tts worker stopped", extra={"worker": self.worker_id})
@@ -209,17 +218,53 @@ class Worker:
     # --- intake ------------------------------------------------------------------------------
 
     async def _take_jobs(self) -> None:
-        channel = Keys.job_channel(self.engine.name)
-        while not self.stopping.is_set():
-            await self.capacity.acquire()
+        """Pops the worker's own queue while it has a free slot. Web processes push a job only
+        after reserving a slot here, so the slot is normally free already."""
+        while await self._slot():
             try:
-                message = await self.layer.receive(channel)
+                popped = await self.redis.blpop([self.queue], timeout=POLL_SECONDS)
+                if popped is None:
+                    self.capacity.release()
+                    continue
+                message = messages.unpack(popped[1])
                 accepted = await self._accept(message)
             except BaseException:
                 self.capacity.release()
                 raise
             if not accepted:
-                self.capacity.release()
+                await self._release(str(message.get("job_id", "")))
+
+    async def _slot(self) -> bool:
+        """Takes a local slot (False once the worker stops): waits by polls, so the intake ends
+        by itself when the worker stops."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.capacity.acquire(), POLL_SECONDS)
+                return True
+        return False
+
+    async def _release(self, job_id: str) -> None:
+        """A job ended (or was popped and not run): its local slot and its reservation are
+        freed, and this worker takes the oldest job waiting for a slot of its engine. A worker
+        that stops takes none."""
+        self.capacity.release()
+        if self.stopping.is_set():
+            await self.redis.zrem(self.keys.slots(self.worker_id), job_id)
+        else:
+            await dispatch.pull(
+                self.redis, self.keys, self.engine.name, self.worker_id, release=job_id
+            )
+
+    async def _drain(self) -> None:
+        """Answers every job still queued here with `worker_shutdown` (503): the web side
+        retries, and the next dispatch picks a live worker."""
+        while isinstance(popped := await self.redis.lpop(self.queue), bytes):
+            message = messages.unpack(popped)
+            job_id, reply = message.get("job_id"), message.get("reply")
+            if isinstance(job_id, str) and isinstance(reply, str) and await self._claim(job_id):
+                answer = {"type": messages.ERROR, "job_id": job_id, "code": "worker_shutdown"}
+                answer["message"] = "The TTS worker shut down; retry."
+                await self._reply(reply, answer)
 
     async def _accept(self, message: dict[str, Any]) -> bool:
         if message.get("type") == messages.PREPARE:
@@ -258,15 +303,22 @@ class Worker:
         if isinstance(job_id, str) and isinstance(reply, str) and await self._claim(job_id):
             answer = {"type": messages.ERROR, "job_id": job_id, "code": "invalid_job"}
             answer["message"] = f"The worker cannot run this job: {reason}"
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.rpush(reply, messages.pack(answer))
-                pipe.expire(reply, messages.REPLY_TTL_SECONDS)
-                await pipe.execute()
+            await self._reply(reply, answer)
+
+    async def _reply(self, reply: str, answer: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(reply, messages.pack(answer))
+            pipe.expire(reply, messages.REPLY_TTL_SECONDS)
+            await pipe.execute()
 
     async def _claim(self, job_id: str) -> bool:
-        return bool(
-            await self.redis.set(self.keys.claim(job_id), self.worker_id, nx=True, px=600_000)
-        )
+        """Whether this worker runs the job: the first to claim its id (a web process that gave
+        up claims it first, as `cancelled`). The job is off its placement now."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.claim(job_id), self.worker_id, nx=True, px=600_000)
+            pipe.hdel(self.keys.placed(self.engine.name), job_id)
+            claimed, _ = await pipe.execute()
+        return bool(claimed)
 
     # --- cloned voices -----------------------------------------------------------------------
 
@@ -331,7 +383,7 @@ class Worker:
             self.conditionings.put(ref.cache_key(job.schema_name), loaded)
             await self._send(job, messages.PREPARED, path=job.conditioning_path, nbytes=stored)
         finally:
-            self.capacity.release()
+            await self._release(job.job_id)
 
     def _prepare_now(self, job: PrepareJob) -> tuple[int, LoadedConditioning]:
         """The conditioning computed, checked to load back, and stored: its size and the loaded
@@ -354,7 +406,7 @@ class Worker:
 
     async def _receive_control(self) -> None:
         while not self.stopping.is_set():
-            popped = await self.redis.blpop([self.control], timeout=0.5)
+            popped = await self.redis.blpop([self.control], timeout=POLL_SECONDS)
             if popped is None:
                 continue
             message = messages.unpack(popped[1])
@@ -492,12 +544,14 @@ class Worker:
 
     async def _finish(self, active: ActiveJob, kind: str | None, **fields: Any) -> None:
         self.active.pop(active.job.job_id, None)
-        self.capacity.release()
-        close = getattr(active.chunks, "close", None)
-        if close is not None:
-            await asyncio.get_running_loop().run_in_executor(self.executor, close)
-        if kind is not None:
-            await self._send(active.job, kind, **fields)
+        try:
+            close = getattr(active.chunks, "close", None)
+            if close is not None:
+                await asyncio.get_running_loop().run_in_executor(self.executor, close)
+            if kind is not None:
+                await self._send(active.job, kind, **fields)
+        finally:
+            await self._release(active.job.job_id)
 
     async def _fail_all(self, code: str, message: str) -> None:
         for active in list(self.active.values()):
@@ -535,6 +589,9 @@ class Worker:
             host=socket.gethostname(),
             active_jobs=len(self.active),
             sample_rate=self.engine.sample_rate,
+            # A worker that stops offers no slot (it still beats, so its jobs' web processes
+            # read their errors rather than a lost worker).
+            capacity=0 if self.stopping.is_set() else self.config.max_jobs,
         )
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(
@@ -551,8 +608,12 @@ class Worker:
             await pipe.execute()
 
     async def _heartbeat(self) -> None:
+        """Beats, and takes waiting jobs into free slots: slots freed by a lapsed reservation,
+        and a worker that just started, fill up within a beat."""
         while not self.closed.is_set():
             await self._beat()
+            if not self.stopping.is_set():
+                await dispatch.pull(self.redis, self.keys, self.engine.name, self.worker_id)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closed.wait(), self.config.heartbeat_interval)
 

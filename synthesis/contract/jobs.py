@@ -87,7 +87,10 @@ class PrepareJob:
 
 @dataclass(frozen=True)
 class WorkerStatus:
-    """A worker's heartbeat: who it is and how busy (readers treat a missing one as dead)."""
+    """A worker's heartbeat: who it is and how busy (readers treat a missing one as dead).
+    `capacity` is how many jobs it runs at once: the dispatch script (`contract.dispatch`)
+    reads it from here and reserves at most that many slots on the worker; `active_jobs` is its
+    load when it beat (the reservations are the exact figure)."""
 
     worker_id: str
     engine: str
@@ -95,6 +98,7 @@ class WorkerStatus:
     host: str
     active_jobs: int
     sample_rate: int
+    capacity: int = 0  # a heartbeat from before capacities: no slots are offered on it
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))

@@ -7,14 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Keys:
-    """The Redis names of the job protocol under `prefix` (a deployment's `REDIS_PREFIX`).
-    The job channel is a channel-layer name, which the layer prefixes itself."""
+    """The Redis names of the job protocol under `prefix` (a deployment's `REDIS_PREFIX`)."""
 
     prefix: str
-
-    @staticmethod
-    def job_channel(engine: str) -> str:
-        return f"tts.jobs.{engine}"
 
     def heartbeat(self, worker_id: str) -> str:
         return f"{self.prefix}:tts:worker:{worker_id}"
@@ -28,6 +23,31 @@ class Keys:
         """The stock voices a worker's loaded engine offers (JSON), kept alive with its
         heartbeat: the catalog's (with their previews), the model's own, voice packs'."""
         return f"{self.prefix}:tts:voices:{worker_id}"
+
+    def queue(self, worker_id: str) -> str:
+        """A worker's own job list (msgpack job messages): only jobs a slot was reserved for on
+        this worker are pushed here (`contract.dispatch`), and only this worker pops it."""
+        return f"{self.prefix}:tts:queue:{worker_id}"
+
+    def slots(self, worker_id: str) -> str:
+        """A worker's reserved slots: a sorted set of job ids scored by when the reservation
+        lapses (epoch ms), removed by the worker when the job ends."""
+        return f"{self.prefix}:tts:slots:{worker_id}"
+
+    def waiting(self, engine: str) -> str:
+        """An engine's wait queue while no worker has room: a sorted set of job ids scored by
+        when their web process gives up (epoch ms), so the oldest comes first."""
+        return f"{self.prefix}:tts:waiting:{engine}"
+
+    def waiting_jobs(self, engine: str) -> str:
+        """The waiting jobs' messages (a hash: job id → `<hold until ms>:<msgpack job>`)."""
+        return f"{self.prefix}:tts:waiting-jobs:{engine}"
+
+    def placed(self, engine: str) -> str:
+        """Which worker's queue a job was pushed onto (a hash: job id → worker id), until the
+        worker pops it: a web process waiting for `accepted` fails at once when that worker
+        died with the job still queued."""
+        return f"{self.prefix}:tts:placed:{engine}"
 
     def claim(self, job_id: str) -> str:
         return f"{self.prefix}:tts:claim:{job_id}"

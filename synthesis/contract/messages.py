@@ -1,6 +1,7 @@
 """What web processes and TTS workers say to each other, and how it is encoded.
 
-    web ──tts.job──► the engine's job channel (`Keys.job_channel`, shared by all its workers)
+    web ──tts.job──► a worker's own queue (`Keys.queue`) once a slot is reserved there, or the
+        engine's wait queue until one frees (`contract.dispatch`, docs/adr/0007)
     worker ──tts.accepted {control, worker}──► the job's reply list
     worker ──tts.audio {seq, pcm, segment, segment_end}──► reply list   (within the window)
     web ──tts.credit {acked}──► the worker's control list (after each chunk it consumed)
@@ -9,15 +10,16 @@
         (an `audio` message carries at most a second of audio; a segment's audio past its
         budget ends the job with `error` `audio_limit_exceeded`)
 
-    web ──tts.prepare──► the job channel: a cloned voice's conditioning, from its reference clip
+    web ──tts.prepare──► as a job: a cloned voice's conditioning, from its reference clip
     worker ──tts.accepted──► reply list, then ──tts.prepared {path, nbytes} | tts.error──►
 
     web ──tts.forget {schema_name, voice_id}──► every live worker's control list of the voice's
         engine, when a cloned voice is deleted: its loaded conditioning leaves the cache
 
-A message may be delivered twice when several workers receive on one channel, so a worker first
-claims the job id (`SET NX`); only the claimant runs it. Workers publish a heartbeat key with a
-short expiry; a web process waiting on a worker whose heartbeat is gone fails the request.
+A worker first claims the job id (`SET NX`); only the claimant runs it, and a web process that
+gave up before it was accepted claims it first, so it never starts. Workers publish a heartbeat
+key with a short expiry (and their capacity in it); a web process waiting on a worker whose
+heartbeat is gone fails the request.
 
 Replies and control messages travel on plain Redis lists (msgpack), one per job and one per
 worker, not on the channel layer's process channels: a web process must stop waiting for a

@@ -7,7 +7,9 @@ import asyncio
 import signal
 import time
 import uuid
+from typing import cast
 
+import pytest
 import redis
 from django.conf import settings
 
@@ -163,16 +165,91 @@ async def test_a_duplicate_delivery_runs_once(tts_worker):
     stream = await JobStream.open(duplicate)
     audio = [chunk async for chunk in stream.chunks()]
     await stream.close()
-    # The channel layer may hand the same message to a second worker: its claim fails.
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    duplicate.reply = Keys(settings.REDIS_PREFIX).reply(duplicate.job_id)
-    await layer.send(Keys.job_channel("piper"), duplicate.to_message())
+    # The same message delivered again (a web process that dispatched it twice): the claim
+    # fails, and the worker answers nothing.
+    keys = Keys(settings.REDIS_PREFIX)
+    duplicate.reply = keys.reply(duplicate.job_id)
     client = redis.Redis.from_url(settings.REDIS_URL)
-    await eventually(
-        lambda: not client.zcard(f"{settings.REDIS_PREFIX}:asgi{Keys.job_channel('piper')}")
-    )
+    assert stream.worker is not None
+    client.rpush(keys.queue(stream.worker), messages.pack(duplicate.to_message()))
+    await eventually(lambda: not client.llen(keys.queue(stream.worker)))
     await asyncio.sleep(0.5)
     assert client.llen(Keys(settings.REDIS_PREFIX).reply(duplicate.job_id)) == 0
     assert audio
+
+
+# --- which worker gets a job (docs/adr/0007) -----------------------------------------------
+
+
+def waiting_jobs(engine: str = "piper") -> set[bytes]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    ids = cast(list[bytes], client.zrange(Keys(settings.REDIS_PREFIX).waiting(engine), 0, -1))
+    return set(ids)
+
+
+async def test_a_job_goes_to_the_worker_with_room_and_waits_while_every_worker_is_full(
+    worker_pool,
+):
+    worker_pool.stop_all()
+    workers = [start_worker(TTS_WORKER_MAX_JOBS="1") for _ in range(2)]
+    streams: list[JobStream] = []
+    try:
+        # Held: never read, so each keeps its worker's one slot.
+        streams.append(await JobStream.open(job(LONG, window=1)))
+        streams.append(await JobStream.open(job(LONG, window=1)))
+        assert {s.worker for s in streams} == {w.worker_id for w in workers}
+        third = job(SHORT)
+        opening = asyncio.ensure_future(JobStream.open(third))
+        await eventually(lambda: third.job_id.encode() in waiting_jobs())
+        assert not opening.done()
+        await streams[0].close()  # a slot frees: the waiting job takes it
+        streams.append(await opening)
+        assert streams[-1].worker == streams[0].worker
+        assert [chunk async for chunk in streams[-1].chunks()]
+    finally:
+        for stream in streams:
+            await stream.close()
+        for worker in workers:
+            stop_worker(worker)
+
+
+async def test_a_killed_workers_slots_are_not_offered(worker_pool):
+    worker_pool.stop_all()
+    alive, killed = (start_worker(TTS_WORKER_MAX_JOBS="1") for _ in range(2))
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = Keys(settings.REDIS_PREFIX)
+    killed.process.kill()  # no goodbye: its heartbeat expires on its own
+    await eventually(lambda: not client.exists(keys.heartbeat(killed.worker_id)))
+    streams: list[JobStream] = []
+    try:
+        streams.append(await JobStream.open(job(LONG, window=1)))
+        assert streams[0].worker == alive.worker_id
+        second = job(SHORT)
+        opening = asyncio.ensure_future(JobStream.open(second))
+        await eventually(lambda: second.job_id.encode() in waiting_jobs())
+        assert not client.llen(keys.queue(killed.worker_id))
+        await streams[0].close()
+        streams.append(await opening)
+        assert streams[-1].worker == alive.worker_id
+    finally:
+        for stream in streams:
+            await stream.close()
+        stop_worker(alive)
+        stop_worker(killed)
+
+
+async def test_past_the_queue_depth_a_job_is_refused_at_once_with_retry_after(
+    worker_pool, settings
+):
+    settings.TTS_QUEUE_DEPTH = 0  # no job may wait: a full service refuses at once
+    worker_pool.stop_all()
+    worker = start_worker(TTS_WORKER_MAX_JOBS="1")
+    held = await JobStream.open(job(LONG, window=1))
+    try:
+        with pytest.raises(SynthesisFailed) as refused:
+            await JobStream.open(job(SHORT))
+    finally:
+        await held.close()
+        stop_worker(worker)
+    assert (refused.value.status, refused.value.code) == (503, "queue_full")
+    assert refused.value.headers == {"Retry-After": "2"}

@@ -10,11 +10,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, cast
 
 import pytest
 import redis
-from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
 from synthesis.contract import messages
@@ -83,11 +81,7 @@ def engine() -> HeldPiper:
 @pytest.fixture
 async def worker(engine: HeldPiper) -> AsyncIterator[Worker]:
     engine.reset()
-    config = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])
-    layer = RedisChannelLayer(**config)  # its own: the worker's shutdown cancels a receive
-    worker = Worker(
-        engine, layer=layer, redis_url=settings.REDIS_URL, redis_prefix=settings.REDIS_PREFIX
-    )
+    worker = Worker(engine, redis_url=settings.REDIS_URL, redis_prefix=settings.REDIS_PREFIX)
     task = asyncio.create_task(worker.run())
     client = redis.Redis.from_url(settings.REDIS_URL)
     await eventually(lambda: client.exists(Keys(settings.REDIS_PREFIX).heartbeat(worker.worker_id)))
@@ -211,7 +205,7 @@ async def test_a_malformed_job_is_answered_and_the_worker_lives_on(worker):
     bad["segments"][0]["speed"] = 0  # what no web process sends: Segment refuses it
     bad["reply"] = Keys(settings.REDIS_PREFIX).reply(bad["job_id"])
     client = redis.Redis.from_url(settings.REDIS_URL)
-    await worker.layer.send(Keys.job_channel(HeldPiper.spec.name), bad)
+    client.rpush(Keys(settings.REDIS_PREFIX).queue(worker.worker_id), messages.pack(bad))
     popped = await asyncio.to_thread(client.blpop, [bad["reply"]], 20)
     assert popped is not None
     answer = messages.unpack(popped[1])

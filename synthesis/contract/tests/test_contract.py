@@ -50,11 +50,13 @@ def test_names_carry_the_prefix_they_are_given() -> None:
     assert keys.workers("piper") == "cwtts:x:tts:workers:piper"
     assert keys.claim("j") == "cwtts:x:tts:claim:j"
     assert keys.control("w") == "cwtts:x:tts:control:w"
-    assert Keys.job_channel("piper") == "tts.jobs.piper"  # the channel layer prefixes it
+    assert keys.queue("w") == "cwtts:x:tts:queue:w"
+    assert keys.slots("w") == "cwtts:x:tts:slots:w"
+    assert keys.waiting("piper") == "cwtts:x:tts:waiting:piper"
 
 
 def test_worker_status_round_trip() -> None:
-    status = WorkerStatus("w", "piper", 1, "h", 2, 22050)
+    status = WorkerStatus("w", "piper", 1, "h", 2, 22050, capacity=6)
     assert WorkerStatus.loads(status.dumps()) == status
 
 

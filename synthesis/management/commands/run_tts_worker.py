@@ -7,7 +7,6 @@ import time
 from argparse import ArgumentParser
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -48,11 +47,8 @@ class Command(BaseCommand):
             "engine loaded",
             extra={"engine": engine.name, "seconds": round(time.monotonic() - started, 3)},
         )
-        layer = get_channel_layer()
-        assert layer is not None, "CHANNEL_LAYERS must be configured"
         worker = Worker(
             engine,
-            layer=layer,
             redis_url=settings.REDIS_URL,
             redis_prefix=settings.REDIS_PREFIX,
             config=WorkerConfig(
