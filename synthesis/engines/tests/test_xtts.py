@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import pickle
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +41,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _agreed_and_one_thread() -> Iterator[None]:
-    # Two cores shared with other processes: torch's intra-op threads then only fight.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COQUI_TOS_AGREED", "1")
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("xtts_agreed_on_one_thread")
 
 
 def load_xtts(model_dir: Path, **options: Any) -> XttsEngine:

@@ -10,7 +10,6 @@ tail and its cross-fade the error at a seam is 0.012 and makes a step of that si
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +39,7 @@ MIN_SEAM_SNR_DB = 40.0
 MAX_ADDED_STEP = 1e-3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _agreed_and_one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COQUI_TOS_AGREED", "1")
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("xtts_agreed_on_one_thread")
 
 
 @pytest.fixture(scope="module")
