@@ -11,13 +11,12 @@ the values: ranges, choices, formats and rates; refusing one is an answer, not a
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from callwaiting_tts.errors import ApplicationError
-from callwaiting_tts.serializers import a_kind, checked_language, json_kind
+from callwaiting_tts.serializers import a_kind, checked_language, did_you_mean, json_kind
 from callwaiting_tts_client.protocol import (
     AUDIO_FORMATS,
     DEFAULT_FORMAT,
@@ -87,8 +86,8 @@ def check_message(kind: str, message: dict[str, Any], key: str = "type") -> dict
 
 def _unknown_field(kind: str, name: str, fields: dict[str, JsonType]) -> str:
     known = list(fields)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else f" It has: {', '.join(known)}."
+    close = did_you_mean(name, known)
+    hint = f" Did you mean {close!r}?" if close else f" It has: {', '.join(known)}."
     return f"A {kind} message has no field {name!r}.{hint}"
 
 
