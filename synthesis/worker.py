@@ -4,10 +4,14 @@ The worker advertises its capacity (`max_jobs`) in its heartbeat; web processes 
 its slots and push the job onto its own queue (`contract.dispatch`, docs/adr/0007), and the worker
 frees the slot when the job ends, taking the oldest job that waits for a slot of its engine. Each
 job is still claimed atomically by id, so a job the web side gave up on is never started.
-Synthesis runs in one thread, one chunk at a time;
-between chunks the scheduler picks the next job: jobs without audio yet first (first audio
-first), then the one served longest ago, skipping jobs whose receiver has not acknowledged
-enough (the credit window), so a slow client never piles audio up in Redis. An engine's chunk
+Synthesis runs in one thread. An engine that makes one stream at a time (Piper) is served a
+chunk at a time: between chunks the scheduler picks the next job: jobs without audio yet first
+(first audio first), then the one served longest ago, skipping jobs whose receiver has not
+acknowledged enough (the credit window), so a slow client never piles audio up in Redis. An
+engine that batches (XTTS: `Engine.batched`) is advanced a step at a time for every job with
+credit together (jobs without credit wait where they are), and makes newcomers' first audio
+before other pieces itself (xtts/scheduler.py); cancel and the deadline act between steps. An
+engine's chunk
 is cut into pieces of at most `max_chunk_seconds`, so cancel and the deadline act within that
 much audio; a segment whose audio passes its budget (`Segment.max_audio_seconds`, computed here
 from the segment itself) ends the job with `audio_limit_exceeded`.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -44,7 +49,13 @@ from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
 from synthesis.contract.segments import Chunk, Conditioning, ConditioningRef
-from synthesis.engines.base import Engine, EngineError, EngineVoice, LoadedConditioning
+from synthesis.engines.base import (
+    BatchedStreams,
+    Engine,
+    EngineError,
+    EngineVoice,
+    LoadedConditioning,
+)
 from synthesis.engines.catalog import StockVoice
 from voices.storage import ForeignPath, check_owned, storage_read, storage_write
 
@@ -66,8 +77,9 @@ class WorkerConfig:
 @dataclass
 class ActiveJob:
     job: Job
-    chunks: Iterator[Chunk]
+    chunks: Iterator[Chunk] | None  # the engine's stream, taken a chunk at a time; or
     budgets: list[int]  # the most samples each segment may come to
+    stream: object = None  # its stream in the engine's batch (`Engine.batched`)
     arrived: float = field(default_factory=time.monotonic)
     served: float = 0.0
     last_credit: float = field(default_factory=time.monotonic)
@@ -95,24 +107,29 @@ def audio_budgets(job: Job, sample_rate: int) -> list[int]:
     return [int(segment.max_audio_seconds * sample_rate) for segment in job.segments]
 
 
-def bounded_chunks(chunks: Iterator[Chunk], max_samples: int) -> Iterator[Chunk]:
-    """The engine's chunks, each cut into pieces of at most `max_samples` (the last piece keeps
-    `segment_end`, the first `extra`). Closing this closes the engine's stream, so the engine
-    holds nothing once the job ends."""
+def split_chunk(chunk: Chunk, max_samples: int) -> Iterator[Chunk]:
+    """`chunk` cut into pieces of at most `max_samples` (the last piece keeps `segment_end`,
+    the first `extra`)."""
     step = max(1, max_samples) * 2
+    if len(chunk.pcm) <= step:
+        yield chunk
+        return
+    pcm = memoryview(chunk.pcm)
+    for start in range(0, len(pcm), step):
+        yield Chunk(
+            pcm=bytes(pcm[start : start + step]),
+            segment=chunk.segment,
+            segment_end=chunk.segment_end and start + step >= len(pcm),
+            extra=chunk.extra if start == 0 else {},
+        )
+
+
+def bounded_chunks(chunks: Iterator[Chunk], max_samples: int) -> Iterator[Chunk]:
+    """The engine's chunks, each cut into pieces of at most `max_samples` (`split_chunk`).
+    Closing this closes the engine's stream, so the engine holds nothing once the job ends."""
     try:
         for chunk in chunks:
-            if len(chunk.pcm) <= step:
-                yield chunk
-                continue
-            pcm = memoryview(chunk.pcm)
-            for start in range(0, len(pcm), step):
-                yield Chunk(
-                    pcm=bytes(pcm[start : start + step]),
-                    segment=chunk.segment,
-                    segment_end=chunk.segment_end and start + step >= len(pcm),
-                    extra=chunk.extra if start == 0 else {},
-                )
+            yield from split_chunk(chunk, max_samples)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -155,6 +172,7 @@ class Worker:
         self.queue = self.keys.queue(self.worker_id)
         self.failed = False
         self.conditionings = ConditioningCache(self.config.conditioning_cache_bytes)
+        self.batch: BatchedStreams | None = engine.batched(self.config.max_jobs)
         self.preparing: set[asyncio.Task[None]] = set()
         previews = previews or {}
         self.published = json.dumps(
@@ -281,16 +299,22 @@ class Worker:
         if job.deadline < time.time():
             await self._send(job, messages.ERROR, code="timeout", message="The job expired.")
             return False
+        chunks: Iterator[Chunk] | None = None
+        stream: object = None
         try:
             conditioning = await self._conditioning(job)
-            chunks = self.engine.stream(job.segments, voice=job.voice, conditioning=conditioning)
+            if self.batch is not None:
+                stream = self.batch.open(job.segments, voice=job.voice, conditioning=conditioning)
+            else:
+                found = self.engine.stream(job.segments, voice=job.voice, conditioning=conditioning)
+                chunks = bounded_chunks(found, self._max_samples)
         except EngineError as error:  # the request's fault (a voice, a language): not ours
             await self._send(job, messages.ERROR, code=error.code, message=str(error))
             return False
-        max_samples = int(self.engine.sample_rate * self.config.max_chunk_seconds)
         self.active[job.job_id] = ActiveJob(
             job=job,
-            chunks=bounded_chunks(chunks, max_samples),
+            chunks=chunks,
+            stream=stream,
             budgets=audio_budgets(job, self.engine.sample_rate),
         )
         await self._send(job, messages.ACCEPTED, control=self.control, worker=self.worker_id)
@@ -438,7 +462,14 @@ class Worker:
             return min(waiting, key=lambda a: a.arrived)
         return min(runnable, key=lambda a: a.served)
 
+    @property
+    def _max_samples(self) -> int:
+        return int(self.engine.sample_rate * self.config.max_chunk_seconds)
+
     async def _schedule(self) -> None:
+        if self.batch is not None:
+            await self._schedule_batched(self.batch)
+            return
         loop = asyncio.get_running_loop()
         while True:
             await self._reap()
@@ -450,6 +481,7 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=0.5)
                 continue
+            assert active.chunks is not None
             try:
                 chunk = await loop.run_in_executor(self.executor, _next_chunk, active.chunks)
             except EngineError as error:
@@ -468,6 +500,48 @@ class Worker:
                 )
                 continue
             await self._deliver(active, chunk)
+
+    async def _schedule_batched(self, batch: BatchedStreams) -> None:
+        """One engine step at a time for every job with credit; what it made is delivered
+        before the next, so a cancel, a deadline or a full window acts within a step."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._reap()
+            if self.stopping.is_set():
+                return
+            runnable = [a for a in self.active.values() if not a.cancelled and a.has_credit]
+            if not runnable:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+                continue
+            streams = [active.stream for active in runnable]
+            try:
+                advanced = await loop.run_in_executor(self.executor, batch.advance, streams)
+            except Exception as error:
+                await self._batch_failed(batch, error)
+                continue
+            jobs = {id(active.stream): active for active in runnable}
+            for made in advanced:
+                active = jobs[id(made.stream)]
+                for chunk in made.chunks:
+                    for piece in split_chunk(chunk, self._max_samples):
+                        if active.job.job_id in self.active:
+                            await self._deliver(active, piece)
+                if made.done and active.job.job_id in self.active:
+                    await self._deliver(active, None)
+
+    async def _batch_failed(self, batch: BatchedStreams, error: Exception) -> None:
+        """A batched step failed: every job in the batch shared it, so every one ends with the
+        error, and the batch starts afresh."""
+        logger.exception("engine failed", extra={"jobs": len(self.active)}, exc_info=error)
+        await asyncio.get_running_loop().run_in_executor(self.executor, batch.reset)
+        if isinstance(error, EngineError):
+            code, message = error.code, str(error)
+        else:
+            code, message = "engine_failure", "The engine failed on this input."
+        for active in list(self.active.values()):
+            await self._finish(active, messages.ERROR, code=code, message=message)
 
     async def _deliver(self, active: ActiveJob, chunk: Chunk | None) -> None:
         if active.cancelled:
@@ -546,6 +620,8 @@ class Worker:
         self.active.pop(active.job.job_id, None)
         try:
             close = getattr(active.chunks, "close", None)
+            if active.stream is not None and self.batch is not None:
+                close = functools.partial(self.batch.close, active.stream)
             if close is not None:
                 await asyncio.get_running_loop().run_in_executor(self.executor, close)
             if kind is not None:

@@ -4,7 +4,8 @@ the worker computes once and stores under the tenant's prefix; stock and cloned 
 through daphne over /v1/synthesize and /v1/stream.
 
 The worker decodes greedily (XTTS_DO_SAMPLE=0), so its audio equals the raw engine's for the
-same segments byte for byte."""
+same segments byte for byte (by the worker's own path: the engine's batched streams, one
+request at a time)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from synthesis.contract.plan import engine_segments
 from synthesis.contract.segments import ConditioningRef, Segment
 from synthesis.engines.catalog import XTTS
 from synthesis.engines.loader import load_engine
+from synthesis.engines.xtts.scheduler import speak_alone
 from synthesis.stream import JobStream, SynthesisFailed
 from synthesis.text.frontend import prepare
 from tenants.audit import Actor
@@ -91,9 +93,12 @@ def silent_clip(seconds: float = 4.0, rate: int = 22050) -> bytes:
 
 
 def raw_audio(engine, text: str, *, voice: str = SPEAKER, conditioning=None) -> bytes:
+    """What the engine makes of `text` alone, by the path the worker takes: its batched
+    streams (XTTS_BATCHING is on by default), one stream in the batch."""
     segments = engine_segments(prepare(text=text, locale="en-US"), language="en")
-    stream = engine.stream(segments, voice=voice, conditioning=conditioning)
-    return b"".join(chunk.pcm for chunk in stream)
+    batch = engine.batched(max_streams=settings.TTS_WORKER_MAX_JOBS)
+    chunks = speak_alone(batch, segments, voice=voice, conditioning=conditioning)
+    return b"".join(chunk.pcm for chunk in chunks)
 
 
 def stored(tenant, name: str, audio: bytes | None = None) -> Voice:
@@ -369,6 +374,49 @@ async def test_a_cancel_stops_the_xtts_job_within_a_step(xtts_worker):
         await asyncio.sleep(0.05)
     # At most the chunk in hand when the cancel came was produced after it.
     assert client.llen(reply) <= 1
+
+
+async def test_two_jobs_at_once_are_made_together_and_each_sounds_as_it_does_alone(
+    xtts_worker, engine
+):
+    """The worker's batch makes both at once (each gets its first audio before either ends)
+    and each one's audio is its audio alone, up to float rounding (batch shapes differ)."""
+    texts = ["Hello there.", "Numbers: one, two, three."]
+    streams = []
+    for text in texts:
+        job = Job(
+            job_id=str(uuid.uuid4()),
+            reply="",
+            engine="xtts",
+            voice=SPEAKER,
+            segments=engine_segments(prepare(text=text, locale="en-US"), language="en"),
+            window=100,
+            deadline=time.time() + 120,
+        )
+        streams.append(await JobStream.open(job))
+    events: list[tuple[int, bool]] = []
+
+    async def read(number: int) -> bytes:
+        audio = bytearray()
+        async for chunk in streams[number].chunks():
+            audio += chunk.pcm
+            events.append((number, chunk.segment_end))
+        return bytes(audio)
+
+    try:
+        made = await asyncio.gather(read(0), read(1))
+    finally:
+        for stream in streams:
+            await stream.close()
+    firsts = [events.index(next(e for e in events if e[0] == n)) for n in (0, 1)]
+    ends = [max(i for i, e in enumerate(events) if e[0] == n) for n in (0, 1)]
+    assert max(firsts) < min(ends)  # both were under way at once
+    for text, audio in zip(texts, made, strict=True):
+        ours = np.frombuffer(audio, dtype=np.int16).astype(int)
+        alone = np.frombuffer(raw_audio(engine, text), dtype=np.int16).astype(int)
+        assert len(ours) == len(alone)
+        assert np.abs(ours - alone).max() <= 2  # of 32767: float rounding
+        assert np.abs(alone).max() > 20
 
 
 def test_the_tiny_model_is_the_xtts_row(engine):

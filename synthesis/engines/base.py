@@ -46,6 +46,16 @@ class LoadedConditioning:
     nbytes: int
 
 
+@dataclass
+class Advanced:
+    """What one `BatchedStreams.advance` made for one stream: its chunks, in order, and whether
+    the stream has ended (its last segment's last chunk is among them)."""
+
+    stream: object
+    chunks: list[Chunk]
+    done: bool = False
+
+
 class EngineError(Exception):
     """The engine could not synthesize; `code` is reported to the client."""
 
@@ -87,6 +97,12 @@ class Engine(ABC):
         caller may stop iterating at any chunk boundary (cancel); the engine must then hold
         nothing for that request."""
 
+    def batched(self, max_streams: int) -> BatchedStreams | None:
+        """Many streams made together (one model step serves them all), for up to
+        `max_streams` at once; None for an engine that makes one stream at a time (the worker
+        then takes `stream` iterators in turn, a chunk each)."""
+        return None
+
     def prepare_voice(self, audio: bytes, sample_rate: int) -> Conditioning:
         """Turns reference audio (PCM s16le mono at `sample_rate`) into conditioning data for
         cloning, serialized in a safe format (never pickle): computed once per voice version."""
@@ -126,6 +142,38 @@ class Engine(ABC):
                 f"the {spec.name} engine lacks the stock voice(s) {', '.join(missing)} "
                 "its catalog row lists"
             )
+
+
+class BatchedStreams(ABC):
+    """An engine's concurrent streams advanced together in the worker's engine thread (every
+    call from that one thread). The worker opens a stream per job, calls `advance` with the
+    streams it wants audio for (a stream left out waits: the credit window), delivers what comes
+    back, and closes each stream when its job ends for any reason (cancel, deadline, error)."""
+
+    @abstractmethod
+    def open(
+        self,
+        segments: Sequence[Segment],
+        *,
+        voice: str,
+        conditioning: LoadedConditioning | None = None,
+    ) -> object:
+        """A new stream, checked as `Engine.stream` checks its arguments (EngineError now, not
+        later); it costs nothing until it is advanced."""
+
+    @abstractmethod
+    def advance(self, streams: Sequence[object]) -> list[Advanced]:
+        """One step for `streams` (the others wait where they are): what each made. One step
+        is short (one model step and the decoding it completed), so the worker acts on a
+        cancel or a deadline between any two."""
+
+    @abstractmethod
+    def close(self, stream: object) -> None:
+        """Ends a stream wherever it is: the engine holds nothing for it afterwards."""
+
+    def reset(self) -> None:  # noqa: B027  (optional hook)
+        """Forgets every stream after `advance` raised: the shared state may be half-updated,
+        and the worker fails every job it carried."""
 
 
 def silence(sample_rate: int, milliseconds: int) -> bytes:

@@ -195,6 +195,7 @@ XTTS = EngineSpec(
         EngineOption("stream_chunk_size", "XTTS_STREAM_CHUNK_SIZE", "int", 20),
         EngineOption("do_sample", "XTTS_DO_SAMPLE", "bool", True),
         EngineOption("threads", "XTTS_THREADS", "int", 0),
+        EngineOption("batching", "XTTS_BATCHING", "bool", True),
     ),
 )
 

@@ -347,3 +347,69 @@ def test_on_a_gpu_two_batched_streams_give_the_same_tokens_as_coquis_generator(t
         made = coqui_alone(engine, speaker, text)
         assert tokens(steps[first.stream]) == tokens_of(made)
         assert latent_gap(steps[first.stream], made) <= 1e-3  # GPU kernels round differently
+
+
+# --- pause and resume (the worker's credit window) ------------------------------------------
+
+
+def test_a_paused_stream_is_left_out_of_the_steps_and_resumes_where_it_was(
+    engine, greedy, reference
+):
+    batcher = GptBatcher(engine._model.gpt, max_streams=3)
+    a, b = batcher.join_many(
+        [
+            joining(engine, SPEAKERS[0], "short", sampling=greedy),
+            joining(engine, SPEAKERS[1], "long", sampling=greedy),
+        ]
+    )
+    steps = {a.stream: [a], b.stream: [b]}
+    for _ in range(3):
+        for step in batcher.step():
+            steps[step.stream].append(step)
+    batcher.pause(b.stream)
+    assert batcher.running == [a.stream]
+    assert sorted(batcher.active) == sorted([a.stream, b.stream])
+    for _ in range(5):
+        made = batcher.step()
+        assert [step.stream for step in made] == [a.stream]
+        steps[a.stream] += made
+    c = join(batcher, engine, SPEAKERS[1], "third", sampling=greedy)  # past a paused stream
+    steps[c.stream] = [c]
+    assert batcher.running == [a.stream, c.stream]
+    for step in batcher.step():
+        steps[step.stream].append(step)
+    assert len(steps[b.stream]) == 4  # nothing made for it while paused
+    batcher.resume(b.stream)
+    assert sorted(batcher.running) == sorted([a.stream, b.stream, c.stream])
+    run_out(batcher, steps)
+    for handle, speaker, text in (
+        (a.stream, SPEAKERS[0], "short"),
+        (b.stream, SPEAKERS[1], "long"),
+        (c.stream, SPEAKERS[1], "third"),
+    ):
+        assert tokens(steps[handle]) == tokens_of(reference(speaker, text))
+        assert latent_gap(steps[handle], reference(speaker, text)) <= LATENT_TOLERANCE
+
+
+def test_leaving_a_running_or_a_paused_stream_leaves_the_others_tokens_alone(
+    engine, greedy, reference
+):
+    batcher = GptBatcher(engine._model.gpt, max_streams=4)
+    names = [(SPEAKERS[0], "short"), (SPEAKERS[1], "long"), (SPEAKERS[1], "third")]
+    first = batcher.join_many([joining(engine, s, t, sampling=greedy) for s, t in names])
+    d = join(batcher, engine, SPEAKERS[0], "long", sampling=greedy)
+    a, b, c = (step.stream for step in first)
+    steps = {step.stream: [step] for step in [*first, d]}
+    batcher.pause(b)
+    batcher.pause(c)
+    for step in batcher.step():
+        steps[step.stream].append(step)
+    batcher.leave(a)  # a running stream: the last running one fills its slot
+    batcher.leave(c)  # a paused one
+    assert batcher.running == [d.stream]
+    assert sorted(batcher.active) == sorted([b, d.stream])
+    batcher.resume(b)
+    run_out(batcher, steps)
+    assert tokens(steps[b]) == tokens_of(reference(SPEAKERS[1], "long"))
+    assert tokens(steps[d.stream]) == tokens_of(reference(SPEAKERS[0], "long"))
+    assert tokens(steps[a]) == tokens_of(reference(SPEAKERS[0], "short"))[:2]

@@ -14,13 +14,17 @@ weight reads for the same work. Here every active stream rides one forward pass 
            (ln_1 -> attention over the slot cache, masked to each stream's own length -> c_proj
            -> residual -> ln_2 -> mlp -> residual), then ln_f, coqui's final norm and `mel_head`;
            each stream draws its next token with its own settings;
-    leave  frees the slot (a stream also leaves on its stop token or its token budget).
+    leave  frees the slot (a stream also leaves on its stop token or its token budget);
+    pause  keeps a stream's slot and cache but leaves it out of the steps until `resume` (the
+           worker's credit window: a client that has not acknowledged its audio gets no more
+           made for it, and costs the others nothing).
 
 The blocks are run here, on the HF module's own weights (c_attn, c_proj, mlp, ln_1/ln_2,
 ln_f), because HF's cache cannot hold streams of different lengths that come and go. The key/
-value cache is preallocated per layer as [max_streams, heads, max_len, head_dim]; active streams
-always hold slots 0..B-1 (a leaving stream's slot takes the last stream's cache), so a step
-attends over a view of the cache, never a gathered copy.
+value cache is preallocated per layer as [max_streams, heads, max_len, head_dim]; the streams
+always hold slots 0..B-1, the running ones first (a leaving stream's slot takes the last running
+stream's cache, a paused stream swaps to the end of the running ones), so a step attends over a
+view of the cache, never a gathered copy.
 
 It matches coqui's generator token for token (a test): the latent handed to the vocoder for a
 step is `final_norm(ln_f(h))` at the position fed in (the start token for the first step), as
@@ -163,7 +167,8 @@ class GptBatcher:
         self._temperature = self._zeros((max_streams,), torch.float32)
         self._top_k = self._zeros((max_streams,), torch.long)
         self._top_p = self._zeros((max_streams,), torch.float32)
-        self._streams: list[_Stream] = []  # in slot order
+        self._streams: list[_Stream] = []  # in slot order: the running ones, then the paused
+        self._running = 0
         self._by_handle: dict[int, _Stream] = {}
         self._handles = itertools.count(1)
 
@@ -174,8 +179,13 @@ class GptBatcher:
 
     @property
     def active(self) -> list[int]:
-        """The handles of the streams in the batch, in slot order."""
+        """The handles of the streams in the batch (running or paused), in slot order."""
         return [stream.handle for stream in self._streams]
+
+    @property
+    def running(self) -> list[int]:
+        """The handles of the streams the next step serves (not paused), in slot order."""
+        return [stream.handle for stream in self._streams[: self._running]]
 
     def join(
         self,
@@ -213,23 +223,39 @@ class GptBatcher:
             prefixes = [self._prefix(j.cond_latent, j.text_tokens) for j in joining]
             pairs = zip(joining, prefixes, strict=True)
             budgets = [self._budget(entry, prefix.shape[1]) for entry, prefix in pairs]
+            self._make_room(len(joining))
             streams = []
-            for entry, prefix, budget in zip(joining, prefixes, budgets, strict=True):
+            for number, (entry, prefix, budget) in enumerate(
+                zip(joining, prefixes, budgets, strict=True)
+            ):
                 stream = _Stream(
                     handle=next(self._handles),
-                    slot=len(self._streams),
+                    slot=self._running + number,
                     sampling=entry.sampling,
                     generator=entry.generator,
                     max_tokens=budget,
                     until_stop=entry.until_stop,
                     length=prefix.shape[1],
                 )
-                self._streams.append(stream)
                 self._by_handle[stream.handle] = stream
                 self._reset_slot(stream)
                 streams.append(stream)
+            self._streams[self._running : self._running] = streams
+            self._running += len(streams)
             latent = self._prefill(streams[0].slot, prefixes)
             return self._finish_step(streams, latent)
+
+    def _make_room(self, count: int) -> None:
+        """Frees slots running..running+count-1 for joining streams: the paused streams there
+        move past them, so the running streams and the paused ones stay contiguous."""
+        paused = len(self._streams) - self._running
+        target = max(len(self._streams), self._running + count)
+        for number in range(min(count, paused)):
+            stream = self._streams[self._running + number]
+            self._move_slot(stream.slot, target + number, stream.length)
+            stream.slot = target + number
+        # Re-listed in slot order below (joining streams are inserted at `running`).
+        self._streams.sort(key=lambda stream: stream.slot)
 
     def _budget(self, joining: Joining, prefix: int) -> int:
         """A joining stream's token budget, checked against the model's and the cache's."""
@@ -248,20 +274,61 @@ class GptBatcher:
         stream = self._by_handle.pop(handle, None)
         if stream is None:
             return
-        last = self._streams.pop()
-        if last is not stream:  # the last slot's stream moves into the freed one
-            with torch.inference_mode():
-                self._move_slot(last.slot, stream.slot, last.length)
-            last.slot = stream.slot
-            self._streams[stream.slot] = last
+        hole = stream.slot
+        with torch.inference_mode():
+            if hole < self._running:  # the last running stream fills it
+                self._running -= 1
+                hole = self._fill(hole, self._running)
+            self._fill(hole, len(self._streams) - 1)  # then the last paused one
+        self._streams.pop()
+
+    def _fill(self, hole: int, source: int) -> int:
+        """Moves the stream in slot `source` into the empty slot `hole`; returns the slot
+        left empty."""
+        if source != hole:
+            moved = self._streams[source]
+            self._move_slot(source, hole, moved.length)
+            moved.slot = hole
+            self._streams[hole] = moved
+        return source
+
+    def pause(self, handle: int) -> None:
+        """Leaves a stream out of the steps (it keeps its slot and cache) until `resume`."""
+        stream = self._by_handle[handle]
+        if stream.slot < self._running:
+            self._running -= 1
+            self._swap(stream.slot, self._running)
+
+    def resume(self, handle: int) -> None:
+        """Puts a paused stream back into the steps, where it left off."""
+        stream = self._by_handle[handle]
+        if stream.slot >= self._running:
+            self._swap(stream.slot, self._running)
+            self._running += 1
+
+    def _swap(self, first: int, second: int) -> None:
+        if first == second:
+            return
+        one, other = self._streams[first], self._streams[second]
+        with torch.inference_mode():
+            for cache in (*self._keys, *self._values):
+                kept = cache[first, :, : one.length].clone()
+                cache[first, :, : other.length] = cache[second, :, : other.length]
+                cache[second, :, : one.length] = kept
+            for state in self._states():
+                kept = state[first].clone()
+                state[first] = state[second]
+                state[second] = kept
+        one.slot, other.slot = second, first
+        self._streams[first], self._streams[second] = other, one
 
     # --- one step -----------------------------------------------------------------------------
 
     def step(self) -> list[Step]:
         """One token for every active stream, from one forward pass of them all together."""
-        if not self._streams:
+        if not self._running:
             return []
-        streams = list(self._streams)
+        streams = self._streams[: self._running]
         count = len(streams)
         with torch.inference_mode():
             gpt = self._gpt
@@ -409,7 +476,12 @@ class GptBatcher:
     def _move_slot(self, source: int, target: int, length: int) -> None:
         for cache in (*self._keys, *self._values):
             cache[target, :, :length] = cache[source, :, :length]
-        for state in (
+        for state in self._states():
+            state[target] = state[source]
+
+    def _states(self) -> tuple[torch.Tensor, ...]:
+        """The per-slot state besides the cache."""
+        return (
             self._lengths,
             self._positions,
             self._last,
@@ -418,8 +490,7 @@ class GptBatcher:
             self._temperature,
             self._top_k,
             self._top_p,
-        ):
-            state[target] = state[source]
+        )
 
 
 def _sampling_probs(

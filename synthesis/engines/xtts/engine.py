@@ -41,6 +41,7 @@ import soxr
 
 from synthesis.contract.segments import Chunk, Conditioning, Segment
 from synthesis.engines.base import (
+    BatchedStreams,
     Engine,
     EngineError,
     EngineVoice,
@@ -93,6 +94,7 @@ class XttsEngine(Engine):
         stream_chunk_size: int = 20,
         do_sample: bool = True,
         threads: int = 0,
+        batching: bool = True,
     ) -> None:
         directory = check_settings(model_path, device, dtype, stream_chunk_size)
         if threads < 0:
@@ -130,6 +132,7 @@ class XttsEngine(Engine):
         digest = hashlib.sha256((directory / "config.json").read_bytes())
         digest.update(str((directory / "model.pth").stat().st_size).encode())
         self._adopt(model, resolved, dtype, stream_chunk_size, do_sample, digest.hexdigest()[:12])
+        self._batching = batching
 
     @classmethod
     def from_model(
@@ -140,6 +143,7 @@ class XttsEngine(Engine):
         dtype: str = "fp32",
         stream_chunk_size: int = 20,
         do_sample: bool = True,
+        batching: bool = True,
     ) -> XttsEngine:
         """An engine over a model already built in memory and ready for inference: the GPU
         benchmark's random full-size XTTS (`xtts_random.random_model`), which need not be
@@ -150,6 +154,7 @@ class XttsEngine(Engine):
         engine = cls.__new__(cls)
         resolved = resolve_device(device, dtype)
         engine._adopt(model, resolved, dtype, stream_chunk_size, do_sample, "in-memory")
+        engine._batching = batching
         return engine
 
     def _adopt(
@@ -229,25 +234,49 @@ class XttsEngine(Engine):
         conditioning: LoadedConditioning | None = None,
     ) -> Iterator[Chunk]:
         # Checked when stream() is called, before the first chunk is asked for.
+        segments = list(segments)
+        tensors, token_ids = self.checked_request(segments, voice, conditioning)
+        return self._chunks(segments, token_ids, tensors)
+
+    def checked_request(
+        self,
+        segments: Sequence[Segment],
+        voice: str,
+        conditioning: LoadedConditioning | None,
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], list[list[int]]]:
+        """A request's voice tensors and each segment's text token ids, or EngineError: what
+        `stream` and the batched streams check before any torch work."""
         if conditioning is not None:
             tensors = conditioning_tensors(conditioning)
         elif voice in self._speakers:
             tensors = self._speakers[voice]
         else:
             raise EngineError(f"the xtts engine has no voice {voice!r}", code="unknown_voice")
-        segments = list(segments)
         for segment in segments:
             _check_segment(segment)
         # Every segment's text is read now (milliseconds, no torch): text XTTS cannot read
         # fails the request before the worker accepts it, so the client gets a plain 400, not
         # a response that ends early. The ids become tensors in the engine's thread.
-        token_ids = [self._token_ids(segment) for segment in segments]
-        return self._chunks(segments, token_ids, tensors)
+        return tensors, [self._token_ids(segment) for segment in segments]
+
+    def batched(self, max_streams: int) -> BatchedStreams | None:
+        """Continuous batching (`scheduler.py`) unless XTTS_BATCHING is off."""
+        if not self._batching:
+            return None
+        from synthesis.engines.xtts.scheduler import XttsBatch
+
+        return XttsBatch(self, max_streams=max_streams)
 
     def warm_up(self) -> None:
-        if self._voices:
-            for _chunk in self.stream([Segment("Warming up.")], voice=self._voices[0].id):
-                pass
+        if not self._voices:
+            return
+        segments = [Segment("Warming up.")]
+        for _chunk in self.stream(segments, voice=self._voices[0].id):
+            pass
+        if self._batching:  # the batched path's own kernels (attention over a slot cache)
+            from synthesis.engines.xtts.scheduler import XttsBatch, speak_alone
+
+            speak_alone(XttsBatch(self, max_streams=1), segments, voice=self._voices[0].id)
 
     def _chunks(
         self,
@@ -268,42 +297,36 @@ class XttsEngine(Engine):
         tokens: torch.Tensor,
         tensors: tuple[torch.Tensor, torch.Tensor],
     ) -> Iterator[Chunk]:
-        """A pitch shift resamples the audio as it streams (one resampler per segment, so no
-        seam at chunk edges); XTTS is made to speak that much slower first, so the duration
-        stays. Volume is a plain gain (XTTS audio is not normalized, unlike Piper's)."""
-        factor = pitch_factor(segment.pitch_st)
-        shifter = _PitchShift(factor, self.sample_rate) if factor != 1.0 else None
-        before = silence(self.sample_rate, segment.pause_before_ms)
-        pieces = self._pieces(tokens, tensors, speed=segment.speed / factor)
+        """One segment's chunks, shaped by `SegmentAudio` (pitch, volume, pauses)."""
+        shaped = SegmentAudio(index, segment, self.sample_rate)
+        pieces = self._pieces(tokens, tensors, length_scale=shaped.length_scale)
         try:
             for audio, last in pieces:
-                if shifter is not None:
-                    audio = shifter.push(audio, last=last)
-                pcm = pcm_s16le(audio, segment.volume)
-                if last:
-                    pause = silence(self.sample_rate, segment.pause_after_ms)
-                    yield Chunk(pcm=before + pcm + pause, segment=index, segment_end=True)
-                elif pcm:
-                    yield Chunk(pcm=before + pcm, segment=index)
-                    before = b""
+                chunk = shaped.chunk(audio, last=last)
+                if chunk is not None:
+                    yield chunk
         finally:  # a caller that stops early closes this: close the GPT's generator now
             pieces.close()
 
     def _pieces(
-        self, tokens: torch.Tensor, tensors: tuple[torch.Tensor, torch.Tensor], *, speed: float
+        self,
+        tokens: torch.Tensor,
+        tensors: tuple[torch.Tensor, torch.Tensor],
+        *,
+        length_scale: float,
     ) -> Generator[tuple[np.ndarray, bool], None, None]:
         """One segment as float32 pieces at 24 kHz, each with whether it is the last: coqui's
         GPT stream generator (the module docstring says why it is driven here), its latents
         decoded a piece at a time by the windowed decoder (`vocoder.py`): a small first piece,
-        then larger ones. A speed is the decoder's interpolation of the latents (as coqui's
-        `length_scale`), done on the one-shot grid. The KV cache lives in the GPT's generator,
-        released when this one is closed."""
+        then larger ones. A speed is the decoder's interpolation of the latents
+        (`length_scale`, as coqui's), done on the one-shot grid. The KV cache lives in the GPT's
+        generator, released when this one is closed."""
         import torch
 
         gpt = self._model.gpt
         latent, embedding = tensors
         decoder = self._decoder
-        stream = decoder.open(length_scale=1.0 / max(speed, 0.05))
+        stream = decoder.open(length_scale=length_scale)
         with self._compute():
             fake_inputs = gpt.compute_embeddings(latent, tokens)
             prompt = gpt.gpt_inference.cached_prefix_emb
@@ -347,6 +370,35 @@ class XttsEngine(Engine):
                 code="unsupported_text",
             )
         return [int(i) for i in ids]
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def model(self) -> Xtts:
+        return self._model
+
+    @property
+    def decoder(self) -> WindowedDecoder:
+        return self._decoder
+
+    @property
+    def chunk_tokens(self) -> int:
+        """The GPT tokens of a segment's later pieces (XTTS_STREAM_CHUNK_SIZE)."""
+        return self._chunk_tokens
+
+    @property
+    def do_sample(self) -> bool:
+        return self._do_sample
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return self._autocast_dtype
+
+    def compute(self) -> AbstractContextManager[None]:
+        """Inference mode, and autocast for fp16/bf16: entered for one step at a time."""
+        return self._compute()
 
     def _generation_options(self) -> dict[str, Any]:
         """The checkpoint's own sampling settings (its config.json), as coqui's `synthesize`
@@ -408,6 +460,36 @@ class _MostLikelyOnly:
         best = scores.argmax(dim=-1, keepdim=True)
         greedy = torch.full_like(scores, float("-inf"))
         return greedy.scatter(-1, best, scores.gather(-1, best))
+
+
+class SegmentAudio:
+    """What one segment's pieces of float audio become as chunks, in either streaming path: a
+    pitch shift resamples the audio as it streams (one resampler per segment, so no seam at
+    chunk edges), XTTS having been made to speak that much slower first (`length_scale`), so
+    the duration stays; volume is a plain gain (XTTS audio is not normalized, unlike Piper's);
+    the pause before goes with the first chunk that has audio, the pause after with the last,
+    which alone is `segment_end`."""
+
+    def __init__(self, index: int, segment: Segment, sample_rate: int) -> None:
+        self.index, self.segment, self.sample_rate = index, segment, sample_rate
+        factor = pitch_factor(segment.pitch_st)
+        self._shifter = _PitchShift(factor, sample_rate) if factor != 1.0 else None
+        self.length_scale = 1.0 / max(segment.speed / factor, 0.05)
+        self._before = silence(sample_rate, segment.pause_before_ms)
+
+    def chunk(self, audio: np.ndarray, *, last: bool) -> Chunk | None:
+        """The chunk for the segment's next piece, None where it has no sample yet."""
+        if self._shifter is not None:
+            audio = self._shifter.push(audio, last=last)
+        pcm = pcm_s16le(audio, self.segment.volume)
+        if last:
+            pause = silence(self.sample_rate, self.segment.pause_after_ms)
+            return Chunk(pcm=self._before + pcm + pause, segment=self.index, segment_end=True)
+        if not pcm:
+            return None
+        chunk = Chunk(pcm=self._before + pcm, segment=self.index)
+        self._before = b""
+        return chunk
 
 
 class _PitchShift:
