@@ -84,10 +84,11 @@ class Spoken:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(decoder, "prepare", prepare)
             patch.setattr(generator, "forward", forward)
-            self.pieces = [audio for audio, _last in engine._pieces(tokens, tensors, speed=speed)]
+            self.length_scale = 1.0 / speed
+            pieces = engine._pieces(tokens, tensors, length_scale=self.length_scale)
+            self.pieces = [audio for audio, _last in pieces]
         self.audio = np.concatenate(self.pieces)
         self.latents = torch.cat(latents)
-        self.length_scale = 1.0 / speed
         self.one_shot = one_shot(engine, self.latents, self.length_scale)
 
     def seams(self) -> list[int]:
