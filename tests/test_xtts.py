@@ -419,6 +419,37 @@ async def test_two_jobs_at_once_are_made_together_and_each_sounds_as_it_does_alo
         assert np.abs(alone).max() > 20
 
 
+async def test_a_job_without_credit_waits_in_the_batch_while_another_is_served(xtts_worker):
+    """A reader that stops acknowledging gets no more than its window queued (its stream is
+    paused in the batch), and a job beside it runs to its end meanwhile."""
+
+    def xtts_job(count: int, window: int) -> Job:
+        return Job(
+            job_id=str(uuid.uuid4()),
+            reply="",
+            engine="xtts",
+            voice=SPEAKER,
+            segments=[Segment(f"Sentence number {n}.", language="en") for n in range(count)],
+            window=window,
+            deadline=time.time() + 120,
+        )
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stalled = await JobStream.open(xtts_job(8, window=2))
+    try:
+        deadline = time.monotonic() + 60
+        while client.llen(stalled.reply) < 2:
+            assert time.monotonic() < deadline, "the stalled job never filled its window"
+            await asyncio.sleep(0.05)
+        served = await JobStream.open(xtts_job(2, window=4))
+        chunks = [chunk async for chunk in served.chunks()]
+        await served.close()
+        assert [chunk.segment for chunk in chunks if chunk.segment_end] == [0, 1]
+        assert client.llen(stalled.reply) == 2  # nothing more was made for it meanwhile
+    finally:
+        await stalled.close()
+
+
 def test_the_tiny_model_is_the_xtts_row(engine):
     engine.check_against(XTTS)
     assert engine.sample_rate == 24000
