@@ -97,7 +97,9 @@ def _measure(bench: Bench, model: Path, env: dict[str, str]) -> None:
     clip = Path(env["MEDIA_ROOT"]).parent / "reference.wav"
     clip.write_bytes(_reference_wav())
     started = time.perf_counter()
-    made = stack.manage("clone_voice", "demo", "Bench Clone", str(clip), "--json", env=env)
+    made = stack.manage(
+        "clone_voice", "demo", "Bench Clone", str(clip), "--consent", "--json", env=env
+    )
     clone_seconds = time.perf_counter() - started
     voice = json.loads(made.strip().splitlines()[-1])
     conditioning_path = Path(env["MEDIA_ROOT"]) / voice["conditioning_path"]
