@@ -278,9 +278,45 @@ def _first_clause(
     if len(text[start:end].strip()) <= FIRST_CUT_ABOVE:
         return None
     for cut in _candidates(_CLAUSE_END, text, start, min(end, reach)):
-        if len(text[start:cut].strip()) >= MIN_FIRST_CHARS and not _inside(cut, blocked):
+        if (
+            len(text[start:cut].strip()) >= MIN_FIRST_CHARS
+            and not _inside(cut, blocked)
+            and not _in_spoken_digits(text, cut)
+        ):
             return cut
     return None
+
+
+# Digits as the normalizer speaks them: a comma between two of them separates the groups of a
+# code or a telephone number ("four eight two, nine one three"), which is not a clause.
+_DIGIT_WORDS = frozenset(
+    [
+        "zero",
+        "oh",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "hundred",
+        "star",
+        "hash",
+        "pound",
+    ]
+)
+
+
+def _in_spoken_digits(text: str, cut: int) -> bool:
+    """Whether the clause break ending at `cut` sits between two spoken digits."""
+    before = text[:cut].rstrip(",;: ").rsplit(None, 1)
+    after = text[cut:].split(None, 1)
+    return bool(before and after) and (
+        before[-1].lower() in _DIGIT_WORDS and after[0].strip(",.;:!?").lower() in _DIGIT_WORDS
+    )
 
 
 def _long_cut(
@@ -299,6 +335,7 @@ def _long_cut(
     limit = min(measure.reach(start, max_chars), end)
     floor = measure.reach(start, max_chars // 3)
     clauses = [c for c in _candidates(_CLAUSE_END, text, floor, limit) if not _inside(c, blocked)]
+    clauses = [c for c in clauses if not _in_spoken_digits(text, c)] or clauses
     if clauses:
         return clauses[-1]
     spaces = [m.start() for m in _SPACE.finditer(text, start + 1, limit)]
