@@ -78,8 +78,16 @@ _SPACE = re.compile(r"\s+")
 _NOT_AN_END = re.compile(
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|Mt|Ft|Gen|Col|Capt|Lt|Sgt|Rev|Hon|Gov|Sen|Rep"
     r"|vs|etc|e\.g|i\.e|No|Nos|Vol|Fig|approx|Inc|Ltd|Co|Corp|Ave|Blvd|Rd|Jan|Feb|Mar|Apr|Jun|Jul"
-    r"|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
+    r"|Aug|Sep|Sept|Oct|Nov|Dec|Engr|Alh|Alhj|Barr|Arc|Pst|Mal|Evang|Deac|Dcn|Dcns|Chf))\.$"
 )
+# Before a number, a period after one of these is not a sentence end either ("account no.
+# 0123456789", "ref. 552031"); a lower-case "no." only after a noun that takes a number ("I said
+# no. 5 people came" ends a sentence).
+_BEFORE_A_NUMBER = re.compile(
+    r"(?i:\b(?:account|acct|order|ticket|invoice|policy|reference|phone|room|house|plot|flat|box"
+    r"|serial|card|booking|case|claim|member|customer)\s+no|\bnr|\bref|\bacct|\btel)\.$"
+)
+_NUMBER_WINDOW = 24
 # How far before a period _NOT_AN_END looks: more than its longest match ("approx.") and the
 # character before it (for \b), so each candidate end costs the same however long the text.
 _ABBREVIATION_WINDOW = 16
@@ -228,6 +236,12 @@ def _sentence_cuts(text: str, blocked: Sequence[tuple[int, int]]) -> list[int]:
         dot = match.start()
         if text[dot] == "." and _NOT_AN_END.search(
             text, max(0, dot - _ABBREVIATION_WINDOW), dot + 1
+        ):
+            continue
+        if (
+            text[dot] == "."
+            and match.group(1).isdecimal()
+            and _BEFORE_A_NUMBER.search(text, max(0, dot - _NUMBER_WINDOW), dot + 1)
         ):
             continue
         cuts.add(match.end())

@@ -256,3 +256,20 @@ def test_the_first_clause_is_not_cut_between_the_groups_of_a_spoken_code():
 def test_the_first_clause_may_still_end_after_spoken_digits_before_a_word():
     text = "Please call zero eight zero three, then wait for the tone and speak after it."
     assert texts(split_text(text))[0] == "Please call zero eight zero three,"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pay into account no. 0123456789 today.",
+        "Quote ref. 552031 when you call.",
+        "Alh. Musa and Barr. Okafor will call.",
+        "Tel. 0803 123 4567 is open.",
+    ],
+)
+def test_a_period_after_a_number_abbreviation_or_a_nigerian_title_ends_nothing(text):
+    assert sentence_ends(text) == []
+
+
+def test_a_lower_case_no_after_any_other_word_may_still_end_a_sentence():
+    assert sentence_ends("I said no. 5 people came.") == [len("I said no.")]
