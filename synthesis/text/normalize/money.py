@@ -79,8 +79,8 @@ MONEY_RE = re.compile(
 NAIRA_N_RE = re.compile(
     rf"(?<![\w$])N(?: (?=[0-9]{{1,3}},[0-9]{{3}}|[0-9]{{3}}))?({AMOUNT})({_SCALE})?(?![\w])"
 )
-# Pence written after the amount (en-GB): 50p, 1p.
-PENCE_RE = re.compile(r"(?<![\w.,£$€₦-])([0-9]{1,3})p(?![\w])")
+# Pence written after the amount (en-GB): 50p, 1p; up to 99 ("720p" is a screen).
+PENCE_RE = re.compile(r"(?<![\w.,£$€₦-])([0-9]{1,2})p(?![\w])")
 # A scale letter before a currency word: "5k naira", "2.5m dollars", "10k pounds".
 SCALED_WORD_RE = re.compile(
     r"(?<![\w.,$£€₦])([0-9]+(?:\.[0-9]+)?) ?(k|K|m|M|mn|bn|b|B|tn)"
