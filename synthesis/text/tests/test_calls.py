@@ -289,7 +289,7 @@ def test_it_reads_pence_and_amounts_with_a_scale_letter_before_a_currency_word(
 
 def test_p_after_a_number_is_pence_only_in_britain_and_under_a_pound():
     assert normalize("50p", "en-US") == "fifty p"
-    assert normalize("720p video", "en-GB") == "seven hundred and twenty p video"
+    assert normalize("720p video", "en-GB") == "seven twenty p video"
 
 
 # ------------------------------------------------------------------- Nigerian abbreviations
