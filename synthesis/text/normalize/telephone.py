@@ -34,7 +34,7 @@ NANP_ONE_RE = re.compile(
 # "text STOP to 88440". After call/ring/phone only at a clause end or before a word that
 # cannot be counted ("call 100 customers" is a number).
 SHORT_CODE_RE = re.compile(
-    r"(?<![\w])(?P<lead>(?:(?P<dial>dial)|call|ring|phone)\s+(?:us\s+|me\s+)?(?:on\s+|at\s+)?"
+    r"(?<![\w])(?P<lead>(?:dial|(?P<call>call|ring|phone))\s+(?:us\s+|me\s+)?(?:on\s+|at\s+)?"
     r"|(?:text|sms|send)\s+\S+\s+to\s+)(?P<number>[0-9]{3,6})(?![\w]|[.,:/][0-9])",
     re.IGNORECASE,
 )
@@ -188,15 +188,14 @@ def read_trunk_match(match: re.Match[str], locale: str) -> str | None:
 
 
 def read_nanp_one_match(match: re.Match[str], _locale: str) -> str | None:
-    area, exchange, line = re.findall(r"[0-9]+", match.group(0))[1:]
+    number = "".join(re.findall(r"[0-9]", match.group(0)))
+    area, exchange, line = number[1:4], number[4:7], number[7:]
     return ", ".join(["one", _area(area) or digits(area), digits(exchange), digits(line)])
 
 
 def read_short_code_match(match: re.Match[str], _locale: str) -> str | None:
     number = match.group("number")
-    dialled = match.group("dial") or not match.group("lead")[:4].lower().startswith(
-        ("call", "ring", "phon")
-    )
-    if not dialled and number not in EMERGENCY and not _AFTER_CALL.match(match.string, match.end()):
-        return None
+    counted = match.group("call") and number not in EMERGENCY
+    if counted and not _AFTER_CALL.match(match.string, match.end()):
+        return None  # "call 100 customers": a number
     return match.group("lead") + digits(number)
