@@ -36,7 +36,7 @@ _LOOSE = (
 )
 # What may stand between a context word and its code.
 _LINK = r"(?:\s*[:#]\s*|\s+(?:is|was|will be|number|no\.?|nr\.?|num|id|code|reads)(?![\w]))"
-_CODE = r"(?:[0-9]+(?:[ -][0-9]+)*|(?=[A-Z]*[0-9])(?=[0-9]*[A-Z])[A-Z0-9]{3,})"
+_CODE = r"(?:[0-9]+(?:[ -][0-9]{2,})*|(?=[A-Z]*[0-9])(?=[0-9]*[A-Z])[A-Z0-9]{3,})"
 CODE_RE = re.compile(
     rf"(?<![\w/-])(?P<word>{_STRICT}|{_LOOSE})(?P<dot>\.)?(?P<link>{_LINK}*)\s*"
     rf"(?P<code>{_CODE})(?![\w]|[.,][0-9])",
@@ -77,10 +77,10 @@ def _is_code(word: str, link: str, code: str) -> bool:
 
 def read_code_match(match: re.Match[str], _locale: str) -> str | None:
     word, dot, link, code = match.group("word", "dot", "link", "code")
-    if not _is_code(word, link, code):
-        return None
     lead_word = _LEAD_WORDS.get(word.lower())
-    lead = (lead_word if lead_word else word + (dot or "")) + _LINK_WORDS.sub(" number ", link)
+    if (dot and not lead_word) or not _is_code(word, link, code):
+        return None  # "your PIN. 1234 is...": a period after a whole word ends its sentence
+    lead = (lead_word or word) + _LINK_WORDS.sub(" number ", link)
     lead = re.sub(r" {2,}", " ", lead).replace(" :", ":")
     gap = "" if lead.endswith(" ") else " "
     return f"{lead}{gap}{read_code(code)}"

@@ -69,9 +69,17 @@ def test_it_spells_a_code_of_letters_and_digits_after_a_context_word():
         ("two accounts, 2500 customers", "two accounts, two thousand five hundred customers"),
         ("the code of 1999", "the code of nineteen ninety nine"),
         ("my account balance is 15000", "my account balance is fifteen thousand"),
+        (
+            "Enter your PIN. 1234 is wrong",
+            "Enter your PIN. twelve thirty four is wrong",
+        ),
+        (
+            "Your code is 482913 5 minutes",
+            "Your code is four eight two, nine one three five minutes",
+        ),
     ],
 )
-def test_it_leaves_numbers_near_a_loose_context_word_as_numbers(text, spoken):
+def test_it_leaves_numbers_that_are_not_codes_as_numbers(text, spoken):
     assert normalize(text) == spoken
 
 
