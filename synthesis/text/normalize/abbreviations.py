@@ -129,7 +129,7 @@ NG_TITLE_RE = re.compile(
     r"(?<![\w.])(" + "|".join(sorted(NG_TITLES, key=len, reverse=True)) + r")\.(?= +[A-Z])"
     r"|(?<![\w.])(HRH)(?= +[A-Z])"
     r"|(?<![\w.])(\(?)(rtd|Rtd|RTD)(\.?)(\)?)(?![\w])"
-    r"|(?<=[A-Z][a-z] )(Cl|Cres|Est)(\.?)(?![\w.])"
+    r"|(?<=[a-z] )(Cl|Cres|Est)(\.?)(?![\w.])"
 )
 _NG_STREETS = {"Cl": "Close", "Cres": "Crescent", "Est": "Estate"}
 

@@ -67,7 +67,7 @@ def test_it_spells_a_code_of_letters_and_digits_after_a_context_word():
     [
         ("Order 3 pizzas", "Order three pizzas"),
         ("Order 1000 units", "Order one thousand units"),
-        ("two accounts, 2500 customers", "two accounts, two thousand five hundred customers"),
+        ("two accounts, 25000 customers", "two accounts, twenty five thousand customers"),
         ("the code of 1999", "the code of nineteen ninety nine"),
         ("my account balance is 15000", "my account balance is fifteen thousand"),
         (
