@@ -127,7 +127,9 @@ def on_24_hour_clock(hour_s: str) -> bool:
 
 
 def _after_time_word(match: re.Match[str]) -> bool:
-    return _TIME_CONTEXT.search(match.string, 0, match.start()) is not None
+    # only the few characters before the time: the longest time word and its spaces
+    start = match.start()
+    return _TIME_CONTEXT.search(match.string, max(0, start - 16), start) is not None
 
 
 def read_time_match(match: re.Match[str], _locale: str) -> str | None:
