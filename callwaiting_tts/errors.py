@@ -94,7 +94,8 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, st
             return _first_validation_error(value, f"{path}.{field}".strip(".") if field else path)
     if isinstance(detail, list) and detail:
         for index, value in enumerate(detail):
-            if isinstance(value, dict | list):
+            # A list of items' errors holds an empty one for each valid item: skip those.
+            if isinstance(value, dict | list) and value:
                 return _first_validation_error(value, f"{path}[{index}]")
         return _first_validation_error(detail[0], path)
     code = getattr(detail, "code", None) or "invalid"
