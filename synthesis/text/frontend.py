@@ -265,7 +265,10 @@ def _render(span: Span, locale: str, limit: int, warnings: list[str]) -> list[Un
             else span.billed * len(sentence) // total
         )
         given += share
-        units.append(Unit(_edges(sentence, normalize(sentence, locale)), share, source=sentence))
+        # A span's whitespace after its last sentence end is a sentence of its own: it stays a
+        # space, or the next span ("Hi! <phoneme>...") would be glued onto the "!".
+        spoken = " " if sentence.isspace() else _edges(sentence, normalize(sentence, locale))
+        units.append(Unit(spoken, share, source=sentence))
     return units
 
 

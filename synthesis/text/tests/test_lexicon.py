@@ -159,3 +159,10 @@ def test_text_and_entries_are_compared_in_nfc():
     assert spoken(f"Visit {unicodedata.normalize('NFD', composed)} today.", lex) == (
         "Visit Aw-shoon today."
     )
+
+
+def test_a_word_after_a_sentence_end_keeps_its_space_and_its_own_sentence():
+    lex = lexicon(NGOZI, ("Oluwaseun", None, "oʊluːwɑːʃˈeɪuːn"))
+    plan = prepare(text="Hi NGOZI! Oluwaseun, welcome.", lexicon=lex)
+    assert [s.text for s in plan.segments] == ["Hi En-go-zee!", "Oluwaseun, welcome."]
+    assert plan.segments[1].parts[0] == ("ipa", "oʊluːwɑːʃˈeɪuːn")
