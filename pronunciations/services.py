@@ -14,7 +14,7 @@ from billing.limits import limits_for
 from callwaiting_tts.errors import ApplicationError
 from pronunciations.models import PronunciationDictionary
 from pronunciations.pls import PlsError, read_pls
-from pronunciations.selectors import dictionary_get
+from pronunciations.selectors import dictionary_get, forget_default_dictionary
 from synthesis.contract.languages import request_language
 from synthesis.text.lexicon import Entry, entry_key
 from tenants.audit import Actor, audit_record
@@ -90,6 +90,8 @@ def dictionary_create(
             )
     except IntegrityError:
         raise _name_taken(name) from None
+    if is_default:
+        forget_default_dictionary(principal.schema_name)
     audit_record(
         by=by,
         action=action,
@@ -181,6 +183,8 @@ def dictionary_update(
             locked.save()
     except IntegrityError:
         raise _name_taken(str(changes.get("name"))) from None
+    if dictionary.is_default or locked.is_default:
+        forget_default_dictionary(principal.schema_name)
     audit_record(
         by=by,
         action="pronunciation.update",
@@ -196,6 +200,8 @@ def dictionary_delete(*, principal: Principal, by: Actor, dictionary_id: str) ->
     stored_id = str(dictionary.pk)
     with tenant_schema(principal.schema_name):
         dictionary.delete()
+    if dictionary.is_default:
+        forget_default_dictionary(principal.schema_name)
     audit_record(
         by=by,
         action="pronunciation.delete",

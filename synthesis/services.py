@@ -44,7 +44,7 @@ from billing.limits import Limits, check_plan, limits_for
 from billing.models import UsageRecord
 from billing.services import usage_record_open
 from callwaiting_tts.errors import ApplicationError
-from pronunciations.selectors import request_lexicon
+from pronunciations.selectors import request_lexicon, request_lexicon_async
 from synthesis.contract.jobs import Job
 from synthesis.contract.plan import engine_segments
 from synthesis.engines.catalog import EngineSpec, StockVoice, engine_spec
@@ -207,7 +207,7 @@ async def _checked(
     voice = await voice_resolve_async(
         principal=principal, ref=data.voice, language=data.language, source=data.source
     )
-    lexicon = await database_sync_to_async(request_lexicon)(
+    lexicon = await request_lexicon_async(
         principal=principal, named=data.pronunciation_dictionaries
     )
     limits = await admission_service.limits_of(principal)  # one cache GET, used thrice

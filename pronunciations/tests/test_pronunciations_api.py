@@ -11,6 +11,7 @@ import pytest
 from billing.limits import forget_limits
 from billing.models import TenantPlanOverride
 from pronunciations.models import PronunciationDictionary
+from pronunciations.selectors import forget_default_dictionary
 from tenants.db import tenant_schema
 from tenants.models import AuditLog
 
@@ -19,6 +20,14 @@ pytestmark = pytest.mark.django_db
 URL = "/v1/pronunciations"
 NGOZI = {"word": "Ngozi", "alias": "En-go-zee"}
 NNAMDI = {"word": "Nnamdi", "phonemes": "nˈɑːmdi"}
+
+
+@pytest.fixture(autouse=True)
+def _no_default_cached_across_tests(tenant_a, tenant_b):
+    """The session's tenants outlive each test's rows, not the cached default dictionary."""
+    yield
+    for tenant in (tenant_a, tenant_b):
+        forget_default_dictionary(tenant.tenant.schema_name)
 
 
 def assert_error(response, status, code, param=None):
@@ -275,6 +284,22 @@ def test_another_tenants_dictionary_is_not_found_everywhere(api, tenant_a, tenan
     assert api(tenant_a.api_key).get(path).json()["name"] == "Front desk"  # untouched
     assert_error(outsider.get(f"{URL}/{uuid.uuid4()}"), 404, "not_found")
     assert_error(outsider.get(f"{URL}/not-a-uuid"), 404, "not_found")
+
+
+def test_the_cached_default_follows_every_change(api, tenant_a):
+    client = api(tenant_a.api_key)
+    assert preview(client, text="Hi Ngozi.")["pronunciation_dictionaries"] == []  # cached: none
+    made = created(client, is_default=True)
+    assert preview(client, text="Hi Ngozi.")["segments"][0]["text"] == "Hi En-go-zee."
+    entries = [{"word": "Ngozi", "alias": "Nnn-go"}]
+    client.patch(f"{URL}/{made['id']}", {"entries": entries}, content_type="application/json")
+    assert preview(client, text="Hi Ngozi.")["segments"][0]["text"] == "Hi Nnn-go."
+    client.patch(f"{URL}/{made['id']}", {"is_default": False}, content_type="application/json")
+    assert preview(client, text="Hi Ngozi.")["pronunciation_dictionaries"] == []
+    client.patch(f"{URL}/{made['id']}", {"is_default": True}, content_type="application/json")
+    assert preview(client, text="Hi Ngozi.")["pronunciation_dictionaries"] == [made["id"]]
+    client.delete(f"{URL}/{made['id']}")
+    assert preview(client, text="Hi Ngozi.")["segments"][0]["text"] == "Hi Ngozi."
 
 
 def test_the_preview_reads_with_the_named_dictionaries_or_the_default(api, tenant_a):
