@@ -37,7 +37,7 @@ def dictionary_language_field(**kwargs: Any) -> LanguageField:
     return LanguageField(**kwargs)
 
 
-class EntrySerializer(InputSerializer):
+class PronunciationEntrySerializer(InputSerializer):
     """One entry: a word (or a few words) and either `alias` or `phonemes`."""
 
     word = serializers.CharField(
@@ -68,7 +68,7 @@ def entries_of(validated: list[dict[str, Entry]]) -> list[Entry]:
     return [item["entry"] for item in validated]
 
 
-class DictionaryCreateSerializer(InputSerializer):
+class PronunciationDictionaryCreateSerializer(InputSerializer):
     name = dictionary_name_field()
     language = dictionary_language_field(default="en")
     description = serializers.CharField(
@@ -78,20 +78,20 @@ class DictionaryCreateSerializer(InputSerializer):
         default=False,
         help_text="Apply it to every request that names no dictionaries (one per tenant).",
     )
-    entries = EntrySerializer(many=True)
+    entries = PronunciationEntrySerializer(many=True)
 
 
-class DictionaryUpdateSerializer(InputSerializer):
+class PronunciationDictionaryUpdateSerializer(InputSerializer):
     """`PATCH /v1/pronunciations/{id}`: any of these; `entries` replaces them all."""
 
     name = dictionary_name_field(required=False)
     language = dictionary_language_field(required=False)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     is_default = serializers.BooleanField(required=False)
-    entries = EntrySerializer(many=True, required=False)
+    entries = PronunciationEntrySerializer(many=True, required=False)
 
 
-class DictionaryImportSerializer(InputSerializer):
+class PronunciationDictionaryImportSerializer(InputSerializer):
     """`POST /v1/pronunciations/import`: a PLS document, or a starter list by name."""
 
     name = dictionary_name_field()
@@ -119,16 +119,16 @@ class DictionaryImportSerializer(InputSerializer):
         return attrs
 
 
-class EntryOutSerializer(serializers.Serializer[Any]):
+class PronunciationEntryOutSerializer(serializers.Serializer[Any]):
     word = serializers.CharField()
     alias = serializers.CharField(required=False)
     phonemes = serializers.CharField(required=False)
 
 
-class DictionarySerializer(serializers.ModelSerializer[PronunciationDictionary]):
+class PronunciationDictionarySerializer(serializers.ModelSerializer[PronunciationDictionary]):
     id = serializers.UUIDField(read_only=True)
     entry_count = serializers.SerializerMethodField()
-    entries = EntryOutSerializer(many=True)
+    entries = PronunciationEntryOutSerializer(many=True)
 
     class Meta:
         model = PronunciationDictionary
@@ -150,13 +150,13 @@ class DictionarySerializer(serializers.ModelSerializer[PronunciationDictionary])
         return len(dictionary.entries)
 
 
-class DictionarySummarySerializer(DictionarySerializer):
+class PronunciationDictionarySummarySerializer(PronunciationDictionarySerializer):
     """A dictionary in the list: without its entries."""
 
-    class Meta(DictionarySerializer.Meta):
-        fields = [f for f in DictionarySerializer.Meta.fields if f != "entries"]
+    class Meta(PronunciationDictionarySerializer.Meta):
+        fields = [f for f in PronunciationDictionarySerializer.Meta.fields if f != "entries"]
         read_only_fields = fields
 
 
-class DictionaryListSerializer(serializers.Serializer[Any]):
-    pronunciation_dictionaries = DictionarySummarySerializer(many=True)
+class PronunciationDictionaryListSerializer(serializers.Serializer[Any]):
+    pronunciation_dictionaries = PronunciationDictionarySummarySerializer(many=True)

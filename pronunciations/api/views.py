@@ -19,12 +19,12 @@ from rest_framework.views import APIView
 from callwaiting_tts.openapi import ErrorSerializer
 from callwaiting_tts.parsers import JSONParser
 from pronunciations.api.serializers import (
-    DictionaryCreateSerializer,
-    DictionaryImportSerializer,
-    DictionaryListSerializer,
-    DictionarySerializer,
-    DictionarySummarySerializer,
-    DictionaryUpdateSerializer,
+    PronunciationDictionaryCreateSerializer,
+    PronunciationDictionaryImportSerializer,
+    PronunciationDictionaryListSerializer,
+    PronunciationDictionarySerializer,
+    PronunciationDictionarySummarySerializer,
+    PronunciationDictionaryUpdateSerializer,
     entries_of,
 )
 from pronunciations.pls import write_pls
@@ -49,24 +49,26 @@ class PronunciationListView(APIView):
     parser_classes = [JSONParser]
     required_scopes = {"GET": "voices:read", "POST": "voices:write"}
 
-    @extend_schema(operation_id="pronunciations_list", responses=DictionaryListSerializer)
+    @extend_schema(
+        operation_id="pronunciations_list", responses=PronunciationDictionaryListSerializer
+    )
     def get(self, request: Request) -> Response:
         found = dictionary_list(principal=principal_of(request))
-        body = DictionarySummarySerializer(found, many=True).data
+        body = PronunciationDictionarySummarySerializer(found, many=True).data
         return Response({"pronunciation_dictionaries": body})
 
     @extend_schema(
         operation_id="pronunciations_create",
-        request=DictionaryCreateSerializer,
+        request=PronunciationDictionaryCreateSerializer,
         responses={
-            201: DictionarySerializer,
+            201: PronunciationDictionarySerializer,
             400: ErrorSerializer,
             403: _LIMITS,
             409: ErrorSerializer,
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = DictionaryCreateSerializer(data=request.data)
+        serializer = PronunciationDictionaryCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
         data["entries"] = entries_of(data["entries"])
@@ -75,7 +77,7 @@ class PronunciationListView(APIView):
             principal=principal, by=Actor.of(request._request, principal), **data
         )
         return Response(
-            DictionarySerializer(dictionary).data,
+            PronunciationDictionarySerializer(dictionary).data,
             status=201,
             headers={"Location": f"/v1/pronunciations/{dictionary.pk}"},
         )
@@ -87,9 +89,9 @@ class PronunciationImportView(APIView):
 
     @extend_schema(
         operation_id="pronunciations_import",
-        request=DictionaryImportSerializer,
+        request=PronunciationDictionaryImportSerializer,
         responses={
-            201: DictionarySerializer,
+            201: PronunciationDictionarySerializer,
             400: ErrorSerializer,
             403: _LIMITS,
             409: ErrorSerializer,
@@ -98,7 +100,7 @@ class PronunciationImportView(APIView):
         description="A new dictionary from a W3C PLS document, or from a starter list.",
     )
     def post(self, request: Request) -> Response:
-        serializer = DictionaryImportSerializer(data=request.data)
+        serializer = PronunciationDictionaryImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         principal = principal_of(request)
         dictionary = dictionary_import(
@@ -107,7 +109,7 @@ class PronunciationImportView(APIView):
             **serializer.validated_data,
         )
         return Response(
-            DictionarySerializer(dictionary).data,
+            PronunciationDictionarySerializer(dictionary).data,
             status=201,
             headers={"Location": f"/v1/pronunciations/{dictionary.pk}"},
         )
@@ -117,16 +119,18 @@ class PronunciationDetailView(APIView):
     parser_classes = [JSONParser]
     required_scopes = {"GET": "voices:read", "PATCH": "voices:write", "DELETE": "voices:write"}
 
-    @extend_schema(operation_id="pronunciations_retrieve", responses=DictionarySerializer)
+    @extend_schema(
+        operation_id="pronunciations_retrieve", responses=PronunciationDictionarySerializer
+    )
     def get(self, request: Request, dictionary_id: str) -> Response:
         found = dictionary_get(principal=principal_of(request), dictionary_id=dictionary_id)
-        return Response(DictionarySerializer(found).data)
+        return Response(PronunciationDictionarySerializer(found).data)
 
     @extend_schema(
         operation_id="pronunciations_update",
-        request=DictionaryUpdateSerializer,
+        request=PronunciationDictionaryUpdateSerializer,
         responses={
-            200: DictionarySerializer,
+            200: PronunciationDictionarySerializer,
             400: ErrorSerializer,
             403: _LIMITS,
             409: ErrorSerializer,
@@ -137,7 +141,7 @@ class PronunciationDetailView(APIView):
         is the default; its `version` goes up by one."""
         principal = principal_of(request)
         dictionary_get(principal=principal, dictionary_id=dictionary_id)  # 404 before a 400
-        serializer = DictionaryUpdateSerializer(data=request.data)
+        serializer = PronunciationDictionaryUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         changes: dict[str, Any] = dict(serializer.validated_data)
         if "entries" in changes:
@@ -148,7 +152,7 @@ class PronunciationDetailView(APIView):
             dictionary_id=dictionary_id,
             **changes,
         )
-        return Response(DictionarySerializer(updated).data)
+        return Response(PronunciationDictionarySerializer(updated).data)
 
     @extend_schema(operation_id="pronunciations_delete", responses={204: None})
     def delete(self, request: Request, dictionary_id: str) -> Response:

@@ -127,7 +127,7 @@ class PreviewSerializer(TextInputSerializer):
     """`POST /v1/text/preview`: the same text fields as synthesis, nothing synthesized."""
 
 
-class PartSerializer(serializers.Serializer[Any]):
+class SegmentPartSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=["text", "ipa"])
     value = serializers.CharField()
 
@@ -143,7 +143,7 @@ class PreviewSegmentSerializer(serializers.Serializer[Any]):
     marks = serializers.ListField(child=serializers.CharField(), help_text="Before its audio.")
     marks_after = serializers.ListField(child=serializers.CharField())
     characters = serializers.IntegerField(help_text="Its share of the billed characters.")
-    parts = PartSerializer(
+    parts = SegmentPartSerializer(
         many=True,
         help_text="With phonemes inside (SSML <phoneme>, a dictionary's phonemes): the segment "
         "as text and IPA parts, which engines that take phonemes (Piper) speak; else [].",
