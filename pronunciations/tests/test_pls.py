@@ -42,7 +42,7 @@ def test_it_reads_graphemes_the_first_reading_and_x_sampa_as_ipa():
 
 def test_what_it_writes_reads_back_as_it_was():
     entries = [
-        Entry("Port Harcourt", alias="Port Harkot & <more>"),
+        Entry("Port Harcourt", alias='Port Harkot & "co"\'s'),
         Entry("Nnamdi", phonemes="nˈɑːmdi"),
     ]
     read = read_pls(write_pls("en-NG", entries), **LIMITS)
