@@ -90,6 +90,8 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, st
     """Walks DRF's nested validation detail to its first leaf: (param, message, code)."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # an item of a list (DRF keys list errors by index)
+                return _first_validation_error(value, f"{path}[{key}]")
             field = "" if key == "non_field_errors" else str(key)
             return _first_validation_error(value, f"{path}.{field}".strip(".") if field else path)
     if isinstance(detail, list) and detail:

@@ -73,6 +73,21 @@ def test_the_openai_endpoint_uses_the_tenants_default_dictionary(service, tenant
     assert by_default != unread
 
 
+def test_another_tenants_dictionary_is_not_found_by_a_synthesis(service, make_tenant):
+    owner, outsider = make_tenant("lexicon-own"), make_tenant("lexicon-out")
+    theirs = [dictionary(service, owner.api_key)]
+    for path, body in (
+        ("/v1/synthesize", {"text": NAME}),
+        ("/v1/audio/speech", {"model": "tts-1", "voice": "alloy", "input": NAME}),
+    ):
+        answer = post(
+            service.url, path, outsider.api_key, {**body, "pronunciation_dictionaries": theirs}
+        )
+        assert answer.status == 404, answer.body
+        error = answer.error()
+        assert (error["code"], error["param"]) == ("not_found", "pronunciation_dictionaries")
+
+
 async def _context_audio(ws, context_id: str, **start: Any) -> tuple[bytes, dict[str, Any]]:
     await ws.send(json.dumps({"type": "start", "context_id": context_id, **start}))
     await ws.send(json.dumps({"type": "end", "context_id": context_id}))

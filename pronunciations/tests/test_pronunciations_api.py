@@ -275,12 +275,7 @@ def test_another_tenants_dictionary_is_not_found_everywhere(api, tenant_a, tenan
         content_type="application/json",
     )
     assert_error(answer, 404, "not_found", "pronunciation_dictionaries")
-    answer = outsider.post(
-        "/v1/synthesize",
-        {"text": "Hi Ngozi.", "pronunciation_dictionaries": [made["id"]]},
-        content_type="application/json",
-    )
-    assert_error(answer, 404, "not_found", "pronunciation_dictionaries")
+    # Synthesis (a database thread under daphne): tests/test_pronunciations_audio.py.
     assert api(tenant_a.api_key).get(path).json()["name"] == "Front desk"  # untouched
     assert_error(outsider.get(f"{URL}/{uuid.uuid4()}"), 404, "not_found")
     assert_error(outsider.get(f"{URL}/not-a-uuid"), 404, "not_found")
@@ -332,20 +327,6 @@ def test_a_request_names_at_most_five_dictionaries(api, tenant_a):
         content_type="application/json",
     )
     assert_error(answer, 400, "max_length", "pronunciation_dictionaries")
-
-
-def test_the_openai_endpoint_takes_dictionaries_as_an_extra_field(api, tenant_a):
-    answer = api(tenant_a.api_key).post(
-        "/v1/audio/speech",
-        {
-            "model": "tts-1",
-            "input": "Hi Ngozi.",
-            "voice": "alloy",
-            "pronunciation_dictionaries": [str(uuid.uuid4())],
-        },
-        content_type="application/json",
-    )
-    assert_error(answer, 404, "not_found", "pronunciation_dictionaries")
 
 
 def test_the_schema_documents_the_endpoints(client):
