@@ -4,30 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0007_usage_billed_by_statement'),
+        ("billing", "0007_usage_billed_by_statement"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='max_pronunciation_dictionaries',
-            field=models.PositiveIntegerField(default=10, help_text='Pronunciation dictionaries a tenant may keep.'),
+            model_name="plan",
+            name="max_pronunciation_dictionaries",
+            field=models.PositiveIntegerField(
+                default=10, help_text="Pronunciation dictionaries a tenant may keep."
+            ),
         ),
         migrations.AddField(
-            model_name='plan',
-            name='max_pronunciation_entries',
-            field=models.PositiveIntegerField(default=1000, help_text='Entries in one pronunciation dictionary.'),
+            model_name="plan",
+            name="max_pronunciation_entries",
+            field=models.PositiveIntegerField(
+                default=1000, help_text="Entries in one pronunciation dictionary."
+            ),
         ),
         migrations.AddField(
-            model_name='tenantplanoverride',
-            name='max_pronunciation_dictionaries',
+            model_name="tenantplanoverride",
+            name="max_pronunciation_dictionaries",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='tenantplanoverride',
-            name='max_pronunciation_entries',
+            model_name="tenantplanoverride",
+            name="max_pronunciation_entries",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
     ]
