@@ -193,9 +193,10 @@ CASES: tuple[Case, ...] = (
 )
 # fmt: on
 
-# One orthography for the reference and the recogniser: its dictionary writes some letter
-# names as one word ("pm"), the references spell them.
-_SPELLED = {"pm": "p m", "am": "a m", "otp": "o t p", "www": "w w w"}
+# One orthography for the references, the recogniser and the front-ends' text: the dictionary
+# writes some letter names as one word ("pm"), the texts write capitals ("OTP", the old "XK"),
+# the references spell them.
+_SPELLED = {"pm": "p m", "am": "a m", "otp": "o t p", "www": "w w w", "xk": "x k"}
 _NOT_WORD = re.compile(r"[^\w' ]+")
 _FILLER = re.compile(r"^(<.*>|\[.*\])$")
 
@@ -205,14 +206,10 @@ def words(text: str) -> list[str]:
     dropped, the recogniser's alternate-pronunciation marks (`word(2)`) and fillers (`<sil>`,
     `[noise]`) removed, letter names spelled. Digits are left as they are (see the module's
     docstring): "482913" stays one token, equal to no spoken word."""
-    text = re.sub(r"\(\d+\)", "", text.lower())
-    text = _NOT_WORD.sub(" ", text.replace("-", " ").replace("/", " ").replace(".", " "))
-    out: list[str] = []
-    for word in text.split():
-        if _FILLER.match(word):
-            continue
-        out.extend(_SPELLED.get(word, word).split())
-    return out
+    kept = " ".join(w for w in text.lower().split() if not _FILLER.match(w))
+    kept = re.sub(r"\(\d+\)", "", kept)
+    kept = _NOT_WORD.sub(" ", kept.replace("-", " ").replace("/", " ").replace(".", " "))
+    return [letter for word in kept.split() for letter in _SPELLED.get(word, word).split()]
 
 
 def edit_distance(heard: Sequence[str], reference: Sequence[str]) -> int:
@@ -260,14 +257,18 @@ class Listener:
         self._decoder.activate_search(self._open)
         return self._decode(pcm)
 
+    def missing_words(self, texts: Sequence[str]) -> list[str]:
+        """The words of `texts` that the dictionary lacks (a grammar cannot hold them)."""
+        found = {w for text in texts for w in words(text)}
+        return sorted(w for w in found if self._decoder.lookup_word(w) is None)
+
     def choose(self, pcm: bytes, candidates: Sequence[str]) -> int | None:
         """Which of `candidates` (spoken forms) the audio is, by the decoder's best path through
         a grammar that allows only them; None when it reaches none of them."""
         sentences = [" ".join(words(c)) for c in candidates]
-        for sentence in sentences:
-            missing = [w for w in sentence.split() if self._decoder.lookup_word(w) is None]
-            if missing:
-                raise ValueError(f"not in the recogniser's dictionary: {missing}")
+        missing = self.missing_words(sentences)
+        if missing:
+            raise ValueError(f"not in the recogniser's dictionary: {missing}")
         rule = " | ".join(f"( {s} )" for s in sentences)
         grammar = f"#JSGF V1.0;\ngrammar heard;\npublic <s> = {rule};\n"
         self._decoder.add_jsgf_string(_GRAMMAR, grammar)
