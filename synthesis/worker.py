@@ -285,6 +285,7 @@ class Worker:
                 await self._reply(reply, answer)
 
     async def _accept(self, message: dict[str, Any]) -> bool:
+        self.wake.set()  # a batched engine stops stepping on its own: work may need its thread
         if message.get("type") == messages.PREPARE:
             return await self._accept_prepare(PrepareJob.from_message(message))
         try:
@@ -516,8 +517,16 @@ class Worker:
                     await asyncio.wait_for(self.wake.wait(), timeout=0.5)
                 continue
             streams = [active.stream for active in runnable]
+            # Anything the loop must act on (a job, a credit, a cancel, a stop) sets `wake`:
+            # until then, and before the first deadline, the engine may step on by itself.
+            self.wake.clear()
+            keep_going = functools.partial(
+                self._nothing_waits, min(active.job.deadline for active in runnable)
+            )
             try:
-                advanced = await loop.run_in_executor(self.executor, batch.advance, streams)
+                advanced = await loop.run_in_executor(
+                    self.executor, batch.advance, streams, keep_going
+                )
             except Exception as error:
                 await self._batch_failed(batch, error)
                 continue
@@ -530,6 +539,11 @@ class Worker:
                             await self._deliver(active, piece)
                 if made.done and active.job.job_id in self.active:
                     await self._deliver(active, None)
+
+    def _nothing_waits(self, deadline: float) -> bool:
+        """Asked from the engine's thread between its steps: no event for the loop yet, and
+        the first deadline of the batch is ahead."""
+        return not self.wake.is_set() and time.time() < deadline
 
     async def _batch_failed(self, batch: BatchedStreams, error: Exception) -> None:
         """A batched step failed: every job in the batch shared it, so every one ends with the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -162,10 +162,14 @@ class BatchedStreams(ABC):
         later); it costs nothing until it is advanced."""
 
     @abstractmethod
-    def advance(self, streams: Sequence[object]) -> list[Advanced]:
+    def advance(
+        self, streams: Sequence[object], keep_going: Callable[[], bool] | None = None
+    ) -> list[Advanced]:
         """One step for `streams` (the others wait where they are): what each made. One step
         is short (one model step and the decoding it completed), so the worker acts on a
-        cancel or a deadline between any two."""
+        cancel or a deadline between any two. While a step makes no audio and `keep_going()`
+        (asked from the engine's thread: a cheap, thread-safe check) says nothing needs the
+        worker, the engine may take further steps in the same call, saving a round trip."""
 
     @abstractmethod
     def close(self, stream: object) -> None:

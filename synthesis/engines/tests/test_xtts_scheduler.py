@@ -208,3 +208,22 @@ def test_the_engine_offers_batching_unless_it_is_turned_off(engine, tiny_xtts):
     assert isinstance(engine.batched(4), XttsBatch)
     off = XttsEngine(model_path=tiny_xtts, device="cpu", do_sample=False, batching=False)
     assert off.batched(4) is None
+
+
+def test_while_nothing_waits_one_call_steps_on_to_the_next_audio(engine):
+    batch = XttsBatch(engine, max_streams=2)
+    text = [Segment("Hello there.")]
+    stream = batch.open(text, voice=A)
+    made = batch.advance([stream], keep_going=lambda: True)  # the join, then 5 steps
+    assert batch.steps == 5
+    assert len(made[0].chunks) == 1  # the first piece (6 tokens)
+    asked: list[int] = []
+
+    def until_two() -> bool:  # something for the worker comes up after two more steps
+        asked.append(batch.steps)
+        return len(asked) <= 2
+
+    assert batch.advance([stream], keep_going=until_two) == []
+    assert batch.steps == 8  # one step, two more, then it stopped at once
+    chunks = made[0].chunks + advance_all(batch, [stream])[id(stream)]
+    assert_sounds_alike(chunks, alone(engine, text))

@@ -10,7 +10,9 @@ One `advance`:
      prefixes prefilled in one pass, each drawing its first token at once; streams not given
      are paused in the batch (slot and cache kept, left out of the steps: a client that has
      not acknowledged its audio gets no more made for it), given ones resumed;
-  3. one step for the running streams (those that joined before this call);
+  3. one step for the running streams (those that joined before this call), and more while
+     no piece completes and the worker's `keep_going()` says nothing waits for it (no new
+     job, credit, cancel or deadline): a round trip to the worker's loop saved per step;
   4. the pieces that completed (a segment's first piece is `FIRST_CHUNK_TOKENS` tokens, then
      doubling to XTTS_STREAM_CHUNK_SIZE, as the unbatched engine cuts them; or the segment's
      last token came) are decoded. First audio first: when a stream that has not spoken yet
@@ -29,7 +31,7 @@ and test_xtts_scheduler.py bound both).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -143,7 +145,9 @@ class XttsBatch(BatchedStreams):
         (latent, embedding), token_ids = self.engine.checked_request(segments, voice, conditioning)
         return XttsStream(segments, token_ids, latent, embedding)
 
-    def advance(self, streams: Sequence[object]) -> list[Advanced]:
+    def advance(
+        self, streams: Sequence[object], keep_going: Callable[[], bool] | None = None
+    ) -> list[Advanced]:
         given = [self._mine(stream) for stream in streams]
         made: dict[int, Advanced] = {}
         with self.engine.compute():
@@ -159,6 +163,11 @@ class XttsBatch(BatchedStreams):
                 steps += self.batcher.step()
                 self.steps += 1
             completed = self._collect(steps)
+            while not completed and keep_going is not None and self.batcher.running:
+                if not keep_going():
+                    break
+                completed = self._collect(self.batcher.step())
+                self.steps += 1
             newcomers = [piece for piece in completed if not piece.stream.spoken]
             if newcomers and len(newcomers) < len(completed):
                 self._held += [piece for piece in completed if piece.stream.spoken]
