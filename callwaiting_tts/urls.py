@@ -11,6 +11,7 @@ from billing.api.usage import UsageView
 from callwaiting_tts.admin import StaffSignInForm
 from callwaiting_tts.health import HealthView, LivenessView
 from callwaiting_tts.metrics import metrics_view
+from synthesis.api.records import SynthesisDetailView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.keys import ApiKeyDetailView, ApiKeyListView
 from tenants.api.views import MeView
@@ -38,6 +39,7 @@ api = [
     path("synthesize", SynthesizeView.as_view(), name="synthesize"),
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
     path("text/preview", TextPreviewView.as_view(), name="text-preview"),
+    path("syntheses/<str:synthesis_id>", SynthesisDetailView.as_view(), name="synthesis-detail"),
     path("usage", UsageView.as_view(), name="usage"),
     path("tenant/stats", TenantStatsView.as_view(), name="tenant-stats"),
     path("statements", StatementListView.as_view(), name="statement-list"),
