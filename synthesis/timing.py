@@ -12,12 +12,15 @@ its first and last sample above SPEECH_THRESHOLD of its peak, so the engine's ow
 and exact pauses are left out) in proportion to their letters, each word counting
 WORD_WEIGHT more for the transition into the next, and a comma-like or sentence-ending mark
 inside the segment counting CLAUSE_PAUSE / SENTENCE_PAUSE for the pause the engine makes
-there. A segment whose audio has not all arrived (a barge-in mid-segment) is timed at
+there. Where the audio has exactly as many pauses inside the speech as the text has such
+marks, each run of words between two marks shares its own stretch of speech instead. A
+segment whose audio has not all arrived (a barge-in mid-segment) is timed at
 ESTIMATE_MS_PER_WEIGHT at its speed from its first speech. Pure: no Django.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,9 +31,12 @@ from synthesis.text.model import TextSegment
 # Of the segment's peak: below it is the engine's silence (Piper's sits near 1e-4).
 SPEECH_THRESHOLD = 0.02
 WORD_WEIGHT = 1.0
-CLAUSE_PAUSE = 3.0
-SENTENCE_PAUSE = 5.0
+CLAUSE_PAUSE = 5.0
+SENTENCE_PAUSE = 7.0
 ESTIMATE_MS_PER_WEIGHT = 62.0
+# A stretch this long below SPEECH_THRESHOLD inside a segment's speech is a pause (the stops
+# inside words are shorter).
+PAUSE_MS = 80
 _CLAUSE_MARKS = frozenset(",;:\u2014")
 _SENTENCE_MARKS = frozenset(".!?\u2026")
 
@@ -88,15 +94,54 @@ def spread(tokens: Sequence[str], start: float, per_weight: float) -> list[tuple
     return spans
 
 
-def estimate(pcm: bytes, tokens: Sequence[str]) -> list[tuple[float, float]]:
-    """The tokens' (start, end) in samples of a segment's whole audio `pcm`."""
+def estimate(
+    pcm: bytes, tokens: Sequence[str], *, sample_rate: int, anchor: bool = True
+) -> list[tuple[float, float]]:
+    """The tokens' (start, end) in samples of a segment's whole audio `pcm`. With `anchor`,
+    where the audio has exactly as many pauses inside its speech as the text has marks that
+    make one (`token_weights`), each run of words between two marks is spread over its own
+    stretch of speech between two pauses."""
     bounds = speech_bounds(pcm)
     if bounds is None or not tokens:
         return [(0.0, 0.0)] * len(tokens)
     first, last = bounds
     weights = token_weights(tokens)
-    total = sum(speech for speech, _pause in weights) + sum(pause for _s, pause in weights)
-    return spread(tokens, first, (last - first) / total)
+    marked = [index for index, (_speech, pause) in enumerate(weights) if pause]
+    gaps = _pauses(pcm, first, last, sample_rate) if anchor and marked else []
+    if not marked or len(gaps) != len(marked):
+        total = sum(speech + pause for speech, pause in weights)
+        return spread(tokens, first, (last - first) / total)
+    spans: list[tuple[float, float]] = []
+    starts = [first, *(end for _start, end in gaps)]
+    ends = [*(start for start, _end in gaps), last]
+    cuts = [0, *(index + 1 for index in marked), len(tokens)]
+    for (low, high), begin, stop in zip(itertools.pairwise(cuts), starts, ends, strict=True):
+        run = tokens[low:high]
+        total = sum(speech for speech, _pause in token_weights(run))
+        spans += spread(run, begin, (stop - begin) / total)
+    return spans
+
+
+def _pauses(pcm: bytes, first: int, last: int, sample_rate: int) -> list[tuple[int, int]]:
+    """Stretches of PAUSE_MS or more below SPEECH_THRESHOLD of the peak (in 10 ms frames)
+    between samples `first` and `last`, in samples."""
+    audio = np.abs(np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16)[first:last])
+    frame = max(1, sample_rate // 100)
+    count = len(audio) // frame
+    if count == 0:
+        return []
+    levels = audio[: count * frame].reshape(count, frame).max(axis=1)
+    quiet = levels < max(1, int(levels.max()) * SPEECH_THRESHOLD)
+    gaps = []
+    start: int | None = None
+    for index, silent in enumerate([*quiet.tolist(), False]):
+        if silent and start is None:
+            start = index
+        elif not silent and start is not None:
+            if (index - start) * 10 >= PAUSE_MS:
+                gaps.append((first + start * frame, first + index * frame))
+            start = None
+    return gaps
 
 
 class WordClock:
@@ -111,6 +156,7 @@ class WordClock:
         self._at = 0  # samples on the clock where the open segment's audio starts
         self._speed = 1.0
         self._pcm = bytearray()
+        self.anchor = True  # runs of words between pauses anchored to the audio's pauses
 
     @property
     def segment(self) -> TextSegment | None:
@@ -132,7 +178,8 @@ class WordClock:
         if segment is None:
             return []
         tokens = segment.text.split()
-        words = self._words(segment, estimate(bytes(self._pcm), tokens))
+        spans = estimate(bytes(self._pcm), tokens, sample_rate=self.rate, anchor=self.anchor)
+        words = self._words(segment, spans)
         self._pcm = bytearray()
         self.timed.extend(words)
         return words

@@ -108,32 +108,54 @@ def test_the_text_heard_is_the_words_that_ended_by_the_playback_point(engine):
 
 
 def test_an_unfinished_segments_words_are_estimated_from_its_speech_so_far(engine):
-    plan = prepare(text="Please hold while I look up your account details for you.")
-    segments = engine_segments(plan, language="en-US")
-    [chunk] = list(engine.stream(segments, voice="joe"))
+    text = "Please hold while I look up your account details for you."
+    plan = prepare(text=text)
+    [chunk] = list(engine.stream(engine_segments(plan, language="en-US"), voice="joe"))
     clock = WordClock(RATE)
     clock.begin(plan.segments[0], at=0)
     clock.add(chunk.pcm[: len(chunk.pcm) // 2])  # half its audio arrived, then the barge-in
-    heard = clock.heard(10_000)
-    assert heard
-    assert "Please hold".startswith(heard.split()[0])
-    assert text_is_a_prefix(heard, "Please hold while I look up your account details for you.")
+    half_ms = len(chunk.pcm) // 4 * 1000 // RATE
+    heard = clock.heard(half_ms).split()
+    assert 2 <= len(heard) <= 9  # about half of its 11 words
+    assert heard == text.split()[: len(heard)]
+    assert clock.heard(0) == ""
 
 
-def text_is_a_prefix(heard: str, text: str) -> bool:
-    return text.split()[: len(heard.split())] == heard.split()
-
-
-def test_word_boundaries_against_silence_in_a_slow_paused_reading(engine):
-    """The estimate's error, measured: every pause that silence detection finds between two
-    words is compared with the end of the word before it and the start of the word after."""
-    _plan, words, pcm = timed(engine, text=PAUSED, speed=0.6)
-    gaps = pauses(pcm)
+def boundary_errors(engine, *, anchor: bool) -> list[float]:
+    """How far (ms) each estimated word boundary falls from the pause silence detection finds
+    there: the end of the word before each pause, and the start of the word after it."""
+    plan = prepare(text=PAUSED, locale="en-US")
+    segments = engine_segments(plan, language="en-US", speed=0.6)
+    clock = WordClock(RATE)
+    clock.anchor = anchor
+    pcm = bytearray()
+    for chunk in engine.stream(segments, voice="joe"):
+        if clock.segment is not plan.segments[chunk.segment]:
+            clock.begin(plan.segments[chunk.segment], at=len(pcm) // 2)
+        clock.add(chunk.pcm)
+        pcm += chunk.pcm
+        if chunk.segment_end:
+            clock.end()
+    words = clock.timed
+    gaps = pauses(bytes(pcm))
     assert len(gaps) == len(words) - 1  # one pause between each two words, no more
     errors = []
     for (gap_start, gap_end), before, after in zip(gaps, words, words[1:], strict=False):
         errors += [abs(before.end_ms - gap_start), abs(after.start_ms - gap_end)]
-    mean, worst = float(np.mean(errors)), float(np.max(errors))
-    print(f"\nword boundary error vs silence: mean {mean:.0f} ms, max {worst:.0f} ms")
-    assert mean < 120
-    assert worst < 300
+    return errors
+
+
+def test_word_boundaries_against_silence_in_a_slow_paused_reading(engine):
+    """The estimate's error, measured on a slow reading with a clear pause after each word
+    (the figures docs/websocket.md reports): anchored to the audio's pauses, and from letters
+    alone (what words between two pauses get)."""
+    anchored = boundary_errors(engine, anchor=True)
+    letters = boundary_errors(engine, anchor=False)
+    print(
+        f"\nword boundary error vs silence: anchored mean {np.mean(anchored):.0f} ms, max "
+        f"{np.max(anchored):.0f} ms; letters alone mean {np.mean(letters):.0f} ms, max "
+        f"{np.max(letters):.0f} ms"
+    )
+    assert np.mean(anchored) < 40
+    assert np.max(anchored) < 100
+    assert np.mean(letters) < 200
