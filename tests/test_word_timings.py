@@ -108,6 +108,12 @@ def test_a_completed_synthesis_reports_all_its_text_delivered_and_billed(
     assert record["text_spoken"] == TEXT
     assert record["characters_billed"] == done["characters"] == len(TEXT)
     assert record["audio_ms_delivered"] == pytest.approx(done["audio_ms"], abs=1)
+    # It is read with the scope that synthesizes.
+    status, error = get(
+        service, f"/v1/syntheses/{done['synthesis_id']}", tenant.key_with("usage:read")
+    )
+    assert status == 403
+    assert error["error"]["type"] == "permission_error"
 
 
 def test_an_sse_stream_cut_short_reports_the_text_delivered_before_the_disconnect(
