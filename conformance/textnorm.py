@@ -73,6 +73,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "and/or": "a slash between words is read 'slash' (upgrade/update), and/or included",
     "$1.01": "dollars and cents are joined without 'and' (the money rows' convention)",
     "$17.31": "dollars and cents are joined without 'and' (the money rows' convention)",
+    "my pnr is t2000": "a code after a context word (PNR) is read digit by digit, in groups",
 }
 
 

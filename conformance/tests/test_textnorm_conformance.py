@@ -32,7 +32,7 @@ BOUNDS = {
     "measure": 0.89,
     "decimal": 0.93,
     "fraction": 1.0,
-    "electronic": 0.91,
+    "electronic": 0.93,
     "word": 1.0,
 }
 

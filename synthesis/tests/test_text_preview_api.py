@@ -43,6 +43,41 @@ def test_plain_text_is_normalized_for_the_requested_locale(api, tenant_a):
     assert not UsageRecord.objects.exists()  # a preview bills nothing
 
 
+@pytest.mark.parametrize(
+    ("language", "text", "heard"),
+    [
+        (
+            "en-US",
+            "Your verification code is 482913. Call 1-800-555-0199 by 18:45.",
+            "your verification code is four eight two, nine one three. call one, eight hundred, "
+            "five five five, zero one nine nine by six forty five pm.",
+        ),
+        (
+            "en-GB",
+            "Your card ending 4242 was charged 50p. Ring 020 7946 0958, we're open 24/7.",
+            "your card ending four two four two was charged fifty pence. ring zero two zero, "
+            "seven nine four six, zero nine five eight, we're open twenty four seven.",
+        ),
+        (
+            "en-NG",
+            "Alh. Musa, dial *901*1# or send N 5,000 to account no. 0123456789.",
+            "alhaji musa, dial star nine zero one star one hash or send five thousand naira to "
+            "account number zero one two, three four five, six seven eight nine.",
+        ),
+    ],
+)
+def test_the_preview_shows_codes_numbers_and_times_read_for_a_call(
+    api, tenant_a, language, text, heard
+):
+    answer = preview(api(tenant_a.api_key), text=text, language=language)
+    assert answer.status_code == 200, answer.content
+    assert spoken(answer) == heard
+    body = answer.json()
+    # one code is never spread over two segments: its groups are not clauses
+    assert all(not s["text"].endswith(("two,", "eight,")) for s in body["segments"])
+    assert sum(s["characters"] for s in body["segments"]) == len(text)
+
+
 def test_the_first_segment_is_a_short_clause_and_sources_are_kept(api, tenant_a):
     text = "Thanks for calling Dr. Okafor's office, how can I help you today? Bye."
     answer = preview(api(tenant_a.api_key), text=text)

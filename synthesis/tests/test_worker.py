@@ -23,6 +23,9 @@ from synthesis.text.split import split_text
 
 LONG = " ".join(f"Sentence {n} of a long answer goes on for a while." for n in range(40))
 SHORT = "Hello there."
+# Enough sentences that one job running ahead of the other would show (a third of LONG: the
+# whole of LONG twice cost 20 s of the suite for the same verdict).
+TURNS = " ".join(f"Sentence {n} of a shorter answer." for n in range(12))
 
 
 def job(text: str, window: int = 4) -> Job:
@@ -113,7 +116,7 @@ async def test_two_running_jobs_take_turns(worker_pool):
     worker = start_worker()
     order: list[str] = []
     try:
-        streams = {name: await JobStream.open(job(LONG, window=2)) for name in "ab"}
+        streams = {name: await JobStream.open(job(TURNS, window=2)) for name in "ab"}
 
         async def read(name: str) -> None:
             async for chunk in streams[name].chunks():
@@ -129,7 +132,7 @@ async def test_two_running_jobs_take_turns(worker_pool):
     for name in order:
         runs = runs + 1 if name == last else 1
         longest, last = max(longest, runs), name
-    assert order.count("a") == order.count("b") == len(split_text(LONG))
+    assert order.count("a") == order.count("b") == len(split_text(TURNS))
     assert longest <= 3  # interleaved, not one job after the other
 
 

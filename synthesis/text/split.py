@@ -78,8 +78,16 @@ _SPACE = re.compile(r"\s+")
 _NOT_AN_END = re.compile(
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|Mt|Ft|Gen|Col|Capt|Lt|Sgt|Rev|Hon|Gov|Sen|Rep"
     r"|vs|etc|e\.g|i\.e|No|Nos|Vol|Fig|approx|Inc|Ltd|Co|Corp|Ave|Blvd|Rd|Jan|Feb|Mar|Apr|Jun|Jul"
-    r"|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
+    r"|Aug|Sep|Sept|Oct|Nov|Dec|Engr|Alh|Alhj|Barr|Arc|Pst|Mal|Evang|Deac|Dcn|Dcns|Chf))\.$"
 )
+# Before a number, a period after one of these is not a sentence end either ("account no.
+# 0123456789", "ref. 552031"); a lower-case "no." only after a noun that takes a number ("I said
+# no. 5 people came" ends a sentence).
+_BEFORE_A_NUMBER = re.compile(
+    r"(?i:\b(?:account|acct|order|ticket|invoice|policy|reference|phone|room|house|plot|flat|box"
+    r"|serial|card|booking|case|claim|member|customer)\s+no|\bnr|\bref|\bacct|\btel)\.$"
+)
+_NUMBER_WINDOW = 24
 # How far before a period _NOT_AN_END looks: more than its longest match ("approx.") and the
 # character before it (for \b), so each candidate end costs the same however long the text.
 _ABBREVIATION_WINDOW = 16
@@ -230,6 +238,12 @@ def _sentence_cuts(text: str, blocked: Sequence[tuple[int, int]]) -> list[int]:
             text, max(0, dot - _ABBREVIATION_WINDOW), dot + 1
         ):
             continue
+        if (
+            text[dot] == "."
+            and match.group(1).isdecimal()
+            and _BEFORE_A_NUMBER.search(text, max(0, dot - _NUMBER_WINDOW), dot + 1)
+        ):
+            continue
         cuts.add(match.end())
     cuts.update(match.end() for match in _HARD_END.finditer(text))
     cuts.update(match.end() for match in _WIDE_END.finditer(text))
@@ -278,9 +292,45 @@ def _first_clause(
     if len(text[start:end].strip()) <= FIRST_CUT_ABOVE:
         return None
     for cut in _candidates(_CLAUSE_END, text, start, min(end, reach)):
-        if len(text[start:cut].strip()) >= MIN_FIRST_CHARS and not _inside(cut, blocked):
+        if (
+            len(text[start:cut].strip()) >= MIN_FIRST_CHARS
+            and not _inside(cut, blocked)
+            and not _in_spoken_digits(text, cut)
+        ):
             return cut
     return None
+
+
+# Digits as the normalizer speaks them: a comma between two of them separates the groups of a
+# code or a telephone number ("four eight two, nine one three"), which is not a clause.
+_DIGIT_WORDS = frozenset(
+    [
+        "zero",
+        "oh",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "hundred",
+        "star",
+        "hash",
+        "pound",
+    ]
+)
+
+
+def _in_spoken_digits(text: str, cut: int) -> bool:
+    """Whether the clause break ending at `cut` sits between two spoken digits."""
+    before = text[:cut].rstrip(",;: ").rsplit(None, 1)
+    after = text[cut:].split(None, 1)
+    return bool(before and after) and (
+        before[-1].lower() in _DIGIT_WORDS and after[0].strip(",.;:!?").lower() in _DIGIT_WORDS
+    )
 
 
 def _long_cut(
@@ -299,6 +349,7 @@ def _long_cut(
     limit = min(measure.reach(start, max_chars), end)
     floor = measure.reach(start, max_chars // 3)
     clauses = [c for c in _candidates(_CLAUSE_END, text, floor, limit) if not _inside(c, blocked)]
+    clauses = [c for c in clauses if not _in_spoken_digits(text, c)] or clauses
     if clauses:
         return clauses[-1]
     spaces = [m.start() for m in _SPACE.finditer(text, start + 1, limit)]

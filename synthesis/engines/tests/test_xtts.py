@@ -20,7 +20,7 @@ from synthesis.engines.base import EngineError, LoadedConditioning, pcm_s16le
 from synthesis.engines.catalog import XTTS
 from synthesis.engines.loader import load_engine
 from synthesis.engines.xtts import XttsConfigError, XttsEngine, voice_slug
-from synthesis.engines.xtts.engine import FIRST_CHUNK_TOKENS
+from synthesis.engines.xtts.pieces import FIRST_CHUNK_TOKENS
 from synthesis.engines.xtts_random import build_random_xtts, random_config
 
 RATE = 24000

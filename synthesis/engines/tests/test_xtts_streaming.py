@@ -20,7 +20,7 @@ import torch
 from synthesis.contract.segments import Segment
 from synthesis.engines.loader import load_engine
 from synthesis.engines.xtts import XttsEngine
-from synthesis.engines.xtts.engine import FIRST_CHUNK_TOKENS
+from synthesis.engines.xtts.pieces import FIRST_CHUNK_TOKENS
 from synthesis.engines.xtts.vocoder import HOLD, WindowedDecoder, chunk_schedule
 from synthesis.engines.xtts_random import build_random_xtts
 

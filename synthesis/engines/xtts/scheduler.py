@@ -30,18 +30,44 @@ and test_xtts_scheduler.py bound both).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from synthesis.contract.segments import Chunk, Segment
 from synthesis.engines.base import Advanced, BatchedStreams, EngineError, LoadedConditioning
 from synthesis.engines.xtts.batch import GptBatcher, Joining, Sampling, Step
-from synthesis.engines.xtts.vocoder import DecoderStream, Window, chunk_schedule
+from synthesis.engines.xtts.pieces import FIRST_CHUNK_TOKENS, SegmentAudio
+from synthesis.engines.xtts.vocoder import DecoderStream, Window, WindowedDecoder, chunk_schedule
 
 if TYPE_CHECKING:
     import torch
 
-    from synthesis.engines.xtts.engine import SegmentAudio, XttsEngine
+
+class BatchHost(Protocol):
+    """What the batch needs of its engine (`XttsEngine`, which makes batches of itself)."""
+
+    sample_rate: int
+
+    @property
+    def model(self) -> Any: ...  # coqui's Xtts
+    @property
+    def device(self) -> torch.device: ...
+    @property
+    def decoder(self) -> WindowedDecoder: ...
+    @property
+    def chunk_tokens(self) -> int: ...
+    @property
+    def do_sample(self) -> bool: ...
+    @property
+    def autocast_dtype(self) -> torch.dtype | None: ...
+    def compute(self) -> AbstractContextManager[None]: ...
+    def checked_request(
+        self,
+        segments: Sequence[Segment],
+        voice: str,
+        conditioning: LoadedConditioning | None,
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], list[list[int]]]: ...
 
 
 @dataclass(eq=False)
@@ -82,9 +108,7 @@ class XttsBatch(BatchedStreams):
     """Up to `max_streams` streams of `engine` made together. Every call from the worker's
     engine thread (the batch's cache and the model are shared)."""
 
-    def __init__(self, engine: XttsEngine, *, max_streams: int) -> None:
-        from synthesis.engines.xtts.engine import FIRST_CHUNK_TOKENS
-
+    def __init__(self, engine: BatchHost, *, max_streams: int) -> None:
         self.engine = engine
         self.max_streams = max_streams
         self._first_tokens = FIRST_CHUNK_TOKENS
@@ -193,8 +217,6 @@ class XttsBatch(BatchedStreams):
         return steps
 
     def _start_segment(self, stream: XttsStream) -> None:
-        from synthesis.engines.xtts.engine import SegmentAudio
-
         segment = stream.segments[stream.index]
         stream.shaped = SegmentAudio(stream.index, segment, self.engine.sample_rate)
         stream.decoding = self.engine.decoder.open(length_scale=stream.shaped.length_scale)

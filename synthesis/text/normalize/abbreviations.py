@@ -110,6 +110,43 @@ DIRECTION_RE = re.compile(r"(?<=[0-9] )([NSEW])(?= [A-Z0-9])")
 INITIALISM_RE = re.compile(r"(?<![\w.])((?:[A-Za-z]\.){2,}|(?:[A-Za-z]\.)(?:[A-Za-z](?![\w.])))")
 
 
+# Nigerian titles and abbreviations (en-NG only: elsewhere "Arc." or "Mal." may be something
+# else): "Alh. Musa" -> "Alhaji Musa", "Gen. Musa (rtd)" -> "General Musa (retired)".
+NG_TITLES: dict[str, str] = {
+    "Alh": "Alhaji",
+    "Alhj": "Alhaji",
+    "Barr": "Barrister",
+    "Arc": "Architect",
+    "Pst": "Pastor",
+    "Mal": "Mallam",
+    "Evang": "Evangelist",
+    "Deac": "Deacon",
+    "Dcn": "Deacon",
+    "Dcns": "Deaconess",
+    "Chf": "Chief",
+}
+NG_TITLE_RE = re.compile(
+    r"(?<![\w.])(" + "|".join(sorted(NG_TITLES, key=len, reverse=True)) + r")\.(?= +[A-Z])"
+    r"|(?<![\w.])(HRH)(?= +[A-Z])"
+    r"|(?<![\w.])(\(?)(rtd|Rtd|RTD)(\.?)(\)?)(?![\w])"
+    r"|(?<=[a-z] )(Cl|Cres|Est)(\.?)(?![\w.])"
+)
+_NG_STREETS = {"Cl": "Close", "Cres": "Crescent", "Est": "Estate"}
+
+
+def expand_nigerian(match: re.Match[str], locale: str) -> str | None:
+    if locale != "en-NG":
+        return None
+    if match.group(1):
+        return NG_TITLES[match.group(1)]
+    if match.group(2):
+        return "His Royal Highness"
+    if match.group(4):
+        return f"{match.group(3)}retired{match.group(6)}"
+    words = _NG_STREETS[match.group(7)]
+    return words + (period(match.string, match.end()) if match.group(8) else "")
+
+
 def sentence_ends_after(text: str, end: int) -> bool:
     """Whether a period at `end - 1` may end a sentence: nothing but closing punctuation
     follows, or whitespace and a capital letter."""

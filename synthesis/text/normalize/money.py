@@ -74,8 +74,18 @@ MONEY_RE = re.compile(
     rf"(?<![\w$£€₦¥₩₹])(-)?{_PREFIX}\s?(-)?({AMOUNT})({_SCALE})?({_PER})?"
     rf"|(?<![\w$£€₦¥₩₹])(-)?({AMOUNT})\s?(?:({_SCALE})\s)?(USD|GBP|EUR|NGN)(?![\w])"
 )
-# en-NG writes the naira as N before the amount: N5,000, N2.5m.
-NAIRA_N_RE = re.compile(rf"(?<![\w$])N({AMOUNT})({_SCALE})?(?![\w])")
+# en-NG writes the naira as N before the amount: N5,000, N2.5m, N 5,000 (a space only before a
+# grouped or three-digit amount: "N 5" is likelier a label and a number).
+NAIRA_N_RE = re.compile(
+    rf"(?<![\w$])N(?: (?=[0-9]{{1,3}},[0-9]{{3}}|[0-9]{{3}}))?({AMOUNT})({_SCALE})?(?![\w])"
+)
+# Pence written after the amount (en-GB): 50p, 1p; up to 99 ("720p" is a screen).
+PENCE_RE = re.compile(r"(?<![\w.,£$€₦-])([0-9]{1,2})p(?![\w])")
+# A scale letter before a currency word: "5k naira", "2.5m dollars", "10k pounds".
+SCALED_WORD_RE = re.compile(
+    r"(?<![\w.,$£€₦])([0-9]+(?:\.[0-9]+)?) ?(k|K|m|M|mn|bn|b|B|tn)"
+    r"(?= (?:naira|kobo|dollars?|pounds?|quid|euros?|cedis?)(?![\w]))"
+)
 
 
 def currency_code(prefix: str) -> str:
@@ -181,3 +191,19 @@ def read_naira_n(match: re.Match[str], locale: str) -> str | None:
     if locale != "en-NG":
         return None
     return read_money(match.group(1), "NGN", scale=match.group(2), locale=locale)
+
+
+def read_pence(match: re.Match[str], locale: str) -> str | None:
+    if locale != "en-GB":
+        return None
+    amount = int(match.group(1))
+    return f"{cardinal(amount)} {'penny' if amount == 1 else 'pence'}"
+
+
+def read_scaled_word(match: re.Match[str], _locale: str) -> str | None:
+    amount, scale = match.groups()
+    if "." in amount:
+        value = decimal(_trim_decimal(amount), use_and=False)
+    else:
+        value = number(amount, use_and=False)
+    return f"{value} {SCALE_SUFFIXES[scale]}"

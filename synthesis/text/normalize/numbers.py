@@ -140,6 +140,30 @@ def digits(text: str, zero: str = "zero") -> str:
     return " ".join(zero if ch == "0" else ONES[int(ch)] for ch in text if "0" <= ch <= "9")
 
 
+def group_sizes(length: int) -> list[int]:
+    """How a digit string (or code) of `length` characters is grouped when read out: up to four
+    in one group; otherwise the fewest groups of at most four, as even as possible, the longer
+    ones last (6 -> 3-3, 7 -> 3-4, 10 -> 3-3-4)."""
+    if length <= 4:
+        return [length]
+    count = -(-length // 4)
+    base, extra = divmod(length, count)
+    return [base] * (count - extra) + [base + 1] * extra
+
+
+def grouped_digits(text: str) -> str:
+    """A digit string read digit by digit in `group_sizes` groups joined by commas (a pause a
+    listener can write down): "0123456789" -> "zero one two, three four five, six seven eight
+    nine"."""
+    plain = "".join(ch for ch in text if "0" <= ch <= "9")
+    out: list[str] = []
+    start = 0
+    for size in group_sizes(len(plain)):
+        out.append(digits(plain[start : start + size]))
+        start += size
+    return ", ".join(out)
+
+
 def pluralize(words: str) -> str:
     """The plural of the last word of a number phrase: "nineteen eighty" -> "nineteen eighties"."""
     head, _, last = words.rpartition(" ")
@@ -223,6 +247,14 @@ def fraction(numerator: int, denominator: int, *, mixed: bool = False) -> str:
 
 
 # ---------------------------------------------------------------- numbers in running text
+
+
+# "24/7" (and "24/7/365"): all the time, said as the digits' names, never a fraction.
+ROUND_THE_CLOCK_RE = re.compile(r"(?<![\w/.,])24/7(/365)?(?![\w/]|[.,][0-9])")
+
+
+def read_round_the_clock(match: re.Match[str], _locale: str) -> str:
+    return "twenty four seven" + (" three sixty five" if match.group(1) else "")
 
 
 # A version or section number: 3.11.4 -> "three point eleven point four".
@@ -332,6 +364,8 @@ def read_number(match: re.Match[str], _locale: str) -> str | None:
     )
     if "," in whole:
         words = number(whole)
+    elif not glued and (len(plain) > 9 or (len(plain) > 4 and plain[0] == "0")):
+        words = grouped_digits(plain)  # an identifier: read so that it can be written down
     elif len(plain) > 9 or (glued and len(plain) >= 4):
         words = digits(plain)
     elif glued and len(plain) == 3 and not plain.startswith("0"):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from . import measures
+from . import measures, times
+from .abbreviations import period
 from .numbers import two_digit_year, year
 
 # A quantity that can open or close a range: money, a time, a percentage, a decade, a number.
@@ -20,6 +21,33 @@ RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 _PLAIN_INT = re.compile(r"[0-9]+")
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+
+
+def _clock_range(left: str, right: str) -> str | None:
+    """Opening hours on the 24-hour clock ("9:00-17:00"), both sides on the 12-hour clock:
+    "nine AM to five PM"; None unless both sides are clock times and one is past noon."""
+    sides = [_CLOCK.fullmatch(left), _CLOCK.fullmatch(right)]
+    if not (sides[0] and sides[1]):
+        return None
+    hours = [int(m.group(1)) for m in sides if m]
+    minutes = [int(m.group(2)) for m in sides if m]
+    if max(hours) <= 12 or max(hours) > 24 or max(minutes) > 59:
+        return None
+    words = []
+    for hour, minute in zip(hours, minutes, strict=True):
+        word = times.twelve_hour(hour, minute)
+        if word is None:
+            return None
+        words.append(word)
+    return " to ".join(words)
+
+
+def _side(text: str, locale: str, read: Callable[[str, str], str]) -> str:
+    """A side read alone, without the period its own reader would keep at the end of a text
+    ("9 a.m." alone ends a text; in the range it does not)."""
+    words = read(text, locale)
+    return words[:-1] if text.endswith(".") and words.endswith(".") else words
 
 
 def read_range(match: re.Match[str], locale: str, read: Callable[[str, str], str]) -> str | None:
@@ -41,10 +69,17 @@ def read_range(match: re.Match[str], locale: str, read: Callable[[str, str], str
         right_words = read(right + unit, locale)
         return f"{measures.read_quantity(left)} to {right_words}{tail}"
     if marked or (left.endswith("s") and right.endswith("s")):
-        return f"{read(left, locale)} to {read(right, locale)}{tail}"
+        clock = _clock_range(left, right)
+        if clock is not None:
+            return clock + tail
+        end = period(match.string, match.end()) if right.endswith(".") else ""
+        return f"{_side(left, locale, read)} to {_side(right, locale, read)}{end}{tail}"
     if not (_PLAIN_INT.fullmatch(left) and _PLAIN_INT.fullmatch(right)):
         return None
     lo, hi = int(left), int(right)
+    if len(left) <= 2 and len(right) <= 2 and 12 >= lo > hi >= 1 and not left.startswith("0"):
+        # hours across noon ("open 9-5"): a descending range of clock hours
+        return f"{read(left, locale)} to {read(right, locale)}{tail}"
     if len(left) == 4 and len(right) == 2 and 1000 <= lo <= 2999 and hi > lo % 100:
         return f"{year(lo)} to {two_digit_year(right)}{tail}"
     if lo < hi and len(right) <= 4 and not left.startswith("0"):

@@ -103,7 +103,47 @@ def say_time(text: str) -> str | None:
     return None
 
 
+# A word before a time that makes it a time of day (a 24-hour time after one is read on the
+# 12-hour clock, which a caller hears as a time: "at 18:45" -> "at six forty five PM").
+_TIME_CONTEXT = re.compile(
+    r"(?<![\w])(?:at|by|from|until|till|til|to|before|after|around|about|between|and|since"
+    r"|opens?|closes?|starts?|ends?|departs?|arrives?|leaves?)\s+$",
+    re.IGNORECASE,
+)
+
+
+def twelve_hour(hour: int, minute: int, zone: str | None = None) -> str | None:
+    """A 24-hour time on the 12-hour clock: 18:45 -> "six forty five PM", 12:00 -> "noon",
+    00:00 -> "midnight", 00:15 -> "twelve fifteen AM"."""
+    if minute == 0 and hour in (0, 12, 24) and not zone:
+        return "noon" if hour == 12 else "midnight"
+    ampm = "AM" if hour < 12 or hour == 24 else "PM"
+    return read_time(hour % 12 or 12, minute, ampm=ampm, zone=zone)
+
+
+def on_24_hour_clock(hour_s: str) -> bool:
+    """Whether an hour as written can only be a 24-hour clock's: 13-24, or with a leading zero."""
+    return int(hour_s) > 12 or (len(hour_s) == 2 and hour_s[0] == "0")
+
+
+def _after_time_word(match: re.Match[str]) -> bool:
+    # only the few characters before the time: the longest time word and its spaces
+    start = match.start()
+    return _TIME_CONTEXT.search(match.string, max(0, start - 16), start) is not None
+
+
 def read_time_match(match: re.Match[str], _locale: str) -> str | None:
+    hour_s, sep, minute_s, second_s, ampm, zone = match.groups()
+    if (
+        sep == ":"
+        and second_s is None
+        and not ampm
+        and (on_24_hour_clock(hour_s) or (hour_s == "12" and minute_s == "00"))
+        and _after_time_word(match)
+        and int(hour_s) <= 24
+        and int(minute_s) <= 59
+    ):
+        return twelve_hour(int(hour_s), int(minute_s), zone)
     words = parse_time(match)
     if words is None:
         return None

@@ -16,7 +16,7 @@ from synthesis.text.normalize.numbers import cardinal, ordinal, year
         ("18081", "eighteen thousand and eighty one"),
         ("-5", "minus five"),
         ("004", "zero zero four"),
-        ("1234567890123", "one two three four five six seven eight nine zero one two three"),
+        ("1234567890123", "one two three, four five six, seven eight nine, zero one two three"),
         ("3.14", "three point one four"),
         (".5", "point five"),
         ("2.050", "two point zero five zero"),

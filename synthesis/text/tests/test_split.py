@@ -243,3 +243,33 @@ def test_a_run_of_end_marks_is_matched_from_its_first_character_only():
         text = mark * 6 + " Next"
         assert pattern.match(text, 0) is not None
         assert all(pattern.match(text, i) is None for i in range(1, 6))
+
+
+def test_the_first_clause_is_not_cut_between_the_groups_of_a_spoken_code():
+    text = "Your verification code is four eight two, nine one three. It expires soon."
+    assert texts(split_text(text)) == [
+        "Your verification code is four eight two, nine one three.",
+        "It expires soon.",
+    ]
+
+
+def test_the_first_clause_may_still_end_after_spoken_digits_before_a_word():
+    text = "Please call zero eight zero three, then wait for the tone and speak after it."
+    assert texts(split_text(text))[0] == "Please call zero eight zero three,"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pay into account no. 0123456789 today.",
+        "Quote ref. 552031 when you call.",
+        "Alh. Musa and Barr. Okafor will call.",
+        "Tel. 0803 123 4567 is open.",
+    ],
+)
+def test_a_period_after_a_number_abbreviation_or_a_nigerian_title_ends_nothing(text):
+    assert sentence_ends(text) == []
+
+
+def test_a_lower_case_no_after_any_other_word_may_still_end_a_sentence():
+    assert sentence_ends("I said no. 5 people came.") == [len("I said no.")]
