@@ -10,14 +10,18 @@ Words are the input's whitespace-separated tokens as written (punctuation attach
 words heard, joined by spaces, read back as the input. Each maps to a range of its segment's
 spoken tokens (`text.split()`). The two token lists are walked together: tokens that read the
 same (case and punctuation aside) pair up; where they differ (normalization rewrote them), the
-walk looks a bounded distance ahead for the next place where two tokens in a row agree again,
-and the input words in between share the spoken tokens in between in order. The look-ahead is
-bounded, so the work is linear in the text however it is written. Pure Python: no Django.
+walk looks a bounded distance ahead for the next place where the two agree again (a long word,
+two words in a row, or the end), and the input words in between share the spoken tokens in
+between: a word found once on each side pairs up, the n-th clause end of one side goes with
+the n-th of the other when both have as many, and the rest share in proportion to their
+length as written. The look-ahead is bounded, so the work is linear in the text however it
+is written. Pure Python: no Django.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,13 +60,15 @@ def segment_words(sources: Sequence[str], pieces: Sequence[str]) -> list[tuple[W
     written = [token for source in sources for token in source.split()]
     spoken: list[tuple[int, int]] = []  # (segment, token index in it), in order
     keys: list[str] = []
+    said: list[str] = []
     sizes = []
     for number, piece in enumerate(pieces):
         tokens = piece.split()
         sizes.append(len(tokens))
         spoken.extend((number, index) for index in range(len(tokens)))
         keys.extend(_key(token) for token in tokens)
-    ranges = _align([_key(token) for token in written], keys)
+        said.extend(tokens)
+    ranges = _align(_Tokens(written), _Tokens(said, keys))
     out: list[list[Word]] = [[] for _ in pieces]
     if not pieces:
         return []
@@ -80,9 +86,22 @@ def segment_words(sources: Sequence[str], pieces: Sequence[str]) -> list[tuple[W
     return [tuple(words) for words in out]
 
 
-def _align(written: Sequence[str], spoken: Sequence[str]) -> list[tuple[int, int]]:
-    """Per written key, its range of spoken keys; ranges are in order and cover every spoken
-    key (spoken keys no written one matches go with the written word before them)."""
+@dataclass(frozen=True)
+class _Tokens:
+    """Tokens as written and their keys (what compares)."""
+
+    raw: Sequence[str]
+    keys: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            object.__setattr__(self, "keys", [_key(token) for token in self.raw])
+
+
+def _align(words: _Tokens, said: _Tokens) -> list[tuple[int, int]]:
+    """Per written word, its range of spoken words; ranges are in order and cover every spoken
+    word (spoken words no written one matches go with the written word before them)."""
+    written, spoken = words.keys, said.keys
     ranges: list[tuple[int, int]] = []
     i = j = 0
     while i < len(written):
@@ -91,7 +110,7 @@ def _align(written: Sequence[str], spoken: Sequence[str]) -> list[tuple[int, int
             i, j = i + 1, j + 1
             continue
         di, dj = _resync(written, spoken, i, j)
-        _share(ranges, written[i : i + di], j, j + dj)
+        _region(ranges, words, said, (i, i + di), (j, j + dj))
         i, j = i + di, j + dj
     if ranges and spoken:  # spoken tokens before the first word or after the last are theirs
         ranges[0] = (0, ranges[0][1])
@@ -132,18 +151,67 @@ def _resync(written: Sequence[str], spoken: Sequence[str], i: int, j: int) -> tu
     return 1, min(len(spoken) - j, max(1, round(ratio)))
 
 
-def _share(ranges: list[tuple[int, int]], words: Sequence[str], start: int, end: int) -> None:
-    """The written `words` (keys) say spoken keys [start, end), in order and in proportion to
-    their lengths; with no written word, those keys go with the word before (at the very
-    start: see `_align`)."""
-    if not words:
+def _region(
+    ranges: list[tuple[int, int]],
+    words: _Tokens,
+    said: _Tokens,
+    written_span: tuple[int, int],
+    spoken_span: tuple[int, int],
+) -> None:
+    """Written words [i0, i1) say spoken words [j0, j1): a key found exactly once in each (in
+    order) pairs up ("or" in "020 7946 0958 or +234 …" read digit by digit), and the words
+    between such pairs share the spoken words between them (`_marked`)."""
+    (i0, i1), (j0, j1) = written_span, spoken_span
+    written, spoken = words.keys, said.keys
+    in_written, in_spoken = Counter(written[i0:i1]), Counter(spoken[j0:j1])
+    at_i, at_j = i0, j0
+    for i in range(i0, i1):
+        key = written[i]
+        if in_written[key] == 1 and in_spoken[key] == 1:
+            j = list(spoken[j0:j1]).index(key) + j0
+            if j >= at_j:
+                _marked(ranges, words, said, (at_i, i), (at_j, j))
+                ranges.append((j, j + 1))
+                at_i, at_j = i + 1, j + 1
+    _marked(ranges, words, said, (at_i, i1), (at_j, j1))
+
+
+def _marked(
+    ranges: list[tuple[int, int]],
+    words: _Tokens,
+    said: _Tokens,
+    written_span: tuple[int, int],
+    spoken_span: tuple[int, int],
+) -> None:
+    """As `_share`, but where the written and the spoken words have as many clause or sentence
+    ends (a trailing , ; : . ! ?) as each other, the n-th such written word ends with the n-th
+    such spoken word ("24/7, 9-5" read "twenty four seven, nine to five")."""
+    (i0, i1), (j0, j1) = written_span, spoken_span
+    ends = ",;:.!?"
+    marks_w = [i for i in range(i0, i1) if words.raw[i][-1:] in ends]
+    marks_s = [j for j in range(j0, j1) if said.raw[j][-1:] in ends]
+    tails = [words.raw[i][-1] for i in marks_w] == [said.raw[j][-1] for j in marks_s]
+    if not marks_w or not tails:
+        _share(ranges, [len(w) for w in words.raw[i0:i1]], j0, j1)
+        return
+    at_i, at_j = i0, j0
+    for i, j in zip([*marks_w, i1 - 1], [*marks_s, j1 - 1], strict=True):
+        _share(ranges, [len(w) for w in words.raw[at_i : i + 1]], at_j, j + 1)
+        at_i, at_j = i + 1, j + 1
+
+
+def _share(ranges: list[tuple[int, int]], sizes: Sequence[int], start: int, end: int) -> None:
+    """Written words of `sizes` characters say spoken keys [start, end), in order and in
+    proportion to their lengths; with no written word, those keys go with the word before (at
+    the very start: see `_align`)."""
+    if not sizes:
         if ranges:
             ranges[-1] = (ranges[-1][0], end)
         return
-    total = sum(len(word) for word in words)
+    total = sum(sizes)
     count = end - start
     given = 0
-    for word in words:
+    for size in sizes:
         low = start + given * count // total
-        given += len(word)
+        given += size
         ranges.append((low, start + given * count // total))

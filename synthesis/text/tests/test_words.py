@@ -75,3 +75,28 @@ def test_spoken_tokens_no_word_matches_go_with_the_word_before_or_the_first():
     assert [(w.text, w.first, w.last) for w in words] == [("Call", 0, 2), ("me.", 2, 3)]
     [words] = segment_words(["Go -- now"], ["Go now"])
     assert [(w.text, w.first, w.last) for w in words] == [("Go", 0, 1), ("--", 1, 1), ("now", 1, 2)]
+
+
+def words_of(written: str, spoken: str) -> list[tuple[str, str]]:
+    [words] = segment_words([written], [spoken])
+    tokens = spoken.split()
+    return [(w.text, " ".join(tokens[w.first : w.last])) for w in words]
+
+
+def test_a_word_found_once_on_each_side_pairs_up_inside_a_rewritten_stretch():
+    spoken = "Call zero two zero, seven nine four six or plus two three four, eight zero three now."
+    assert words_of("Call 020 7946 or +234 803 now.", spoken) == [
+        ("Call", "Call"),
+        ("020", "zero two zero,"),
+        ("7946", "seven nine four six"),
+        ("or", "or"),
+        ("+234", "plus two three four,"),
+        ("803", "eight zero three"),
+        ("now.", "now."),
+    ]
+
+
+def test_clause_ends_on_both_sides_pair_up_in_order():
+    spoken = "Open twenty four seven, nine to five Monday to Friday."
+    pairs = words_of("Open 24/7, 9-5 Mon-Fri.", spoken)
+    assert pairs[1] == ("24/7,", "twenty four seven,")
