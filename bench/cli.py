@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.base import Bench, MeasureError, Options
+from bench.heard import measure_heard
 from bench.limits import measure_limits
 from bench.measures import measure_peer, measure_throughput, measure_ttfb
 from bench.memory import measure_rss
@@ -28,7 +29,7 @@ from bench.xtts import measure_xtts
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
 
-SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits", "xtts")
+SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits", "xtts", "heard")
 MEASURES = {
     "ttfb": measure_ttfb,
     "peer": measure_peer,
@@ -37,6 +38,7 @@ MEASURES = {
     "ws": measure_ws,
     "limits": measure_limits,
     "xtts": measure_xtts,
+    "heard": measure_heard,
 }
 
 

@@ -69,6 +69,8 @@ class PlanForm(forms.ModelForm):
             "key_requests_per_minute",
             "max_input_characters",
             "max_cloned_voices",
+            "max_pronunciation_dictionaries",
+            "max_pronunciation_entries",
             "allowed_engines",
             "allowed_formats",
         ]

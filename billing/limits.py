@@ -30,11 +30,13 @@ class Limits:
     max_cloned_voices: int
     allowed_engines: frozenset[str]  # empty: every engine
     allowed_formats: frozenset[str]  # empty: every format
+    max_pronunciation_dictionaries: int = 10
+    max_pronunciation_entries: int = 1000  # per dictionary
 
 
 # Bump when Limits or its derivation changes, so no process reads a record of the old shape.
-# 2: cached as its fields (the cache holds JSON, not pickles).
-_CACHE_VERSION = 2
+# 2: cached as its fields (the cache holds JSON, not pickles). 3: pronunciation limits.
+_CACHE_VERSION = 3
 LIMITS_CACHE_SECONDS = 60
 
 
@@ -90,6 +92,8 @@ def effective_limits(plan: Plan, override: TenantPlanOverride | None) -> Limits:
         overage_allowed=pick("overage_allowed"),
         max_input_characters=pick("max_input_characters"),
         max_cloned_voices=pick("max_cloned_voices"),
+        max_pronunciation_dictionaries=pick("max_pronunciation_dictionaries"),
+        max_pronunciation_entries=pick("max_pronunciation_entries"),
         allowed_engines=frozenset(pick("allowed_engines") or ()),
         allowed_formats=frozenset(pick("allowed_formats") or ()),
     )

@@ -15,6 +15,8 @@ OVERRIDABLE_FIELDS = (
     "monthly_character_quota",
     "max_cloned_voices",
     "max_input_characters",
+    "max_pronunciation_dictionaries",
+    "max_pronunciation_entries",
     "allowed_engines",
     "allowed_formats",
     "overage_allowed",
@@ -45,6 +47,12 @@ class Plan(models.Model):  # type: ignore[django-manager-missing]  # Tenant: unt
     max_cloned_voices = models.PositiveIntegerField(default=5)
     max_input_characters = models.PositiveIntegerField(
         default=5000, help_text="Characters of one request's text or SSML."
+    )
+    max_pronunciation_dictionaries = models.PositiveIntegerField(
+        default=10, help_text="Pronunciation dictionaries a tenant may keep."
+    )
+    max_pronunciation_entries = models.PositiveIntegerField(
+        default=1000, help_text="Entries in one pronunciation dictionary."
     )
     allowed_engines = models.JSONField(
         default=list, blank=True, help_text='A list such as ["piper"]. Empty means every engine.'
@@ -87,6 +95,8 @@ class TenantPlanOverride(models.Model):
     monthly_character_quota = models.PositiveBigIntegerField(null=True, blank=True)
     max_cloned_voices = models.PositiveIntegerField(null=True, blank=True)
     max_input_characters = models.PositiveIntegerField(null=True, blank=True)
+    max_pronunciation_dictionaries = models.PositiveIntegerField(null=True, blank=True)
+    max_pronunciation_entries = models.PositiveIntegerField(null=True, blank=True)
     allowed_engines = models.JSONField(
         null=True, blank=True, help_text="Empty: the plan's. [] allows every engine."
     )

@@ -90,11 +90,14 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, st
     """Walks DRF's nested validation detail to its first leaf: (param, message, code)."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # an item of a list (DRF keys list errors by index)
+                return _first_validation_error(value, f"{path}[{key}]")
             field = "" if key == "non_field_errors" else str(key)
             return _first_validation_error(value, f"{path}.{field}".strip(".") if field else path)
     if isinstance(detail, list) and detail:
         for index, value in enumerate(detail):
-            if isinstance(value, dict | list):
+            # A list of items' errors holds an empty one for each valid item: skip those.
+            if isinstance(value, dict | list) and value:
                 return _first_validation_error(value, f"{path}[{index}]")
         return _first_validation_error(detail[0], path)
     code = getattr(detail, "code", None) or "invalid"

@@ -52,6 +52,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "voices",
+    "pronunciations",
     "synthesis",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -410,6 +411,9 @@ IDEMPOTENCY_RUNNING_SECONDS = env_int(
 # the shortest clip accepted, and the consent recording's longest.
 VOICE_UPLOAD_MAX_BYTES = env_int("VOICE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 VOICE_UPLOAD_MAX_SECONDS = float(env_str("VOICE_UPLOAD_MAX_SECONDS", "60"))
+# The largest PLS document a pronunciation dictionary is imported from (413 past it); it travels
+# in a JSON body, under API_MAX_BODY_BYTES.
+PRONUNCIATION_PLS_MAX_BYTES = env_int("PRONUNCIATION_PLS_MAX_BYTES", 512 * 1024)
 VOICE_REFERENCE_MIN_SECONDS = float(env_str("VOICE_REFERENCE_MIN_SECONDS", "3"))
 VOICE_CONSENT_MAX_SECONDS = float(env_str("VOICE_CONSENT_MAX_SECONDS", "20"))
 TTS_MAX_INPUT_CHARACTERS = env_int("TTS_MAX_INPUT_CHARACTERS", 5000)

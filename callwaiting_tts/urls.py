@@ -11,6 +11,12 @@ from billing.api.usage import UsageView
 from callwaiting_tts.admin import StaffSignInForm
 from callwaiting_tts.health import HealthView, LivenessView
 from callwaiting_tts.metrics import metrics_view
+from pronunciations.api.views import (
+    PronunciationDetailView,
+    PronunciationExportView,
+    PronunciationImportView,
+    PronunciationListView,
+)
 from synthesis.api.records import SynthesisDetailView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.keys import ApiKeyDetailView, ApiKeyListView
@@ -36,6 +42,19 @@ api = [
     path("voices/consent", ConsentStatementView.as_view(), name="voice-consent"),
     path("voices/<str:voice_id>", VoiceDetailView.as_view(), name="voice-detail"),
     path("voices/<str:voice_id>/preview", VoicePreviewView.as_view(), name="voice-preview"),
+    path("pronunciations", PronunciationListView.as_view(), name="pronunciation-list"),
+    # Before pronunciations/<id>: "import" is not a dictionary id.
+    path("pronunciations/import", PronunciationImportView.as_view(), name="pronunciation-import"),
+    path(
+        "pronunciations/<str:dictionary_id>",
+        PronunciationDetailView.as_view(),
+        name="pronunciation-detail",
+    ),
+    path(
+        "pronunciations/<str:dictionary_id>/pls",
+        PronunciationExportView.as_view(),
+        name="pronunciation-export",
+    ),
     path("synthesize", SynthesizeView.as_view(), name="synthesize"),
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
     path("text/preview", TextPreviewView.as_view(), name="text-preview"),

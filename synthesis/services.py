@@ -1,7 +1,8 @@
 """How a synthesis starts, grows and ends: the one admission path for HTTP, the OpenAI endpoint
 and each realtime context, and the one place a synthesis ends in exactly one usage record.
 
-    synthesis_admit:  validate → resolve the voice in the tenant's schema → plan with the
+    synthesis_admit:  validate → resolve the voice and the pronunciation dictionaries in the
+                      tenant's schema → plan with the
                       engine's segment limit → the plan's checks → admit (rate, concurrency
                       lease, quota reservation: billing.admission)
     synthesis_start:  admit, then hand the whole plan to a worker (HTTP)
@@ -43,6 +44,7 @@ from billing.limits import Limits, check_plan, limits_for
 from billing.models import UsageRecord
 from billing.services import usage_record_open
 from callwaiting_tts.errors import ApplicationError
+from pronunciations.selectors import request_lexicon, request_lexicon_async
 from synthesis.contract.jobs import Job
 from synthesis.contract.plan import engine_segments
 from synthesis.contract.segments import clamp_speed
@@ -50,6 +52,7 @@ from synthesis.engines.catalog import EngineSpec, StockVoice, engine_spec
 from synthesis.models import SynthesisRecord
 from synthesis.stream import JobStream
 from synthesis.text.frontend import prepare
+from synthesis.text.lexicon import Lexicon
 from synthesis.text.model import InputTooLong, Plan, locale_for
 from synthesis.text.ssml import SsmlError
 from synthesis.timing import WordClock, WordTime
@@ -75,6 +78,8 @@ class SynthesisInput:
     source: str  # http, openai, websocket
     lenient: bool = False  # SSML: drop unknown tags and bad attribute values instead of a 400
     timestamps: str = "none"  # "word": word timings sent with the audio (`synthesis.timing`)
+    # The pronunciation dictionaries it names, in order; None: the tenant's default, if any.
+    pronunciation_dictionaries: tuple[str, ...] | None = None
 
     @property
     def param(self) -> str:
@@ -106,6 +111,7 @@ class Synthesis:
     finished: bool = False
     status: str = ""  # the usage record's status once finished
     admission: Admission | None = None  # its rate, concurrency and quota admission
+    lexicon: Lexicon | None = None  # its pronunciation dictionaries (each unit of a context too)
     # HTTP under daphne: the bytes its connection holds unsent (callwaiting_tts.backpressure)
     unsent: Callable[[], int] | None = None
     failure: ApplicationError | None = None  # why a started stream ended early
@@ -188,7 +194,7 @@ async def synthesis_admit(
     be written). A request refused as invalid counts toward the rate limit (`count_refused`).
     `record=False`: the caller opens the record itself (`synthesis_start`, beside the job)."""
     try:
-        voice, plan, limits = await _checked(principal, data)
+        voice, plan, limits, lexicon = await _checked(principal, data)
     except ApplicationError as refused:
         await refused_request(principal, request_id, refused)
         raise
@@ -201,6 +207,7 @@ async def synthesis_admit(
         plan=plan,
         started_at=timezone.now(),
         max_characters=min(settings.TTS_MAX_INPUT_CHARACTERS, limits.max_input_characters),
+        lexicon=lexicon,
     )
     synthesis.admission = await admission_service.admit_request(
         principal, characters=plan.characters, lease_id=str(synthesis.id), limits=limits
@@ -229,19 +236,22 @@ async def _recorded(synthesis: Synthesis, opening: asyncio.Future[None]) -> None
 
 async def _checked(
     principal: Principal, data: SynthesisInput
-) -> tuple[ResolvedVoice, Plan, Limits]:
+) -> tuple[ResolvedVoice, Plan, Limits, Lexicon | None]:
     """The input checked and planned: the text front-end runs in a pool thread, never on the
     event loop (daphne's) nor in the one thread sync views share."""
     _check_plain_text(data)  # a plain-text input over the limit costs no lookups
     voice = await voice_resolve_async(
         principal=principal, ref=data.voice, language=data.language, source=data.source
     )
+    lexicon = await request_lexicon_async(
+        principal=principal, named=data.pronunciation_dictionaries
+    )
     limits = await admission_service.limits_of(principal)  # one cache GET, used thrice
     if data.grows:
         plan = Plan(segments=[], characters=0)
     else:  # the plan's input limit is counted before anything is normalized
         plan = await sync_to_async(plan_input, thread_sensitive=False)(
-            data, voice=voice, max_characters=limits.max_input_characters
+            data, voice=voice, max_characters=limits.max_input_characters, lexicon=lexicon
         )
     check_plan(
         limits,
@@ -250,7 +260,7 @@ async def _checked(
         characters=plan.characters,
         param=data.param,
     )
-    return voice, plan, limits
+    return voice, plan, limits, lexicon
 
 
 async def refused_request(principal: Principal, request_id: str, error: ApplicationError) -> None:
@@ -420,7 +430,9 @@ async def synthesis_plan_unit(synthesis: Synthesis, text: str) -> Plan | None:
     punctuation). Raises ApplicationError."""
     data = replace(synthesis.input, text=text, ssml=None)
     try:
-        return await sync_to_async(plan_input, thread_sensitive=False)(data, voice=synthesis.voice)
+        return await sync_to_async(plan_input, thread_sensitive=False)(
+            data, voice=synthesis.voice, lexicon=synthesis.lexicon
+        )
     except ApplicationError as error:
         if error.code == "empty_input":
             return None
@@ -431,13 +443,18 @@ async def synthesis_plan_unit(synthesis: Synthesis, text: str) -> Plan | None:
 
 
 def plan_input(
-    data: SynthesisInput, *, voice: ResolvedVoice, max_characters: int | None = None
+    data: SynthesisInput,
+    *,
+    voice: ResolvedVoice,
+    max_characters: int | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Plan:
     """The text front-end's plan for the input, normalized for the request's language tag, else
     the voice's, and cut under its engine's segment limit. The input limit is
     TTS_MAX_INPUT_CHARACTERS, or `max_characters` (the tenant plan's) when lower; what the input
     bills (an SSML document's text, aliases and phonemes) is counted against it before anything
-    is normalized, and an SSML document's size limit follows it. Raises ApplicationError (400)
+    is normalized, and an SSML document's size limit follows it. `lexicon`: the request's
+    pronunciation dictionaries (`request_lexicon`). Raises ApplicationError (400)
     for bad SSML, an input over the length limit, or an input with nothing to say."""
     limit = settings.TTS_MAX_INPUT_CHARACTERS
     if max_characters is not None:
@@ -451,6 +468,7 @@ def plan_input(
             # Each run under its own language's limit (XTTS: Chinese 82, English 250).
             max_chars=engine_spec(voice.stock.engine).segment_limit,
             max_characters=limit,
+            lexicon=lexicon,
         )
     except SsmlError as error:
         raise ApplicationError(error.message, code=error.code, param="ssml") from None
@@ -492,6 +510,7 @@ def text_preview(
         voice = voice_resolve(
             principal=principal, ref=data.voice, language=data.language, source=data.source
         )
+        lexicon = request_lexicon(principal=principal, named=data.pronunciation_dictionaries)
         limits = limits_for(principal.tenant_id)
         if metered:
             async_to_sync(admission_service.admit_request)(
@@ -502,7 +521,7 @@ def text_preview(
                 rate_only=True,
             )
         plan = async_to_sync(sync_to_async(plan_input, thread_sensitive=False))(
-            data, voice=voice, max_characters=limits.max_input_characters
+            data, voice=voice, max_characters=limits.max_input_characters, lexicon=lexicon
         )
     except ApplicationError as refused:
         if metered:

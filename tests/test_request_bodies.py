@@ -47,8 +47,13 @@ def test_every_operation_with_a_body_refuses_an_unknown_field_naming_it(api, ten
     preset = client.post(
         "/v1/voices", {"name": "Walk", "base_voice": "joe"}, content_type="application/json"
     ).json()
+    dictionary = client.post(
+        "/v1/pronunciations",
+        {"name": "Walk", "entries": [{"word": "Ngozi", "alias": "En-go-zee"}]},
+        content_type="application/json",
+    ).json()
     # A path parameter of a new operation needs an object here: the test says which.
-    objects = {"{voice_id}": preset["id"]}
+    objects = {"{voice_id}": preset["id"], "{dictionary_id}": dictionary["id"]}
     schema = _schema()
     operations = _operations_with_a_body(schema)
     assert len(operations) >= 7  # synthesize, speech, preview, voices, upload, patch, keys

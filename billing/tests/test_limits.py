@@ -130,6 +130,8 @@ def _plan_form(plan: Plan, **changes) -> dict:
         "key_requests_per_minute": plan.key_requests_per_minute or "",
         "max_cloned_voices": plan.max_cloned_voices,
         "max_input_characters": plan.max_input_characters,
+        "max_pronunciation_dictionaries": plan.max_pronunciation_dictionaries,
+        "max_pronunciation_entries": plan.max_pronunciation_entries,
         "allowed_engines": '["piper"]',
         "allowed_formats": "[]",
         "overage_allowed": "on" if plan.overage_allowed else "",

@@ -14,11 +14,31 @@ from callwaiting_tts.serializers import (
     json_type,
     shown_name,
 )
+from pronunciations.selectors import MAX_PER_REQUEST
 from synthesis.audio.formats import FORMATS, FormatError, check_format
 from synthesis.services import SynthesisInput
 from synthesis.text.ssml import looks_like_ssml
 
 NATIVE_FORMATS = sorted(FORMATS)
+
+
+def dictionaries_field() -> serializers.ListField:
+    """`pronunciation_dictionaries`: ids of the tenant's dictionaries, applied in this order."""
+    return serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        max_length=MAX_PER_REQUEST,
+        help_text="Ids of your pronunciation dictionaries (GET /v1/pronunciations), the first "
+        "winning a word several have; `[]` for none. Default: your default dictionary, if you "
+        "have one. An id that is not one of yours answers 404.",
+    )
+
+
+def dictionaries_of(values: dict[str, Any]) -> tuple[str, ...] | None:
+    named = values.get("pronunciation_dictionaries")
+    return None if named is None else tuple(named)
+
+
 OPENAI_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
@@ -48,6 +68,7 @@ class TextInputSerializer(InputSerializer):
         help_text="SSML only: drop unknown tags (speaking their text) and ignore invalid "
         "attribute values instead of answering 400.",
     )
+    pronunciation_dictionaries = dictionaries_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("text" in attrs) == ("ssml" in attrs):
@@ -67,6 +88,7 @@ class TextInputSerializer(InputSerializer):
             source="http",
             lenient=values["lenient_ssml"],
             timestamps=values.get("timestamps", "none"),
+            pronunciation_dictionaries=dictionaries_of(values),
         )
 
 
@@ -122,6 +144,11 @@ class PreviewSerializer(TextInputSerializer):
     """`POST /v1/text/preview`: the same text fields as synthesis, nothing synthesized."""
 
 
+class SegmentPartSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=["text", "ipa"])
+    value = serializers.CharField()
+
+
 class PreviewSegmentSerializer(serializers.Serializer[Any]):
     text = serializers.CharField(help_text="Normalized text: exactly what the engine reads.")
     input_text = serializers.CharField(help_text="The input sentence(s) it came from.")
@@ -133,6 +160,11 @@ class PreviewSegmentSerializer(serializers.Serializer[Any]):
     marks = serializers.ListField(child=serializers.CharField(), help_text="Before its audio.")
     marks_after = serializers.ListField(child=serializers.CharField())
     characters = serializers.IntegerField(help_text="Its share of the billed characters.")
+    parts = SegmentPartSerializer(
+        many=True,
+        help_text="With phonemes inside (SSML <phoneme>, a dictionary's phonemes): the segment "
+        "as text and IPA parts, which engines that take phonemes (Piper) speak; else [].",
+    )
 
 
 class PreviewResultSerializer(serializers.Serializer[Any]):
@@ -142,6 +174,9 @@ class PreviewResultSerializer(serializers.Serializer[Any]):
     leading_pause_ms = serializers.IntegerField()
     leading_marks = serializers.ListField(child=serializers.CharField())
     segments = PreviewSegmentSerializer(many=True)
+    pronunciation_dictionaries = serializers.ListField(
+        child=serializers.CharField(), help_text="The ids of the dictionaries it was read with."
+    )
     warnings = serializers.ListField(child=serializers.CharField())
 
 
@@ -211,6 +246,8 @@ class SpeechSerializer(InputSerializer):
     response_format = serializers.ChoiceField(choices=OPENAI_FORMATS, default="mp3")
     speed = serializers.FloatField(min_value=0.25, max_value=4.0, default=1.0)
     stream_format = serializers.ChoiceField(choices=["audio", "sse"], default="audio")
+    # Not OpenAI's: the SDK sends it with `extra_body={"pronunciation_dictionaries": [...]}`.
+    pronunciation_dictionaries = dictionaries_field()
 
     def unknown_field(self, name: str, known: list[str]) -> ErrorDetail:
         return ErrorDetail(
@@ -240,4 +277,5 @@ class SpeechSerializer(InputSerializer):
             output_format=output_format,
             sample_rate=FORMATS[output_format].default_rate,  # OpenAI's pcm is 24 kHz
             source="openai",
+            pronunciation_dictionaries=dictionaries_of(values),
         )

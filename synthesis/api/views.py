@@ -244,8 +244,10 @@ def preview_body(plan: Plan, *, voice_id: str, engine: str) -> dict[str, Any]:
                 "marks": list(s.marks),
                 "marks_after": list(s.marks_after),
                 "characters": s.chars,
+                "parts": [{"type": kind, "value": value} for kind, value in s.parts],
             }
             for s in plan.segments
         ],
+        "pronunciation_dictionaries": list(plan.dictionaries),
         "warnings": plan.warnings,
     }

@@ -31,6 +31,7 @@ from callwaiting_tts_client.protocol import (
     TWILIO_FORMAT,
     JsonType,
 )
+from pronunciations.selectors import MAX_PER_REQUEST
 from synthesis.audio.formats import FormatError, check_format
 from synthesis.services import SynthesisInput
 
@@ -107,6 +108,8 @@ class Options:
     # always with raw output; with Twilio output only when the start asks (`service_events`).
     service_events: bool = True
     timestamps: str = TIMESTAMPS[0]  # word: a `words` message after each segment's audio
+    # Ids of the tenant's pronunciation dictionaries; None: its default, if any.
+    pronunciation_dictionaries: tuple[str, ...] | None = None
 
     @property
     def twilio_only(self) -> bool:
@@ -142,6 +145,7 @@ class Start:
             output_format=options.format,
             sample_rate=options.sample_rate,
             source="websocket",
+            pronunciation_dictionaries=options.pronunciation_dictionaries,
         )
 
 
@@ -235,4 +239,18 @@ def parse_options(message: dict[str, Any]) -> Options:
             raise invalid(f"{name} must be a string of at most 100 characters.", name)
         setattr(options, name, chosen)
     options.language = checked_language(options.language)  # the HTTP API's list (one for all)
+    options.pronunciation_dictionaries = _dictionaries(message.get("pronunciation_dictionaries"))
     return options
+
+
+def _dictionaries(named: list[Any] | None) -> tuple[str, ...] | None:
+    """`pronunciation_dictionaries`, as the HTTP bodies take it: at most MAX_PER_REQUEST ids."""
+    param = "pronunciation_dictionaries"
+    if named is None:
+        return None
+    if len(named) > MAX_PER_REQUEST:
+        raise invalid(f"{param}: at most {MAX_PER_REQUEST} dictionary ids.", param)
+    for index, value in enumerate(named):
+        if not isinstance(value, str) or not 0 < len(value) <= 100:
+            raise invalid(f"{param}[{index}] must be a dictionary id (a string).", param)
+    return tuple(named)

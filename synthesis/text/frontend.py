@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from synthesis.text.lexicon import Lexicon, apply_lexicon
 from synthesis.text.model import (
     DEFAULT_LOCALE,
     NEUTRAL,
@@ -75,12 +76,15 @@ def prepare(
     lenient: bool = False,
     max_chars: MaxChars = MAX_SEGMENT_CHARS,
     max_characters: int | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Plan:
     """The plan for one request. Raises `SsmlError` for a bad SSML document. `locale` is the
     request's (`locale_for` of its tag); `max_chars` the engine's limit, or its function of a
     run's locale. `max_characters` is the caller's input limit: an input that bills more
     raises `InputTooLong` before anything is normalized or split (SSML: as soon as the
-    reader's count passes it, with the size limit derived from it, `ssml_max_bytes`)."""
+    reader's count passes it, with the size limit derived from it, `ssml_max_bytes`).
+    `lexicon`: the request's pronunciation dictionaries, applied before normalization
+    (`synthesis.text.lexicon`)."""
     if ssml is not None:
         parsed = parse_ssml(ssml, lenient=lenient, max_characters=max_characters)
         if parsed.language:
@@ -91,11 +95,12 @@ def prepare(
             locale=locale,
             max_chars=max_chars,
             warnings=list(parsed.warnings),
+            lexicon=lexicon,
         )
     body = text or ""
     if max_characters is not None and len(body) > max_characters:
         raise InputTooLong(max_characters, len(body))
-    return plan_items([Span(body)], len(body), locale=locale, max_chars=max_chars)
+    return plan_items([Span(body)], len(body), locale=locale, max_chars=max_chars, lexicon=lexicon)
 
 
 def plan_items(
@@ -105,12 +110,14 @@ def plan_items(
     locale: str = DEFAULT_LOCALE,
     max_chars: MaxChars = MAX_SEGMENT_CHARS,
     warnings: list[str] | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Plan:
     builder = _Builder(locale=locale, max_chars=max_chars)
-    for item in items:
+    for item in apply_lexicon(items, lexicon, locale):
         builder.add(item)
     builder.flush()
-    return builder.plan(characters, warnings or [])
+    plan = builder.plan(characters, warnings or [])
+    return replace(plan, dictionaries=lexicon.ids) if lexicon else plan
 
 
 class _Builder:
@@ -248,8 +255,8 @@ def _render(span: Span, locale: str, limit: int, warnings: list[str]) -> list[Un
         if ipa is None:
             return [Unit(text, span.billed, atomic=True, source=text)]
         return _phoneme_units(span, ipa, locale, limit, warnings)
-    if not span.normalize:  # a <sub> alias: spoken as given
-        return [Unit(text, span.billed, atomic=True, source=text)]
+    if not span.normalize:  # a <sub> alias or a dictionary's: spoken as given
+        return [Unit(text, span.billed, atomic=True, source=span.source or text)]
     sentences = _source_sentences(text)
     total = sum(len(s) for s in sentences) or 1
     units: list[Unit] = []
@@ -261,7 +268,10 @@ def _render(span: Span, locale: str, limit: int, warnings: list[str]) -> list[Un
             else span.billed * len(sentence) // total
         )
         given += share
-        units.append(Unit(_edges(sentence, normalize(sentence, locale)), share, source=sentence))
+        # A span's whitespace after its last sentence end is a sentence of its own: it stays a
+        # space, or the next span ("Hi! <phoneme>...") would be glued onto the "!".
+        spoken = " " if sentence.isspace() else _edges(sentence, normalize(sentence, locale))
+        units.append(Unit(spoken, share, source=sentence))
     return units
 
 

@@ -140,6 +140,9 @@ class Span:
     emphasis: str | None = None  # strong, moderate, reduced, none
     normalize: bool = True
     chars: int = -1  # -1: len(text)
+    # The input it stands for when `text` says something else (a pronunciation dictionary's
+    # word, whose alias is `text`): what the preview shows as the input.
+    source: str | None = None
 
     @property
     def billed(self) -> int:
@@ -205,3 +208,5 @@ class Plan:
     leading_pause_ms: int = 0
     leading_marks: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
+    # The ids of the pronunciation dictionaries it was read with (synthesis.text.lexicon).
+    dictionaries: tuple[str, ...] = ()

@@ -62,10 +62,11 @@ TWILIO_FORMAT: Final = "mulaw"
 TIMESTAMPS: Final = ("none", "word")  # word: a `words` message after each segment's audio
 
 # Each client message's fields beside `type`, with their JSON types ("string", "boolean",
-# "integer" (never a boolean or a float), "number" (never a boolean), "any"). The server refuses
-# a field not listed (`invalid_request`, `param` the field) and a value of another type; `null`
-# is the same as leaving an optional field out. `clear` is Twilio's barge-in, keyed by `event`.
-JsonType = Literal["string", "boolean", "integer", "number", "any"]
+# "integer" (never a boolean or a float), "number" (never a boolean), "array", "any"). The server
+# refuses a field not listed (`invalid_request`, `param` the field) and a value of another type;
+# `null` is the same as leaving an optional field out. `clear` is Twilio's barge-in, keyed by
+# `event`.
+JsonType = Literal["string", "boolean", "integer", "number", "array", "any"]
 MESSAGE_FIELDS: Final[dict[str, dict[str, JsonType]]] = {
     "auth": {"api_key": "string"},
     "start": {
@@ -80,6 +81,7 @@ MESSAGE_FIELDS: Final[dict[str, dict[str, JsonType]]] = {
         "pacing": "string",
         "stream_sid": "string",
         "service_events": "boolean",
+        "pronunciation_dictionaries": "array",  # of dictionary ids (strings)
         "ssml": "string",
         "text": "string",
         "timestamps": "string",

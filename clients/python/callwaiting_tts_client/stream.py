@@ -14,7 +14,7 @@ import binascii
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -368,6 +368,7 @@ class StreamClient:
         pacing: str | None = None,
         stream_sid: str | None = None,
         ssml: str | None = None,
+        pronunciation_dictionaries: Sequence[str] | None = None,
         piece_delay_s: float = 0.0,
         marks: Mapping[int, str] | None = None,
         timeout: float = 30.0,
@@ -400,6 +401,9 @@ class StreamClient:
             "pacing": pacing,
             "stream_sid": stream_sid,
             "ssml": ssml,
+            "pronunciation_dictionaries": (
+                None if pronunciation_dictionaries is None else list(pronunciation_dictionaries)
+            ),
         }
         start.update({name: value for name, value in options.items() if value is not None})
         if twilio:  # this client reads `started`, `done` and errors: Twilio output omits them

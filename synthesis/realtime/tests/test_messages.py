@@ -10,7 +10,7 @@ from callwaiting_tts_client.protocol import MESSAGE_FIELDS, REQUIRED_FIELDS
 from synthesis.realtime.messages import MalformedMessage, check_message, parse_options
 
 # A value of another JSON type than each declared one.
-WRONG = {"string": 5, "boolean": 1, "integer": "8000", "number": "fast"}
+WRONG = {"string": 5, "boolean": 1, "integer": "8000", "number": "fast", "array": "ids"}
 
 
 def key_of(kind: str) -> str:
@@ -19,7 +19,7 @@ def key_of(kind: str) -> str:
 
 def minimal(kind: str) -> dict:
     """The smallest well-formed message of `kind`."""
-    values = {"string": "x", "boolean": True, "integer": 1, "number": 1.0, "any": None}
+    values = {"string": "x", "boolean": True, "integer": 1, "number": 1.0, "array": [], "any": None}
     fields = MESSAGE_FIELDS[kind]
     return {key_of(kind): kind, **{f: values[fields[f]] for f in REQUIRED_FIELDS.get(kind, ())}}
 
@@ -119,3 +119,15 @@ def test_a_rate_the_format_lacks_names_the_field_once() -> None:
     assert refused.value.param == "sample_rate"
     assert refused.value.message.startswith("sample_rate: 12345 Hz is not available for pcm")
     assert refused.value.message.count("sample_rate") == 1
+
+
+def test_pronunciation_dictionaries_are_an_array_of_at_most_five_ids() -> None:
+    named = parse_options({"pronunciation_dictionaries": ["a", "b"]})
+    assert named.pronunciation_dictionaries == ("a", "b")
+    assert parse_options({}).pronunciation_dictionaries is None  # the tenant's default
+    assert parse_options({"pronunciation_dictionaries": []}).pronunciation_dictionaries == ()
+    for value in (["a"] * 6, ["a", 7], [""]):
+        with pytest.raises(ApplicationError) as refused:
+            parse_options({"pronunciation_dictionaries": value})
+        assert not isinstance(refused.value, MalformedMessage)
+        assert refused.value.param == "pronunciation_dictionaries"
