@@ -17,6 +17,7 @@ from pronunciations.api.views import (
     PronunciationImportView,
     PronunciationListView,
 )
+from synthesis.api.records import SynthesisDetailView
 from synthesis.api.views import SpeechView, SynthesizeView, TextPreviewView
 from tenants.api.keys import ApiKeyDetailView, ApiKeyListView
 from tenants.api.views import MeView
@@ -57,6 +58,7 @@ api = [
     path("synthesize", SynthesizeView.as_view(), name="synthesize"),
     path("audio/speech", SpeechView.as_view(), name="audio-speech"),
     path("text/preview", TextPreviewView.as_view(), name="text-preview"),
+    path("syntheses/<str:synthesis_id>", SynthesisDetailView.as_view(), name="synthesis-detail"),
     path("usage", UsageView.as_view(), name="usage"),
     path("tenant/stats", TenantStatsView.as_view(), name="tenant-stats"),
     path("statements", StatementListView.as_view(), name="statement-list"),

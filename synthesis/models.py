@@ -26,6 +26,9 @@ class SynthesisRecord(models.Model):
     request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The input's words heard before it ended (all of them when done): for the agent whose
+    # caller interrupted an HTTP stream (`GET /v1/syntheses/{id}`). Kept as long as the row.
+    text_spoken = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

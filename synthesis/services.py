@@ -47,6 +47,7 @@ from callwaiting_tts.errors import ApplicationError
 from pronunciations.selectors import request_lexicon, request_lexicon_async
 from synthesis.contract.jobs import Job
 from synthesis.contract.plan import engine_segments
+from synthesis.contract.segments import clamp_speed
 from synthesis.engines.catalog import EngineSpec, StockVoice, engine_spec
 from synthesis.models import SynthesisRecord
 from synthesis.stream import JobStream
@@ -54,6 +55,7 @@ from synthesis.text.frontend import prepare
 from synthesis.text.lexicon import Lexicon
 from synthesis.text.model import InputTooLong, Plan, locale_for
 from synthesis.text.ssml import SsmlError
+from synthesis.timing import WordClock, WordTime
 from tenants.db import tenant_schema
 from tenants.principal import Principal
 from voices.selectors import ResolvedVoice, voice_resolve, voice_resolve_async
@@ -75,6 +77,7 @@ class SynthesisInput:
     sample_rate: int
     source: str  # http, openai, websocket
     lenient: bool = False  # SSML: drop unknown tags and bad attribute values instead of a 400
+    timestamps: str = "none"  # "word": word timings sent with the audio (`synthesis.timing`)
     # The pronunciation dictionaries it names, in order; None: the tenant's default, if any.
     pronunciation_dictionaries: tuple[str, ...] | None = None
 
@@ -115,6 +118,11 @@ class Synthesis:
     prior_billed: int = 0  # characters earlier attempts billed under its Idempotency-Key
     # Called once, at the end of `synthesis_finish` (in its thread): the idempotency entry.
     on_finish: list[Callable[[Synthesis, UsageRecord], None]] = field(default_factory=list)
+    # When each word was heard in the audio received so far (`synthesis.timing`).
+    clock: WordClock | None = None
+    # The playback point a socket client gave at its cancel (`played_ms`): the text heard is
+    # counted up to it rather than to all the audio sent.
+    played_ms: int | None = None
 
     @property
     def stock(self) -> StockVoice:
@@ -134,6 +142,34 @@ class Synthesis:
     def delivered(self, segment: int, samples: int) -> None:
         self.delivered_segments.add(segment)
         self.samples_delivered += samples
+
+    def timed(self, index: int, pcm: bytes, *, at: int, end: bool) -> list[WordTime]:
+        """Feeds the word clock a chunk of segment `index` of the plan, whose audio starts at
+        sample `at` of the synthesis's clock (the place its marks report); the segment's
+        words, timed, once `end` says its audio is whole."""
+        if not 0 <= index < len(self.plan.segments):
+            return []
+        if self.clock is None:
+            self.clock = WordClock(self.stock.sample_rate)
+        segment = self.plan.segments[index]
+        if self.clock.segment is not segment:
+            # The speed the engine was asked for (`engine_segments`): a partial segment's words
+            # are estimated at it.
+            speed = clamp_speed(self.voice.speed * self.input.speed * segment.prosody.rate)
+            self.clock.begin(segment, at=at, speed=speed)
+        self.clock.add(pcm)
+        return self.clock.end() if end else []
+
+    def text_spoken(self, status: str) -> str:
+        """The input's words heard: all of them once completed; else those whose audio ended
+        by the playback point (`played_ms`, at most the audio delivered)."""
+        if status == UsageRecord.Status.COMPLETED:
+            return " ".join(w.text for s in self.plan.segments for w in s.words)
+        if self.clock is None:
+            return ""
+        delivered = self.samples_delivered * 1000 // self.stock.sample_rate
+        played = delivered if self.played_ms is None else min(self.played_ms, delivered)
+        return self.clock.heard(played)
 
     def billed_characters(self, status: str) -> int:
         if status == UsageRecord.Status.COMPLETED:
@@ -555,6 +591,7 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
                 status={"completed": "done"}.get(status, status),
                 request_id=synthesis.request_id[:128],
                 finished_at=ended,
+                text_spoken=synthesis.text_spoken(status),
             )
     except DatabaseError:
         logger.exception(

@@ -73,6 +73,7 @@ def test_the_start_options_defaults_are_the_protocols() -> None:
     assert defaults.encoding == protocol.ENCODINGS[0]
     assert defaults.output == protocol.OUTPUTS[0]
     assert defaults.pacing == protocol.PACINGS[0]
+    assert defaults.timestamps == protocol.TIMESTAMPS[0]
     twilio = parse_options({"output": "twilio", "stream_sid": "MZ1"})
     assert (twilio.format, twilio.sample_rate) == (protocol.TWILIO_FORMAT, protocol.G711_RATE)
 
@@ -84,6 +85,7 @@ def test_the_start_options_defaults_are_the_protocols() -> None:
         ("output", protocol.OUTPUTS),
         ("pacing", protocol.PACINGS),
         ("format", protocol.AUDIO_FORMATS),
+        ("timestamps", protocol.TIMESTAMPS),
     ],
 )
 def test_the_server_accepts_exactly_the_protocols_values(

@@ -10,7 +10,7 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
@@ -22,6 +22,7 @@ from callwaiting_tts.logs import request_id_var, tenant_var
 from synthesis.audio.encode import AudioPipeline, encode_whole
 from synthesis.audio.formats import FORMATS
 from synthesis.services import Synthesis, check_admitted, synthesis_end
+from synthesis.timing import WordTime
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
@@ -54,12 +55,20 @@ class MarkEvent:
     time_ms: int
 
 
-async def _encoded_with_marks(
-    synthesis: Synthesis,
-) -> AsyncIterator[tuple[list[MarkEvent], bytes]]:
+@dataclass(frozen=True)
+class Encoded:
+    """A piece of the answer: the marks before its audio, the audio, and the words of the
+    segment its audio completed (timed: `synthesis.timing`)."""
+
+    marks: list[MarkEvent]
+    data: bytes
+    words: list[WordTime] = field(default_factory=list)
+
+
+async def _encoded_with_marks(synthesis: Synthesis) -> AsyncIterator[Encoded]:
     """Encoded audio as chunks arrive, each after the SSML marks that sit before it (a mark is
-    reached once the audio before it has been sent); ends early (logged and recorded) if the
-    synthesis fails."""
+    reached once the audio before it has been sent) and with the words of the segment it
+    completes; ends early (logged and recorded) if the synthesis fails."""
     assert synthesis.stream is not None
     # The body outlives the request middleware: keep the log context for this synthesis.
     request_id_var.set(synthesis.request_id)
@@ -83,6 +92,9 @@ async def _encoded_with_marks(
                     at += synthesis.plan.leading_pause_ms
                 marks = [MarkEvent(name, at) for name in segments[chunk.segment].marks]
             samples = len(chunk.pcm) // 2
+            words = synthesis.timed(
+                chunk.segment, chunk.pcm, at=synthesis.samples_synthesized, end=chunk.segment_end
+            )
             synthesis.received(samples)
             if chunk.segment_end and chunk.segment < len(segments):
                 at = synthesis.samples_synthesized * 1000 // rate
@@ -90,13 +102,13 @@ async def _encoded_with_marks(
             else:
                 after = ()
             data = await asyncio.to_thread(pipeline.feed, chunk.pcm)
-            yield marks, data
+            yield Encoded(marks, data, words)
             synthesis.delivered(chunk.segment, samples)
             if after:
-                yield [MarkEvent(name, at) for name in after], b""
+                yield Encoded([MarkEvent(name, at) for name in after], b"")
         tail = await asyncio.to_thread(pipeline.finish)
         if tail:
-            yield [], tail
+            yield Encoded([], tail)
         status = Status.COMPLETED
     except ApplicationError as failure:  # SynthesisFailed, LeaseLost, SlowReader
         status, error_code = Status.FAILED, failure.code
@@ -110,9 +122,9 @@ async def _encoded_with_marks(
 
 
 async def _encoded(synthesis: Synthesis) -> AsyncIterator[bytes]:
-    async for _marks, data in _encoded_with_marks(synthesis):
-        if data:
-            yield data
+    async for piece in _encoded_with_marks(synthesis):
+        if piece.data:
+            yield piece.data
 
 
 def _headers(synthesis: Synthesis) -> dict[str, str]:
@@ -154,13 +166,17 @@ def _event(payload: dict[str, object]) -> bytes:
 
 async def _native_sse(synthesis: Synthesis) -> AsyncIterator[bytes]:
     """`/v1/synthesize` with `stream_format: "sse"`: `audio` events (base64 in the requested
-    format), `mark` events with their time in the audio, then `done` (or nothing more when the
-    synthesis failed: a stream without `done` is incomplete)."""
-    async for marks, data in _encoded_with_marks(synthesis):
-        for mark in marks:
+    format), `mark` events with their time in the audio, with `timestamps: "word"` a `words`
+    event after the audio of each segment, then `done` (or nothing more when the synthesis
+    failed: a stream without `done` is incomplete)."""
+    timestamps = synthesis.input.timestamps == "word"
+    async for piece in _encoded_with_marks(synthesis):
+        for mark in piece.marks:
             yield _event({"type": "mark", "name": mark.name, "time_ms": mark.time_ms})
-        if data:
-            yield _event({"type": "audio", "audio": base64.b64encode(data).decode()})
+        if piece.data:
+            yield _event({"type": "audio", "audio": base64.b64encode(piece.data).decode()})
+        if timestamps and piece.words:
+            yield _event({"type": "words", "words": [w.as_json() for w in piece.words]})
     if synthesis.failure is not None:  # the stream's end says why, in the error shape
         failure = synthesis.failure
         yield _event(

@@ -87,6 +87,7 @@ class TextInputSerializer(InputSerializer):
             sample_rate=values.get("sample_rate") or 0,
             source="http",
             lenient=values["lenient_ssml"],
+            timestamps=values.get("timestamps", "none"),
             pronunciation_dictionaries=dictionaries_of(values),
         )
 
@@ -105,11 +106,27 @@ class SynthesizeSerializer(TextInputSerializer):
         choices=["audio", "sse"],
         default="audio",
         help_text="`audio`: the audio bytes. `sse`: server-sent events: `audio` (base64), "
-        "`mark` (an SSML mark and its time in the audio) and `done`.",
+        "`mark` (an SSML mark and its time in the audio), `words` (with `timestamps: word`) "
+        "and `done`.",
+    )
+    timestamps = serializers.ChoiceField(
+        choices=["none", "word"],
+        default="none",
+        help_text="`word` (with `stream_format: sse`): after each segment's audio, a `words` "
+        "event with the input's words as written and when each is heard (`start_ms`, "
+        "`end_ms`, on the clock of `mark` events; estimated: docs/websocket.md, 'Word "
+        "timings').",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
+        if attrs["timestamps"] != "none" and attrs["stream_format"] != "sse":
+            raise serializers.ValidationError(
+                {
+                    "timestamps": "Word timings come as server-sent events: send "
+                    "`stream_format: sse`."
+                }
+            )
         if attrs["stream_format"] == "sse" and not attrs["stream"]:
             raise serializers.ValidationError(
                 {"stream_format": "Server-sent events are a stream: leave `stream` true."}

@@ -157,7 +157,9 @@ class SynthesizeView(MeteredView):
         responses={
             (200, "audio/*"): _AUDIO,
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description="With `stream_format: sse`: audio, mark, done."
+                OpenApiTypes.STR,
+                description="With `stream_format: sse`: audio, mark, words (with `timestamps: "
+                "word`), done.",
             ),
             409: _CONFLICT,
         },

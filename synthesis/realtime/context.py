@@ -212,18 +212,27 @@ class Context:
 
     # --- ending ----------------------------------------------------------------------------
 
-    async def cancel(self, *, reason: str = "cancelled", clear: bool = True) -> None:
-        """Stops the context now: acknowledged before anything else can be sent for it. With
-        Twilio output, the audio Twilio still holds of it is dropped (a Twilio `clear`, unless
-        `clear` is False: a barge-in sends one for the whole socket)."""
+    async def cancel(
+        self, *, reason: str = "cancelled", clear: bool = True, played_ms: int | None = None
+    ) -> None:
+        """Stops the context now: acknowledged before anything else can be sent for it, with
+        the text heard up to `played_ms` of its audio (the client's playback point; None: all
+        the audio sent). With Twilio output, the audio Twilio still holds of it is dropped (a
+        Twilio `clear`, unless `clear` is False: a barge-in sends one for the whole socket)."""
         if self.finished or self.cancelled.is_set():
             return
         self.cancelled.set()
+        self.synthesis.played_ms = played_ms
         sid = self.options.stream_sid
         if clear and sid is not None and self.output.samples_sent:
             await self.send(twilio_clear(sid))
         await self.event(
-            {"type": "cancelled", "context_id": self.id, "audio_ms_sent": self.audio_ms_sent}
+            {
+                "type": "cancelled",
+                "context_id": self.id,
+                "audio_ms_sent": self.audio_ms_sent,
+                "text_spoken": self.synthesis.text_spoken(Status.CANCELLED),
+            }
         )
         self.finish(Status.CANCELLED, error_code="" if reason == "cancelled" else reason)
 

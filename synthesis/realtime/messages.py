@@ -27,6 +27,7 @@ from callwaiting_tts_client.protocol import (
     OUTPUTS,
     PACINGS,
     REQUIRED_FIELDS,
+    TIMESTAMPS,
     TWILIO_FORMAT,
     JsonType,
 )
@@ -106,6 +107,7 @@ class Options:
     # The service's own messages about the context (started, mark, done, cancelled, errors):
     # always with raw output; with Twilio output only when the start asks (`service_events`).
     service_events: bool = True
+    timestamps: str = TIMESTAMPS[0]  # word: a `words` message after each segment's audio
     # Ids of the tenant's pronunciation dictionaries; None: its default, if any.
     pronunciation_dictionaries: tuple[str, ...] | None = None
 
@@ -172,6 +174,14 @@ def parse_mark(message: dict[str, Any]) -> str:
     return name
 
 
+def parse_played_ms(message: dict[str, Any]) -> int | None:
+    """A cancel's playback point: how much of the context's audio the client played."""
+    played: int | None = message.get("played_ms")
+    if played is not None and played < 0:
+        raise invalid("played_ms: milliseconds of the context's audio, 0 or more.", "played_ms")
+    return played
+
+
 def parse_options(message: dict[str, Any]) -> Options:
     """The `start` message's settings, validated."""
     options = Options()
@@ -211,6 +221,10 @@ def parse_options(message: dict[str, Any]) -> Options:
         if encoding not in ENCODINGS:
             raise invalid("encoding must be 'binary' or 'json'.", "encoding")
         options.encoding = encoding
+    timestamps = message.get("timestamps", TIMESTAMPS[0])
+    if timestamps not in TIMESTAMPS:
+        raise invalid("timestamps must be 'none' or 'word'.", "timestamps")
+    options.timestamps = timestamps
     pacing = message.get("pacing", PACINGS[0])
     if pacing not in PACINGS:
         raise invalid("pacing must be 'none' or 'realtime'.", "pacing")

@@ -24,7 +24,7 @@ from billing.models import UsageRecord
 from callwaiting_tts.backpressure import Probe
 from callwaiting_tts.errors import ApplicationError
 from synthesis.realtime.context import Context, redis_lost
-from synthesis.realtime.messages import parse_mark, parse_start, parse_text
+from synthesis.realtime.messages import parse_mark, parse_played_ms, parse_start, parse_text
 from synthesis.realtime.output import Send
 from synthesis.realtime.speaker import Speaker
 from synthesis.realtime.telephony import twilio_clear
@@ -163,10 +163,13 @@ class Session:
         context.mark(name)
 
     async def cancel(self, message: dict[str, Any]) -> None:
+        played_ms = parse_played_ms(message)
         if message.get("context_id") is None:  # barge-in: everything on the socket
+            # Contexts do not interleave: only the one playing has audio that `played_ms`
+            # (counted in each context's own audio) can reach.
             for context in list(self.contexts.values()):
                 if not context.finished:
-                    await context.cancel(clear=False)
+                    await context.cancel(clear=False, played_ms=played_ms)
             await self._clear_twilio()
             return
         context = self._context(message, writable=False)
@@ -177,7 +180,7 @@ class Session:
                 param="context_id",
                 status=409,
             )
-        await context.cancel()
+        await context.cancel(played_ms=played_ms)
 
     # --- lifecycle -----------------------------------------------------------------------
 

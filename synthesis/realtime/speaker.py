@@ -128,9 +128,21 @@ class Speaker:
                 started.add(chunk.segment)
                 for name in segments[chunk.segment].marks:
                     await out.mark(name)
+            index = planned.offset + chunk.segment
+            words = synthesis.timed(
+                index, chunk.pcm, at=synthesis.samples_synthesized, end=chunk.segment_end
+            )
             synthesis.received(len(chunk.pcm) // 2)
-            if not await out.feed(chunk.pcm, planned.offset + chunk.segment):
+            if not await out.feed(chunk.pcm, index):
                 return False
+            if words and context.options.timestamps == "word":
+                await context.event(
+                    {
+                        "type": "words",
+                        "context_id": context.id,
+                        "words": [word.as_json() for word in words],
+                    }
+                )
             if chunk.segment_end and chunk.segment < len(segments):
                 for name in segments[chunk.segment].marks_after:
                     await out.mark(name)

@@ -38,6 +38,7 @@ from synthesis.text.normalize import normalize, say_as
 from synthesis.text.normalize.core import normalizes
 from synthesis.text.split import MAX_SEGMENT_CHARS, Unit, sentence_ends, split_units
 from synthesis.text.ssml import parse_ssml
+from synthesis.text.words import segment_words
 from synthesis.text.xsampa import xsampa_to_ipa
 
 EMPHASIS: dict[str, Prosody] = {
@@ -169,6 +170,7 @@ class _Builder:
                 self.pending_marks[:0] = run.marks
             return
         pieces = split_units(run.units, max_chars=self._limit(run.locale), first=not self.segments)
+        words = segment_words([u.source for u in run.units], [p.text for p in pieces])
         for index, piece in enumerate(pieces):
             self.segments.append(
                 TextSegment(
@@ -180,6 +182,7 @@ class _Builder:
                     voice=run.voice,
                     marks=run.marks if index == 0 else (),
                     parts=piece.parts,
+                    words=words[index],
                 )
             )
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from synthesis.text.words import Word
+
 # The locales the front-end normalizes for: English only. Text in any other language is left as
 # written for the engine (XTTS expands numbers itself in its languages).
 LOCALES = ("en-US", "en-GB", "en-NG")
@@ -191,6 +193,9 @@ class TextSegment:
     # With a <phoneme> inside: the segment as ("text", ...) and ("ipa", ...) parts in order,
     # for engines that take phonemes; `text` holds the written fallback for the rest.
     parts: tuple[tuple[str, str], ...] = ()
+    # The input's words this segment says, as written, each with its tokens of `text`
+    # (`synthesis.text.words`): word timings and the text heard before a barge-in.
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)

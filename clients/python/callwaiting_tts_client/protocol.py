@@ -59,6 +59,7 @@ ENCODINGS: Final = ("binary", "json")  # audio as binary frames, or base64 in `a
 OUTPUTS: Final = ("raw", "twilio")  # twilio: Media Streams messages (mulaw, 8 kHz, JSON)
 PACINGS: Final = ("none", "realtime")  # realtime: frames leave at playback speed
 TWILIO_FORMAT: Final = "mulaw"
+TIMESTAMPS: Final = ("none", "word")  # word: a `words` message after each segment's audio
 
 # Each client message's fields beside `type`, with their JSON types ("string", "boolean",
 # "integer" (never a boolean or a float), "number" (never a boolean), "array", "any"). The server
@@ -83,12 +84,13 @@ MESSAGE_FIELDS: Final[dict[str, dict[str, JsonType]]] = {
         "pronunciation_dictionaries": "array",  # of dictionary ids (strings)
         "ssml": "string",
         "text": "string",
+        "timestamps": "string",
     },
     "text": {"context_id": "string", "text": "string", "flush": "boolean"},
     "flush": {"context_id": "string"},
     "end": {"context_id": "string"},
     "mark": {"context_id": "string", "name": "string"},
-    "cancel": {"context_id": "string"},
+    "cancel": {"context_id": "string", "played_ms": "integer"},
     "ping": {"id": "any"},
     "clear": {"streamSid": "string"},
 }

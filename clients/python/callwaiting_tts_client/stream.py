@@ -447,10 +447,16 @@ class StreamClient:
                         await task
 
     async def cancel(
-        self, context_id: str | None = None, *, timeout: float = 5.0
+        self,
+        context_id: str | None = None,
+        *,
+        played_ms: int | None = None,
+        timeout: float = 5.0,
     ) -> Message | None:
         """Sends `cancel` (every context on the socket when `context_id` is None: barge-in) and
-        returns the first `cancelled` message for it, or None when nothing was open to cancel
+        returns the first `cancelled` message for it (its `text_spoken`: the words heard up to
+        `played_ms` of the context's audio, or all the audio sent when None), or None when
+        nothing was open to cancel
         (the server then answers nothing: a `ping` sent right behind the `cancel` tells).
         Raises `ClientError` on an error for it (`unknown_context`, `context_finished`).
         Safe to call while `speak` runs in another task; that `speak` returns `cancelled`."""
@@ -463,7 +469,8 @@ class StreamClient:
         self._cancel_waiters.append(cancel_entry)
         self._pong_waiters.append(pong_entry)
         try:
-            await self.send({"type": "cancel", **self._addressed(context_id)})
+            played = {} if played_ms is None else {"played_ms": played_ms}
+            await self.send({"type": "cancel", **self._addressed(context_id), **played})
             await self.send({"type": "ping", "id": ping_id})
             await asyncio.wait({cancelled, pong}, timeout=timeout, return_when="FIRST_COMPLETED")
             # Messages are handled in order: a `cancelled` before the pong is already set.

@@ -1,0 +1,161 @@
+"""Word timings estimated on real Piper audio (`synthesis.timing`): in order, inside the audio,
+the input's words as written; and how far the estimated word boundaries fall from those that
+silence detection finds in a slow, clearly paused reading (the figure docs/websocket.md
+reports)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from synthesis.contract.plan import engine_segments
+from synthesis.engines.loader import load_engine
+from synthesis.text.frontend import prepare
+from synthesis.timing import WordClock, WordTime
+
+RATE = 22050
+# A reading with a clear pause between every two words: what silence detection can time.
+PAUSED = "One, two, three, four, five, six, seven, eight, nine, ten."
+# Gaps this long below the threshold are pauses between words (stops inside a word are
+# shorter at this speed).
+GAP_MS = 90
+GAP_THRESHOLD = 0.02  # of the peak
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return load_engine("piper", noise_scale=0.0, noise_w_scale=0.0)
+
+
+def timed(engine, *, text: str | None = None, ssml: str | None = None, speed: float = 1.0):
+    """The plan's words timed by a WordClock fed the engine's chunks as the web side is; and
+    the whole audio."""
+    plan = prepare(text=text, ssml=ssml, locale="en-US")
+    segments = engine_segments(plan, language="en-US", speed=speed)
+    clock = WordClock(RATE)
+    pcm = bytearray()
+    words: list[WordTime] = []
+    for chunk in engine.stream(segments, voice="joe"):
+        segment = plan.segments[chunk.segment]
+        if clock.segment is not segment:
+            clock.begin(segment, at=len(pcm) // 2, speed=segments[chunk.segment].speed)
+        clock.add(chunk.pcm)
+        pcm += chunk.pcm
+        if chunk.segment_end:
+            words += clock.end()
+    return plan, words, bytes(pcm)
+
+
+def pauses(pcm: bytes) -> list[tuple[float, float]]:
+    """(start, end) in ms of each stretch of GAP_MS or more below the threshold between the
+    first and the last sound."""
+    audio = np.abs(np.frombuffer(pcm, dtype=np.int16).astype(np.float64))
+    frame = RATE // 100  # 10 ms
+    levels = audio[: len(audio) // frame * frame].reshape(-1, frame).max(axis=1)
+    loud = levels >= levels.max() * GAP_THRESHOLD
+    first, last = int(np.flatnonzero(loud)[0]), int(np.flatnonzero(loud)[-1])
+    gaps, start = [], None
+    for index in range(first, last + 1):
+        if not loud[index] and start is None:
+            start = index
+        elif loud[index] and start is not None:
+            if (index - start) * 10 >= GAP_MS:
+                gaps.append((start * 10.0, index * 10.0))
+            start = None
+    return gaps
+
+
+def test_it_times_the_inputs_words_in_order_inside_the_audio(engine):
+    text = "Thanks for calling Riverside Dental, your balance is $42.50. Goodbye!"
+    _plan, words, pcm = timed(engine, text=text)
+    audio_ms = len(pcm) / 2 / RATE * 1000
+    assert [w.word for w in words] == text.split()
+    assert words[0].start_ms > 0  # the engine's own silence before the first word is left out
+    for before, after in itertools.pairwise(words):
+        assert before.start_ms < before.end_ms <= after.start_ms
+    assert words[-1].end_ms < audio_ms
+
+
+def test_marks_and_words_share_one_clock(engine):
+    ssml = '<speak>Hello there. <break time="800ms"/><mark name="m"/>How are you?</speak>'
+    plan, words, _pcm = timed(engine, ssml=ssml)
+    second_start_ms = len(engine_pcm(engine, plan, upto=1)) / 2 / RATE * 1000
+    hello, there, how = words[0], words[1], words[2]
+    # The mark sits at the second segment's start; its first word starts after it, and the
+    # first segment's words end before the 800 ms break.
+    assert there.end_ms < second_start_ms - 700
+    assert second_start_ms <= how.start_ms < second_start_ms + 200
+    assert hello.word == "Hello"
+    assert how.word == "How"
+
+
+def engine_pcm(engine, plan, *, upto: int) -> bytes:
+    segments = engine_segments(plan, language="en-US")
+    return b"".join(c.pcm for c in engine.stream(segments, voice="joe") if c.segment < upto)
+
+
+def test_the_text_heard_is_the_words_that_ended_by_the_playback_point(engine):
+    text = "Your appointment is on Tuesday at three. Please bring your card."
+    _plan, words, _pcm = timed(engine, text=text)
+    clock = WordClock(RATE)
+    clock.timed = words
+    point = words[4].end_ms
+    assert clock.heard(point) == "Your appointment is on Tuesday"
+    assert clock.heard(point - 1) == "Your appointment is on"
+    assert clock.heard(0) == ""
+
+
+def test_an_unfinished_segments_words_are_estimated_from_its_speech_so_far(engine):
+    text = "Please hold while I look up your account details for you."
+    plan = prepare(text=text)
+    [chunk] = list(engine.stream(engine_segments(plan, language="en-US"), voice="joe"))
+    clock = WordClock(RATE)
+    clock.begin(plan.segments[0], at=0)
+    clock.add(chunk.pcm[: len(chunk.pcm) // 2])  # half its audio arrived, then the barge-in
+    half_ms = len(chunk.pcm) // 4 * 1000 // RATE
+    heard = clock.heard(half_ms).split()
+    assert 2 <= len(heard) <= 9  # about half of its 11 words
+    assert heard == text.split()[: len(heard)]
+    assert clock.heard(0) == ""
+
+
+def boundary_errors(engine, *, anchor: bool) -> list[float]:
+    """How far (ms) each estimated word boundary falls from the pause silence detection finds
+    there: the end of the word before each pause, and the start of the word after it."""
+    plan = prepare(text=PAUSED, locale="en-US")
+    segments = engine_segments(plan, language="en-US", speed=0.6)
+    clock = WordClock(RATE)
+    clock.anchor = anchor
+    pcm = bytearray()
+    for chunk in engine.stream(segments, voice="joe"):
+        if clock.segment is not plan.segments[chunk.segment]:
+            clock.begin(plan.segments[chunk.segment], at=len(pcm) // 2)
+        clock.add(chunk.pcm)
+        pcm += chunk.pcm
+        if chunk.segment_end:
+            clock.end()
+    words = clock.timed
+    gaps = pauses(bytes(pcm))
+    assert len(gaps) == len(words) - 1  # one pause between each two words, no more
+    errors = []
+    for (gap_start, gap_end), before, after in zip(gaps, words, words[1:], strict=False):
+        errors += [abs(before.end_ms - gap_start), abs(after.start_ms - gap_end)]
+    return errors
+
+
+def test_word_boundaries_against_silence_in_a_slow_paused_reading(engine):
+    """The estimate's error, measured on a slow reading with a clear pause after each word
+    (the figures docs/websocket.md reports): anchored to the audio's pauses, and from letters
+    alone (what words between two pauses get)."""
+    anchored = boundary_errors(engine, anchor=True)
+    letters = boundary_errors(engine, anchor=False)
+    print(
+        f"\nword boundary error vs silence: anchored mean {np.mean(anchored):.0f} ms, max "
+        f"{np.max(anchored):.0f} ms; letters alone mean {np.mean(letters):.0f} ms, max "
+        f"{np.max(letters):.0f} ms"
+    )
+    assert np.mean(anchored) < 40
+    assert np.max(anchored) < 100
+    assert np.mean(letters) < 200

@@ -1,0 +1,222 @@
+"""Word timings: when each word of the tenant's input is heard in a synthesis's audio, and the
+text heard up to a playback point (what an interrupted agent's language model needs to know).
+
+One clock for marks and words: milliseconds of the synthesis's audio (for a socket, of the
+context's) from its first sample, the leading pause included, counted at the engine's rate
+as the chunks arrive from the worker.
+
+No engine reports its own alignment yet (Piper's needs its model patched with the `onnx`
+package, which the service does not ship), so the times are an estimate, documented in
+docs/websocket.md ("Word timings"): a segment's words share its speech (the audio between
+its first and last sample above SPEECH_THRESHOLD of its peak, so the engine's own silence
+and exact pauses are left out) in proportion to their letters, each word counting
+WORD_WEIGHT more for the transition into the next, and a comma-like or sentence-ending mark
+inside the segment counting CLAUSE_PAUSE / SENTENCE_PAUSE for the pause the engine makes
+there. Where the audio has exactly as many pauses inside the speech as the text has such
+marks, each run of words between two marks shares its own stretch of speech instead. A
+segment whose audio has not all arrived (a barge-in mid-segment) is timed at
+ESTIMATE_MS_PER_WEIGHT at its speed from its first speech. Pure: no Django.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthesis.text.model import TextSegment
+
+# Of the segment's peak: below it is the engine's silence (Piper's sits near 1e-4).
+SPEECH_THRESHOLD = 0.02
+WORD_WEIGHT = 1.0
+CLAUSE_PAUSE = 5.0
+SENTENCE_PAUSE = 7.0
+ESTIMATE_MS_PER_WEIGHT = 62.0
+# A stretch this long below SPEECH_THRESHOLD inside a segment's speech is a pause (the stops
+# inside words are shorter).
+PAUSE_MS = 80
+_CLAUSE_MARKS = frozenset(",;:\u2014")
+_SENTENCE_MARKS = frozenset(".!?\u2026")
+
+
+@dataclass(frozen=True)
+class WordTime:
+    """A word of the input as written and when it is heard (ms on the synthesis's clock)."""
+
+    word: str
+    start_ms: int
+    end_ms: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"word": self.word, "start_ms": self.start_ms, "end_ms": self.end_ms}
+
+
+def token_weights(tokens: Sequence[str]) -> list[tuple[float, float]]:
+    """Per spoken token: the share of speech it takes, and the pause after it."""
+    weights = []
+    for index, token in enumerate(tokens):
+        letters = sum(char.isalnum() for char in token)
+        pause = 0.0
+        if index < len(tokens) - 1:
+            tail = token.rstrip("\"')]\u201d\u2019")[-1:]
+            pause = (
+                CLAUSE_PAUSE
+                if tail in _CLAUSE_MARKS
+                else SENTENCE_PAUSE
+                if tail in _SENTENCE_MARKS
+                else 0.0
+            )
+        weights.append((max(1, letters) + WORD_WEIGHT, pause))
+    return weights
+
+
+def speech_bounds(pcm: bytes) -> tuple[int, int] | None:
+    """The first and one past the last sample of speech in PCM s16le (None: all silence)."""
+    audio = np.abs(np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16).astype(np.int32))
+    if not audio.size:
+        return None
+    peak = int(audio.max())
+    if peak == 0:
+        return None
+    loud = np.flatnonzero(audio >= max(1, peak * SPEECH_THRESHOLD))
+    return int(loud[0]), int(loud[-1]) + 1
+
+
+def spread(tokens: Sequence[str], start: float, per_weight: float) -> list[tuple[float, float]]:
+    """Each token's (start, end) from `start`, `per_weight` samples per unit of weight."""
+    spans = []
+    at = start
+    for speech, pause in token_weights(tokens):
+        spans.append((at, at + speech * per_weight))
+        at += (speech + pause) * per_weight
+    return spans
+
+
+def estimate(
+    pcm: bytes, tokens: Sequence[str], *, sample_rate: int, anchor: bool = True
+) -> list[tuple[float, float]]:
+    """The tokens' (start, end) in samples of a segment's whole audio `pcm`. With `anchor`,
+    where the audio has exactly as many pauses inside its speech as the text has marks that
+    make one (`token_weights`), each run of words between two marks is spread over its own
+    stretch of speech between two pauses."""
+    bounds = speech_bounds(pcm)
+    if bounds is None or not tokens:
+        return [(0.0, 0.0)] * len(tokens)
+    first, last = bounds
+    weights = token_weights(tokens)
+    marked = [index for index, (_speech, pause) in enumerate(weights) if pause]
+    gaps = _pauses(pcm, first, last, sample_rate) if anchor and marked else []
+    if not marked or len(gaps) != len(marked):
+        total = sum(speech + pause for speech, pause in weights)
+        return spread(tokens, first, (last - first) / total)
+    spans: list[tuple[float, float]] = []
+    starts = [first, *(end for _start, end in gaps)]
+    ends = [*(start for start, _end in gaps), last]
+    cuts = [0, *(index + 1 for index in marked), len(tokens)]
+    for (low, high), begin, stop in zip(itertools.pairwise(cuts), starts, ends, strict=True):
+        run = tokens[low:high]
+        total = sum(speech for speech, _pause in token_weights(run))
+        spans += spread(run, begin, (stop - begin) / total)
+    return spans
+
+
+def _pauses(pcm: bytes, first: int, last: int, sample_rate: int) -> list[tuple[int, int]]:
+    """Stretches of PAUSE_MS or more below SPEECH_THRESHOLD of the peak (in 10 ms frames)
+    between samples `first` and `last`, in samples."""
+    audio = np.abs(np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16)[first:last])
+    frame = max(1, sample_rate // 100)
+    count = len(audio) // frame
+    if count == 0:
+        return []
+    levels = audio[: count * frame].reshape(count, frame).max(axis=1)
+    quiet = levels < max(1, int(levels.max()) * SPEECH_THRESHOLD)
+    gaps = []
+    start: int | None = None
+    for index, silent in enumerate([*quiet.tolist(), False]):
+        if silent and start is None:
+            start = index
+        elif not silent and start is not None:
+            if (index - start) * 10 >= PAUSE_MS:
+                gaps.append((first + start * frame, first + index * frame))
+            start = None
+    return gaps
+
+
+class WordClock:
+    """One synthesis's (or socket context's) word timings, fed its segments' audio in order:
+    `begin` a segment where its audio starts on the clock, `add` its audio, `end` it once it is
+    whole (which times its words)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.rate = sample_rate
+        self.timed: list[WordTime] = []
+        self._segment: TextSegment | None = None
+        self._at = 0  # samples on the clock where the open segment's audio starts
+        self._speed = 1.0
+        self._pcm = bytearray()
+        self.anchor = True  # runs of words between pauses anchored to the audio's pauses
+
+    @property
+    def segment(self) -> TextSegment | None:
+        """The segment whose audio is being fed (None between segments)."""
+        return self._segment
+
+    def begin(self, segment: TextSegment, *, at: int, speed: float = 1.0) -> None:
+        """`segment`'s audio starts at sample `at` of the clock; `speed` is the engine's."""
+        self._segment, self._at, self._speed = segment, at, speed
+        self._pcm = bytearray()
+
+    def add(self, pcm: bytes) -> None:
+        if self._segment is not None:
+            self._pcm += pcm
+
+    def end(self) -> list[WordTime]:
+        """The open segment's audio is whole: its words, timed (and kept)."""
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return []
+        tokens = segment.text.split()
+        spans = estimate(bytes(self._pcm), tokens, sample_rate=self.rate, anchor=self.anchor)
+        words = self._words(segment, spans)
+        self._pcm = bytearray()
+        self.timed.extend(words)
+        return words
+
+    def heard(self, played_ms: int) -> str:
+        """The input's words heard by `played_ms` (those that ended by then), as written,
+        joined by spaces; the open segment's words estimated from their letters."""
+        words = [*self.timed, *self._open_words()]
+        return " ".join(w.word for w in words if w.end_ms <= played_ms)
+
+    def _open_words(self) -> list[WordTime]:
+        segment = self._segment
+        if segment is None:
+            return []
+        bounds = speech_bounds(bytes(self._pcm))
+        if bounds is None:
+            return []
+        per_weight = ESTIMATE_MS_PER_WEIGHT / max(self._speed, 0.25) * self.rate / 1000
+        return self._words(segment, spread(segment.text.split(), bounds[0], per_weight))
+
+    def _words(self, segment: TextSegment, spans: list[tuple[float, float]]) -> list[WordTime]:
+        """The segment's input words from its tokens' spans (samples from its start)."""
+        out = []
+        for word in segment.words:
+            if word.last > word.first:
+                start, end = spans[word.first][0], spans[word.last - 1][1]
+            else:  # said by no token: a point, where the next token starts
+                point = (
+                    spans[word.first][0]
+                    if word.first < len(spans)
+                    else spans[-1][1]
+                    if spans
+                    else 0.0
+                )
+                start = end = point
+            out.append(WordTime(word.text, self._ms(start), self._ms(end)))
+        return out
+
+    def _ms(self, sample: float) -> int:
+        return int((self._at + sample) * 1000 // self.rate)
