@@ -91,6 +91,7 @@ PASSES: list[tuple[re.Pattern[str], Reader]] = [
     (telephone.IP_RE, telephone.read_ip_match),
     (telephone.NANP_ONE_RE, telephone.read_nanp_one_match),
     (telephone.NORTH_AMERICAN_RE, telephone.read_national_match),
+    (telephone.LOCAL_SEVEN_RE, telephone.read_national_match),
     (telephone.TRUNK_RE, telephone.read_trunk_match),
     (telephone.TRUNK_UNSPACED_RE, telephone.read_trunk_match),
     (telephone.NIGERIAN_LOCAL_RE, telephone.read_national_match),

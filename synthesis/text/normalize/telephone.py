@@ -18,6 +18,9 @@ NORTH_AMERICAN_RE = re.compile(
     r"(?<![\w.(-])(?:\([0-9]{3}\)[ -]?|[0-9]{3}[-.])[0-9]{3}[-.][0-9]{4}(?:-[0-9]{1,4})*(?![\w.-])"
     r"|(?<![\w.(-])\([0-9]{3}\) ?[0-9]{3} [0-9]{4}(?![\w.-])"
 )
+# A local North American number without its area code: 555-1234, 555.0123 (never a range: a
+# range's ends are read "to", and 555 to 1234 is no range anyone writes).
+LOCAL_SEVEN_RE = re.compile(r"(?<![\w.(+$£€₦-])[2-9][0-9]{2}[-.][0-9]{4}(?![\w-]|[.,][0-9])")
 # Nigerian mobile numbers written locally: 0803 123 4567, 0803-123-4567, 08031234567.
 NIGERIAN_LOCAL_RE = re.compile(r"(?<![\w.+-])0[7-9][01][0-9][ -]?[0-9]{3}[ -]?[0-9]{4}(?![\w-])")
 # A national number with a trunk zero, written in groups: 020 7946 0958, 0161 496 0123,

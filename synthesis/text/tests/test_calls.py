@@ -153,6 +153,18 @@ def test_it_reads_a_toll_free_area_code_as_people_say_it():
     assert normalize("Call (888) 555-0199") == f"Call eight eight eight, {LINE}"
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("text", ["Call 555-0199 now.", "Call 555.0199 now."])
+def test_it_reads_a_local_seven_digit_number_as_a_number_not_a_range(text, locale):
+    # It was "five hundred and fifty five to one hundred and ninety nine" (a range).
+    assert normalize(text, locale=locale) == f"Call {LINE} now."
+
+
+def test_ranges_that_are_no_local_number_stay_ranges():
+    assert normalize("Pages 100-2000.") == "Pages one hundred to two thousand."
+    assert normalize("Open 9-5 daily.") == "Open nine to five daily."
+
+
 def test_it_groups_an_unspaced_ten_digit_number():
     assert normalize("Call 4155550100") == "Call four one five, five five five, zero one zero zero"
 
