@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from synthesis.text.normalize.numbers import ONES
+
 # The limit when a caller names none (tools, tests); the service always passes the engine's.
 MAX_SEGMENT_CHARS = 200
 # The opening sentence of a request is cut at its first clause break within this many
@@ -303,25 +305,8 @@ def _first_clause(
 
 # Digits as the normalizer speaks them: a comma between two of them separates the groups of a
 # code or a telephone number ("four eight two, nine one three"), which is not a clause.
-_DIGIT_WORDS = frozenset(
-    [
-        "zero",
-        "oh",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "hundred",
-        "star",
-        "hash",
-        "pound",
-    ]
-)
+# (With "hundred" for a toll-free area code, and the keypad's keys.)
+_DIGIT_WORDS = frozenset([*ONES[:10], "oh", "hundred", "star", "hash", "pound"])
 
 
 def _in_spoken_digits(text: str, cut: int) -> bool:
