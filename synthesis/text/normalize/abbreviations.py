@@ -147,6 +147,17 @@ def expand_nigerian(match: re.Match[str], locale: str) -> str | None:
     return words + (period(match.string, match.end()) if match.group(8) else "")
 
 
+# Capitals that are said as a word, not spelled: a TTS voice spells a word in capitals it does
+# not know ("P I N"), and a caller hears letters where the agent said a word. Only words that
+# callers hear in calls, and that are never spelled out by people.
+WORD_ACRONYMS = {"PIN": "pin", "SIM": "sim"}
+WORD_ACRONYM_RE = re.compile(rf"(?<![\w.-])({'|'.join(WORD_ACRONYMS)})(s?)(?![\w-])")
+
+
+def read_word_acronym(match: re.Match[str], _locale: str) -> str:
+    return WORD_ACRONYMS[match.group(1)] + match.group(2)
+
+
 def sentence_ends_after(text: str, end: int) -> bool:
     """Whether a period at `end - 1` may end a sentence: nothing but closing punctuation
     follows, or whitespace and a capital letter."""

@@ -126,6 +126,7 @@ PASSES: list[tuple[re.Pattern[str], Reader]] = [
     (numbers.VULGAR_RE, numbers.read_vulgar),
     (roman.LONE_ROMAN_RE, roman.read_lone_roman),
     (roman.ROMAN_RE, roman.read_roman),
+    (abbr.WORD_ACRONYM_RE, abbr.read_word_acronym),
     (abbr.LATIN_RE, abbr.expand_latin),
     (abbr.NUMBER_SIGN_RE, lambda m, loc: "number "),
     (abbr.NG_TITLE_RE, abbr.expand_nigerian),

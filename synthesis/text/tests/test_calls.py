@@ -30,7 +30,7 @@ LINE = "five five five, zero one nine nine"
         ("Your code is 482913.", "Your code is four eight two, nine one three."),
         ("Your one-time code is 482913", "Your one-time code is four eight two, nine one three"),
         ("Your OTP is 482913.", "Your OTP is four eight two, nine one three."),
-        ("Your PIN is 4821.", "Your PIN is four eight two one."),
+        ("Your PIN is 4821.", "Your pin is four eight two one."),
         ("Your card ending 4242 was charged.", "Your card ending four two four two was charged."),
         ("Your verification code: 482913", f"Your verification code: {SIX}"),
         ("Reference number 88231907", f"Reference number {EIGHT}"),
@@ -51,7 +51,7 @@ def test_it_reads_a_code_after_a_context_word_digit_by_digit_in_groups(text, spo
 def test_it_keeps_the_groups_a_code_is_written_in():
     spoken = "Your code is four eight two nine, one three zero six"
     assert normalize("Your code is 4829 1306") == spoken
-    assert normalize("PIN: 12-34") == "PIN: one two, three four"
+    assert normalize("PIN: 12-34") == "pin: one two, three four"
 
 
 def test_it_spells_a_code_of_letters_and_digits_after_a_context_word():
@@ -72,7 +72,7 @@ def test_it_spells_a_code_of_letters_and_digits_after_a_context_word():
         ("my account balance is 15000", "my account balance is fifteen thousand"),
         (
             "Enter your PIN. 1234 is wrong",
-            "Enter your PIN. twelve thirty four is wrong",
+            "Enter your pin. twelve thirty four is wrong",
         ),
         (
             "Your code is 482913 5 minutes",
@@ -340,3 +340,11 @@ def test_it_expands_nigerian_titles_and_abbreviations_in_en_ng(text, spoken):
 
 def test_nigerian_titles_are_left_alone_elsewhere():
     assert normalize("Arc. Bello", "en-US") == "Arc. Bello"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_it_says_pin_and_sim_as_words_not_letters(locale):
+    # A voice spells capitals it does not know: "P I N" (heard so by the bench's recogniser).
+    assert normalize("Enter your PIN.", locale=locale) == "Enter your pin."
+    assert normalize("Both SIMs work.", locale=locale) == "Both sims work."
+    assert normalize("The PIN-pad and PINE stay.", locale=locale) == "The PIN-pad and PINE stay."
