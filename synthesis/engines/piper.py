@@ -355,24 +355,24 @@ def _word_spans(
     at = int(ends[index - 1]) if index else 0
     words: list[list[int]] = []
     current: list[int] | None = None
-    for phoneme in [*phonemes, " "]:
-        if phoneme == " ":
-            if current is not None:
-                words.append(current)
-            current = None
-            continue
+    for phoneme in phonemes:
         if phoneme not in id_map:
             continue
         index += len(id_map[phoneme]) + pad
         if index > len(ends):
             return None
         start, at = at, int(ends[index - 1])
+        if phoneme == " " and current is not None:
+            words.append(current)
+            current = None
         if phoneme in _NOT_SOUNDS:
             continue
         if current is None:
             current = [start, at, 1]
         else:
             current[1], current[2] = at, current[2] + 1
+    if current is not None:
+        words.append(current)
     return words
 
 
