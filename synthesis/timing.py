@@ -45,6 +45,8 @@ PAUSE_MS = 80
 # and sounds differ by a factor e (over the segment's ratio) cost 1; each word run together with
 # another costs MERGE_COST more.
 MERGE_COST = 0.7
+# A pause in the audio this close to a boundary of the engine's alignment is taken as it (`snap`).
+SNAP_MS = 250
 _GROUPS = ((1, 1), (2, 1), (1, 2), (3, 1), (1, 3))
 # `WordClock.add`'s default: the chunk came without the engine's alignment (split pieces, or an
 # engine that has none); None is an alignment that failed.
@@ -181,6 +183,28 @@ def align(
     return spans
 
 
+def snap(
+    spans: list[tuple[float, float]], pcm: bytes, *, sample_rate: int
+) -> list[tuple[float, float]]:
+    """The engine's spans with each pause the audio has inside its speech (`_pauses`) taken as
+    the boundary between the two words around it: the model's durations put a quiet fricative
+    or stop's closure inside a word where the audio is already silent. A pause goes to the
+    boundary it overlaps within SNAP_MS, and only where the words keep their order."""
+    bounds = speech_bounds(pcm)
+    if bounds is None or len(spans) < 2:
+        return spans
+    out = list(spans)
+    reach = SNAP_MS * sample_rate / 1000
+    for gap_start, gap_end in _pauses(pcm, *bounds, sample_rate):
+        for index in range(len(out) - 1):
+            (start, end), (next_start, next_end) = out[index], out[index + 1]
+            near = gap_start < next_start + reach and gap_end > end - reach
+            if near and start < gap_start and gap_end < next_end:
+                out[index], out[index + 1] = (start, gap_start), (gap_end, next_end)
+                break
+    return out
+
+
 def _pauses(pcm: bytes, first: int, last: int, sample_rate: int) -> list[tuple[int, int]]:
     """Stretches of PAUSE_MS or more below SPEECH_THRESHOLD of the peak (in 10 ms frames)
     between samples `first` and `last`, in samples."""
@@ -258,6 +282,8 @@ class WordClock:
         spans = None
         if self.use_alignment and self._reported and not self._failed:
             spans = align(tokens, self._words)
+            if spans is not None and self.anchor:
+                spans = snap(spans, bytes(self._pcm), sample_rate=self.rate)
         if spans is None:
             spans = estimate(bytes(self._pcm), tokens, sample_rate=self.rate, anchor=self.anchor)
         words = self._timed_words(segment, spans)
