@@ -18,8 +18,9 @@ WORD_WEIGHT more for the transition into the next, and a comma-like or sentence-
 inside the segment counting CLAUSE_PAUSE / SENTENCE_PAUSE for the pause the engine makes
 there. Where the audio has exactly as many pauses inside the speech as the text has such
 marks, each run of words between two marks shares its own stretch of speech instead. A
-segment whose audio has not all arrived (a barge-in mid-segment) is timed at
-ESTIMATE_MS_PER_WEIGHT at its speed from its first speech. Pure: no Django.
+segment whose audio has not all arrived (a barge-in mid-segment) is timed from the alignment
+that came with it when that covers the segment, else at ESTIMATE_MS_PER_WEIGHT at its speed
+from its first speech. Pure: no Django.
 """
 
 from __future__ import annotations
@@ -298,14 +299,25 @@ class WordClock:
         return " ".join(w.word for w in words if w.end_ms <= played_ms)
 
     def _open_words(self) -> list[WordTime]:
+        """The open segment's words: from the engine's alignment when what arrived covers the
+        segment (the worker sends a sentence's spans with its first piece of audio, so one
+        sentence's are whole before its audio is), else estimated from its speech so far."""
         segment = self._segment
         if segment is None:
             return []
+        tokens = segment.text.split()
+        # espeak runs a few words together, never a quarter of them: fewer spans than that are
+        # a sentence of a longer segment.
+        covered = len(self._words) >= len(tokens) - len(tokens) // 4
+        if self.use_alignment and self._reported and not self._failed and covered:
+            spans = align(tokens, self._words)
+            if spans is not None:
+                return self._timed_words(segment, spans)
         bounds = speech_bounds(bytes(self._pcm))
         if bounds is None:
             return []
         per_weight = ESTIMATE_MS_PER_WEIGHT / max(self._speed, 0.25) * self.rate / 1000
-        return self._timed_words(segment, spread(segment.text.split(), bounds[0], per_weight))
+        return self._timed_words(segment, spread(tokens, bounds[0], per_weight))
 
     def _timed_words(
         self, segment: TextSegment, spans: list[tuple[float, float]]

@@ -260,3 +260,29 @@ def test_espeaks_run_together_words_pair_with_the_texts():
     words = [(0, 300, 3), (400, 700, 3), (800, 1500, 6)]
     assert align(tokens, words) == [(0, 300), (400, 520), (520, 700), (800, 1500)]
     assert align(tokens, []) is None
+
+
+def test_an_unfinished_segments_words_come_from_the_alignment_that_came_with_it(engine):
+    """A barge-in mid-sentence: the words heard by the playback point are those the engine's
+    alignment (sent with the sentence's first piece) ends by then, the same as once it is
+    whole; without it, the estimate from the speech so far."""
+    text = "Please hold while I look up your account details for you."
+    plan = prepare(text=text)
+    [chunk] = list(engine.stream(engine_segments(plan, language="en-US"), voice="joe"))
+    whole = WordClock(RATE)
+    whole.anchor = False  # the durations alone: what a partial segment gets
+    whole.begin(plan.segments[0], at=0)
+    whole.add(chunk.pcm, chunk.extra["words"])
+    timed_whole = whole.end()
+    point = (timed_whole[5].end_ms + timed_whole[6].start_ms) // 2
+    first_piece = chunk.pcm[: (point + 150) * RATE // 1000 * 2]
+    clocks = [WordClock(RATE), WordClock(RATE)]
+    for clock, reported in zip(clocks, [chunk.extra["words"], NO_SPANS], strict=True):
+        clock.begin(plan.segments[0], at=0)
+        clock.add(first_piece, reported)
+    assert clocks[0].heard(point) == " ".join(text.split()[:6])
+    assert clocks[0].heard(timed_whole[6].end_ms) == " ".join(text.split()[:7])
+    estimated = [clocks[1].heard(w.end_ms) for w in timed_whole]
+    aligned = [clocks[0].heard(w.end_ms) for w in timed_whole]
+    assert aligned == [" ".join(text.split()[: n + 1]) for n in range(len(timed_whole))]
+    assert estimated != aligned  # 62 ms a letter puts some ends elsewhere
