@@ -55,7 +55,7 @@ from synthesis.text.frontend import prepare
 from synthesis.text.lexicon import Lexicon
 from synthesis.text.model import InputTooLong, Plan, locale_for
 from synthesis.text.ssml import SsmlError
-from synthesis.timing import WordClock, WordTime
+from synthesis.timing import NO_SPANS, WordClock, WordTime
 from tenants.db import tenant_schema
 from tenants.principal import Principal
 from voices.selectors import ResolvedVoice, voice_resolve, voice_resolve_async
@@ -143,7 +143,9 @@ class Synthesis:
         self.delivered_segments.add(segment)
         self.samples_delivered += samples
 
-    def timed(self, index: int, pcm: bytes, *, at: int, end: bool) -> list[WordTime]:
+    def timed(
+        self, index: int, pcm: bytes, *, at: int, end: bool, spans: object = NO_SPANS
+    ) -> list[WordTime]:
         """Feeds the word clock a chunk of segment `index` of the plan, whose audio starts at
         sample `at` of the synthesis's clock (the place its marks report); the segment's
         words, timed, once `end` says its audio is whole."""
@@ -157,7 +159,7 @@ class Synthesis:
             # are estimated at it.
             speed = clamp_speed(self.voice.speed * self.input.speed * segment.prosody.rate)
             self.clock.begin(segment, at=at, speed=speed)
-        self.clock.add(pcm)
+        self.clock.add(pcm, spans)
         return self.clock.end() if end else []
 
     def text_spoken(self, status: str) -> str:

@@ -63,6 +63,9 @@ class AudioChunk:
     pcm: bytes
     segment: int
     segment_end: bool
+    # The engine's word spans in this chunk (`Chunk.extra["words"]`; absent: none reported).
+    words: object = None
+    aligned: bool = False  # whether the engine reported `words` (None there: it failed)
 
 
 async def live_workers(client: aioredis.Redis, engine: str) -> list[WorkerStatus]:
@@ -186,6 +189,8 @@ class JobStream:
                 pcm=message["pcm"],
                 segment=message["segment"],
                 segment_end=bool(message["segment_end"]),
+                words=message.get("words"),
+                aligned="words" in message,
             )
             await self._to_worker(messages.CREDIT, acked=self.received)
 

@@ -5,17 +5,22 @@ One clock for marks and words: milliseconds of the synthesis's audio (for a sock
 context's) from its first sample, the leading pause included, counted at the engine's rate
 as the chunks arrive from the worker.
 
-No engine reports its own alignment yet (Piper's needs its model patched with the `onnx`
-package, which the service does not ship), so the times are an estimate, documented in
-docs/websocket.md ("Word timings"): a segment's words share its speech (the audio between
+Where the engine reports its own alignment (Piper, from its model patched with
+`patch_voice_with_alignment`: each chunk's `words`, espeak's words as sample spans with their
+number of sounds), a segment whose every chunk had one is timed from it (`align`: espeak's words
+paired with the text's, a few of which espeak runs together, as in "of the"). Otherwise (another
+engine, a model that could not be patched, phonemes that did not match their durations) the
+times are an estimate, documented in docs/websocket.md ("Word timings"): a segment's words share
+its speech (the audio between
 its first and last sample above SPEECH_THRESHOLD of its peak, so the engine's own silence
 and exact pauses are left out) in proportion to their letters, each word counting
 WORD_WEIGHT more for the transition into the next, and a comma-like or sentence-ending mark
 inside the segment counting CLAUSE_PAUSE / SENTENCE_PAUSE for the pause the engine makes
 there. Where the audio has exactly as many pauses inside the speech as the text has such
 marks, each run of words between two marks shares its own stretch of speech instead. A
-segment whose audio has not all arrived (a barge-in mid-segment) is timed at
-ESTIMATE_MS_PER_WEIGHT at its speed from its first speech. Pure: no Django.
+segment whose audio has not all arrived (a barge-in mid-segment) is timed from the alignment
+that came with it when that covers the segment, else at ESTIMATE_MS_PER_WEIGHT at its speed
+from its first speech. Pure: no Django.
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ ESTIMATE_MS_PER_WEIGHT = 62.0
 # A stretch this long below SPEECH_THRESHOLD inside a segment's speech is a pause (the stops
 # inside words are shorter).
 PAUSE_MS = 80
+# Pairing espeak's words with the text's (`align`): a text word and an espeak word whose letters
+# and sounds differ by a factor e (over the segment's ratio) cost 1; each word run together with
+# another costs MERGE_COST more.
+MERGE_COST = 0.7
+# A pause in the audio this close to a boundary of the engine's alignment is taken as it (`snap`).
+SNAP_MS = 250
+_GROUPS = ((1, 1), (2, 1), (1, 2), (3, 1), (1, 3))
+# `WordClock.add`'s default: the chunk came without the engine's alignment (split pieces, or an
+# engine that has none); None is an alignment that failed.
+NO_SPANS: object = object()
 _CLAUSE_MARKS = frozenset(",;:\u2014")
 _SENTENCE_MARKS = frozenset(".!?\u2026")
 
@@ -122,6 +137,75 @@ def estimate(
     return spans
 
 
+def align(
+    tokens: Sequence[str], words: Sequence[tuple[int, int, int]]
+) -> list[tuple[float, float]] | None:
+    """The tokens' (start, end) in samples from the engine's words `(start, end, sounds)`:
+    the cheapest pairing in order, one to one or a few text words to one espeak word (split
+    between them by their letters) or one to a few (their union); None when none pairs all."""
+    if not tokens or not words:
+        return None
+    letters = [max(1, sum(char.isalnum() for char in token)) for token in tokens]
+    sounds = [max(1, n) for _start, _end, n in words]
+    ratio = sum(letters) / sum(sounds)
+    inf = float("inf")
+    cost = [[inf] * (len(words) + 1) for _ in range(len(tokens) + 1)]
+    step: dict[tuple[int, int], tuple[int, int]] = {}
+    cost[0][0] = 0.0
+    for i in range(len(tokens) + 1):
+        for j in range(len(words) + 1):
+            if cost[i][j] == inf:
+                continue
+            for a, b in _GROUPS:
+                if i + a > len(tokens) or j + b > len(words):
+                    continue
+                share = sum(letters[i : i + a]) / (sum(sounds[j : j + b]) * ratio)
+                value = cost[i][j] + abs(float(np.log(share))) + MERGE_COST * (a + b - 2)
+                if value < cost[i + a][j + b]:
+                    cost[i + a][j + b] = value
+                    step[(i + a, j + b)] = (a, b)
+    if cost[len(tokens)][len(words)] == inf:
+        return None
+    groups = []
+    i, j = len(tokens), len(words)
+    while i or j:
+        a, b = step[(i, j)]
+        groups.append((i - a, i, j - b, j))
+        i, j = i - a, j - b
+    spans: list[tuple[float, float]] = []
+    for low, high, first, last in reversed(groups):
+        start, end = float(words[first][0]), float(words[last - 1][1])
+        total = sum(letters[low:high])
+        at = start
+        for count in letters[low:high]:
+            width = (end - start) * count / total
+            spans.append((at, at + width))
+            at += width
+    return spans
+
+
+def snap(
+    spans: list[tuple[float, float]], pcm: bytes, *, sample_rate: int
+) -> list[tuple[float, float]]:
+    """The engine's spans with each pause the audio has inside its speech (`_pauses`) taken as
+    the boundary between the two words around it: the model's durations put a quiet fricative
+    or stop's closure inside a word where the audio is already silent. A pause goes to the
+    boundary it overlaps within SNAP_MS, and only where the words keep their order."""
+    bounds = speech_bounds(pcm)
+    if bounds is None or len(spans) < 2:
+        return spans
+    out = list(spans)
+    reach = SNAP_MS * sample_rate / 1000
+    for gap_start, gap_end in _pauses(pcm, *bounds, sample_rate):
+        for index in range(len(out) - 1):
+            (start, end), (next_start, next_end) = out[index], out[index + 1]
+            near = gap_start < next_start + reach and gap_end > end - reach
+            if near and start < gap_start and gap_end < next_end:
+                out[index], out[index + 1] = (start, gap_start), (gap_end, next_end)
+                break
+    return out
+
+
 def _pauses(pcm: bytes, first: int, last: int, sample_rate: int) -> list[tuple[int, int]]:
     """Stretches of PAUSE_MS or more below SPEECH_THRESHOLD of the peak (in 10 ms frames)
     between samples `first` and `last`, in samples."""
@@ -156,7 +240,11 @@ class WordClock:
         self._at = 0  # samples on the clock where the open segment's audio starts
         self._speed = 1.0
         self._pcm = bytearray()
+        self._words: list[tuple[int, int, int]] = []  # the engine's, in samples of the segment
+        self._reported = False  # some chunk of the open segment came with the engine's words
+        self._failed = False  # some chunk's alignment failed (the segment is estimated)
         self.anchor = True  # runs of words between pauses anchored to the audio's pauses
+        self.use_alignment = True  # the engine's alignment where it reported one
 
     @property
     def segment(self) -> TextSegment | None:
@@ -167,10 +255,24 @@ class WordClock:
         """`segment`'s audio starts at sample `at` of the clock; `speed` is the engine's."""
         self._segment, self._at, self._speed = segment, at, speed
         self._pcm = bytearray()
+        self._words, self._reported, self._failed = [], False, False
 
-    def add(self, pcm: bytes) -> None:
-        if self._segment is not None:
-            self._pcm += pcm
+    def add(self, pcm: bytes, spans: object = NO_SPANS) -> None:
+        """The segment's next chunk, with the engine's word spans in it (`[start, end, sounds]`
+        in samples of `pcm`) where the engine reported them."""
+        if self._segment is None:
+            return
+        if spans is not NO_SPANS:
+            self._reported = True
+            offset = len(self._pcm) // 2
+            try:
+                self._words += [
+                    (offset + int(start), offset + int(end), int(n))
+                    for start, end, n in spans  # type: ignore[attr-defined]
+                ]
+            except (TypeError, ValueError):  # None (the engine's alignment failed) or garbage
+                self._failed = True
+        self._pcm += pcm
 
     def end(self) -> list[WordTime]:
         """The open segment's audio is whole: its words, timed (and kept)."""
@@ -178,8 +280,14 @@ class WordClock:
         if segment is None:
             return []
         tokens = segment.text.split()
-        spans = estimate(bytes(self._pcm), tokens, sample_rate=self.rate, anchor=self.anchor)
-        words = self._words(segment, spans)
+        spans = None
+        if self.use_alignment and self._reported and not self._failed:
+            spans = align(tokens, self._words)
+            if spans is not None and self.anchor:
+                spans = snap(spans, bytes(self._pcm), sample_rate=self.rate)
+        if spans is None:
+            spans = estimate(bytes(self._pcm), tokens, sample_rate=self.rate, anchor=self.anchor)
+        words = self._timed_words(segment, spans)
         self._pcm = bytearray()
         self.timed.extend(words)
         return words
@@ -191,16 +299,29 @@ class WordClock:
         return " ".join(w.word for w in words if w.end_ms <= played_ms)
 
     def _open_words(self) -> list[WordTime]:
+        """The open segment's words: from the engine's alignment when what arrived covers the
+        segment (the worker sends a sentence's spans with its first piece of audio, so one
+        sentence's are whole before its audio is), else estimated from its speech so far."""
         segment = self._segment
         if segment is None:
             return []
+        tokens = segment.text.split()
+        # espeak runs a few words together, never a quarter of them: fewer spans than that are
+        # a sentence of a longer segment.
+        covered = len(self._words) >= len(tokens) - len(tokens) // 4
+        if self.use_alignment and self._reported and not self._failed and covered:
+            spans = align(tokens, self._words)
+            if spans is not None:
+                return self._timed_words(segment, spans)
         bounds = speech_bounds(bytes(self._pcm))
         if bounds is None:
             return []
         per_weight = ESTIMATE_MS_PER_WEIGHT / max(self._speed, 0.25) * self.rate / 1000
-        return self._words(segment, spread(segment.text.split(), bounds[0], per_weight))
+        return self._timed_words(segment, spread(tokens, bounds[0], per_weight))
 
-    def _words(self, segment: TextSegment, spans: list[tuple[float, float]]) -> list[WordTime]:
+    def _timed_words(
+        self, segment: TextSegment, spans: list[tuple[float, float]]
+    ) -> list[WordTime]:
         """The segment's input words from its tokens' spans (samples from its start)."""
         out = []
         for word in segment.words:

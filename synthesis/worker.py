@@ -581,6 +581,8 @@ class Worker:
             pcm=chunk.pcm,
             segment=chunk.segment,
             segment_end=chunk.segment_end,
+            # The engine's own word alignment (`synthesis.timing`), where it has one.
+            **({"words": chunk.extra["words"]} if "words" in chunk.extra else {}),
         )
 
     def _progress(self, active: ActiveJob, chunk: Chunk) -> dict[str, int] | None:

@@ -22,7 +22,7 @@ from callwaiting_tts.logs import request_id_var, tenant_var
 from synthesis.audio.encode import AudioPipeline, encode_whole
 from synthesis.audio.formats import FORMATS
 from synthesis.services import Synthesis, check_admitted, synthesis_end
-from synthesis.timing import WordTime
+from synthesis.timing import NO_SPANS, WordTime
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
@@ -93,7 +93,11 @@ async def _encoded_with_marks(synthesis: Synthesis) -> AsyncIterator[Encoded]:
                 marks = [MarkEvent(name, at) for name in segments[chunk.segment].marks]
             samples = len(chunk.pcm) // 2
             words = synthesis.timed(
-                chunk.segment, chunk.pcm, at=synthesis.samples_synthesized, end=chunk.segment_end
+                chunk.segment,
+                chunk.pcm,
+                at=synthesis.samples_synthesized,
+                end=chunk.segment_end,
+                spans=chunk.words if chunk.aligned else NO_SPANS,
             )
             synthesis.received(samples)
             if chunk.segment_end and chunk.segment < len(segments):

@@ -148,6 +148,8 @@ PIPER = EngineSpec(
         EngineOption("threads", "PIPER_THREADS", "int", 1),
         EngineOption("noise_scale", "PIPER_NOISE_SCALE", "float_or_none"),
         EngineOption("noise_w_scale", "PIPER_NOISE_W_SCALE", "float_or_none"),
+        EngineOption("alignment", "PIPER_ALIGNMENT", "bool", True),
+        EngineOption("aligned_dir", "PIPER_ALIGNED_DIR", "str", ""),
     ),
 )
 

