@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
 from callwaiting_tts.parsers import MAX_JSON_DEPTH, JSONParser, JsonRefused, loads
+from pronunciations.models import PronunciationDictionary
 from tenants.db import tenant_schema
 from voices.models import Voice
 
@@ -105,7 +106,9 @@ def test_every_json_endpoint_parses_with_the_bounded_parser(method, route):
 def test_a_deeply_nested_body_is_a_400_on_every_json_endpoint(api, tenant_a, method, route):
     with tenant_schema(tenant_a.tenant.schema_name):
         voice = Voice.objects.create(name="Deep", base_voice="joe")
+        dictionary = PronunciationDictionary.objects.create(name="Deep")
     url = re.sub(r"<str:voice_id>", str(voice.pk), route)
+    url = re.sub(r"<str:dictionary_id>", str(dictionary.pk), url)
     assert "<" not in url, f"no id to fill {url} with"
     client = api(tenant_a.api_key)
     response = getattr(client, method)(url, DEEP, content_type="application/json")

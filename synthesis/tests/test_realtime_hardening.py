@@ -318,7 +318,9 @@ async def test_every_message_type_answers_an_unknown_field_and_a_wrong_type_nami
         assert (error["code"], error["param"]) == ("invalid_request", "colour"), kind
         typed = [(name, t) for name, t in fields.items() if t != "any"]
         for name, json_type in typed:
-            wrong = {"string": 5, "boolean": "yes", "integer": 1.5, "number": False}[json_type]
+            wrong = {"string": 5, "boolean": "yes", "integer": 1.5, "number": False, "array": "x"}[
+                json_type
+            ]
             await comm.send_json_to({key: kind, **needed, name: wrong})
             error = (await next_json(comm))["error"]
             assert (error["code"], error["param"]) == ("invalid_request", name), (kind, name)
