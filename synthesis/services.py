@@ -45,6 +45,7 @@ from billing.models import UsageRecord
 from billing.services import usage_record_open
 from callwaiting_tts.errors import ApplicationError
 from pronunciations.selectors import request_lexicon, request_lexicon_async
+from synthesis import phrase_cache
 from synthesis.contract.jobs import Job
 from synthesis.contract.plan import engine_segments
 from synthesis.contract.segments import clamp_speed
@@ -80,6 +81,8 @@ class SynthesisInput:
     timestamps: str = "none"  # "word": word timings sent with the audio (`synthesis.timing`)
     # The pronunciation dictionaries it names, in order; None: the tenant's default, if any.
     pronunciation_dictionaries: tuple[str, ...] | None = None
+    # False: neither served from nor stored in the phrase cache (`synthesis.phrase_cache`).
+    cache: bool = True
 
     @property
     def param(self) -> str:
@@ -390,8 +393,13 @@ def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
 
 
 async def synthesis_open(synthesis: Synthesis, plan: Plan) -> JobStream:
-    """Hands `plan` to a worker and waits for one to accept it. Raises SynthesisFailed."""
-    return await JobStream.open(synthesis_job(synthesis, plan))
+    """Hands `plan` to a worker and waits for one to accept it, unless the phrase cache holds
+    every segment of it (then no worker is asked). Raises SynthesisFailed."""
+    return await phrase_cache.open_stream(
+        synthesis_job(synthesis, plan),
+        rate=synthesis.stock.sample_rate,
+        cache=synthesis.input.cache,
+    )
 
 
 # --- growing (a realtime text context) ------------------------------------------------------

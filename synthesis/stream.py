@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -25,6 +25,9 @@ from callwaiting_tts.errors import ApplicationError
 from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
+
+if TYPE_CHECKING:
+    from synthesis.phrase_cache import Recorder
 
 POLL_SECONDS = 0.25
 # A job's reservation outlives its deadline by this much at most (the worker ends it at the
@@ -92,6 +95,8 @@ class JobStream:
         self.received = 0
         self._finished = False
         self._pop: asyncio.Future[Any] | None = None
+        # Stores each segment the worker completes in the phrase cache (`synthesis.phrase_cache`).
+        self.recorder: Recorder | None = None
 
     @classmethod
     async def open(cls, job: Job | PrepareJob) -> JobStream:
@@ -181,13 +186,16 @@ class JobStream:
             if message["type"] != messages.AUDIO:
                 self._raise_for(message)
             self.received = int(message["seq"])
-            yield AudioChunk(
+            chunk = AudioChunk(
                 seq=self.received,
                 pcm=message["pcm"],
                 segment=message["segment"],
                 segment_end=bool(message["segment_end"]),
             )
+            yield chunk
             await self._to_worker(messages.CREDIT, acked=self.received)
+            if self.recorder is not None:  # only reached when the reader took the chunk
+                await self.recorder.feed(self.redis, chunk)
 
     async def result(self, kind: str) -> dict[str, Any]:
         """The job's one final reply of type `kind` (a prepare job's `prepared`); raises
