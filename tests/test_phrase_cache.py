@@ -110,7 +110,7 @@ def test_the_openai_endpoint_hits_too_and_refuses_a_bad_cache_value(service, ten
     ):
         answer = post(service.url, path, key, body)
         assert answer.status == 400, answer.body
-        assert answer.error()["param"] == "cache"
+        assert (answer.error()["code"], answer.error()["param"]) == ("invalid_type", "cache")
 
 
 def test_another_tenant_never_hits_the_first_tenants_entry(service, make_tenant, tts_worker):

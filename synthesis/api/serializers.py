@@ -69,11 +69,6 @@ class TextInputSerializer(InputSerializer):
         "attribute values instead of answering 400.",
     )
     pronunciation_dictionaries = dictionaries_field()
-    cache = serializers.BooleanField(
-        default=True,
-        help_text="false: this request is neither served from nor stored in the tenant's phrase "
-        "cache (docs/phrase-cache.md).",
-    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("text" in attrs) == ("ssml" in attrs):
@@ -94,7 +89,7 @@ class TextInputSerializer(InputSerializer):
             lenient=values["lenient_ssml"],
             timestamps=values.get("timestamps", "none"),
             pronunciation_dictionaries=dictionaries_of(values),
-            cache=values["cache"],
+            cache=values.get("cache", True),
         )
 
 
@@ -107,6 +102,11 @@ class SynthesizeSerializer(TextInputSerializer):
     stream = serializers.BooleanField(
         default=True,
         help_text="Chunked body as audio is made (default), or the whole file with Content-Length.",
+    )
+    cache = serializers.BooleanField(
+        default=True,
+        help_text="false: this request is neither served from nor stored in the tenant's phrase "
+        "cache (docs/phrase-cache.md).",
     )
     stream_format = serializers.ChoiceField(
         choices=["audio", "sse"],
