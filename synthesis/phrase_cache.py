@@ -14,10 +14,11 @@ change together with the entry, and the least recently used go until the total i
 bound. It does not rely on Redis's own `maxmemory` policy; an entry Redis evicted by itself is
 simply a miss (its size leaves the total when the script evicts or replaces it).
 
-A request is served from the cache only when every segment of its job is there (a hit: no job
-is dispatched); otherwise the worker speaks the whole job and each segment it completes is
-stored. Billing does not see the difference: the cached audio goes through the same encoding,
-delivery and usage path as a worker's.
+A job whose every segment is cached is served from the cache (a hit: no job is dispatched). One
+whose first segments are cached (a partial hit) is served those from the cache while a worker
+speaks the rest, dispatched at once as a job of its own; a miss goes to the worker whole. Each
+segment a worker completes is stored. Billing does not see the difference: the cached audio
+goes through the same encoding, delivery and usage path as a worker's.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -48,20 +50,22 @@ PROGRESS_TTL_SECONDS = 3 * 3600
 
 LOOKUPS = Counter(
     "cwtts_phrase_cache_lookups",
-    "Phrase cache lookups of whole requests (or socket units): hit, miss, bypass (cache: false).",
+    "Phrase cache lookups, one per job (a request, or a socket unit): hit (every segment "
+    "cached), partial (the first ones), miss, bypass (cache: false).",
     ["result"],
 )
 STORED_BYTES = Counter("cwtts_phrase_cache_stored_bytes", "PCM bytes written to the phrase cache.")
 
+# The entries of the job's first segments that are all cached (a prefix), their last use now.
 _LOOKUP = """
 local values = redis.call('MGET', unpack(KEYS))
+local found = {}
 for i = 1, #values do
-  if not values[i] then return false end
+  if not values[i] then break end
+  found[i] = values[i]
+  redis.call('ZADD', ARGV[2], 'XX', ARGV[1], ARGV[i + 2])
 end
-for i = 3, #ARGV do
-  redis.call('ZADD', ARGV[2], 'XX', ARGV[1], ARGV[i])
-end
-return values
+return found
 """
 
 _STORE = """
@@ -136,9 +140,9 @@ def _client() -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.REDIS_URL)
 
 
-async def lookup(job: Job) -> list[bytes] | None:
-    """Every segment's PCM when all are cached (and their last use is now), else None. A Redis
-    failure is a miss."""
+async def lookup(job: Job) -> list[bytes]:
+    """The PCM of the job's first segments that are cached, in order (their last use is now);
+    empty when the first is not. A Redis failure is a miss."""
     tenant = TenantCache(job.schema_name)
     digests = segment_digests(job)
     client = _client()
@@ -153,11 +157,12 @@ async def lookup(job: Job) -> list[bytes] | None:
         )
     except (RedisError, OSError):
         logger.warning("phrase cache lookup failed", extra={"job": job.job_id})
-        return None
+        return []
     finally:
         await client.aclose()
-    LOOKUPS.labels(result="hit" if found else "miss").inc()
-    return [bytes(value) for value in found] if found else None
+    result = "hit" if len(found) == len(digests) else "partial" if found else "miss"
+    LOOKUPS.labels(result=result).inc()
+    return [bytes(value) for value in found]
 
 
 async def store(client: aioredis.Redis, job: Job, index: int, pcm: bytes) -> None:
@@ -202,15 +207,20 @@ class Recorder:
 
 
 class CachedStream(JobStream):
-    """A job served from the cache: the same chunks a worker's stream yields, no worker. It
-    reports progress as a worker does, so the reaper bills a hit exactly like a miss."""
+    """A job served from the cache: the same chunks a worker's stream yields. Its first
+    segments come from `pcms`; `rest`, when some were not cached, is the worker's stream of the
+    others (numbered from 0 there, renumbered here). It reports the cached segments' progress as
+    a worker does, so the reaper bills a hit exactly like a miss."""
 
-    def __init__(self, job: Job, pcms: list[bytes], rate: int) -> None:
+    def __init__(
+        self, job: Job, pcms: list[bytes], rate: int, rest: JobStream | None = None
+    ) -> None:
         super().__init__(job)
         self.spoken = job
         self.pcms = pcms
         self.rate = rate
-        self._finished = True  # nothing to cancel at a worker
+        self.rest = rest
+        self._finished = True  # nothing of its own to cancel at a worker
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
         piece = max(2, int(PIECE_SECONDS * self.rate) * 2)
@@ -220,6 +230,15 @@ class CachedStream(JobStream):
                 end = at + piece >= len(pcm)
                 yield AudioChunk(self.received, pcm[at : at + piece], index, end)
             await self._progress(index, len(pcm) // 2)
+        if self.rest is not None:
+            async for chunk in self.rest.chunks():
+                self.received += 1
+                yield replace(chunk, seq=self.received, segment=chunk.segment + len(self.pcms))
+
+    async def close(self) -> None:
+        if self.rest is not None:
+            await self.rest.close()
+        await super().close()
 
     async def _progress(self, index: int, samples: int) -> None:
         synthesis = self.spoken.meta.get("synthesis")
@@ -240,15 +259,26 @@ class CachedStream(JobStream):
 
 
 async def open_stream(job: Job, *, rate: int, cache: bool) -> JobStream:
-    """The job's stream: from the cache when every segment is there, else from a worker (and
-    then stored as it comes). `cache` False: neither read nor written."""
+    """The job's stream: its cached first segments from the cache, the rest from a worker
+    (stored as they come). `cache` False: neither read nor written."""
     if not enabled(cache):
         if settings.TTS_PHRASE_CACHE_BYTES > 0:
             LOOKUPS.labels(result="bypass").inc()
         return await JobStream.open(job)
     found = await lookup(job)
-    if found is not None:
+    if len(found) == len(job.segments):
         return CachedStream(job, found, rate)
-    stream = await JobStream.open(job)
-    stream.recorder = Recorder(job)
-    return stream
+    rest = _remainder(job, len(found))
+    stream = await JobStream.open(rest)
+    stream.recorder = Recorder(rest)
+    return CachedStream(job, found, rate, rest=stream) if found else stream
+
+
+def _remainder(job: Job, cached: int) -> Job:
+    """The job of the segments after the first `cached` ones (the whole job when 0): its own id,
+    and what its segments bill, for the worker's progress."""
+    if not cached:
+        return job
+    chars = job.meta.get("chars")
+    meta = {**job.meta, "chars": chars[cached:] if isinstance(chars, list) else chars}
+    return replace(job, job_id=str(uuid.uuid4()), segments=job.segments[cached:], meta=meta)

@@ -96,6 +96,25 @@ def test_a_second_identical_request_is_a_hit_with_the_same_audio_and_usage(
     assert lookups(service)["bypass"] == after.get("bypass", 0) + 1
 
 
+def test_cached_first_segments_are_served_while_a_worker_speaks_the_rest(
+    service, tenant, tts_worker
+):
+    key = tenant.api_key
+    longer = f"{GREETING} Your order shipped today, and it arrives on Monday."
+    greeting, _ = speak(service, key, text=GREETING)
+    claimed = jobs_claimed()
+    partial, partial_id = speak(service, key, text=longer)
+    assert jobs_claimed() == claimed + 1  # the third segment's job only
+    assert partial.startswith(greeting)
+    assert len(partial) > len(greeting)
+    assert billed(partial_id)[:2] == (UsageRecord.Status.COMPLETED, len(longer))
+    whole, whole_id = speak(service, key, text=longer)  # the third was stored: all cached now
+    assert jobs_claimed() == claimed + 1
+    assert whole == partial
+    assert billed(whole_id) == billed(partial_id)
+    assert speak(service, key, text=longer, cache=False)[0] == partial
+
+
 def test_the_openai_endpoint_hits_too_and_refuses_a_bad_cache_value(service, tenant, tts_worker):
     key = tenant.api_key
     first, first_id = speak(service, key, "/v1/audio/speech", input=GREETING)
