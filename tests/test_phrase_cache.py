@@ -64,6 +64,8 @@ def billed(synthesis_id: str) -> tuple[object, ...]:
 
 
 def lookups(service) -> dict[str, float]:
+    """The service's phrase cache counters on /metrics: lookups by result, and `stored` (the
+    PCM bytes written to the cache)."""
     with urllib.request.urlopen(f"{service.url}/metrics", timeout=10) as answer:
         text = answer.read().decode()
     found = {}
@@ -71,6 +73,8 @@ def lookups(service) -> dict[str, float]:
         if line.startswith("cwtts_phrase_cache_lookups_total{"):
             name, value = line.rsplit(" ", 1)
             found[name.split('"')[1]] = float(value)
+        elif line.startswith("cwtts_phrase_cache_stored_bytes_total "):
+            found["stored"] = float(line.rsplit(" ", 1)[1])
     return found
 
 
@@ -102,9 +106,13 @@ def test_cached_first_segments_are_served_while_a_worker_speaks_the_rest(
     key = tenant.api_key
     longer = f"{GREETING} Your order shipped today, and it arrives on Monday."
     greeting, _ = speak(service, key, text=GREETING)
-    claimed = jobs_claimed()
+    claimed, before = jobs_claimed(), lookups(service)
     partial, partial_id = speak(service, key, text=longer)
     assert jobs_claimed() == claimed + 1  # the third segment's job only
+    after = lookups(service)
+    assert after["partial"] == before.get("partial", 0) + 1
+    # Only the third segment was spoken, so only it was stored (PCM at the engine's rate).
+    assert after["stored"] - before["stored"] == len(partial) - len(greeting)
     assert partial.startswith(greeting)
     assert len(partial) > len(greeting)
     assert billed(partial_id)[:2] == (UsageRecord.Status.COMPLETED, len(longer))
@@ -231,7 +239,7 @@ def test_the_byte_bound_evicts_the_least_recently_used():
         finally:
             await store.aclose()
         found = [await phrase_cache.lookup(_job("bound", w)) for w in ("one", "two", "three")]
-        return [f is not None for f in found]
+        return [bool(f) for f in found]
 
     assert async_to_sync(run)() == [True, False, True]
     assert int(client.get(tenant.total) or 0) == 2000
