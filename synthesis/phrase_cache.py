@@ -23,11 +23,13 @@ goes through the same encoding, delivery and usage path as a worker's.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, replace
 
@@ -140,12 +142,26 @@ def _client() -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.REDIS_URL)
 
 
+# One connection pool per event loop for lookups (a new connection costs a hit milliseconds).
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _shared() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    client = _SHARED.get(loop)
+    if client is None:
+        client = _SHARED[loop] = _client()
+    return client
+
+
 async def lookup(job: Job) -> list[bytes]:
     """The PCM of the job's first segments that are cached, in order (their last use is now);
     empty when the first is not. A Redis failure is a miss."""
     tenant = TenantCache(job.schema_name)
     digests = segment_digests(job)
-    client = _client()
+    client = _shared()
     try:
         found = await client.eval(
             _LOOKUP,
@@ -158,8 +174,6 @@ async def lookup(job: Job) -> list[bytes]:
     except (RedisError, OSError):
         logger.warning("phrase cache lookup failed", extra={"job": job.job_id})
         return []
-    finally:
-        await client.aclose()
     result = "hit" if len(found) == len(digests) else "partial" if found else "miss"
     LOOKUPS.labels(result=result).inc()
     return [bytes(value) for value in found]
@@ -221,6 +235,9 @@ class CachedStream(JobStream):
         self.rate = rate
         self.rest = rest
         self._finished = True  # nothing of its own to cancel at a worker
+        # The usage record being opened (`synthesis_start`): awaited after the first chunk and
+        # before closing, so no more than one chunk leaves unrecorded and finish finds it.
+        self.gate: asyncio.Future[None] | None = None
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
         piece = max(2, int(PIECE_SECONDS * self.rate) * 2)
@@ -229,6 +246,8 @@ class CachedStream(JobStream):
                 self.received += 1
                 end = at + piece >= len(pcm)
                 yield AudioChunk(self.received, pcm[at : at + piece], index, end)
+                if self.gate is not None:
+                    await asyncio.shield(self.gate)
             await self._progress(index, len(pcm) // 2)
         if self.rest is not None:
             async for chunk in self.rest.chunks():
@@ -236,6 +255,10 @@ class CachedStream(JobStream):
                 yield replace(chunk, seq=self.received, segment=chunk.segment + len(self.pcms))
 
     async def close(self) -> None:
+        if self.gate is not None:
+            await asyncio.wait({self.gate})
+            if not self.gate.cancelled():
+                self.gate.exception()  # retrieved: chunks() raised it, or no one asked
         if self.rest is not None:
             await self.rest.close()
         await super().close()
