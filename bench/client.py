@@ -86,7 +86,7 @@ def synthesize(
     connections: Connections | None = None,
     voice: str | None = None,
     sample_rate: int = SAMPLE_RATE,
-    cache: bool | None = None,
+    cache: bool | str | None = None,
 ) -> Reply:
     """One streamed PCM synthesis over HTTP/1.1 (chunked), read to the end (or until `on_data`
     says stop); in `voice` (the default voice when None), at `sample_rate`."""

@@ -4,7 +4,9 @@ the same phrase synthesized, over HTTP, in one run.
 daphne restarts with the cache on (every other section runs with it off, so that they measure
 the engine); one worker. The sentence is requested once to fill the cache, then, in alternating
 order with a pause before each, the same sentence with `cache: true` (a hit: no worker) and with
-`cache: false` (the worker speaks it), `ttfb_requests` times each.
+`cache: false` (the worker speaks it), `ttfb_requests` times each. Beside them, the same
+request with a `cache` value that is no boolean: its 400 (after authentication and the body's
+parse, before any synthesis) is the floor the HTTP stack sets on this machine in this run.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def _measure(bench: Bench) -> None:
         bench.request(SENTENCE, cache=True)  # the first fills the cache
         bench.request(SENTENCE, cache=False)
     times: dict[bool, list[float]] = {True: [], False: []}
+    floor: list[float] = []
     failed: list[Reply] = []
     log(f"phrases: {bench.options.ttfb_requests} cached and uncached requests in turn")
     for number in range(bench.options.ttfb_requests):
@@ -50,12 +53,17 @@ def _measure(bench: Bench) -> None:
                 times[cache].append(reply.ttfb)
             else:
                 failed.append(reply)
+        time.sleep(SETTLE_SECONDS)
+        refused = bench.request(SENTENCE, cache="no")
+        if refused.status == 400:
+            floor.append(refused.total)
     if not times[True] or not times[False]:
         raise MeasureError(f"phrases: requests failed: {error_counts(failed)}")
     cached, uncached = (percentile(times[c], 50) * 1000 for c in (True, False))
     bench.details["phrases"] = {
         "cached_ttfb_ms": [round(t * 1000, 2) for t in times[True]],
         "uncached_ttfb_ms": [round(t * 1000, 2) for t in times[False]],
+        "refused_400_ms": [round(t * 1000, 2) for t in floor],
         "errors": error_counts(failed),
     }
     bench.rows.append(
@@ -73,3 +81,17 @@ def _measure(bench: Bench) -> None:
             f"{percentile(times[False], 95) * 1000:.1f} ms; n={len(times[True])}",
         )
     )
+    if floor:
+        least = percentile(floor, 50) * 1000
+        bench.rows.append(
+            Row(
+                section="phrases",
+                label="a refused request (400 before synthesis), p50",
+                ours=least,
+                reference=cached,
+                reference_label="cached first audio p50",
+                unit="ms",
+                ratio=ratio(least, cached),
+                note="the HTTP stack's floor here: auth, the body's parse, the error answer",
+            )
+        )
