@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -25,9 +25,6 @@ from callwaiting_tts.errors import ApplicationError
 from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
-
-if TYPE_CHECKING:
-    from synthesis.phrase_cache import Recorder
 
 POLL_SECONDS = 0.25
 # A job's reservation outlives its deadline by this much at most (the worker ends it at the
@@ -84,6 +81,12 @@ def no_workers(engine: str) -> SynthesisFailed:
     return SynthesisFailed("no_workers", f"No {engine} TTS worker is running.")
 
 
+class ChunkSink(Protocol):
+    """What is given each chunk the reader took (the phrase cache's `Recorder`)."""
+
+    async def feed(self, client: aioredis.Redis, chunk: AudioChunk) -> None: ...
+
+
 class JobStream:
     def __init__(self, job: Job | PrepareJob) -> None:
         self.job = job
@@ -96,7 +99,7 @@ class JobStream:
         self._finished = False
         self._pop: asyncio.Future[Any] | None = None
         # Stores each segment the worker completes in the phrase cache (`synthesis.phrase_cache`).
-        self.recorder: Recorder | None = None
+        self.recorder: ChunkSink | None = None
 
     @classmethod
     async def open(cls, job: Job | PrepareJob) -> JobStream:

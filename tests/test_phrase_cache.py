@@ -166,17 +166,37 @@ def test_a_dictionary_edit_that_changes_a_reading_is_a_miss(service, tenant, tts
     old, _ = speak(service, key, text=GREETING)
     speak(service, key, text=GREETING)
     claimed = jobs_claimed()
-    patch = urllib.request.Request(
-        f"{service.url}/v1/pronunciations/{made.json()['id']}",
-        data=json.dumps({"entries": [{"word": "Acme", "alias": "Ak-mee"}]}).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        method="PATCH",
-    )
-    with urllib.request.urlopen(patch, timeout=10) as answer:
-        assert answer.status == 200
+    entries = [{"word": "Acme", "alias": "Ak-mee"}]
+    _patch(service, key, f"/v1/pronunciations/{made.json()['id']}", {"entries": entries})
     new, _ = speak(service, key, text=GREETING)
     assert jobs_since(claimed) == 1
     assert new != old
+
+
+def _patch(service, key: str, path: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{service.url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="PATCH",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def test_a_preset_voice_changed_is_a_miss(service, tenant, tts_worker):
+    key = tenant.api_key
+    made = post(service.url, "/v1/voices", key, {"name": "Desk", "base_voice": "joe"})
+    assert made.status == 201, made.body
+    voice = made.json()["id"]
+    old, _ = speak(service, key, text=GREETING, voice=voice)
+    claimed = jobs_claimed()
+    assert speak(service, key, text=GREETING, voice=voice)[0] == old
+    assert jobs_since(claimed) == 0
+    _patch(service, key, f"/v1/voices/{voice}", {"speed": 1.3})
+    new, _ = speak(service, key, text=GREETING, voice=voice)
+    assert jobs_since(claimed) == 1
+    assert len(new) < len(old)  # faster
 
 
 async def test_a_socket_context_said_again_is_a_hit(service, make_tenant, tts_worker):
