@@ -213,7 +213,10 @@ async def test_a_socket_context_said_again_is_a_hit(service, make_tenant, tts_wo
         assert await asyncio.to_thread(jobs_since, claimed) == 0
         assert again == first
         assert done_again["characters"] == done["characters"]
-        await ws.send(json.dumps({"type": "start", "context_id": "c", "cache": "no"}))
+        bypassed, _ = await _context_audio(ws, "c", text=GREETING, cache=False)
+        assert await asyncio.to_thread(jobs_since, claimed) >= 1  # a job per unit it spoke
+        assert bypassed == first
+        await ws.send(json.dumps({"type": "start", "context_id": "d", "cache": "no"}))
         refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert (refused["type"], refused["error"]["param"]) == ("error", "cache")
 
