@@ -106,7 +106,7 @@ def _fresh_auth_failure_budget(request: pytest.FixtureRequest) -> None:
     client = get_redis()
     stale = [
         found
-        for pattern in ("authfail", "rate", "quota", "admission", "idem")
+        for pattern in ("authfail", "rate", "quota", "admission", "idem", "phrase")
         for found in client.scan_iter(match=key(pattern, "*"), count=500)
     ]
     if stale:

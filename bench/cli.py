@@ -20,6 +20,7 @@ from bench.heard import measure_heard
 from bench.limits import measure_limits
 from bench.measures import measure_peer, measure_throughput, measure_ttfb
 from bench.memory import measure_rss
+from bench.phrases import measure_phrases
 from bench.realtime import measure_ws
 from bench.report import ERROR, Row, table, write_json
 from bench.stack import SetupError, bench_stack, log
@@ -29,7 +30,7 @@ from bench.xtts import measure_xtts
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
 
-SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits", "xtts", "heard")
+SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits", "xtts", "heard", "phrases")
 MEASURES = {
     "ttfb": measure_ttfb,
     "peer": measure_peer,
@@ -39,6 +40,7 @@ MEASURES = {
     "limits": measure_limits,
     "xtts": measure_xtts,
     "heard": measure_heard,
+    "phrases": measure_phrases,
 }
 
 

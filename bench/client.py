@@ -86,6 +86,7 @@ def synthesize(
     connections: Connections | None = None,
     voice: str | None = None,
     sample_rate: int = SAMPLE_RATE,
+    cache: bool | str | None = None,
 ) -> Reply:
     """One streamed PCM synthesis over HTTP/1.1 (chunked), read to the end (or until `on_data`
     says stop); in `voice` (the default voice when None), at `sample_rate`."""
@@ -97,6 +98,8 @@ def synthesize(
     }
     if voice is not None:
         payload["voice"] = voice
+    if cache is not None:
+        payload["cache"] = cache
     body = json.dumps(payload).encode()
     headers = {
         "Authorization": f"Bearer {api_key}",

@@ -178,6 +178,10 @@ class BenchStack:
             PYTHONUNBUFFERED="1",
             **extra,
         )
+        # The phrase cache off unless a section turns it on (`phrases`): the others repeat one
+        # text and measure the engine, not the cache.
+        if "TTS_PHRASE_CACHE_BYTES" not in extra:
+            child["TTS_PHRASE_CACHE_BYTES"] = "0"
         for name in ("PIPER_NOISE_SCALE", "PIPER_NOISE_W_SCALE", "PIPER_THREADS"):
             if name not in extra:
                 child.pop(name, None)  # the defaults: realistic, varied audio

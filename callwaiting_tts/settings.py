@@ -379,6 +379,10 @@ TTS_DEFAULT_VOICE = env_str("TTS_DEFAULT_VOICE", "joe")
 # Cloned voices' conditioning a worker keeps loaded (on the GPU for XTTS), least recently used
 # out first: ~0.13 MB each for XTTS v2, so the default holds thousands; bounded all the same.
 TTS_CONDITIONING_CACHE_MB = env_int("TTS_CONDITIONING_CACHE_MB", 256)
+# The phrase cache (synthesis.phrase_cache, docs/adr/0008): at most this many bytes of engine PCM
+# per tenant in Redis (about 44 bytes a millisecond of Piper audio: 64 MiB holds ~25 minutes),
+# least recently used out first; 0 turns the cache off.
+TTS_PHRASE_CACHE_BYTES = env_int("TTS_PHRASE_CACHE_BYTES", 64 * 1024 * 1024)
 # Chunks a worker may run ahead of the reader. A chunk carries at most a second of audio (the
 # worker cuts longer ones), so 8 keeps a paced (real-time) reader several seconds ahead.
 TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 8)

@@ -45,6 +45,7 @@ from billing.models import UsageRecord
 from billing.services import usage_record_open
 from callwaiting_tts.errors import ApplicationError
 from pronunciations.selectors import request_lexicon, request_lexicon_async
+from synthesis import phrase_cache
 from synthesis.contract.jobs import Job
 from synthesis.contract.plan import engine_segments
 from synthesis.contract.segments import clamp_speed
@@ -80,6 +81,8 @@ class SynthesisInput:
     timestamps: str = "none"  # "word": word timings sent with the audio (`synthesis.timing`)
     # The pronunciation dictionaries it names, in order; None: the tenant's default, if any.
     pronunciation_dictionaries: tuple[str, ...] | None = None
+    # False: neither served from nor stored in the phrase cache (`synthesis.phrase_cache`).
+    cache: bool = True
 
     @property
     def param(self) -> str:
@@ -321,10 +324,21 @@ async def synthesis_start(
     job = asyncio.ensure_future(synthesis_open(synthesis, synthesis.plan))
     gone: BaseException | None = None
     try:
-        await asyncio.shield(asyncio.wait({opening, job}))
+        await asyncio.shield(asyncio.wait({job}))
+        if not _from_cache(job):
+            await asyncio.shield(asyncio.wait({opening, job}))
     except BaseException as cancelled:  # the client went away: both finish, then are undone
         gone = cancelled
         await asyncio.wait({opening, job})
+    if gone is None and _from_cache(job) and not opening.done():
+        # Cached audio may leave before the record's INSERT ends (it would otherwise be most of
+        # a hit's first-audio time); the stream waits for it after its first chunk and before
+        # it closes, and fails if it could not be written (docs/phrase-cache.md).
+        cached = job.result()
+        assert isinstance(cached, phrase_cache.CachedStream)
+        cached.gate = asyncio.ensure_future(_recorded(synthesis, opening))
+        synthesis.stream = cached
+        return synthesis
     stream = job.result() if not job.exception() else None
     try:
         await _recorded(synthesis, opening)
@@ -343,6 +357,16 @@ async def synthesis_start(
         raise error
     synthesis.stream = stream
     return synthesis
+
+
+def _from_cache(job: asyncio.Future[JobStream]) -> bool:
+    """Whether the job's audio starts from the phrase cache (its stream is ready)."""
+    return (
+        job.done()
+        and not job.cancelled()
+        and job.exception() is None
+        and isinstance(job.result(), phrase_cache.CachedStream)
+    )
 
 
 async def synthesis_end(synthesis: Synthesis, status: str, error_code: str = "") -> None:
@@ -392,8 +416,13 @@ def synthesis_job(synthesis: Synthesis, plan: Plan) -> Job:
 
 
 async def synthesis_open(synthesis: Synthesis, plan: Plan) -> JobStream:
-    """Hands `plan` to a worker and waits for one to accept it. Raises SynthesisFailed."""
-    return await JobStream.open(synthesis_job(synthesis, plan))
+    """Hands `plan` to a worker and waits for one to accept it, unless the phrase cache holds
+    every segment of it (then no worker is asked). Raises SynthesisFailed."""
+    return await phrase_cache.open_stream(
+        synthesis_job(synthesis, plan),
+        rate=synthesis.stock.sample_rate,
+        cache=synthesis.input.cache,
+    )
 
 
 # --- growing (a realtime text context) ------------------------------------------------------

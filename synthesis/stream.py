@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -84,6 +84,12 @@ def no_workers(engine: str) -> SynthesisFailed:
     return SynthesisFailed("no_workers", f"No {engine} TTS worker is running.")
 
 
+class ChunkSink(Protocol):
+    """What is given each chunk the reader took (the phrase cache's `Recorder`)."""
+
+    async def feed(self, client: aioredis.Redis, chunk: AudioChunk) -> None: ...
+
+
 class JobStream:
     def __init__(self, job: Job | PrepareJob) -> None:
         self.job = job
@@ -95,6 +101,8 @@ class JobStream:
         self.received = 0
         self._finished = False
         self._pop: asyncio.Future[Any] | None = None
+        # Stores each segment the worker completes in the phrase cache (`synthesis.phrase_cache`).
+        self.recorder: ChunkSink | None = None
 
     @classmethod
     async def open(cls, job: Job | PrepareJob) -> JobStream:
@@ -184,7 +192,7 @@ class JobStream:
             if message["type"] != messages.AUDIO:
                 self._raise_for(message)
             self.received = int(message["seq"])
-            yield AudioChunk(
+            chunk = AudioChunk(
                 seq=self.received,
                 pcm=message["pcm"],
                 segment=message["segment"],
@@ -192,7 +200,10 @@ class JobStream:
                 words=message.get("words"),
                 aligned="words" in message,
             )
+            yield chunk
             await self._to_worker(messages.CREDIT, acked=self.received)
+            if self.recorder is not None:  # only reached when the reader took the chunk
+                await self.recorder.feed(self.redis, chunk)
 
     async def result(self, kind: str) -> dict[str, Any]:
         """The job's one final reply of type `kind` (a prepare job's `prepared`); raises

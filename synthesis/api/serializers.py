@@ -89,6 +89,7 @@ class TextInputSerializer(InputSerializer):
             lenient=values["lenient_ssml"],
             timestamps=values.get("timestamps", "none"),
             pronunciation_dictionaries=dictionaries_of(values),
+            cache=values.get("cache", True),
         )
 
 
@@ -101,6 +102,11 @@ class SynthesizeSerializer(TextInputSerializer):
     stream = serializers.BooleanField(
         default=True,
         help_text="Chunked body as audio is made (default), or the whole file with Content-Length.",
+    )
+    cache = serializers.BooleanField(
+        default=True,
+        help_text="false: this request is neither served from nor stored in the tenant's phrase "
+        "cache (docs/phrase-cache.md).",
     )
     stream_format = serializers.ChoiceField(
         choices=["audio", "sse"],
@@ -248,6 +254,11 @@ class SpeechSerializer(InputSerializer):
     stream_format = serializers.ChoiceField(choices=["audio", "sse"], default="audio")
     # Not OpenAI's: the SDK sends it with `extra_body={"pronunciation_dictionaries": [...]}`.
     pronunciation_dictionaries = dictionaries_field()
+    cache = serializers.BooleanField(
+        default=True,
+        help_text="false: this request is neither served from nor stored in the tenant's phrase "
+        "cache (docs/phrase-cache.md).",
+    )
 
     def unknown_field(self, name: str, known: list[str]) -> ErrorDetail:
         return ErrorDetail(
@@ -278,4 +289,5 @@ class SpeechSerializer(InputSerializer):
             sample_rate=FORMATS[output_format].default_rate,  # OpenAI's pcm is 24 kHz
             source="openai",
             pronunciation_dictionaries=dictionaries_of(values),
+            cache=values["cache"],
         )

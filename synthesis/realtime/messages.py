@@ -110,6 +110,7 @@ class Options:
     timestamps: str = TIMESTAMPS[0]  # word: a `words` message after each segment's audio
     # Ids of the tenant's pronunciation dictionaries; None: its default, if any.
     pronunciation_dictionaries: tuple[str, ...] | None = None
+    cache: bool = True  # False: units neither served from nor stored in the phrase cache
 
     @property
     def twilio_only(self) -> bool:
@@ -146,6 +147,7 @@ class Start:
             sample_rate=options.sample_rate,
             source="websocket",
             pronunciation_dictionaries=options.pronunciation_dictionaries,
+            cache=options.cache,
         )
 
 
@@ -240,6 +242,10 @@ def parse_options(message: dict[str, Any]) -> Options:
         setattr(options, name, chosen)
     options.language = checked_language(options.language)  # the HTTP API's list (one for all)
     options.pronunciation_dictionaries = _dictionaries(message.get("pronunciation_dictionaries"))
+    cache = message.get("cache", True)
+    if not isinstance(cache, bool):
+        raise invalid("cache must be true or false.", "cache")
+    options.cache = cache
     return options
 
 

@@ -85,6 +85,7 @@ MESSAGE_FIELDS: Final[dict[str, dict[str, JsonType]]] = {
         "ssml": "string",
         "text": "string",
         "timestamps": "string",
+        "cache": "boolean",  # false: not served from nor stored in the phrase cache
     },
     "text": {"context_id": "string", "text": "string", "flush": "boolean"},
     "flush": {"context_id": "string"},

@@ -369,6 +369,7 @@ class StreamClient:
         stream_sid: str | None = None,
         ssml: str | None = None,
         pronunciation_dictionaries: Sequence[str] | None = None,
+        cache: bool | None = None,
         piece_delay_s: float = 0.0,
         marks: Mapping[int, str] | None = None,
         timeout: float = 30.0,
@@ -404,6 +405,7 @@ class StreamClient:
             "pronunciation_dictionaries": (
                 None if pronunciation_dictionaries is None else list(pronunciation_dictionaries)
             ),
+            "cache": cache,
         }
         start.update({name: value for name, value in options.items() if value is not None})
         if twilio:  # this client reads `started`, `done` and errors: Twilio output omits them
