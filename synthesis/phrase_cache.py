@@ -27,7 +27,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -59,32 +58,34 @@ LOOKUPS = Counter(
 STORED_BYTES = Counter("cwtts_phrase_cache_stored_bytes", "PCM bytes written to the phrase cache.")
 
 # The entries of the job's first segments that are all cached (a prefix), their last use now.
+# Last use is a per-tenant logical clock (INCR), not the time: two uses in one millisecond
+# must still be ordered.
 _LOOKUP = """
 local values = redis.call('MGET', unpack(KEYS))
 local found = {}
 for i = 1, #values do
   if not values[i] then break end
   found[i] = values[i]
-  redis.call('ZADD', ARGV[2], 'XX', ARGV[1], ARGV[i + 2])
+  redis.call('ZADD', ARGV[1], 'XX', redis.call('INCR', ARGV[1] .. ':clock'), ARGV[i + 1])
 end
 return found
 """
 
 _STORE = """
 local size = string.len(ARGV[1])
-local bound = tonumber(ARGV[3])
+local bound = tonumber(ARGV[2])
 if size > bound then return 0 end
-local old = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0')
+local old = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[4], size)
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[3], size)
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[2] .. ':clock'), ARGV[3])
 local total = redis.call('INCRBY', KEYS[4], size - old)
 while total > bound do
   local popped = redis.call('ZPOPMIN', KEYS[2])
   if #popped == 0 then break end
   local gone = tonumber(redis.call('HGET', KEYS[3], popped[1]) or '0')
   redis.call('HDEL', KEYS[3], popped[1])
-  redis.call('DEL', ARGV[5] .. popped[1])
+  redis.call('DEL', ARGV[4] .. popped[1])
   total = redis.call('INCRBY', KEYS[4], -gone)
 end
 return 1
@@ -167,7 +168,6 @@ async def lookup(job: Job) -> list[bytes]:
             _LOOKUP,
             len(digests),
             *[tenant.entry(d) for d in digests],
-            int(time.time() * 1000),
             tenant.lru,
             *digests,
         )
@@ -193,7 +193,6 @@ async def store(client: aioredis.Redis, job: Job, index: int, pcm: bytes) -> Non
             tenant.sizes,
             tenant.total,
             pcm,
-            int(time.time() * 1000),
             settings.TTS_PHRASE_CACHE_BYTES,
             digest,
             tenant.entry_prefix,
@@ -235,9 +234,6 @@ class CachedStream(JobStream):
         self.rate = rate
         self.rest = rest
         self._finished = True  # nothing of its own to cancel at a worker
-        # The usage record being opened (`synthesis_start`): awaited after the first chunk and
-        # before closing, so no more than one chunk leaves unrecorded and finish finds it.
-        self.gate: asyncio.Future[None] | None = None
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
         piece = max(2, int(PIECE_SECONDS * self.rate) * 2)
@@ -246,8 +242,6 @@ class CachedStream(JobStream):
                 self.received += 1
                 end = at + piece >= len(pcm)
                 yield AudioChunk(self.received, pcm[at : at + piece], index, end)
-                if self.gate is not None:
-                    await asyncio.shield(self.gate)
             await self._progress(index, len(pcm) // 2)
         if self.rest is not None:
             async for chunk in self.rest.chunks():
@@ -255,10 +249,6 @@ class CachedStream(JobStream):
                 yield replace(chunk, seq=self.received, segment=chunk.segment + len(self.pcms))
 
     async def close(self) -> None:
-        if self.gate is not None:
-            await asyncio.wait({self.gate})
-            if not self.gate.cancelled():
-                self.gate.exception()  # retrieved: chunks() raised it, or no one asked
         if self.rest is not None:
             await self.rest.close()
         await super().close()

@@ -324,21 +324,13 @@ async def synthesis_start(
     job = asyncio.ensure_future(synthesis_open(synthesis, synthesis.plan))
     gone: BaseException | None = None
     try:
-        await asyncio.shield(asyncio.wait({job}))
-        if not _from_cache(job):
-            await asyncio.shield(asyncio.wait({opening, job}))
+        # A hit too waits for its usage record: no audio leaves before it is recorded (a
+        # process that died after the first chunk would leave it unbilled), though the INSERT
+        # is most of a hit's time to first audio (docs/phrase-cache.md).
+        await asyncio.shield(asyncio.wait({opening, job}))
     except BaseException as cancelled:  # the client went away: both finish, then are undone
         gone = cancelled
         await asyncio.wait({opening, job})
-    if gone is None and _from_cache(job) and not opening.done():
-        # Cached audio may leave before the record's INSERT ends (it would otherwise be most of
-        # a hit's first-audio time); the stream waits for it after its first chunk and before
-        # it closes, and fails if it could not be written (docs/phrase-cache.md).
-        cached = job.result()
-        assert isinstance(cached, phrase_cache.CachedStream)
-        cached.gate = asyncio.ensure_future(_recorded(synthesis, opening))
-        synthesis.stream = cached
-        return synthesis
     stream = job.result() if not job.exception() else None
     try:
         await _recorded(synthesis, opening)
@@ -357,16 +349,6 @@ async def synthesis_start(
         raise error
     synthesis.stream = stream
     return synthesis
-
-
-def _from_cache(job: asyncio.Future[JobStream]) -> bool:
-    """Whether the job's audio starts from the phrase cache (its stream is ready)."""
-    return (
-        job.done()
-        and not job.cancelled()
-        and job.exception() is None
-        and isinstance(job.result(), phrase_cache.CachedStream)
-    )
 
 
 async def synthesis_end(synthesis: Synthesis, status: str, error_code: str = "") -> None:
