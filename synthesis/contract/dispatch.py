@@ -81,22 +81,33 @@ local function place(i, id, hold_until, body)
   redis.call('PEXPIRE', KEYS[4], keep_ms)
   free[i] = free[i] - 1
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ms(now))) do
-  redis.call('HDEL', KEYS[3], id)
+-- The wait queue is in arrival order (a per-engine sequence); an entry is
+-- '<wait until>:<hold until>:<message>'. Waits all last as long, so the expired are a prefix.
+local function live_head()
+  while true do
+    local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+    if not head then return nil, nil end
+    local entry = redis.call('HGET', KEYS[3], head)
+    if entry then
+      local sep = string.find(entry, ':', 1, true)
+      if tonumber(string.sub(entry, 1, sep - 1)) > now then
+        return head, string.sub(entry, sep + 1)
+      end
+    end
+    redis.call('ZREM', KEYS[2], head)
+    redis.call('HDEL', KEYS[3], head)
+  end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms(now))
 local moved = 0
+live_head()
 while roomiest() do
-  local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  local head, entry = live_head()
   if not head then break end
   redis.call('ZREM', KEYS[2], head)
-  local entry = redis.call('HGET', KEYS[3], head)
   redis.call('HDEL', KEYS[3], head)
-  if entry then
-    local sep = string.find(entry, ':', 1, true)
-    place(roomiest(), head, tonumber(string.sub(entry, 1, sep - 1)), string.sub(entry, sep + 1))
-    moved = moved + 1
-  end
+  local sep = string.find(entry, ':', 1, true)
+  place(roomiest(), head, tonumber(string.sub(entry, 1, sep - 1)), string.sub(entry, sep + 1))
+  moved = moved + 1
 end
 if job_id == '' then return {'pulled', tostring(moved)} end
 if live == 0 then return {'no_workers', ''} end
@@ -106,8 +117,10 @@ if best then
   return {'placed', ARGV[7 + best]}
 end
 if redis.call('ZCARD', KEYS[2]) >= depth then return {'full', ''} end
-redis.call('ZADD', KEYS[2], ms(now + wait_ms), job_id)
-redis.call('HSET', KEYS[3], job_id, ms(now + hold_ms) .. ':' .. message)
+local arrival = redis.call('INCR', KEYS[2] .. ':seq')
+redis.call('PEXPIRE', KEYS[2] .. ':seq', keep_ms)
+redis.call('ZADD', KEYS[2], arrival, job_id)
+redis.call('HSET', KEYS[3], job_id, ms(now + wait_ms) .. ':' .. ms(now + hold_ms) .. ':' .. message)
 redis.call('PEXPIRE', KEYS[2], keep_ms)
 redis.call('PEXPIRE', KEYS[3], keep_ms)
 return {'waiting', ''}

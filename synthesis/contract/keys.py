@@ -36,11 +36,13 @@ class Keys:
 
     def waiting(self, engine: str) -> str:
         """An engine's wait queue while no worker has room: a sorted set of job ids scored by
-        when their web process gives up (epoch ms), so the oldest comes first."""
+        arrival (a sequence in `<this>:seq`: two jobs in one millisecond keep their order), so
+        the oldest comes first."""
         return f"{self.prefix}:tts:waiting:{engine}"
 
     def waiting_jobs(self, engine: str) -> str:
-        """The waiting jobs' messages (a hash: job id → `<hold until ms>:<msgpack job>`)."""
+        """The waiting jobs' messages (a hash: job id → `<wait until ms>:<hold until ms>:
+        <msgpack job>`; past its wait until, a job is dropped: its web process gave up)."""
         return f"{self.prefix}:tts:waiting-jobs:{engine}"
 
     def placed(self, engine: str) -> str:

@@ -119,6 +119,21 @@ async def test_a_dead_workers_slots_are_not_offered(client, engine):
     assert (await send(client, engine))[1].outcome == NO_WORKERS
 
 
+async def test_waiting_jobs_get_slots_in_the_order_they_came_even_within_a_millisecond(
+    client, engine
+):
+    """Waiting jobs scored by the time they give up came out of one millisecond in the order
+    of their ids (the dispatch test above failed so, now and then)."""
+    await beat(client, engine, "w", capacity=1)
+    running, _ = await send(client, engine, depth=50)
+    waiting = [(await send(client, engine, depth=50))[0] for _ in range(30)]
+    placed = [running]
+    for expected in waiting:
+        assert await dispatch.pull(client, KEYS, engine, "w", release=placed[-1]) == 1
+        placed.append(expected)
+        assert await queued(client, "w") == placed
+
+
 async def test_a_worker_with_capacity_zero_is_offered_nothing(client, engine):
     """A worker that stops beats with capacity 0 until it is gone."""
     await beat(client, engine, "stopping", capacity=0)
