@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import io
 import json
@@ -105,3 +106,18 @@ def wait_for(condition: Any, timeout: float = 20.0) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met before the deadline")
+
+
+async def context_audio(ws: Any, context_id: str, **start: Any) -> tuple[bytes, dict[str, Any]]:
+    """One context spoken over an open socket: its audio, and its `done` (or `error`)."""
+    await ws.send(json.dumps({"type": "start", "context_id": context_id, **start}))
+    await ws.send(json.dumps({"type": "end", "context_id": context_id}))
+    audio = bytearray()
+    while True:
+        raw = await asyncio.wait_for(ws.recv(), 30)
+        if isinstance(raw, bytes):
+            audio += raw
+            continue
+        message = json.loads(raw)
+        if message.get("context_id") == context_id and message["type"] in ("done", "error"):
+            return bytes(audio), message

@@ -21,7 +21,7 @@ from callwaiting_tts.redis import get_redis
 from synthesis import phrase_cache
 from synthesis.contract.jobs import Job
 from synthesis.contract.segments import Segment
-from tests.synth import post, wait_for
+from tests.synth import context_audio, post, wait_for
 from tests.test_realtime import _server_done_with_its_sockets  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -206,33 +206,19 @@ async def test_a_socket_context_said_again_is_a_hit(service, make_tenant, tts_wo
     headers = {"X-API-Key": tenant.api_key}
     async with connect(f"{service.ws_url}/v1/stream", additional_headers=headers) as ws:
         assert json.loads(await ws.recv())["type"] == "ready"
-        first, done = await _context_audio(ws, "a", text=GREETING)
+        first, done = await context_audio(ws, "a", text=GREETING)
         assert done["type"] == "done"
         claimed = await asyncio.to_thread(jobs_claimed)
-        again, done_again = await _context_audio(ws, "b", text=GREETING)
+        again, done_again = await context_audio(ws, "b", text=GREETING)
         assert await asyncio.to_thread(jobs_since, claimed) == 0
         assert again == first
         assert done_again["characters"] == done["characters"]
-        bypassed, _ = await _context_audio(ws, "c", text=GREETING, cache=False)
+        bypassed, _ = await context_audio(ws, "c", text=GREETING, cache=False)
         assert await asyncio.to_thread(jobs_since, claimed) >= 1  # a job per unit it spoke
         assert bypassed == first
         await ws.send(json.dumps({"type": "start", "context_id": "d", "cache": "no"}))
         refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert (refused["type"], refused["error"]["param"]) == ("error", "cache")
-
-
-async def _context_audio(ws, context_id: str, **start: Any) -> tuple[bytes, dict[str, Any]]:
-    await ws.send(json.dumps({"type": "start", "context_id": context_id, **start}))
-    await ws.send(json.dumps({"type": "end", "context_id": context_id}))
-    audio = bytearray()
-    while True:
-        raw = await asyncio.wait_for(ws.recv(), 30)
-        if isinstance(raw, bytes):
-            audio += raw
-            continue
-        message = json.loads(raw)
-        if message.get("context_id") == context_id and message["type"] in ("done", "error"):
-            return bytes(audio), message
 
 
 def _job(schema: str, text: str) -> Job:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.synth import post
+from tests.synth import context_audio, post
 from tests.test_realtime import _server_done_with_its_sockets  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,20 +88,6 @@ def test_another_tenants_dictionary_is_not_found_by_a_synthesis(service, make_te
         assert (error["code"], error["param"]) == ("not_found", "pronunciation_dictionaries")
 
 
-async def _context_audio(ws, context_id: str, **start: Any) -> tuple[bytes, dict[str, Any]]:
-    await ws.send(json.dumps({"type": "start", "context_id": context_id, **start}))
-    await ws.send(json.dumps({"type": "end", "context_id": context_id}))
-    audio = bytearray()
-    while True:
-        raw = await asyncio.wait_for(ws.recv(), 30)
-        if isinstance(raw, bytes):
-            audio += raw
-            continue
-        message = json.loads(raw)
-        if message.get("context_id") == context_id and message["type"] in ("done", "error"):
-            return bytes(audio), message
-
-
 async def test_socket_contexts_use_the_default_or_the_named_dictionaries(
     service, make_tenant, tts_worker
 ):
@@ -115,11 +101,11 @@ async def test_socket_contexts_use_the_default_or_the_named_dictionaries(
     headers = {"X-API-Key": key}
     async with connect(f"{service.ws_url}/v1/stream", additional_headers=headers) as ws:
         assert json.loads(await ws.recv())["type"] == "ready"
-        by_default, done = await _context_audio(ws, "a", text=NAME)
+        by_default, done = await context_audio(ws, "a", text=NAME)
         assert done["type"] == "done"
         assert done["characters"] == len(NAME)  # billed as written, not as said
-        direct, _ = await _context_audio(ws, "b", text=SAID, pronunciation_dictionaries=[])
-        unread, _ = await _context_audio(ws, "c", text=NAME, pronunciation_dictionaries=[])
+        direct, _ = await context_audio(ws, "b", text=SAID, pronunciation_dictionaries=[])
+        unread, _ = await context_audio(ws, "c", text=NAME, pronunciation_dictionaries=[])
         assert by_default == direct
         assert by_default != unread
 
