@@ -150,7 +150,11 @@ CACHES = {
         # 2: JSON values (callwaiting_tts/cache.py); version 1's pickles are never read.
         "VERSION": 2,
         "TIMEOUT": 300,
-        "OPTIONS": {"serializer": "callwaiting_tts.cache.JsonSerializer"},
+        "OPTIONS": {
+            "serializer": "callwaiting_tts.cache.JsonSerializer",
+            # One connection pool per process, not per request (callwaiting_tts/cache.py).
+            "pool_class": "callwaiting_tts.cache.SharedConnectionPool",
+        },
     }
 }
 CHANNEL_LAYERS = {
