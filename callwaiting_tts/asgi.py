@@ -7,6 +7,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callwaiting_tts.settings")
+# The web process pools its database connections (settings: DATABASE_POOL_SIZE).
+os.environ.setdefault("DATABASE_POOL_SIZE", "16")
 # Django must be set up before any module that imports models (the consumers) is imported.
 django_http = get_asgi_application()
 

@@ -135,6 +135,22 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
+# A pool of PostgreSQL connections per process, where DATABASE_POOL_SIZE > 0: the web process
+# (callwaiting_tts.asgi makes 16 its default). Under daphne each request, and each database
+# thread it uses, had a connection of its own, opened and closed each time (3-8 ms here, on
+# the path to a synthesis's first audio); from the pool they take a warm one. django-tenants
+# sets the schema on every cursor, so a connection another tenant used is safe to hand on
+# (tests/test_db_pool.py). Celery, the TTS workers and manage.py leave it off: one connection
+# per thread, opened once.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0)
+if DATABASE_POOL_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pool replaces persistent connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        # Past this, waiting for a connection is an error (a 503 where the request records usage).
+        "timeout": float(env_str("DATABASE_POOL_TIMEOUT", "10")),
+    }
 # django-prometheus database metrics under django-tenants.
 ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
