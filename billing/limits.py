@@ -44,13 +44,19 @@ def _cache_key(tenant_id: int) -> str:
     return f"limits:v{_CACHE_VERSION}:{tenant_id}"
 
 
+def cached_limits(tenant_id: int) -> Limits | None:
+    """The tenant's effective limits if the cache has them (one GET), else None."""
+    cached = cache.get(_cache_key(tenant_id))
+    return Limits(**cached) if isinstance(cached, dict) else None
+
+
 def limits_for(tenant_id: int) -> Limits:
     """The tenant's effective limits: one cache GET on a hit, one query on a miss.
     Raises Tenant.DoesNotExist for an unknown tenant."""
+    cached = cached_limits(tenant_id)
+    if cached is not None:
+        return cached
     cache_key = _cache_key(tenant_id)
-    cached = cache.get(cache_key)
-    if isinstance(cached, dict):
-        return Limits(**cached)
     limits = _load(tenant_id)
     cache.set(cache_key, dataclasses.asdict(limits), LIMITS_CACHE_SECONDS)
     return limits

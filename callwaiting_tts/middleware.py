@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
+from callwaiting_tts.async_middleware import Middleware
 from callwaiting_tts.errors import error_response
 from callwaiting_tts.logs import request_id_var, tenant_var
 
@@ -19,39 +19,34 @@ def new_request_id() -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(Middleware):
     """Keeps a well-formed incoming `X-Request-ID`, else makes one; echoes it on every response."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def before(self, request: HttpRequest) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
-        id_token = request_id_var.set(request_id)
-        tenant_token = tenant_var.set(None)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(id_token)
-            tenant_var.reset(tenant_token)
-        response["X-Request-ID"] = request_id
+        request._log_context = (request_id_var.set(request_id), tenant_var.set(None))  # type: ignore[attr-defined]
+
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
         return response
+
+    def finish(self, request: HttpRequest) -> None:
+        id_token, tenant_token = request._log_context  # type: ignore[attr-defined]
+        request_id_var.reset(id_token)
+        tenant_var.reset(tenant_token)
 
 
 # The one endpoint whose body is a file: its own, larger cap (VOICE_UPLOAD_MAX_BYTES).
 UPLOAD_PATH = "/v1/voices/upload"
 
 
-class ApiPathMiddleware:
+class ApiPathMiddleware(Middleware):
     """For `/v1/...`: one route answers with and without a trailing slash (no redirect, so POST
     stays POST), and an oversized declared body is refused before anything reads it."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def before(self, request: HttpRequest) -> HttpResponseBase | None:
         if request.path_info.startswith("/v1/"):
             if len(request.path_info) > 4 and request.path_info.endswith("/"):
                 request.path_info = request.path_info.rstrip("/")
@@ -74,4 +69,4 @@ class ApiPathMiddleware:
                     f"Request body is larger than {settings.API_MAX_BODY_BYTES} bytes.",
                     request=request,
                 )
-        return self.get_response(request)
+        return None

@@ -89,23 +89,26 @@ ROOT_URLCONF = "callwaiting_tts.urls"
 ASGI_APPLICATION = "callwaiting_tts.asgi.application"
 WSGI_APPLICATION = None
 
+# Django's and the libraries' middleware through callwaiting_tts.async_middleware: the same
+# behaviour, without a thread round trip per hook under daphne, and the browser-only ones
+# skipped on the API's paths.
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "callwaiting_tts.async_middleware.PrometheusBefore",
     "callwaiting_tts.middleware.RequestIdMiddleware",
     "callwaiting_tts.middleware.ApiPathMiddleware",
     "tenants.middleware.PublicSchemaMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "callwaiting_tts.async_middleware.Security",
     # Static files (the portal's CSS and JS, the admin's) from the app itself, in production too.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "callwaiting_tts.async_middleware.StaticFiles",
     "portal.middleware.ContentSecurityPolicyMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "callwaiting_tts.async_middleware.Sessions",
+    "callwaiting_tts.async_middleware.Common",
+    "callwaiting_tts.async_middleware.Csrf",
+    "callwaiting_tts.async_middleware.Authentication",
+    "callwaiting_tts.async_middleware.Messages",
+    "callwaiting_tts.async_middleware.XFrameOptions",
     "django_htmx.middleware.HtmxMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "callwaiting_tts.async_middleware.PrometheusAfter",
 ]
 # The API answers with and without a trailing slash itself (ApiPathMiddleware); a redirect
 # would turn a POST into a GET.

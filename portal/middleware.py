@@ -4,9 +4,9 @@ inline script or style (tests parse every page for them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from django.http import HttpRequest, HttpResponseBase
 
-from django.http import HttpRequest, HttpResponse
+from callwaiting_tts.async_middleware import Middleware
 
 PORTAL_PREFIX = "/portal/"
 
@@ -25,14 +25,10 @@ POLICY = "; ".join(
 )
 
 
-class ContentSecurityPolicyMiddleware:
+class ContentSecurityPolicyMiddleware(Middleware):
     """Sets the policy on every response under /portal/ (pages, fragments, errors)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if request.path_info.startswith(PORTAL_PREFIX):
             response.setdefault("Content-Security-Policy", POLICY)
         return response

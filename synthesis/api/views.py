@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import UsageRecord
+from callwaiting_tts.async_views import AsyncApiView
 from callwaiting_tts.backpressure import UNSENT
 from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.openapi import ErrorSerializer
@@ -93,41 +94,38 @@ class Started:
         return response
 
 
-def _start(request: Request, data: SynthesisInput, values: dict[str, Any]) -> Started:
+async def _start(request: Request, data: SynthesisInput, values: dict[str, Any]) -> Started:
     """Starts the synthesis under the request's Idempotency-Key, if it has one: a retry is
-    billed only what earlier attempts did not bill."""
+    billed only what earlier attempts did not bill. On the event loop (an async view): only
+    the idempotency record's reads and writes go to a thread."""
     principal = principal_of(request)
     request_id = getattr(request._request, "request_id", "")
     # Under daphne: how much of the response its connection holds unsent (slow readers).
     unsent = getattr(request._request, "scope", {}).get(UNSENT)
     key = idempotency.idempotency_key_of(request._request)
     if key is None:
-        synthesis = async_to_sync(synthesis_start)(
-            principal=principal, data=data, request_id=request_id
-        )
+        synthesis = await synthesis_start(principal=principal, data=data, request_id=request_id)
         synthesis.unsent = unsent
         return Started(synthesis, replayed=False)
-    claim = idempotency.idempotency_begin(
+    claim = await sync_to_async(idempotency.idempotency_begin)(
         tenant_id=principal.tenant_id, idempotency_key=key, path=request.path, values=values
     )
     try:
-        synthesis = async_to_sync(synthesis_start)(
-            principal=principal, data=data, request_id=request_id
-        )
+        synthesis = await synthesis_start(principal=principal, data=data, request_id=request_id)
     except BaseException:  # refused before anything was synthesized: nothing to remember
-        idempotency.idempotency_abort(claim)
+        await sync_to_async(idempotency.idempotency_abort)(claim)
         raise
-    idempotency.idempotency_attach(claim, synthesis)
+    await sync_to_async(idempotency.idempotency_attach)(claim, synthesis)
     synthesis.unsent = unsent
     return Started(synthesis, replayed=claim.replayed)
 
 
-def _audio(synthesis: Synthesis, *, stream: bool) -> HttpResponseBase:
+async def _audio(synthesis: Synthesis, *, stream: bool) -> HttpResponseBase:
     """The audio body: chunked as it is made, or the whole file with Content-Length, which a
     format whose header needs the length (FLAC) always is."""
     if stream and FORMATS[synthesis.input.output_format].streamable:
         return responses.streamed(synthesis)
-    audio = async_to_sync(responses.whole_audio)(synthesis)
+    audio = await responses.whole_audio(synthesis)
     return responses.whole(synthesis, audio)
 
 
@@ -145,7 +143,12 @@ class MeteredView(APIView):
         return super().handle_exception(exc)
 
 
-class SynthesizeView(MeteredView):
+class AudioView(AsyncApiView, MeteredView):
+    """An audio endpoint: on the event loop from authentication to the first audio
+    (`callwaiting_tts.async_views`)."""
+
+
+class SynthesizeView(AudioView):
     parser_classes = [JSONParser]
     content_negotiation_class = AudioNegotiation
     required_scopes = {"POST": "synthesize"}
@@ -164,18 +167,18 @@ class SynthesizeView(MeteredView):
             409: _CONFLICT,
         },
     )
-    def post(self, request: Request) -> HttpResponseBase:
+    async def post(self, request: Request) -> HttpResponseBase:
         serializer = SynthesizeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values: dict[str, Any] = serializer.validated_data
-        started = _start(request, serializer.to_input(), values)
+        started = await _start(request, serializer.to_input(), values)
         synthesis = started.synthesis
         if values["stream_format"] == "sse":
             return started.marked(responses.native_server_sent_events(synthesis))
-        return started.marked(_audio(synthesis, stream=values["stream"]))
+        return started.marked(await _audio(synthesis, stream=values["stream"]))
 
 
-class SpeechView(MeteredView):
+class SpeechView(AudioView):
     """OpenAI-compatible speech: point the OpenAI SDK's `base_url` at `.../v1`."""
 
     parser_classes = [JSONParser]
@@ -192,14 +195,14 @@ class SpeechView(MeteredView):
             409: _CONFLICT,
         },
     )
-    def post(self, request: Request) -> HttpResponseBase:
+    async def post(self, request: Request) -> HttpResponseBase:
         serializer = SpeechSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values: dict[str, Any] = serializer.validated_data
-        started = _start(request, serializer.to_input(), values)
+        started = await _start(request, serializer.to_input(), values)
         if values["stream_format"] == "sse":
             return started.marked(responses.server_sent_events(started.synthesis))
-        return started.marked(_audio(started.synthesis, stream=True))
+        return started.marked(await _audio(started.synthesis, stream=True))
 
 
 class TextPreviewView(MeteredView):
