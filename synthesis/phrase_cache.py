@@ -229,6 +229,9 @@ class CachedStream(JobStream):
         self, job: Job, pcms: list[bytes], rate: int, rest: JobStream | None = None
     ) -> None:
         super().__init__(job)
+        # Its only Redis traffic is the progress report: on the loop's shared client, not a
+        # connection of its own (a hit opened two: the stream's and `JobStream.close`'s).
+        self.redis = _shared()
         self.spoken = job
         self.pcms = pcms
         self.rate = rate
@@ -249,9 +252,10 @@ class CachedStream(JobStream):
                 yield replace(chunk, seq=self.received, segment=chunk.segment + len(self.pcms))
 
     async def close(self) -> None:
+        """Closes the worker's stream of the rest, if any; a cached job has no worker, no reply
+        list and no connection of its own to close."""
         if self.rest is not None:
             await self.rest.close()
-        await super().close()
 
     async def _progress(self, index: int, samples: int) -> None:
         synthesis = self.spoken.meta.get("synthesis")

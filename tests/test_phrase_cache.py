@@ -105,6 +105,20 @@ def test_a_second_identical_request_is_a_hit_with_the_same_audio_and_usage(
     assert lookups(service)["bypass"] == after.get("bypass", 0) + 1
 
 
+def test_hits_open_no_redis_connection_of_their_own(service, tenant, tts_worker):
+    """A hit reads the cache, admits and reports progress on the web process's shared
+    connections: it used to open two (its stream's client and `JobStream.close`'s), and
+    before the cache's shared pool one more for the key's authentication."""
+    key = tenant.api_key
+    speak(service, key, text=GREETING)  # fills the cache
+    speak(service, key, text=GREETING)  # a hit: every pool and client is warm
+    redis = get_redis()
+    before = int(redis.info("stats")["total_connections_received"])
+    for _ in range(4):
+        speak(service, key, text=GREETING)
+    assert int(redis.info("stats")["total_connections_received"]) - before <= 1
+
+
 def test_cached_first_segments_are_served_while_a_worker_speaks_the_rest(
     service, tenant, tts_worker
 ):
