@@ -68,7 +68,7 @@ async def test_the_audio_endpoint_refuses_on_the_event_loop(
     assert response.json()["error"]["param"] == "cache"
     # Authentication (one thread), the refusal's answer (one), Django's signals: not the
     # whole view in a thread with the service called back on the loop.
-    assert "APIView.initial" in hops, hops
+    assert any("initial" in name for name in hops), hops
     assert not any("as_view" in name for name in hops), hops  # the view is not in a thread
 
 
