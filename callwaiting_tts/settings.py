@@ -64,6 +64,10 @@ TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 PUBLIC_SCHEMA_NAME = "public"
+# django-tenants sets the search path once per connection and schema, not before every cursor
+# (a round trip on every query otherwise). It forgets what it set when the schema changes and
+# on close, rollback and savepoint rollback, so a pooled connection is set again on checkout.
+TENANT_LIMIT_SET_CALLS = True
 
 DEBUG = env_bool("DEBUG", False)
 # --- Secrets and hosts: defaults for a laptop, refused at start elsewhere ---------------------
