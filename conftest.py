@@ -27,6 +27,7 @@ from django.test import Client, override_settings
 from billing.services import plan_default
 from callwaiting_tts.env import s3_storage as s3_storage_entry
 from callwaiting_tts.redis import get_redis, key
+from synthesis.plan_cache import plans
 from tenants.audit import Actor
 from tenants.db import tenant_connection
 from tenants.models import ALL_SCOPES, Tenant
@@ -111,6 +112,12 @@ def _fresh_auth_failure_budget(request: pytest.FixtureRequest) -> None:
     ]
     if stale:
         client.delete(*stale)
+
+
+@pytest.fixture(autouse=True)
+def _no_plans_from_another_test() -> None:
+    """Each test plans its inputs afresh (the process keeps repeated inputs' plans)."""
+    plans().clear()
 
 
 @pytest.fixture

@@ -410,6 +410,8 @@ TTS_CONDITIONING_CACHE_MB = env_int("TTS_CONDITIONING_CACHE_MB", 256)
 # per tenant in Redis (about 44 bytes a millisecond of Piper audio: 64 MiB holds ~25 minutes),
 # least recently used out first; 0 turns the cache off.
 TTS_PHRASE_CACHE_BYTES = env_int("TTS_PHRASE_CACHE_BYTES", 64 * 1024 * 1024)
+# Plans of repeated inputs kept per web process (synthesis/plan_cache.py); 0 turns it off.
+TTS_PLAN_CACHE_ENTRIES = env_int("TTS_PLAN_CACHE_ENTRIES", 1024)
 # Chunks a worker may run ahead of the reader. A chunk carries at most a second of audio (the
 # worker cuts longer ones), so 8 keeps a paced (real-time) reader several seconds ahead.
 TTS_CREDIT_WINDOW = env_int("TTS_CREDIT_WINDOW", 8)

@@ -51,6 +51,7 @@ from synthesis.contract.plan import engine_segments
 from synthesis.contract.segments import clamp_speed
 from synthesis.engines.catalog import EngineSpec, StockVoice, engine_spec
 from synthesis.models import SynthesisRecord
+from synthesis.plan_cache import plan_key, plans
 from synthesis.stream import JobStream
 from synthesis.text.frontend import prepare
 from synthesis.text.lexicon import Lexicon
@@ -255,9 +256,21 @@ async def _checked(
     if data.grows:
         plan = Plan(segments=[], characters=0)
     else:  # the plan's input limit is counted before anything is normalized
-        plan = await sync_to_async(plan_input, thread_sensitive=False)(
-            data, voice=voice, max_characters=limits.max_input_characters, lexicon=lexicon
+        key = plan_key(
+            text=data.text,
+            ssml=data.ssml,
+            language=data.language or voice.language,
+            lenient=data.lenient,
+            engine=voice.stock.engine,
+            max_characters=limits.max_input_characters,
+            lexicon=lexicon,
         )
+        plan = plans().get(key)  # an input said before: no thread, no front-end
+        if plan is None:
+            plan = await sync_to_async(plan_input, thread_sensitive=False)(
+                data, voice=voice, max_characters=limits.max_input_characters, lexicon=lexicon
+            )
+            plans().put(key, plan)
     check_plan(
         limits,
         engine=voice.stock.engine,
