@@ -334,7 +334,7 @@ def test_admission_without_a_record_is_given_back(who, monkeypatch):
     def refuse(*_args, **_kwargs):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(UsageRecord.objects, "create", refuse)
+    monkeypatch.setattr(services, "usage_record_open", refuse)
     from asgiref.sync import async_to_sync
 
     with pytest.raises(ApplicationError) as refused:
