@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
-from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework.views import APIView
 
@@ -33,9 +32,11 @@ class AsyncApiView(APIView):
         self.request = drf_request
         self.headers = self.default_response_headers
         try:
-            # A database thread: on a cache miss the key is read from PostgreSQL, and that
-            # connection goes back (to the pool) before the audio streams, not at its end.
-            await database_sync_to_async(self.initial)(drf_request, *args, **kwargs)
+            # The request's own thread, not `database_sync_to_async`: that closes the thread's
+            # connection, which in a synchronous chain is the caller's (a test's transaction).
+            # A key read from PostgreSQL (a cache miss) keeps its pooled connection until the
+            # response ends, as a synchronous view's does.
+            await sync_to_async(self.initial)(drf_request, *args, **kwargs)
             method = (drf_request.method or "").lower()
             handler = getattr(self, method, None) if method in self.http_method_names else None
             if handler is None:
