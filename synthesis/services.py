@@ -33,7 +33,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -228,6 +228,24 @@ async def _open_record(synthesis: Synthesis) -> None:
     await database_sync_to_async(usage_open)(synthesis)
 
 
+def _connection_ready() -> None:
+    """In the request's database thread: its connection, on the search path the usage
+    record's INSERT needs, kept for `_usage_open_then_release`. Closes nothing: in a
+    synchronous chain this thread's connection is the caller's (a test's transaction); under
+    daphne it is the request's own, new with its thread."""
+    with connection.cursor():
+        pass  # django-tenants sets the search path on a connection's first cursor
+
+
+def _usage_open_then_release(synthesis: Synthesis) -> None:
+    """`usage_open` on the connection `_connection_ready` prepared, then the connection goes
+    back as `database_sync_to_async` gives it back (to the pool, in the web process)."""
+    try:
+        usage_open(synthesis)
+    finally:
+        close_old_connections()
+
+
 async def _recorded(synthesis: Synthesis, opening: asyncio.Future[None]) -> None:
     """Waits for the record being opened; when it could not be, gives the slot and the
     reservation back and raises (no record, no synthesis)."""
@@ -328,12 +346,19 @@ async def synthesis_start(
 ) -> Synthesis:
     """`synthesis_admit`, then the whole plan handed to a worker (`synthesis.stream`). Raises as
     `synthesis_admit`, or SynthesisFailed (no worker took it; the admission is given back)."""
-    synthesis = await synthesis_admit(
-        principal=principal, data=data, request_id=request_id, record=False
-    )
+    # The database thread's connection is made ready (taken from the pool, its search path set)
+    # while the request is checked and admitted, so that the usage record's INSERT after the
+    # admission is one round trip (a phrase-cache hit waits for it: docs/phrase-cache.md).
+    ready = asyncio.ensure_future(sync_to_async(_connection_ready)())
+    try:
+        synthesis = await synthesis_admit(
+            principal=principal, data=data, request_id=request_id, record=False
+        )
+    finally:
+        await asyncio.wait({ready})  # its connection goes back with the request's, if refused
     # The usage record is written while the job goes to a worker: its INSERT (a few ms in a
     # database thread) overlaps the hand-off instead of delaying it (bench: limits).
-    opening = asyncio.ensure_future(_open_record(synthesis))
+    opening = asyncio.ensure_future(sync_to_async(_usage_open_then_release)(synthesis))
     job = asyncio.ensure_future(synthesis_open(synthesis, synthesis.plan))
     gone: BaseException | None = None
     try:

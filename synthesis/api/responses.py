@@ -105,7 +105,10 @@ async def _encoded_with_marks(synthesis: Synthesis) -> AsyncIterator[Encoded]:
                 after = segments[chunk.segment].marks_after
             else:
                 after = ()
-            data = await asyncio.to_thread(pipeline.feed, chunk.pcm)
+            if pipeline.light:  # PCM at the engine's rate: nothing to do off the loop
+                data = pipeline.feed(chunk.pcm)
+            else:
+                data = await asyncio.to_thread(pipeline.feed, chunk.pcm)
             yield Encoded(marks, data, words)
             synthesis.delivered(chunk.segment, samples)
             if after:

@@ -190,6 +190,14 @@ class AudioPipeline:
         self._resampler = Resampler(engine_rate, self.sample_rate)
         self._encoder = make_encoder(self.format, self.sample_rate, streaming=streaming)
 
+    @property
+    def light(self) -> bool:
+        """Whether `feed` only passes the samples on (PCM or WAV at the engine's rate): no
+        resampling, no codec, nothing worth a thread round trip."""
+        return self._resampler.identity and isinstance(
+            self._encoder, PcmEncoder | StreamingWavEncoder
+        )
+
     def feed(self, pcm: bytes) -> bytes:
         return self._encoder.encode(self._resampler.process(pcm))
 

@@ -22,6 +22,11 @@ class Resampler:
             else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
         )
 
+    @property
+    def identity(self) -> bool:
+        """Equal rates: samples pass through as they are."""
+        return self._stream is None
+
     def process(self, pcm: bytes) -> bytes:
         whole = self._whole_samples(pcm)
         if self._stream is None or not whole:

@@ -364,3 +364,22 @@ def test_it_checksums_ogg_pages_like_libogg() -> None:
     data = np.random.default_rng(3).integers(0, 256, 3000, dtype=np.uint8).tobytes()
     assert ogg_crc(data) == bitwise(data)
     assert ogg_crc(b"") == 0
+
+
+@pytest.mark.parametrize(
+    ("format", "rate", "light"),
+    [
+        ("pcm", 22050, True),  # the engine's rate: samples pass through
+        ("wav", 22050, True),  # a header, then the samples
+        ("pcm", 16000, False),  # resampled
+        ("mulaw", 8000, False),
+        ("mp3", 22050, False),
+        ("opus", 48000, False),
+    ],
+)
+def test_only_a_pass_through_pipeline_is_light(format: str, rate: int, light: bool) -> None:
+    pipeline = AudioPipeline(22050, format, rate)
+    assert pipeline.light is light
+    if light:  # light means the samples come out as they went in (after a WAV's header)
+        pcm = (np.arange(441, dtype="<i2") * 7).tobytes()
+        assert pipeline.feed(pcm).endswith(pcm)
