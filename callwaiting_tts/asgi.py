@@ -17,6 +17,16 @@ from callwaiting_tts.deployment import refuse_unsafe_settings  # noqa: E402
 refuse_unsafe_settings()  # daphne runs no system checks: it stops here instead
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.core.signals import request_started  # noqa: E402
+from django.db import close_old_connections, reset_queries  # noqa: E402
+
+# Under daphne each request's synchronous code runs in a thread of its own, whose database
+# connection is new, and `database_sync_to_async` closes before and after each call: closing
+# "old" connections (and resetting the query log) as a request starts finds nothing to do, and
+# cost every request a thread round trip (Django sends the signal's sync receivers to a
+# thread). `request_finished` still closes the request's connections (back to the pool).
+request_started.disconnect(close_old_connections)
+request_started.disconnect(reset_queries)
 from django.urls import re_path  # noqa: E402
 
 from callwaiting_tts.backpressure import BackpressureMiddleware  # noqa: E402

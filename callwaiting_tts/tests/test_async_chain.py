@@ -4,6 +4,8 @@ middleware is skipped on the API's paths, and the audio endpoints run on the eve
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient, Client
 
 from conftest import TenantFixture
+from tests.conftest import ROOT, service_env
 
 
 @pytest.fixture
@@ -92,3 +95,23 @@ async def test_the_same_api_request_in_a_sync_chain_answers_alike(tenant: Tenant
     assert response.status_code == 200
     assert response["X-Request-ID"].startswith("req_")
     assert "Set-Cookie" not in response
+
+
+def test_daphnes_application_starts_a_request_without_a_thread() -> None:
+    """`callwaiting_tts.asgi` (what daphne serves) leaves the request_started signal without
+    Django's connection receivers, whose run in a thread cost every request a round trip (a new
+    request thread has no connection to close). In a process of its own: Django's test client
+    connects them again around each of its requests."""
+    code = (
+        "import callwaiting_tts.asgi\n"
+        "from django.core.signals import request_started\n"
+        "from django.db import close_old_connections, reset_queries\n"
+        "print(request_started.disconnect(close_old_connections),"
+        " request_started.disconnect(reset_queries))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=service_env(), capture_output=True, text=True,
+        timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "False"]  # neither was still connected
