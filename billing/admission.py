@@ -28,6 +28,7 @@ import logging
 import math
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -388,11 +389,11 @@ def _sync_script(source: str) -> Script:
 # --- limits ---------------------------------------------------------------------------------
 
 
-async def limits_of(principal: Principal) -> Limits:
+async def limits_of(principal: Principal, prefetched: Mapping[str, Any] | None = None) -> Limits:
     """The tenant's effective limits (`limits_for`): a hit is one cache GET on the event loop,
     as the voice's and the dictionaries' are (no thread round trip on the way to first audio);
     a miss reads the database in a database thread."""
-    cached = cached_limits(principal.tenant_id)
+    cached = cached_limits(principal.tenant_id, prefetched)
     if cached is not None:
         return cached
     return await database_sync_to_async(limits_for)(principal.tenant_id)

@@ -9,6 +9,7 @@ or at once after `forget_limits()`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +45,16 @@ def _cache_key(tenant_id: int) -> str:
     return f"limits:v{_CACHE_VERSION}:{tenant_id}"
 
 
-def cached_limits(tenant_id: int) -> Limits | None:
-    """The tenant's effective limits if the cache has them (one GET), else None."""
-    cached = cache.get(_cache_key(tenant_id))
+def limits_cache_key(tenant_id: int) -> str:
+    """The cache key of the tenant's limits (for a caller that reads several at once)."""
+    return _cache_key(tenant_id)
+
+
+def cached_limits(tenant_id: int, prefetched: Mapping[str, Any] | None = None) -> Limits | None:
+    """The tenant's effective limits if the cache has them (one GET, or none when the caller
+    `prefetched` them: a key it lacks is a miss), else None."""
+    key = _cache_key(tenant_id)
+    cached = prefetched.get(key) if prefetched is not None else cache.get(key)
     return Limits(**cached) if isinstance(cached, dict) else None
 
 

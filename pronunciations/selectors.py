@@ -5,7 +5,7 @@ database thread."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -68,6 +68,11 @@ def _default_key(schema_name: str) -> str:
     return f"pronunciation_default:{schema_name}"
 
 
+def default_dictionary_cache_key(schema_name: str) -> str:
+    """The cache key of the tenant's default dictionary (for a caller that reads several)."""
+    return _default_key(schema_name)
+
+
 def default_dictionary(schema_name: str) -> dict[str, Any]:
     """The tenant's default dictionary as `{id, language, entries}`, or `{}` when it has none.
     Cached (JSON, tenant-keyed), so a synthesis that names no dictionaries costs one cache GET
@@ -114,12 +119,17 @@ def request_lexicon(*, principal: Principal, named: Sequence[str] | None) -> Lex
 
 
 async def request_lexicon_async(
-    *, principal: Principal, named: Sequence[str] | None
+    *,
+    principal: Principal,
+    named: Sequence[str] | None,
+    prefetched: Mapping[str, Any] | None = None,
 ) -> Lexicon | None:
     """`request_lexicon` for the event loop: the default from the cache needs no database
-    thread (the hot path of a request that names none); a miss or named ones read in one."""
+    thread (the hot path of a request that names none); a miss or named ones read in one.
+    `prefetched`: cache values the caller read already (a key it lacks is a miss)."""
     if named is None:
-        cached = cache.get(_default_key(principal.schema_name))
+        key = _default_key(principal.schema_name)
+        cached = prefetched.get(key) if prefetched is not None else cache.get(key)
         if isinstance(cached, dict):
             return _lexicon([cached] if cached else [])
     if named is not None and not named:

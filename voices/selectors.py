@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -141,6 +142,11 @@ def voice_count(*, principal: Principal) -> int:
 
 def _default_key(schema_name: str) -> str:
     return f"default_voice:{schema_name}"
+
+
+def default_voice_cache_key(schema_name: str) -> str:
+    """The cache key of the tenant's default voice (for a caller that reads several at once)."""
+    return _default_key(schema_name)
 
 
 def default_voice_ref(schema_name: str) -> str:
@@ -369,13 +375,20 @@ def _cloned(voice: Voice) -> tuple[StockVoice, ConditioningRef]:
 
 
 async def voice_resolve_async(
-    *, principal: Principal, ref: str | None, language: str | None, source: str
+    *,
+    principal: Principal,
+    ref: str | None,
+    language: str | None,
+    source: str,
+    prefetched: Mapping[str, Any] | None = None,
 ) -> ResolvedVoice:
     """`voice_resolve` for the event loop: a stock voice (the common case, on the hot path)
     costs at most one cache GET for the tenant's default and no database; a preset is read in a
-    database thread."""
+    database thread. `prefetched`: cache values the caller read already (a key it lacks is a
+    miss)."""
     if ref is None:
-        cached = cache.get(_default_key(principal.schema_name))
+        key = _default_key(principal.schema_name)
+        cached = prefetched.get(key) if prefetched is not None else cache.get(key)
         if cached is None:  # a miss: the database, once, in a thread
             cached = await database_sync_to_async(default_voice_ref)(principal.schema_name)
         ref = str(cached) or None

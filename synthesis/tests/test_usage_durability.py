@@ -300,7 +300,7 @@ async def test_a_growing_context_past_the_quota_after_its_lease_expired_is_refus
 
 
 def _limits(limits: Limits):
-    async def limits_of(_principal) -> Limits:
+    async def limits_of(_principal, _prefetched=None) -> Limits:
         return limits
 
     return limits_of
