@@ -88,7 +88,7 @@ class InlineHooks:
     """For a `MiddlewareMixin` whose hooks do no I/O: in an async chain they run on the event
     loop, not each in a thread."""
 
-    get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+    get_response: Any
     async_mode: bool
 
     def __init__(self, get_response: Any) -> None:

@@ -110,14 +110,14 @@ class SharedConnectionPool(redis.ConnectionPool):
     this one hands back the process's pool for those arguments. redis-py's pools are
     thread-safe and start afresh in a forked child (they check the pid)."""
 
-    _pools: ClassVar[dict[str, redis.ConnectionPool]] = {}
-    _lock = threading.Lock()
+    _process_pools: ClassVar[dict[str, redis.ConnectionPool]] = {}
+    _process_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> redis.ConnectionPool:  # type: ignore[override]
         key = repr((url, sorted(kwargs.items(), key=lambda item: item[0])))
-        with cls._lock:
-            pool = cls._pools.get(key)
+        with cls._process_lock:
+            pool = cls._process_pools.get(key)
             if pool is None:
-                pool = cls._pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
+                pool = cls._process_pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
             return pool

@@ -152,11 +152,14 @@ DATABASES = {
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0)
 if DATABASE_POOL_SIZE > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pool replaces persistent connections
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": DATABASE_POOL_SIZE,
-        # Past this, waiting for a connection is an error (a 503 where the request records usage).
-        "timeout": float(env_str("DATABASE_POOL_TIMEOUT", "10")),
+    DATABASES["default"]["OPTIONS"] = {
+        **dict(DATABASES["default"].get("OPTIONS") or {}),  # type: ignore[call-overload]
+        "pool": {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            # Waiting longer for a connection is an error (a 503 where a request records usage).
+            "timeout": float(env_str("DATABASE_POOL_TIMEOUT", "10")),
+        },
     }
 # django-prometheus database metrics under django-tenants.
 ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"

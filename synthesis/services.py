@@ -306,8 +306,10 @@ async def _checked(
             max_characters=limits.max_input_characters,
             lexicon=lexicon,
         )
-        plan = plans().get(key)  # an input said before: no thread, no front-end
-        if plan is None:
+        kept = plans().get(key)  # an input said before: no thread, no front-end
+        if kept is not None:
+            plan = kept
+        else:
             plan = await sync_to_async(plan_input, thread_sensitive=False)(
                 data, voice=voice, max_characters=limits.max_input_characters, lexicon=lexicon
             )

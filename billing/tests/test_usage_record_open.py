@@ -33,7 +33,7 @@ def _fields(tenant: TenantFixture, synthesis_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _as_stored(record: UsageRecord) -> dict[str, Any]:
-    row = UsageRecord.objects.filter(pk=record.pk).values().get()
+    row: dict[str, Any] = dict(UsageRecord.objects.filter(pk=record.pk).values().get())
     row.pop("id")
     return row
 
