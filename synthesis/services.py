@@ -137,6 +137,10 @@ class Synthesis:
     # The playback point a socket client gave at its cancel (`played_ms`): the text heard is
     # counted up to it rather than to all the audio sent.
     played_ms: int | None = None
+    # When it was admitted (monotonic), and how long after that its first audio left: the
+    # end-of-synthesis log line's `first_audio_ms` ("why was call X slow" is one grep).
+    admitted_at: float = field(default_factory=time.monotonic)
+    first_audio_ms: int | None = None
 
     @property
     def stock(self) -> StockVoice:
@@ -156,6 +160,13 @@ class Synthesis:
     def delivered(self, segment: int, samples: int) -> None:
         self.delivered_segments.add(segment)
         self.samples_delivered += samples
+        if samples > 0:
+            self.audio_left()
+
+    def audio_left(self) -> None:
+        """Audio reached the client (its first chunk, or a whole file): the first time counts."""
+        if self.first_audio_ms is None:
+            self.first_audio_ms = round((time.monotonic() - self.admitted_at) * 1000)
 
     def timed(
         self, index: int, pcm: bytes, *, at: int, end: bool, spans: object = NO_SPANS
@@ -688,13 +699,19 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
             record.settled = True
         keeper.release(synthesis.admission)
     _finished(synthesis, status, record)
+    # One line per synthesis, with the log context's request id and tenant (README, LOG_LEVEL).
     logger.info(
         "synthesis finished",
         extra={
             "synthesis_id": str(synthesis.id),
+            "source": synthesis.input.source,
+            "engine": synthesis.stock.engine,
+            "voice": synthesis.voice.id,
+            "format": synthesis.input.output_format,
             "status": status,
             "error_code": error_code,
             "characters": record.characters_billed,
+            "first_audio_ms": synthesis.first_audio_ms,
             "audio_seconds": round(record.audio_seconds_delivered, 3),
         },
     )
