@@ -49,6 +49,7 @@ async def test_a_synthesis_that_sent_no_audio_says_so(who, tts_worker, caplog) -
 
     caplog.set_level(logging.INFO, logger="synthesis.services")
     synthesis = await synthesis_start(principal=who, data=http_input(), request_id="req_none")
+    assert synthesis.stream is not None
     await synthesis.stream.close()  # the client went away before any audio
     await database_sync_to_async(synthesis_finish)(synthesis, status="cancelled")
     (line,) = _finished_lines(caplog)
