@@ -389,10 +389,10 @@ def _sync_script(source: str) -> Script:
 # --- limits ---------------------------------------------------------------------------------
 
 
-async def limits_of(principal: Principal, prefetched: Mapping[str, Any] | None = None) -> Limits:
-    """The tenant's effective limits (`limits_for`): a hit is one cache GET on the event loop,
-    as the voice's and the dictionaries' are (no thread round trip on the way to first audio);
-    a miss reads the database in a database thread."""
+async def limits_of(principal: Principal, prefetched: Mapping[str, Any]) -> Limits:
+    """The tenant's effective limits (`limits_for`): from `prefetched` (the cache values the
+    caller read at once on the event loop, `limits_cache_key` among them), so no thread round
+    trip on the way to first audio; a miss reads the database in a database thread."""
     cached = cached_limits(principal.tenant_id, prefetched)
     if cached is not None:
         return cached

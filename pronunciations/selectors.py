@@ -122,14 +122,14 @@ async def request_lexicon_async(
     *,
     principal: Principal,
     named: Sequence[str] | None,
-    prefetched: Mapping[str, Any] | None = None,
+    prefetched: Mapping[str, Any],
 ) -> Lexicon | None:
-    """`request_lexicon` for the event loop: the default from the cache needs no database
-    thread (the hot path of a request that names none); a miss or named ones read in one.
-    `prefetched`: cache values the caller read already (a key it lacks is a miss)."""
+    """`request_lexicon` for the event loop: the default, from `prefetched` (the cache values
+    the caller read at once, `default_dictionary_cache_key` among them: a key it lacks is a
+    miss), needs no database thread (the hot path of a request that names none); a miss or
+    named ones are read in one."""
     if named is None:
-        key = _default_key(principal.schema_name)
-        cached = prefetched.get(key) if prefetched is not None else cache.get(key)
+        cached = prefetched.get(_default_key(principal.schema_name))
         if isinstance(cached, dict):
             return _lexicon([cached] if cached else [])
     if named is not None and not named:

@@ -380,15 +380,14 @@ async def voice_resolve_async(
     ref: str | None,
     language: str | None,
     source: str,
-    prefetched: Mapping[str, Any] | None = None,
+    prefetched: Mapping[str, Any],
 ) -> ResolvedVoice:
     """`voice_resolve` for the event loop: a stock voice (the common case, on the hot path)
-    costs at most one cache GET for the tenant's default and no database; a preset is read in a
-    database thread. `prefetched`: cache values the caller read already (a key it lacks is a
-    miss)."""
+    needs no database, the tenant's default coming from `prefetched` (the cache values the
+    caller read at once, `default_voice_cache_key` among them: a key it lacks is a miss); a
+    preset or a miss is read in a database thread."""
     if ref is None:
-        key = _default_key(principal.schema_name)
-        cached = prefetched.get(key) if prefetched is not None else cache.get(key)
+        cached = prefetched.get(_default_key(principal.schema_name))
         if cached is None:  # a miss: the database, once, in a thread
             cached = await database_sync_to_async(default_voice_ref)(principal.schema_name)
         ref = str(cached) or None
