@@ -8,7 +8,7 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
-from callwaiting_tts.async_middleware import Middleware
+from callwaiting_tts.async_middleware import Middleware, is_api
 from callwaiting_tts.errors import error_response
 from callwaiting_tts.logs import request_id_var, tenant_var
 
@@ -47,7 +47,7 @@ class ApiPathMiddleware(Middleware):
     stays POST), and an oversized declared body is refused before anything reads it."""
 
     def before(self, request: HttpRequest) -> HttpResponseBase | None:
-        if request.path_info.startswith("/v1/"):
+        if is_api(request):
             if len(request.path_info) > 4 and request.path_info.endswith("/"):
                 request.path_info = request.path_info.rstrip("/")
             try:

@@ -392,6 +392,8 @@ async def synthesis_start(
         )
     finally:
         await asyncio.wait({ready})  # its connection goes back with the request's, if refused
+        if not ready.cancelled() and ready.exception() is not None:
+            logger.warning("could not ready a database connection for the usage record")
     # The usage record is written while the job goes to a worker: its INSERT (a few ms in a
     # database thread) overlaps the hand-off instead of delaying it (bench: limits).
     opening = asyncio.ensure_future(sync_to_async(_usage_open_then_release)(synthesis))
