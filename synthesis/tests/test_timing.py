@@ -157,6 +157,10 @@ def boundary_errors(engine, *, anchor: bool, alignment: bool = False) -> list[fl
     return errors
 
 
+def figures(errors: list[float]) -> str:
+    return f"mean {np.mean(errors):.0f} ms, max {np.max(errors):.0f} ms"
+
+
 def test_word_boundaries_against_silence_in_a_slow_paused_reading(engine):
     """The estimate's error, measured on a slow reading with a clear pause after each word
     (the figures docs/websocket.md reports): anchored to the audio's pauses, and from letters
@@ -164,9 +168,8 @@ def test_word_boundaries_against_silence_in_a_slow_paused_reading(engine):
     anchored = boundary_errors(engine, anchor=True)
     letters = boundary_errors(engine, anchor=False)
     print(
-        f"\nword boundary error vs silence: anchored mean {np.mean(anchored):.0f} ms, max "
-        f"{np.max(anchored):.0f} ms; letters alone mean {np.mean(letters):.0f} ms, max "
-        f"{np.max(letters):.0f} ms"
+        f"\nword boundary error vs silence: anchored {figures(anchored)}; "
+        f"letters alone {figures(letters)}"
     )
     assert np.mean(anchored) < 40
     assert np.max(anchored) < 100
@@ -217,10 +220,8 @@ def test_alignment_is_closer_to_the_silences_than_the_estimate(engine):
     letters = boundary_errors(engine, anchor=False)
     anchored = boundary_errors(engine, anchor=True)
     print(
-        f"\nalignment vs silence: durations alone mean {np.mean(aligned):.0f} ms, max "
-        f"{np.max(aligned):.0f} ms; snapped to pauses mean {np.mean(snapped):.0f} ms, max "
-        f"{np.max(snapped):.0f} ms (estimate: letters {np.mean(letters):.0f} ms, "
-        f"anchored {np.mean(anchored):.0f} ms)"
+        f"\nalignment vs silence: durations alone {figures(aligned)}; snapped to pauses "
+        f"{figures(snapped)} (estimate: letters {figures(letters)}, anchored {figures(anchored)})"
     )
     assert np.mean(aligned) < 0.7 * np.mean(letters)
     assert np.max(aligned) < 300
