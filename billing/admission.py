@@ -43,6 +43,7 @@ from redis.exceptions import RedisError
 from billing import leases
 from billing.limits import Limits, cached_limits, limits_for
 from billing.models import UsageRecord
+from callwaiting_tts import tts_metrics
 from callwaiting_tts.errors import ApplicationError
 from callwaiting_tts.redis import get_redis
 from tenants.principal import Principal
@@ -531,6 +532,7 @@ async def admit_request(
         principal, characters=characters, lease_id=lease_id, limits=limits, rate_only=rate_only
     )
     if not admission.allowed:
+        tts_metrics.REFUSED.labels(reason=admission.code).inc()
         raise AdmissionRefused(admission)
     return admission
 

@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 
+from callwaiting_tts import tts_metrics
 from callwaiting_tts.logs import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
     request_id = getattr(request, "request_id", None) or request_id_var.get()
+    path = request.path if request is not None else ""
+    tts_metrics.count_error(code, "openai" if path.startswith("/v1/audio/") else "http")
     body = error_body(status=status, code=code, message=message, param=param, request_id=request_id)
     return JsonResponse(body, status=status, headers=headers)
 

@@ -367,6 +367,12 @@ SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
 # these networks (CIDR; loopback only by default). Anything else gets 401 or 403.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+# A TTS worker serves its own metrics on this port (0: none), on METRICS_HOST, behind the same
+# token and networks (callwaiting_tts.tts_metrics says why a port per worker).
+METRICS_PORT = env_int("METRICS_PORT", 0)
+METRICS_HOST = env_str("METRICS_HOST", "127.0.0.1")
+# Tenants named in cwtts_tenant_quota_used_ratio: those nearest their monthly quota (bounded).
+METRICS_TOP_TENANTS = env_int("METRICS_TOP_TENANTS", 10)
 # Failed Django admin sign-ins per client address and user name in 15 minutes before the form
 # refuses (ten times as many per address alone): the portal's brake, on the staff door.
 ADMIN_SIGNIN_FAILURE_LIMIT = env_int("ADMIN_SIGNIN_FAILURE_LIMIT", 5)

@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from billing import leases
+from callwaiting_tts import tts_metrics
 from callwaiting_tts.backpressure import UNSENT
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.middleware import new_request_id
@@ -290,6 +291,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         """An `error` message: the same body as an HTTP error's (`callwaiting_tts.errors`), and
         `retry_after` (seconds) where HTTP would send `Retry-After`."""
         extra = {} if context_id is None else {"context_id": context_id}
+        tts_metrics.count_error(error.code, "ws")
         body = error_body(
             status=error.status,
             code=error.code,

@@ -34,9 +34,9 @@ from dataclasses import asdict, dataclass, replace
 
 import redis.asyncio as aioredis
 from django.conf import settings
-from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from callwaiting_tts import tts_metrics
 from synthesis.contract.jobs import Job
 from synthesis.stream import AudioChunk, JobStream
 
@@ -49,13 +49,6 @@ PIECE_SECONDS = 1.0
 # As the worker's (`Keys.progress`): the reaper bills a hit like a miss if this process dies.
 PROGRESS_TTL_SECONDS = 3 * 3600
 
-LOOKUPS = Counter(
-    "cwtts_phrase_cache_lookups",
-    "Phrase cache lookups, one per job (a request, or a socket unit): hit (every segment "
-    "cached), partial (the first ones), miss, bypass (cache: false).",
-    ["result"],
-)
-STORED_BYTES = Counter("cwtts_phrase_cache_stored_bytes", "PCM bytes written to the phrase cache.")
 
 # The entries of the job's first segments that are all cached (a prefix), their last use now.
 # Last use is a per-tenant logical clock (INCR), not the time: two uses in one millisecond
@@ -175,7 +168,7 @@ async def lookup(job: Job) -> list[bytes]:
         logger.warning("phrase cache lookup failed", extra={"job": job.job_id})
         return []
     result = "hit" if len(found) == len(digests) else "partial" if found else "miss"
-    LOOKUPS.labels(result=result).inc()
+    tts_metrics.PHRASE_CACHE_LOOKUPS.labels(result=result).inc()
     return [bytes(value) for value in found]
 
 
@@ -200,7 +193,7 @@ async def store(client: aioredis.Redis, job: Job, index: int, pcm: bytes) -> Non
     except (RedisError, OSError):
         logger.warning("phrase cache store failed", extra={"job": job.job_id})
         return
-    STORED_BYTES.inc(len(pcm))
+    tts_metrics.PHRASE_CACHE_STORED_BYTES.inc(len(pcm))
 
 
 class Recorder:
@@ -280,7 +273,7 @@ async def open_stream(job: Job, *, rate: int, cache: bool) -> JobStream:
     (stored as they come). `cache` False: neither read nor written."""
     if not enabled(cache):
         if settings.TTS_PHRASE_CACHE_BYTES > 0:
-            LOOKUPS.labels(result="bypass").inc()
+            tts_metrics.PHRASE_CACHE_LOOKUPS.labels(result="bypass").inc()
         return await JobStream.open(job)
     found = await lookup(job)
     if len(found) == len(job.segments):

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -43,7 +44,9 @@ from billing import keeper
 from billing.admission import Admission, LeaseLost
 from billing.limits import Limits, check_plan, limits_cache_key, limits_for
 from billing.models import UsageRecord
+from billing.selectors import plan_slug
 from billing.services import usage_record_open
+from callwaiting_tts import tts_metrics
 from callwaiting_tts.errors import ApplicationError
 from pronunciations.selectors import (
     default_dictionary_cache_key,
@@ -73,6 +76,9 @@ from voices.selectors import (
 )
 
 logger = logging.getLogger(__name__)
+
+# The syntheses admitted in this process (by id), for `active_streams`.
+_live: weakref.WeakValueDictionary[uuid.UUID, Synthesis] = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,16 @@ class Synthesis:
     def audio_left(self) -> None:
         """Audio reached the client (its first chunk, or a whole file): the first time counts."""
         if self.first_audio_ms is None:
-            self.first_audio_ms = round((time.monotonic() - self.admitted_at) * 1000)
+            waited = time.monotonic() - self.admitted_at
+            self.first_audio_ms = round(waited * 1000)
+            tts_metrics.FIRST_AUDIO.labels(
+                engine=self.stock.engine, endpoint=self.endpoint, format=self.input.output_format
+            ).observe(waited)
+
+    @property
+    def endpoint(self) -> str:
+        """Its `endpoint` label in the metrics (http, openai, ws)."""
+        return tts_metrics.endpoint_of(self.input.source)
 
     def timed(
         self, index: int, pcm: bytes, *, at: int, end: bool, spans: object = NO_SPANS
@@ -242,6 +257,7 @@ async def synthesis_admit(
     keeper.hold(synthesis.admission)
     if record:
         await _recorded(synthesis, asyncio.ensure_future(_open_record(synthesis)))
+        _live[synthesis.id] = synthesis
     return synthesis
 
 
@@ -424,6 +440,7 @@ async def synthesis_start(
         assert error is not None
         raise error
     synthesis.stream = stream
+    _live[synthesis.id] = synthesis
     return synthesis
 
 
@@ -503,6 +520,7 @@ async def synthesis_grow(synthesis: Synthesis, characters: int) -> None:
             logger.warning("could not reserve quota", extra={"synthesis_id": str(synthesis.id)})
             reserved = True
         if not reserved:
+            tts_metrics.REFUSED.labels(reason="quota_exceeded").inc()
             raise ApplicationError(
                 "This text would pass the account's monthly character quota; "
                 "the context was cancelled.",
@@ -667,6 +685,7 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
         # Never opened (a synthesis admitted by code that predates opening, e.g. a bench).
         UsageRecord.objects.create(**_record_identity(synthesis), **values)
     record = records.get()
+    _count_finished(synthesis, record)
     try:  # the tenant's own log: its failure must not keep the admission from settling
         with tenant_schema(principal.schema_name):
             SynthesisRecord.objects.create(
@@ -718,6 +737,31 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
         },
     )
     return record
+
+
+def _count_finished(synthesis: Synthesis, record: UsageRecord) -> None:
+    """The metrics of a synthesis this process closed the record of (once per synthesis)."""
+    engine, endpoint = synthesis.stock.engine, synthesis.endpoint
+    tts_metrics.SYNTHESES.labels(engine=engine, endpoint=endpoint, status=record.status).inc()
+    tts_metrics.AUDIO_SECONDS.labels(engine=engine, endpoint=endpoint).inc(
+        record.audio_seconds_delivered
+    )
+    if record.characters_billed:
+        tts_metrics.CHARACTERS_BILLED.labels(plan=plan_slug(synthesis.principal.plan_id)).inc(
+            record.characters_billed
+        )
+    if record.status == UsageRecord.Status.CANCELLED:
+        tts_metrics.CANCELS.labels(endpoint=endpoint).inc()
+
+
+def active_streams() -> dict[str, int]:
+    """Syntheses of this process admitted, recorded and not yet finished, by endpoint. Held
+    weakly: one whose finish failed (left to the reaper) leaves with its request."""
+    counts = dict.fromkeys(tts_metrics.ENDPOINTS.values(), 0)
+    for synthesis in list(_live.values()):
+        if not synthesis.finished:
+            counts[synthesis.endpoint] = counts.get(synthesis.endpoint, 0) + 1
+    return counts
 
 
 def _finished(synthesis: Synthesis, status: str, record: UsageRecord) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from callwaiting_tts import tts_metrics
 from callwaiting_tts.errors import ApplicationError
 from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
@@ -37,6 +38,8 @@ RETRY_AFTER_SECONDS = 2
 CAPACITY_ERRORS = frozenset(
     {"no_workers", "queue_full", "queue_timeout", "worker_lost", "worker_shutdown"}
 )
+# The capacity errors of a job no worker took (the others happen to a job a worker had).
+REFUSALS = frozenset({"no_workers", "queue_full", "queue_timeout"})
 # Names the web side's job connections in CLIENT LIST, per process (operators see which web
 # process holds what; the Redis-blip test kills its own process's connections only).
 CLIENT_NAME = f"cwtts-jobstream-{os.getpid()}"
@@ -109,13 +112,17 @@ class JobStream:
         stream = cls(job)
         try:
             await stream._submit()
-        except BaseException:
+        except BaseException as error:
             await stream.close()
+            if isinstance(error, SynthesisFailed) and error.code in REFUSALS:
+                tts_metrics.REFUSED.labels(reason=error.code).inc()
             raise
         return stream
 
     async def _submit(self) -> None:
         self.job.reply = self.reply
+        if isinstance(self.job, Job):  # the worker's queue-wait figure starts here
+            self.job.meta["dispatched_at"] = time.time()
         engine = self.job.engine
         depth = settings.TTS_QUEUE_DEPTH
         deadline = time.monotonic() + settings.TTS_QUEUE_TIMEOUT_SECONDS

@@ -44,6 +44,7 @@ import numpy as np
 import redis.asyncio as aioredis
 import soundfile
 
+from synthesis import worker_metrics
 from synthesis.conditioning import ConditioningCache
 from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
@@ -319,6 +320,7 @@ class Worker:
             budgets=audio_budgets(job, self.engine.sample_rate),
         )
         await self._send(job, messages.ACCEPTED, control=self.control, worker=self.worker_id)
+        worker_metrics.job_taken(self.engine.name, job.meta)
         self.wake.set()
         return True
 
@@ -484,7 +486,15 @@ class Worker:
                 continue
             assert active.chunks is not None
             try:
+                began = time.perf_counter()
                 chunk = await loop.run_in_executor(self.executor, _next_chunk, active.chunks)
+                if chunk is not None:
+                    worker_metrics.chunks_made(
+                        self.engine.name,
+                        time.perf_counter() - began,
+                        [chunk.samples],
+                        self.engine.sample_rate,
+                    )
             except EngineError as error:
                 await self._finish(active, messages.ERROR, code=error.code, message=str(error))
                 continue
@@ -523,6 +533,7 @@ class Worker:
             keep_going = functools.partial(
                 self._nothing_waits, min(active.job.deadline for active in runnable)
             )
+            began = time.perf_counter()
             try:
                 advanced = await loop.run_in_executor(
                     self.executor, batch.advance, streams, keep_going
@@ -530,6 +541,12 @@ class Worker:
             except Exception as error:
                 await self._batch_failed(batch, error)
                 continue
+            worker_metrics.chunks_made(
+                self.engine.name,
+                time.perf_counter() - began,
+                [chunk.samples for made in advanced for chunk in made.chunks],
+                self.engine.sample_rate,
+            )
             jobs = {id(active.stream): active for active in runnable}
             for made in advanced:
                 active = jobs[id(made.stream)]
@@ -634,6 +651,7 @@ class Worker:
 
     async def _finish(self, active: ActiveJob, kind: str | None, **fields: Any) -> None:
         self.active.pop(active.job.job_id, None)
+        worker_metrics.job_ended(self.engine.name, kind)
         try:
             close = getattr(active.chunks, "close", None)
             if active.stream is not None and self.batch is not None:
@@ -698,6 +716,7 @@ class Worker:
                 px=int(self.config.heartbeat_ttl * 1000),
             )
             await pipe.execute()
+        worker_metrics.beat(self.engine.name, active=len(self.active), capacity=status.capacity)
 
     async def _heartbeat(self) -> None:
         """Beats, and takes waiting jobs into free slots: slots freed by a lapsed reservation,

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from billing.models import UsageRecord
+from callwaiting_tts import tts_metrics
 from callwaiting_tts.backpressure import drain
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.logs import request_id_var, tenant_var
@@ -124,6 +125,7 @@ async def _encoded_with_marks(synthesis: Synthesis) -> AsyncIterator[Encoded]:
             extra={"synthesis_id": str(synthesis.id), "code": failure.code},
         )
         synthesis.failure = failure
+        tts_metrics.count_error(failure.code, synthesis.endpoint)  # an event, or a cut body
     finally:
         await asyncio.shield(_end(synthesis, status, error_code))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from billing.models import UsageRecord
+from callwaiting_tts import tts_metrics
 from callwaiting_tts.backpressure import Probe
 from callwaiting_tts.errors import ApplicationError
 from synthesis.realtime.buffer import TextBuffer
@@ -114,6 +116,7 @@ class Context:
         self.speaking = False  # the speaker has taken it
         self.spoken = asyncio.Event()  # the speaker let go of it
         self.cleanup: asyncio.Task[None] | None = None
+        self.cancelled_at: float | None = None  # when the client's cancel came (monotonic)
 
     @property
     def billed_characters(self) -> int:
@@ -222,6 +225,7 @@ class Context:
         if self.finished or self.cancelled.is_set():
             return
         self.cancelled.set()
+        self.cancelled_at = time.monotonic()
         self.synthesis.played_ms = played_ms
         sid = self.options.stream_sid
         if clear and sid is not None and self.output.samples_sent:
@@ -268,6 +272,7 @@ class Context:
                 self.planned.get_nowait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.spoken.wait(), 5)
+            self._count_cancel()
             synthesis.plan = replace(synthesis.plan, characters=self.billed_characters)
         except Exception:
             logger.exception("could not wind a realtime context down", extra={"context": self.id})
@@ -275,6 +280,15 @@ class Context:
             # Always recorded (its record is open since `start`), even when it billed nothing:
             # closing it settles the admission; a failure leaves it to the reaper.
             await synthesis_end(synthesis, status, error_code)
+
+    def _count_cancel(self) -> None:
+        """Cancel to the last frame sent, once the speaker let go (no frame can follow): 0
+        when none left after the cancel came."""
+        if self.cancelled_at is None:
+            return
+        last = self.output.last_frame_at
+        after = max(0.0, last - self.cancelled_at) if last is not None else 0.0
+        tts_metrics.CANCEL_TO_LAST_FRAME.labels(endpoint="ws").observe(after)
 
 
 def internal_error() -> ApplicationError:

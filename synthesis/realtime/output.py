@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ class Output:
         self.bytes_per_ms = _bytes_per_ms(options.format, options.sample_rate)
         self.samples_sent = 0  # engine-rate samples sent to the client
         self.seq = 0  # JSON audio messages sent
+        self.last_frame_at: float | None = None  # when the last audio frame went (monotonic)
 
     @property
     def audio_ms_sent(self) -> int:
@@ -99,6 +101,7 @@ class Output:
             if self.cancelled.is_set():
                 return False
             await self._frame(frame)
+            self.last_frame_at = time.monotonic()
             ms = len(frame) / self.bytes_per_ms
             self.out_ms += ms
             samples = round(ms * self.rate / 1000)

@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from callwaiting_tts import tts_metrics
+from callwaiting_tts.metrics import serve_worker_metrics
 from synthesis.engines.loader import load_engine
 from synthesis.voice_packs import ensure_previews, load_pack_voices
 from synthesis.worker import Worker, WorkerConfig
@@ -43,10 +45,9 @@ class Command(BaseCommand):
             logger.info("pack voices loaded", extra={"engine": name, "voices": packs})
         engine.warm_up()
         previews = ensure_previews(engine)  # made once per voice (and model), then stored
-        logger.info(
-            "engine loaded",
-            extra={"engine": engine.name, "seconds": round(time.monotonic() - started, 3)},
-        )
+        loaded = time.monotonic() - started
+        tts_metrics.ENGINE_LOAD_SECONDS.labels(engine=engine.name).set(loaded)
+        logger.info("engine loaded", extra={"engine": engine.name, "seconds": round(loaded, 3)})
         worker = Worker(
             engine,
             redis_url=settings.REDIS_URL,
@@ -63,4 +64,15 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
-        await worker.run()
+        metrics = None
+        if settings.METRICS_PORT:
+            metrics = await serve_worker_metrics(settings.METRICS_HOST, settings.METRICS_PORT)
+            logger.info(
+                "worker metrics served",
+                extra={"address": f"{settings.METRICS_HOST}:{settings.METRICS_PORT}"},
+            )
+        try:
+            await worker.run()
+        finally:
+            if metrics is not None:
+                metrics.close()
