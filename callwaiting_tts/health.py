@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from callwaiting_tts import tts_metrics
 from synthesis.contract.keys import Keys
 from synthesis.contract.messages import as_text
 
@@ -54,6 +55,19 @@ def check_tts_workers() -> None:
 
 class NoWorkers(Exception):
     pass
+
+
+@tts_metrics.on_scrape
+def dependency_figures() -> None:
+    """`cwtts_dependency_up` for PostgreSQL and Redis, by the readiness checks' own pings."""
+    for name, check in (("postgres", check_database), ("redis", check_redis)):
+        try:
+            check()
+        except Exception:  # any failure to answer is "down" here; readiness says why
+            up = 0
+        else:
+            up = 1
+        tts_metrics.DEPENDENCY_UP.labels(dependency=name).set(up)
 
 
 CHECKS = {"database": check_database, "redis": check_redis, "tts_workers": check_tts_workers}

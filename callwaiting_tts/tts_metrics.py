@@ -201,5 +201,8 @@ def refresh() -> None:
     for hook in list(_scrape_hooks):
         try:
             hook()
-        except Exception:
-            logger.exception("a metrics scrape hook failed", extra={"hook": hook.__qualname__})
+        except Exception as error:  # Redis down, say: cwtts_dependency_up tells; no traceback
+            logger.warning(
+                "a metrics scrape hook failed",
+                extra={"hook": hook.__qualname__, "error": repr(error)},
+            )

@@ -175,6 +175,7 @@ class Worker:
         self.conditionings = ConditioningCache(self.config.conditioning_cache_bytes)
         self.batch: BatchedStreams | None = engine.batched(self.config.max_jobs)
         self.preparing: set[asyncio.Task[None]] = set()
+        worker_metrics.watch(engine.name, lambda: len(self.active))
         previews = previews or {}
         self.published = json.dumps(
             [_published(engine, v, previews.get(v.id, v.preview)).dumps() for v in engine.voices()]
@@ -716,7 +717,7 @@ class Worker:
                 px=int(self.config.heartbeat_ttl * 1000),
             )
             await pipe.execute()
-        worker_metrics.beat(self.engine.name, active=len(self.active), capacity=status.capacity)
+        worker_metrics.beat(self.engine.name, capacity=status.capacity)
 
     async def _heartbeat(self) -> None:
         """Beats, and takes waiting jobs into free slots: slots freed by a lapsed reservation,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from callwaiting_tts import tts_metrics
@@ -38,9 +39,13 @@ def job_ended(engine: str, kind: str | None) -> None:
     tts_metrics.WORKER_JOBS.labels(engine=engine, outcome=outcome).inc()
 
 
-def beat(engine: str, *, active: int, capacity: int) -> None:
+def watch(engine: str, active: Callable[[], int]) -> None:
+    """The worker's running jobs, counted when scraped (exact, not as of the last beat)."""
+    tts_metrics.WORKER_ACTIVE_JOBS.labels(engine=engine).set_function(active)
+
+
+def beat(engine: str, *, capacity: int) -> None:
     tts_metrics.WORKER_HEARTBEATS.labels(engine=engine).inc()
-    tts_metrics.WORKER_ACTIVE_JOBS.labels(engine=engine).set(active)
     tts_metrics.WORKER_CAPACITY.labels(engine=engine).set(capacity)
     gpu_memory(engine)
 
