@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from callwaiting_tts import env
 from devstack.common import VAR_DIR, die_with_parent, log, stop_processes
+from devstack.redis_server import free_port
 from devstack.services import Services, services
 from devstack.sysdeps import ensure_system_packages
 
@@ -112,8 +113,11 @@ def service_commands(host: str, port: int) -> list[tuple[str, list[str]]]:
     # -B: beat inside the worker, on settings' database scheduler (its state in PostgreSQL).
     celery = "-m celery -A callwaiting_tts worker -B -l INFO --concurrency 1"
     engines = tts_engines()
+    worker = [python, "manage.py", "run_tts_worker", "--engine"]
+    # Each worker serves its own metrics on a free loopback port (the log's "worker metrics
+    # served" line names it), as each worker pod does on its `metrics` port.
     workers = [
-        (f"tts-{engine}-{n}", [python, "manage.py", "run_tts_worker", "--engine", engine])
+        (f"tts-{engine}-{n}", [*worker, engine, "--metrics-port", str(free_port())])
         for index, engine in enumerate(engines)
         for n in range(1, tts_worker_count(engine, first=index == 0) + 1)
     ]

@@ -105,7 +105,9 @@ def test_the_openai_endpoint_has_its_own_label(service, tenant, tts_worker):
     after = finished_after(service, before, "openai", "completed")
     labels = {"engine": "piper", "endpoint": "openai", "format": "mp3"}
     assert grew(before, after, "cwtts_first_audio_seconds_count", **labels) == 1
-    assert grew(before, after, "cwtts_first_audio_seconds_count", **{**labels, "format": "wav"}) == 0
+    assert (
+        grew(before, after, "cwtts_first_audio_seconds_count", **{**labels, "format": "wav"}) == 0
+    )
 
 
 def test_a_refusal_is_counted_by_reason_and_its_error_by_code(service, tenant, tts_worker):
@@ -133,7 +135,9 @@ def test_a_tenant_near_its_quota_is_named_with_its_share(service, tenant, tts_wo
     slug = tenant.tenant.slug
 
     def named() -> float | None:
-        share = value(scrape(f"{service.url}/metrics"), "cwtts_tenant_quota_used_ratio", tenant=slug)
+        share = value(
+            scrape(f"{service.url}/metrics"), "cwtts_tenant_quota_used_ratio", tenant=slug
+        )
         return share or None
 
     assert wait_for(named) == pytest.approx(0.5)

@@ -38,3 +38,16 @@ def test_the_older_single_name_still_works(monkeypatch):
     monkeypatch.setenv("TTS_ENGINE", "xtts")
     monkeypatch.setenv("TTS_WORKERS", "1")
     assert worker_engines(service_commands("127.0.0.1", 8000)) == ["xtts"]
+
+
+def test_each_worker_serves_its_metrics_on_a_port_of_its_own(monkeypatch):
+    monkeypatch.setenv("TTS_ENGINES", "piper,xtts")
+    monkeypatch.setenv("TTS_WORKERS", "2")
+    monkeypatch.delenv("TTS_WORKERS_XTTS", raising=False)
+    workers = [
+        argv for name, argv in service_commands("127.0.0.1", 8000) if name.startswith("tts-")
+    ]
+    ports = [int(argv[argv.index("--metrics-port") + 1]) for argv in workers]
+    assert len(ports) == 3
+    assert len(set(ports)) == 3
+    assert all(port > 0 for port in ports)

@@ -27,6 +27,12 @@ class Command(BaseCommand):
             "--engine", default=settings.TTS_ENGINE, help="a row of the engine table (catalog)"
         )
         parser.add_argument("--max-jobs", type=int, default=settings.TTS_WORKER_MAX_JOBS)
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=settings.METRICS_PORT,
+            help="serve this worker's metrics on METRICS_HOST at this port (0: none)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
@@ -58,19 +64,17 @@ class Command(BaseCommand):
             ),
             previews=previews,
         )
-        asyncio.run(self._serve(worker))
+        asyncio.run(self._serve(worker, options["metrics_port"]))
 
-    async def _serve(self, worker: Worker) -> None:
+    async def _serve(self, worker: Worker, metrics_port: int) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
         metrics = None
-        if settings.METRICS_PORT:
-            metrics = await serve_worker_metrics(settings.METRICS_HOST, settings.METRICS_PORT)
-            logger.info(
-                "worker metrics served",
-                extra={"address": f"{settings.METRICS_HOST}:{settings.METRICS_PORT}"},
-            )
+        if metrics_port:
+            metrics = await serve_worker_metrics(settings.METRICS_HOST, metrics_port)
+            address = f"{settings.METRICS_HOST}:{metrics_port}"
+            logger.info("worker metrics served", extra={"address": address})
         try:
             await worker.run()
         finally:
