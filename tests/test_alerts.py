@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +68,20 @@ PROMQL_WORDS = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def promtool() -> str:
-    found = shutil.which("promtool")
+def require_promtool(which: Callable[[str], str | None] = shutil.which) -> str:
+    """promtool's path; else a skip, or under CI=true a failure: CI must run these tests."""
+    found = which("promtool")
     if found:
         return found
     why = "promtool is not installed: `apt-get install prometheus` (make test does, as root)"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{why}; CI must run the alert tests")
     pytest.skip(why)
+
+
+@pytest.fixture
+def promtool() -> str:
+    return require_promtool()
 
 
 def run_promtool(
@@ -192,6 +197,21 @@ def test_the_alert_rules_pass_promtool_check(promtool: str) -> None:
     assert f"SUCCESS: {len(alert_rules(load(ALERTS)['groups']))} rules found" in done.stdout
 
 
+def test_the_compose_prometheus_config_is_valid_with_its_rules(
+    promtool: str, tmp_path: Path
+) -> None:
+    # Paths as compose mounts them (compose.yaml's prometheus volumes and secret) made local.
+    config = (DOCKER / "prometheus.yml").read_text()
+    token = tmp_path / "metrics_token"
+    token.write_text("a-token\n")
+    config = config.replace("/etc/prometheus/alerts.yml", str(ALERTS))
+    config = config.replace("/run/secrets/metrics_token", str(token))
+    (tmp_path / "prometheus.yml").write_text(config)
+    done = run_promtool(promtool, "check", "config", tmp_path / "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS: 1 rule files found" in done.stdout
+
+
 def test_every_alert_fires_and_stays_quiet_as_its_unit_tests_say(promtool: str) -> None:
     done = run_promtool(promtool, "test", "rules", ALERT_TESTS.name, cwd=ALERT_TESTS.parent)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -302,3 +322,14 @@ def test_the_contract_is_what_tts_metrics_defines() -> None:
     assert {name: kind for name, (kind, _job) in CONTRACT.items()} == {
         name: kind for name, kind in defined.items() if name.startswith("cwtts_")
     }
+
+
+def test_a_missing_promtool_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the alert tests"):
+        require_promtool(which=lambda name: None)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="promtool is not installed"):
+        require_promtool(which=lambda name: None)
