@@ -20,6 +20,7 @@ from devstack.common import log
 SYSTEM_TOOLS: dict[str, str] = {
     "espeak-ng": "espeak-ng",  # a second, different speaker in the voice tests
     "chromium": "chromium",  # the portal's browser tests (Playwright drives /usr/bin/chromium)
+    "promtool": "prometheus",  # checks and unit-tests the alert rules (tests/test_alerts.py)
 }
 
 Which = Callable[[str], str | None]

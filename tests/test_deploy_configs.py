@@ -101,3 +101,76 @@ def test_kubernetes_is_behind_tls_and_scrapes_with_the_web_pods_token():
     assert credentials == {"name": reference["name"], "key": reference["key"]}
     secrets = {d["metadata"]["name"] for d in documents if d["kind"] == "Secret"}
     assert reference["name"] in secrets
+
+
+def scrape_job(name: str) -> dict[str, Any]:
+    jobs = load(DOCKER / "prometheus.yml")["scrape_configs"]
+    return next(job for job in jobs if job["job_name"] == name)
+
+
+def test_compose_prometheus_loads_the_alerts_and_scrapes_workers_with_the_token():
+    compose = load(DOCKER / "compose.yaml")
+    config = load(DOCKER / "prometheus.yml")
+    mounts = dict(
+        volume.rsplit(":", 1)[0].split(":", 1)
+        for volume in compose["services"]["prometheus"]["volumes"]
+        if volume.startswith("./")
+    )
+    assert config["rule_files"] == [mounts["./prometheus/alerts.yml"]]
+    worker_job = scrape_job("callwaiting-tts-worker")
+    assert worker_job["authorization"] == scrape_job("callwaiting-tts-web")["authorization"]
+    worker = compose["services"]["tts-worker-gpu"]
+    environment = worker["environment"]
+    assert (
+        environment["METRICS_TOKEN"] == compose["services"]["web"]["environment"]["METRICS_TOKEN"]
+    )
+    (discovery,) = worker_job["dns_sd_configs"]
+    assert "tts-worker-gpu" in discovery["names"]
+    assert discovery["port"] == int(environment["METRICS_PORT"])
+    assert environment["METRICS_PORT"] in worker["expose"]
+
+
+def test_kubernetes_scrapes_the_worker_pods_metrics_port_with_the_web_token():
+    documents = k8s_documents()
+    monitor = next(d for d in documents if d["kind"] == "PodMonitor")
+    deployment = next(
+        d
+        for d in documents
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "cwtts-tts-worker-gpu"
+    )
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selector = monitor["spec"]["selector"]
+    assert selector["matchLabels"].items() <= pod_labels.items()
+    for expression in selector["matchExpressions"]:
+        assert pod_labels[expression["key"]] in expression["values"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    container = app_containers(documents)["cwtts-tts-worker-gpu/tts-worker"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    env = {item["name"]: item for item in container["env"]}
+    assert ports[endpoint["port"]] == int(env["METRICS_PORT"]["value"])
+    web = app_containers(documents)["cwtts-web/web"]
+    web_token = next(item for item in web["env"] if item["name"] == "METRICS_TOKEN")
+    assert env["METRICS_TOKEN"]["valueFrom"] == web_token["valueFrom"]
+    service_monitor = next(d for d in documents if d["kind"] == "ServiceMonitor")
+    web_endpoint = service_monitor["spec"]["endpoints"][0]
+    assert endpoint["authorization"] == web_endpoint["authorization"]
+
+
+def test_kubernetes_scrapes_carry_the_job_names_the_alerts_select():
+    documents = k8s_documents()
+    endpoints = {
+        "ServiceMonitor": next(d for d in documents if d["kind"] == "ServiceMonitor")["spec"][
+            "endpoints"
+        ][0],
+        "PodMonitor": next(d for d in documents if d["kind"] == "PodMonitor")["spec"][
+            "podMetricsEndpoints"
+        ][0],
+    }
+    jobs = {}
+    for kind, endpoint in endpoints.items():
+        (relabel,) = [r for r in endpoint["relabelings"] if r["targetLabel"] == "job"]
+        assert relabel["action"] == "replace"
+        jobs[kind] = relabel["replacement"]
+    assert jobs == {"ServiceMonitor": "callwaiting-tts-web", "PodMonitor": "callwaiting-tts-worker"}
+    for job in jobs.values():
+        assert scrape_job(job)  # the same name in compose's prometheus.yml

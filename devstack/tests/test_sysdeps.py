@@ -102,6 +102,11 @@ def test_the_suite_needs_espeak_ng() -> None:
     assert sysdeps.SYSTEM_TOOLS["espeak-ng"] == "espeak-ng"
 
 
+def test_the_suite_needs_promtool_from_debians_prometheus() -> None:
+    # tests/test_alerts.py checks and unit-tests the alert rules with it.
+    assert sysdeps.SYSTEM_TOOLS["promtool"] == "prometheus"
+
+
 def test_espeak_ng_is_on_path_after_the_real_step() -> None:
     # The step `make test` runs before pytest (as root on CI it installs the package).
     still = sysdeps.ensure_system_packages()
