@@ -128,7 +128,8 @@ def test_compose_prometheus_loads_the_alerts_and_scrapes_workers_with_the_token(
     assert "tts-worker-gpu" in discovery["names"]
     assert discovery["port"] == int(environment["METRICS_PORT"])
     assert environment["METRICS_PORT"] in worker["expose"]
-    assert environment["METRICS_HOST"] == "0.0.0.0"  # reachable from the prometheus container
+    # Reachable from the prometheus container, not the worker's loopback only.
+    assert environment["METRICS_HOST"] == "0.0.0.0"  # noqa: S104
 
 
 def test_kubernetes_scrapes_the_worker_pods_metrics_port_with_the_web_token():
@@ -149,7 +150,7 @@ def test_kubernetes_scrapes_the_worker_pods_metrics_port_with_the_web_token():
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     env = {item["name"]: item for item in container["env"]}
     assert ports[endpoint["port"]] == int(env["METRICS_PORT"]["value"])
-    assert env["METRICS_HOST"]["value"] == "0.0.0.0"  # not the pod's loopback
+    assert env["METRICS_HOST"]["value"] == "0.0.0.0"  # noqa: S104  # not the pod's loopback
     web = app_containers(documents)["cwtts-web/web"]
     web_token = next(item for item in web["env"] if item["name"] == "METRICS_TOKEN")
     assert env["METRICS_TOKEN"]["valueFrom"] == web_token["valueFrom"]
