@@ -58,3 +58,14 @@ CONFORMANCE_ARGS ?=
 .PHONY: conformance
 conformance: venv
 	$(PY) -m conformance $(CONFORMANCE_ARGS)
+
+# The client SDKs (README, "SDKs"): `make schema` writes the service's OpenAPI schema to
+# sdk/openapi.json (committed; tests/test_sdks.py fails when it and the served /v1/schema/
+# differ); `make sdk` generates the Python and TypeScript clients from it (Node 20 and npm).
+.PHONY: schema sdk
+schema: venv
+	$(PY) manage.py spectacular --skip-checks --validate --fail-on-warn --format openapi-json \
+		--file sdk/openapi.json
+
+sdk: venv
+	PY=$(PY) sh sdk/build.sh

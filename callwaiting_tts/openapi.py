@@ -36,6 +36,7 @@ _WITH_BODY = {
     "413": "Request body too large.",
     "415": "Unsupported content type.",
 }
+_WITH_QUERY = {"400": "Invalid query parameter."}
 
 
 class ApiAutoSchema(AutoSchema):
@@ -48,11 +49,28 @@ class ApiAutoSchema(AutoSchema):
             schema["additionalProperties"] = False
         return schema
 
+    def _get_request_body(self, direction: Any = "request") -> dict[str, Any] | None:
+        """Every POST reads a body. The synthesis inputs need `text` or `ssml`, which no single
+        field's `required` says, so without this their generated clients take the body as
+        optional."""
+        body: dict[str, Any] | None = super()._get_request_body(direction)
+        if body is not None and self.method == "POST":
+            body["required"] = True
+        return body
+
+    def _get_parameters(self) -> list[dict[str, Any]]:
+        # Read by `_get_response_bodies`, which `get_operation` calls after this.
+        parameters: list[dict[str, Any]] = super()._get_parameters()
+        self._reads_query = any(parameter["in"] == "query" for parameter in parameters)
+        return parameters
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         errors: dict[str, str] = {"500": "Server error."}
         if self.get_auth():
             errors |= _AUTHENTICATED
+        if getattr(self, "_reads_query", False):
+            errors |= _WITH_QUERY
         if self.method in {"POST", "PUT", "PATCH"}:
             errors |= _WITH_BODY
         if "{" in self.path:
@@ -61,4 +79,15 @@ class ApiAutoSchema(AutoSchema):
             if status not in responses:
                 response = self._get_response_for_code(ErrorSerializer, status, direction=direction)
                 responses[status] = {**response, "description": description}
-        return responses
+        return _errors_as_json(responses)
+
+
+def _errors_as_json(responses: dict[str, Any]) -> dict[str, Any]:
+    """An error is the one JSON shape whatever the view renders on success (CSV, PLS, audio:
+    `callwaiting_tts.errors` answers a `JsonResponse`); without this an endpoint's renderers
+    would each be listed for its errors too (`text/csv` bodies of `Error`)."""
+    for status, response in responses.items():
+        content = response.get("content")
+        if status[0] in "45" and content:
+            response["content"] = {"application/json": next(iter(content.values()))}
+    return responses

@@ -26,6 +26,8 @@ from callwaiting_tts.parsers import JSONParser
 from synthesis import idempotency
 from synthesis.api import responses
 from synthesis.api.serializers import (
+    NATIVE_FORMATS,
+    OPENAI_FORMATS,
     PreviewResultSerializer,
     PreviewSerializer,
     SpeechSerializer,
@@ -61,6 +63,15 @@ _AUDIO = OpenApiResponse(
     "chunked unless `stream` is false or the format is FLAC (then the whole file, with "
     "Content-Length). A body that ends early means the synthesis failed after the first byte.",
 )
+
+
+
+
+def _audio_responses(formats: Iterable[str]) -> dict[tuple[int, str], OpenApiResponse]:
+    """The 200 of an audio endpoint: each format's own media type (what its Content-Type says,
+    less parameters), so that generated clients read the body as bytes, not text."""
+    media_types = sorted({FORMATS[name].media_type.split(";")[0] for name in formats})
+    return {(200, media_type): _AUDIO for media_type in media_types}
 
 
 _IDEMPOTENCY_KEY = OpenApiParameter(
@@ -158,7 +169,7 @@ class SynthesizeView(AudioView):
         request=SynthesizeSerializer,
         parameters=[_IDEMPOTENCY_KEY],
         responses={
-            (200, "audio/*"): _AUDIO,
+            **_audio_responses(NATIVE_FORMATS),
             (200, "text/event-stream"): OpenApiResponse(
                 OpenApiTypes.STR,
                 description="With `stream_format: sse`: audio, mark, words (with `timestamps: "
@@ -190,7 +201,7 @@ class SpeechView(AudioView):
         request=SpeechSerializer,
         parameters=[_IDEMPOTENCY_KEY],
         responses={
-            (200, "audio/*"): _AUDIO,
+            **_audio_responses(OPENAI_FORMATS),
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR),
             409: _CONFLICT,
         },
