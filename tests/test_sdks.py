@@ -208,9 +208,7 @@ def test_an_outsider_cannot_read_or_delete_a_preset_through_the_python_sdk(
     owner = _python_client(service, make_tenant("sdk-own").api_key)
     outsider = _python_client(service, make_tenant("sdk-out").api_key)
     base = _a_piper_stock_voice(voices_list.sync(client=owner).voices)
-    preset = voices_create.sync(
-        client=owner, body=VoiceCreateRequest(name="Kept", base_voice=base)
-    )
+    preset = voices_create.sync(client=owner, body=VoiceCreateRequest(name="Kept", base_voice=base))
     assert isinstance(preset, Voice)
 
     for call in (voices_retrieve, voices_delete):

@@ -54,3 +54,31 @@ def test_swagger_ui_is_served_from_local_static_files():
     assert "cdn.jsdelivr" not in html
     assert "unpkg.com" not in html
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+
+
+def test_the_schema_says_what_generated_clients_need_to_read_each_answer():
+    """sdk/: the generators type a body by its declared media type and its errors by status."""
+    schema = yaml.safe_load(Client().get("/v1/schema").content)
+    paths = schema["paths"]
+    native = paths["/v1/synthesize"]["post"]
+    audio = {
+        k: v for k, v in native["responses"]["200"]["content"].items() if k != "text/event-stream"
+    }
+    assert {"audio/wav", "audio/mpeg", "audio/ogg", "audio/basic", "audio/x-alaw-basic"} <= set(
+        audio
+    )
+    assert all(v["schema"] == {"type": "string", "format": "binary"} for v in audio.values())
+    speech = paths["/v1/audio/speech"]["post"]["responses"]["200"]["content"]
+    assert "audio/basic" not in speech  # OpenAI's formats only
+    # `text` or `ssml` is needed, which no one field's `required` says.
+    assert native["requestBody"]["required"] is True
+    assert paths["/v1/text/preview"]["post"]["requestBody"]["required"] is True
+    assert "required" not in paths["/v1/voices/{voice_id}"]["patch"]["requestBody"]
+    # A CSV or PLS endpoint's errors are still the JSON error; a bad query parameter is a 400.
+    usage = paths["/v1/usage"]["get"]["responses"]
+    assert list(usage["200"]["content"]) == ["application/json", "text/csv"]
+    assert list(usage["400"]["content"]) == ["application/json"]
+    assert list(usage["401"]["content"]) == ["application/json"]
+    pls = paths["/v1/pronunciations/{dictionary_id}/pls"]["get"]["responses"]
+    assert list(pls["404"]["content"]) == ["application/json"]
+    assert "400" not in paths["/v1/voices"]["get"]["responses"]

@@ -65,8 +65,6 @@ _AUDIO = OpenApiResponse(
 )
 
 
-
-
 def _audio_responses(formats: Iterable[str]) -> dict[tuple[int, str], OpenApiResponse]:
     """The 200 of an audio endpoint: each format's own media type (what its Content-Type says,
     less parameters), so that generated clients read the body as bytes, not text."""
