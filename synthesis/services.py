@@ -685,7 +685,6 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
         # Never opened (a synthesis admitted by code that predates opening, e.g. a bench).
         UsageRecord.objects.create(**_record_identity(synthesis), **values)
     record = records.get()
-    _count_finished(synthesis, record)
     try:  # the tenant's own log: its failure must not keep the admission from settling
         with tenant_schema(principal.schema_name):
             SynthesisRecord.objects.create(
@@ -720,6 +719,7 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
             record.settled = True
         keeper.release(synthesis.admission)
     _finished(synthesis, status, record)
+    _count_finished(synthesis, record)  # after the lease is released: nothing waits on it
     # One line per synthesis, with the log context's request id and tenant (README, LOG_LEVEL).
     logger.info(
         "synthesis finished",
