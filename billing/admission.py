@@ -45,7 +45,7 @@ from billing.limits import Limits, cached_limits, limits_for
 from billing.models import UsageRecord
 from callwaiting_tts import tts_metrics
 from callwaiting_tts.errors import ApplicationError
-from callwaiting_tts.redis import get_redis
+from callwaiting_tts.redis import async_client, get_redis
 from tenants.principal import Principal
 
 logger = logging.getLogger(__name__)
@@ -361,9 +361,7 @@ def _client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
+        client = async_client(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
         _clients[loop] = client
     return client
 

@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 
 import redis
 
+from callwaiting_tts.redis import connection_pool
+
 logger = logging.getLogger(__name__)
 
 TAG = "__cw"  # the key of a tagged object; a plain dict that has it is written as pairs
@@ -107,8 +109,9 @@ class SharedConnectionPool(redis.ConnectionPool):
     a fresh object, so a fresh pool, so a new TCP connection to Redis for its first cache read:
     about a millisecond on every API request (the key lookup reads the cache), measured by Redis's
     `total_connections_received`. Django asks the `pool_class` option for a pool with `from_url`;
-    this one hands back the process's pool for those arguments. redis-py's pools are
-    thread-safe and start afresh in a forked child (they check the pid)."""
+    this one hands back the process's pool for those arguments, from the factory that knows
+    Redis Sentinel (`callwaiting_tts.redis.connection_pool`). redis-py's pools are thread-safe
+    and start afresh in a forked child (they check the pid)."""
 
     _process_pools: ClassVar[dict[str, redis.ConnectionPool]] = {}
     _process_lock = threading.Lock()
@@ -119,5 +122,5 @@ class SharedConnectionPool(redis.ConnectionPool):
         with cls._process_lock:
             pool = cls._process_pools.get(key)
             if pool is None:
-                pool = cls._process_pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
+                pool = cls._process_pools[key] = connection_pool(url, **kwargs)
             return pool

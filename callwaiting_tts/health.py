@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callwaiting_tts import tts_metrics
+from callwaiting_tts.redis import sync_client
 from synthesis.contract.keys import Keys
 from synthesis.contract.messages import as_text
 
@@ -28,7 +28,7 @@ def check_database() -> None:
 
 
 def check_redis() -> None:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    client = sync_client(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     try:
         client.ping()
     finally:
@@ -38,7 +38,7 @@ def check_redis() -> None:
 def check_tts_workers() -> None:
     """A live worker of every engine the deployment runs (`TTS_ENGINES`): a request for a voice
     of an engine without one could only fail."""
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    client = sync_client(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     missing = []
     try:
         keys = Keys(settings.REDIS_PREFIX)

@@ -20,6 +20,12 @@ from callwaiting_tts.env import (
     runtime_choice,
     s3_storage,
 )
+from callwaiting_tts.redis import (
+    celery_transport_options,
+    celery_url,
+    channel_layer_host,
+    sentinel_config,
+)
 from synthesis.engines.catalog import ENGINES, EngineOption
 
 # django-tenants: the public schema holds tenants, users, keys, plans, usage and audit;
@@ -166,6 +172,15 @@ ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url()
+# Redis Sentinel (docs/scaling.md): with REDIS_SENTINELS ("host:port,...") every client, the
+# cache's, the channel layer's and Celery's included, finds the primary through the sentinels
+# and follows a failover (callwaiting_tts/redis.py); REDIS_URL then gives only the primary's
+# password and database. Empty: REDIS_URL's server, as always.
+REDIS_SENTINEL = sentinel_config(
+    env_list("REDIS_SENTINELS"),
+    master=env_str("REDIS_SENTINEL_MASTER", "mymaster"),
+    password=env_str("REDIS_SENTINEL_PASSWORD"),
+)
 # Every Redis key this checkout writes carries this prefix (cache, channel layer, broker).
 REDIS_PREFIX = env_str("REDIS_PREFIX", f"cwtts:{checkout_id()}")
 CACHES = {
@@ -189,7 +204,7 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # redis-py 8 reads with a 5 s socket timeout by default, exactly channels-redis's
             # 5 s BZPOPMIN block: an idle receive would fail with TimeoutError.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "hosts": [channel_layer_host(REDIS_URL, REDIS_SENTINEL, socket_timeout=30)],
             "prefix": f"{REDIS_PREFIX}:asgi",
             "capacity": env_int("CHANNEL_CAPACITY", 1000),
             "expiry": 60,
@@ -197,10 +212,14 @@ CHANNEL_LAYERS = {
     }
 }
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", celery_url(REDIS_URL, REDIS_SENTINEL))
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", celery_url(REDIS_URL, REDIS_SENTINEL))
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
+    REDIS_SENTINEL, global_keyprefix=f"{REDIS_PREFIX}:celery:"
+)
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = celery_transport_options(
+    REDIS_SENTINEL, global_keyprefix=f"{REDIS_PREFIX}:celery:"
+)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

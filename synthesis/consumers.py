@@ -11,7 +11,6 @@ import time
 import uuid
 from typing import Any
 
-import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -22,6 +21,7 @@ from callwaiting_tts.backpressure import UNSENT
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.middleware import new_request_id
 from callwaiting_tts.parsers import JsonRefused, loads
+from callwaiting_tts.redis import async_client
 from callwaiting_tts_client.protocol import (
     APP_SUBPROTOCOL,
     CLOSE_AUTH_TIMEOUT,
@@ -184,7 +184,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         lease_set = leases.LeaseSet(
-            aioredis.Redis.from_url(settings.REDIS_URL),
+            async_client(settings.REDIS_URL),
             leases.connection_key(principal.tenant_id),
         )
         lease_id = f"{self.request_id}:{uuid.uuid4().hex[:8]}"

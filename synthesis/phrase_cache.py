@@ -37,6 +37,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from callwaiting_tts import tts_metrics
+from callwaiting_tts.redis import async_client
 from synthesis.contract.jobs import Job
 from synthesis.stream import AudioChunk, JobStream
 
@@ -133,7 +134,7 @@ def segment_digests(job: Job) -> list[str]:
 
 
 def _client() -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.REDIS_URL)
+    return async_client(settings.REDIS_URL)
 
 
 # One connection pool per event loop for lookups (a new connection costs a hit milliseconds).

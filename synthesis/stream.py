@@ -23,6 +23,7 @@ from django.conf import settings
 
 from callwaiting_tts import tts_metrics
 from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.redis import async_client
 from synthesis.contract import dispatch, messages
 from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
@@ -97,7 +98,7 @@ class JobStream:
     def __init__(self, job: Job | PrepareJob) -> None:
         self.job = job
         self.keys = job_keys()
-        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, client_name=CLIENT_NAME)
+        self.redis = async_client(settings.REDIS_URL, client_name=CLIENT_NAME)
         self.reply = self.keys.reply(job.job_id)
         self.worker: str | None = None
         self.control: str | None = None
@@ -229,7 +230,7 @@ class JobStream:
     async def close(self) -> None:
         """Cancels the job at the worker unless it ended, and drops what is left of its replies.
         Uses a fresh connection: the stream's own may be mid-BLPOP when the client went away."""
-        cleanup = aioredis.Redis.from_url(settings.REDIS_URL)
+        cleanup = async_client(settings.REDIS_URL)
         try:
             if not self._finished:
                 if self.control is None:

@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import redis.asyncio as aioredis
 import soundfile
 
+from callwaiting_tts.redis import async_client
 from synthesis import worker_metrics
 from synthesis.conditioning import ConditioningCache
 from synthesis.contract import dispatch, messages
@@ -160,7 +160,7 @@ class Worker:
     ) -> None:
         self.engine = engine
         self.keys = Keys(redis_prefix)
-        self.redis = aioredis.Redis.from_url(redis_url)
+        self.redis = async_client(redis_url)
         self.config = config or WorkerConfig()
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.active: dict[str, ActiveJob] = {}
