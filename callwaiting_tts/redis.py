@@ -26,13 +26,25 @@ from urllib.parse import quote
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelConnectionPool
+from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
 # How long asking a sentinel may take; the next sentinel is asked after it.
 SENTINEL_TIMEOUT_S = 2.0
+# Under Sentinel a command whose connection is cut (the failover kills the old primary's
+# clients, a worker's BLPOP among them) is sent again on a new connection to the primary the
+# sentinels name, for about 3.5 s (0.1, 0.2, 0.4, 0.8, 1, 1 s apart). Without retries a TTS
+# worker's Redis loop failed and the worker stopped (tests/test_redis_sentinel.py). Timeouts
+# are not retried: they would multiply every wait. Only with Sentinel: a plain REDIS_URL keeps
+# redis-py's defaults.
+FAILOVER_RETRIES = 6
+_BACKOFF = {"cap": 1.0, "base": 0.05}
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,14 @@ def _configured() -> SentinelConfig | None:
     return getattr(settings, "REDIS_SENTINEL", None)
 
 
+def _failover_retry() -> Retry:
+    return Retry(ExponentialBackoff(**_BACKOFF), FAILOVER_RETRIES, (RedisConnectionError,))
+
+
+def _async_failover_retry() -> AsyncRetry:
+    return AsyncRetry(ExponentialBackoff(**_BACKOFF), FAILOVER_RETRIES, (RedisConnectionError,))
+
+
 # --- clients made by the service ------------------------------------------------------------
 
 _sentinels: dict[SentinelConfig, Sentinel] = {}
@@ -107,7 +127,9 @@ def connection_pool(url: str, **options: Any) -> redis.ConnectionPool:
     if config is None:
         return redis.ConnectionPool.from_url(url, **options)
     return SentinelConnectionPool(
-        config.master, _sentinel(config), **{**primary_options(url), **options}
+        config.master,
+        _sentinel(config),
+        **{**primary_options(url), "retry": _failover_retry(), **options},
     )
 
 
@@ -143,7 +165,9 @@ def async_client(url: str | None = None, **options: Any) -> aioredis.Redis:
     if config is None:
         return aioredis.Redis.from_url(url, **options)
     pool = AsyncSentinelConnectionPool(
-        config.master, _async_sentinel(config), **{**primary_options(url), **options}
+        config.master,
+        _async_sentinel(config),
+        **{**primary_options(url), "retry": _async_failover_retry(), **options},
     )
     return aioredis.Redis.from_pool(pool)
 
