@@ -14,8 +14,9 @@ the other users). Every step is a locust request of type `WS` and its own name:
     first audio: greeting    `start` sent → first audio frame (the same line every call: a
     first audio: reply         phrase-cache hit after the first); a reply varies per turn
     turn                     `start` sent → `done` (with `pacing: realtime`: the audio's length)
-    cancel→silence           `cancel` sent → the context's last audio frame (0: none came after)
-    cancel→cancelled         `cancel` sent → `cancelled` (no audio of it follows: checked)
+    cancel→cancelled         `cancel` sent → `cancelled`
+    cancel→silence           `cancel` sent → the context's last audio frame (0: none came after
+                             it); a failure if any audio follows `cancelled`
     hang-up                  close sent → the server's close
 
 Parameters come from the environment (locust's own `LOCUST_HOST`, `LOCUST_USERS`,
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 import websocket
 from callwaiting_tts_client.protocol import PATH
 from locust import HttpUser, User, between, task
@@ -107,8 +109,8 @@ REPLIES = (
     "Is there anything else I can help you with?",
     "I have moved your appointment to {day} at {hour} {half}. "
     "You will get a text message confirming it in a few minutes.",
-    "Our office is open from eight in the morning until six in the evening, Monday to Friday, "
-    "and on Saturdays until noon. We are closed on {day}s over the holidays.",
+    "Your reference number is {number}. Our office is open from eight in the morning until six "
+    "in the evening, Monday to Friday, and on Saturdays until noon.",
 )
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
@@ -126,12 +128,12 @@ class TurnFailed(Exception):
     """The turn did not end as the protocol says (an error, a close, a timeout, late audio)."""
 
 
-def record(env: Environment, name: str, seconds: float, size: int = 0, error: Any = None) -> None:
+def record(env: Environment, name: str, seconds: float, error: Exception | None = None) -> None:
     env.events.request.fire(
         request_type="WS",
         name=name,
         response_time=seconds * 1000,
-        response_length=size,
+        response_length=0,
         exception=error,
         context={},
     )
@@ -402,8 +404,8 @@ class HttpSynthesis(HttpUser):
 
     @task(1)
     def openai_speech(self) -> None:
-        body = {"model": "tts-1", "voice": "alloy", "input": reply(self.rng)}
-        self.fetch("/v1/audio/speech", {**body, "response_format": "mp3"})
+        body = {"model": "tts-1", "voice": PROFILE.voice, "input": reply(self.rng)}
+        self.fetch("/v1/audio/speech", {**body, "response_format": "mp3", "cache": PROFILE.cache})
 
     def fetch(self, path: str, body: Message) -> None:
         """Locust times a streamed request to its headers, which daphne sends with the first
@@ -413,6 +415,10 @@ class HttpSynthesis(HttpUser):
             if r.status_code != 200:
                 r.failure(f"{r.status_code}: {r.text[:200]}")
                 return
-            size = sum(len(chunk) for chunk in r.iter_content(8192))
+            try:
+                size = sum(len(chunk) for chunk in r.iter_content(8192))
+            except requests.RequestException as error:  # a body cut short: its chunks unended
+                r.failure(f"the body failed: {error!r}")
+                return
             if size == 0:
                 r.failure("an empty body")
