@@ -3,7 +3,8 @@ this) run by locust against a stack of the bench's own, set up and torn down as 
 does (scratch database, Redis prefix, daphne, workers): the same server settings and worker
 count as the bench's `ws` section, so the two can be compared. Locust's options pass through
 (`-u 10 -r 10 -t 60s --csv bench/results/load`); `--headless` is always given. The key and host
-are the stack's; every `LOAD_*` setting of the environment reaches the locustfile.
+are the stack's; every `LOAD_*` setting of the environment reaches the locustfile. The phrase
+cache is off, as in the bench's sections, unless `TTS_PHRASE_CACHE_BYTES` is set.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ def locust_argv(options: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", *options]
 
 
+def phrase_cache() -> dict[str, str]:
+    """The bench's stack turns the cache off unless told; a greeting said on every call is a
+    hit in a deployment, and `TTS_PHRASE_CACHE_BYTES` makes it one here."""
+    size = os.environ.get("TTS_PHRASE_CACHE_BYTES")
+    return {"TTS_PHRASE_CACHE_BYTES": size} if size else {}
+
+
 def _load() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -32,7 +40,7 @@ def _load() -> str:
 def main(options: Sequence[str]) -> int:
     try:
         with bench_stack(LOGS) as stack:
-            stack.restart_daphne(**SERVER_SETTINGS)
+            stack.restart_daphne(**SERVER_SETTINGS, **phrase_cache())
             stack.start_workers(WS_WORKERS)
             child = dict(os.environ)
             child.update(
