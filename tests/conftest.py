@@ -90,6 +90,23 @@ def running_daphne(**env: str) -> Iterator[Service]:
         stop(process)
 
 
+def wait_until_sockets_are_done(timeout: float = 15) -> None:
+    """Waits until daphne has finished with every socket: a synthesis's lease is released last,
+    after its usage record is written."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            keys = list(client.scan_iter(f"{settings.REDIS_PREFIX}:lease:*"))
+            if not any(client.zcard(key) for key in keys):
+                return
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def _daphne(django_db_setup: None, django_db_blocker: Any) -> Iterator[Service]:
     """The service once per session (it keeps no state; tests that use it commit their data,

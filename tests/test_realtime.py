@@ -18,6 +18,7 @@ from synthesis.audio.g711 import ulaw_to_pcm
 from synthesis.contract.plan import engine_segments
 from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
+from tests.conftest import wait_until_sockets_are_done
 from tests.test_files_read_back import Case, read_pyav, read_soundfile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,19 +38,7 @@ def _server_done_with_its_sockets(make_tenant):
     tables under those writes). It asks for `make_tenant` so that it ends first: the tenants'
     schemas are dropped after it."""
     yield
-    import redis
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    deadline = time.monotonic() + 15
-    try:
-        while time.monotonic() < deadline:
-            keys = list(client.scan_iter(f"{settings.REDIS_PREFIX}:lease:*"))
-            if not any(client.zcard(key) for key in keys):
-                return
-            time.sleep(0.05)
-    finally:
-        client.close()
+    wait_until_sockets_are_done()
 
 
 @pytest.fixture(scope="module")
