@@ -121,3 +121,25 @@ async def context_audio(ws: Any, context_id: str, **start: Any) -> tuple[bytes, 
         message = json.loads(raw)
         if message.get("context_id") == context_id and message["type"] in ("done", "error"):
             return bytes(audio), message
+
+
+async def barge_in(
+    ws: Any, context_id: str, text: str, *, after: int
+) -> tuple[int, dict[str, Any]]:
+    """A caller who barges in: starts a context, lets `after` bytes of its audio arrive, then
+    cancels it. The bytes received in all (those sent before the cancel arrived too) and the
+    next message about the context (its `cancelled`, unless something else came first)."""
+    await ws.send(json.dumps({"type": "start", "context_id": context_id, "text": text}))
+    await ws.send(json.dumps({"type": "end"}))
+    received = 0
+    while received < after:
+        raw = await asyncio.wait_for(ws.recv(), 20)
+        if isinstance(raw, bytes):
+            received += len(raw)
+    await ws.send(json.dumps({"type": "cancel", "context_id": context_id}))
+    while True:
+        raw = await asyncio.wait_for(ws.recv(), 20)
+        if isinstance(raw, bytes):
+            received += len(raw)
+            continue
+        return received, json.loads(raw)

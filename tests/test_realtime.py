@@ -19,6 +19,7 @@ from synthesis.contract.plan import engine_segments
 from synthesis.engines.loader import load_engine
 from synthesis.text.frontend import prepare
 from tests.conftest import wait_until_sockets_are_done
+from tests.synth import barge_in
 from tests.test_files_read_back import Case, read_pyav, read_soundfile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -163,21 +164,8 @@ async def test_a_cancel_stops_the_audio_at_once_and_bills_what_was_sent(
     long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(12))
     async with open_socket(service, tenant.api_key) as ws:
         await ready(ws)
-        await ws.send(json.dumps({"type": "start", "context_id": "talk", "text": long_text}))
-        await ws.send(json.dumps({"type": "end"}))
-        received = 0
-        while received < 24000 * 2:  # a second of audio, then the caller barges in
-            raw = await asyncio.wait_for(ws.recv(), 20)
-            if isinstance(raw, bytes):
-                received += len(raw)
-        await ws.send(json.dumps({"type": "cancel", "context_id": "talk"}))
-        while True:
-            raw = await asyncio.wait_for(ws.recv(), 20)
-            if isinstance(raw, bytes):
-                received += len(raw)  # sent before the cancel arrived
-                continue
-            cancelled = json.loads(raw)
-            break
+        # A second of audio, then the caller barges in.
+        received, cancelled = await barge_in(ws, "talk", long_text, after=24000 * 2)
         assert cancelled["type"] == "cancelled"
         assert cancelled["audio_ms_sent"] == received // 48
         # Nothing more for that context; the socket still works.

@@ -19,7 +19,7 @@ from billing.limits import forget_limits
 from billing.models import TenantPlanOverride, UsageRecord
 from conftest import WorkerPool, start_worker, stop_worker
 from tests.conftest import free_port
-from tests.synth import post, wait_for
+from tests.synth import barge_in, post, wait_for
 from tests.test_realtime import _server_done_with_its_sockets  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,18 +150,9 @@ async def test_a_socket_cancel_counts_the_cancel_and_the_time_to_its_last_frame(
     headers = {"Authorization": f"Bearer {tenant.api_key}"}
     async with connect(f"{service.ws_url}/v1/stream", additional_headers=headers) as ws:
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "ready"
-        await ws.send(json.dumps({"type": "start", "context_id": "talk", "text": LONG}))
-        await ws.send(json.dumps({"type": "end"}))
-        received = 0
-        while received < 24000:  # half a second of audio, then the caller barges in
-            raw = await asyncio.wait_for(ws.recv(), 20)
-            if isinstance(raw, bytes):
-                received += len(raw)
-        await ws.send(json.dumps({"type": "cancel", "context_id": "talk"}))
-        while True:
-            raw = await asyncio.wait_for(ws.recv(), 20)
-            if isinstance(raw, str) and json.loads(raw)["type"] == "cancelled":
-                break
+        # Half a second of audio, then the caller barges in.
+        _received, cancelled = await barge_in(ws, "talk", LONG, after=24000)
+    assert cancelled["type"] == "cancelled"
     after = await asyncio.to_thread(finished_after, service, before, "ws", "cancelled")
     assert grew(before, after, "cwtts_cancels_total", endpoint="ws") == 1
     assert grew(before, after, "cwtts_cancel_to_last_frame_seconds_count", endpoint="ws") == 1
