@@ -65,8 +65,9 @@ def count_error(code: str, endpoint: str) -> None:
 
 FIRST_AUDIO = Histogram(
     "cwtts_first_audio_seconds",
-    "Admission to the first audio sent to the caller (a whole file: when it goes out).",
-    ["engine", "endpoint", "format"],
+    "Admission to the first audio sent to the caller. delivery=stream: its first chunk; "
+    "delivery=file: a whole-file answer (stream: false), when the file goes out.",
+    ["engine", "endpoint", "format", "delivery"],
     buckets=LATENCY_BUCKETS,
 )
 SYNTHESES = Counter(

@@ -169,13 +169,18 @@ class Synthesis:
         if samples > 0:
             self.audio_left()
 
-    def audio_left(self) -> None:
-        """Audio reached the client (its first chunk, or a whole file): the first time counts."""
+    def audio_left(self, *, whole: bool = False) -> None:
+        """Audio reached the client (its first chunk, or a `whole` file): the first time
+        counts. A whole file's first byte is the whole synthesis: its own `delivery`, so that
+        it does not read as a slow stream."""
         if self.first_audio_ms is None:
             waited = time.monotonic() - self.admitted_at
             self.first_audio_ms = round(waited * 1000)
             tts_metrics.FIRST_AUDIO.labels(
-                engine=self.stock.engine, endpoint=self.endpoint, format=self.input.output_format
+                engine=self.stock.engine,
+                endpoint=self.endpoint,
+                format=self.input.output_format,
+                delivery="file" if whole else "stream",
             ).observe(waited)
 
     @property

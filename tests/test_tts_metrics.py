@@ -79,7 +79,7 @@ def test_an_http_synthesis_counts_first_audio_audio_and_the_characters_of_its_pl
     assert answer.status == 200, answer.body
     after = finished_after(service, before, "http", "completed")
     record = UsageRecord.objects.get(synthesis_id=answer.headers["x-synthesis-id"])
-    http_wav = {"engine": "piper", "endpoint": "http", "format": "wav"}
+    http_wav = {"engine": "piper", "endpoint": "http", "format": "wav", "delivery": "stream"}
     assert grew(before, after, "cwtts_first_audio_seconds_count", **http_wav) == 1
     assert grew(before, after, "cwtts_first_audio_seconds_sum", **http_wav) > 0
     delivered = grew(before, after, "cwtts_audio_seconds_total", engine="piper", endpoint="http")
@@ -103,11 +103,24 @@ def test_the_openai_endpoint_has_its_own_label(service, tenant, tts_worker):
     answer = post(service.url, "/v1/audio/speech", tenant.api_key, body)
     assert answer.status == 200, answer.body
     after = finished_after(service, before, "openai", "completed")
-    labels = {"engine": "piper", "endpoint": "openai", "format": "mp3"}
+    labels = {"engine": "piper", "endpoint": "openai", "format": "mp3", "delivery": "stream"}
     assert grew(before, after, "cwtts_first_audio_seconds_count", **labels) == 1
     assert (
         grew(before, after, "cwtts_first_audio_seconds_count", **{**labels, "format": "wav"}) == 0
     )
+
+
+def test_a_whole_file_answer_is_its_own_delivery(service, tenant, tts_worker):
+    """Its first byte is the whole synthesis: counted apart, so it does not read as a slow
+    stream (the first-audio alerts watch `delivery="stream"` only)."""
+    before = scrape(f"{service.url}/metrics")
+    body = {"text": TEXT, "format": "wav", "stream": False}
+    answer = post(service.url, "/v1/synthesize", tenant.api_key, body)
+    assert answer.status == 200, answer.body
+    after = finished_after(service, before, "http", "completed")
+    labels = {"engine": "piper", "endpoint": "http", "format": "wav"}
+    assert grew(before, after, "cwtts_first_audio_seconds_count", **labels, delivery="file") == 1
+    assert grew(before, after, "cwtts_first_audio_seconds_count", **labels, delivery="stream") == 0
 
 
 def test_a_refusal_is_counted_by_reason_and_its_error_by_code(service, tenant, tts_worker):
@@ -157,7 +170,7 @@ async def test_a_socket_cancel_counts_the_cancel_and_the_time_to_its_last_frame(
     assert grew(before, after, "cwtts_cancels_total", endpoint="ws") == 1
     assert grew(before, after, "cwtts_cancel_to_last_frame_seconds_count", endpoint="ws") == 1
     assert grew(before, after, "cwtts_cancel_to_last_frame_seconds_sum", endpoint="ws") >= 0
-    first = {"engine": "piper", "endpoint": "ws", "format": "pcm"}
+    first = {"engine": "piper", "endpoint": "ws", "format": "pcm", "delivery": "stream"}
     assert grew(before, after, "cwtts_first_audio_seconds_count", **first) == 1
 
 

@@ -249,7 +249,7 @@ async def whole_audio(synthesis: Synthesis) -> bytes:
         for index in range(len(synthesis.plan.segments)):
             synthesis.delivered(index, 0)
         synthesis.samples_delivered = synthesis.samples_synthesized
-        synthesis.audio_left()  # the whole file goes out now
+        synthesis.audio_left(whole=True)  # the whole file goes out now
         status = Status.COMPLETED
         return data
     except ApplicationError as failure:  # SynthesisFailed, LeaseLost, ResponseTooLarge
