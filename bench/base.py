@@ -37,6 +37,10 @@ class Options:
     ws_load_levels: tuple[int, ...] = (50, 100)  # connections, one round each
     ws_token_runs: int = 5
     ws_cancel_runs: int = 10
+    soak_seconds: float = 60.0
+    soak_warmup_seconds: float = 15.0
+    soak_sockets: int = 100
+    soak_http_rps: float = 20.0
 
     @classmethod
     def quick_run(cls) -> Options:
@@ -54,6 +58,10 @@ class Options:
             ws_load_levels=(),
             ws_token_runs=2,
             ws_cancel_runs=3,
+            soak_seconds=15.0,
+            soak_warmup_seconds=5.0,
+            soak_sockets=10,
+            soak_http_rps=4.0,
         )
 
 

@@ -23,6 +23,7 @@ from bench.memory import measure_rss
 from bench.phrases import measure_phrases
 from bench.realtime import measure_ws
 from bench.report import ERROR, Row, table, write_json
+from bench.soak import measure_soak
 from bench.stack import SetupError, bench_stack, log
 from bench.texts import PARAGRAPH, SENTENCE, VARIED
 from bench.xtts import measure_xtts
@@ -30,7 +31,9 @@ from bench.xtts import measure_xtts
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
 
-SECTIONS = ("ttfb", "peer", "throughput", "rss", "ws", "limits", "xtts", "heard", "phrases")
+SECTIONS = (
+    "ttfb", "peer", "throughput", "rss", "ws", "limits", "xtts", "heard", "phrases", "soak",
+)  # fmt: skip
 MEASURES = {
     "ttfb": measure_ttfb,
     "peer": measure_peer,
@@ -41,6 +44,7 @@ MEASURES = {
     "xtts": measure_xtts,
     "heard": measure_heard,
     "phrases": measure_phrases,
+    "soak": measure_soak,
 }
 
 
