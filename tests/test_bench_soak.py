@@ -47,11 +47,13 @@ def test_the_turn_interval_offers_half_the_capacity():
         turn_interval(100, 3.0, 0.0)
 
 
-def test_growth_compares_the_last_window_with_the_one_after_the_warm_up():
-    samples = [(t, 1000) for t in range(20)] + [(t, 1100) for t in range(20, 30)]
-    assert growth(samples, baseline_at=5) == pytest.approx(0.1)
+def test_growth_compares_the_last_third_with_the_first_after_the_warm_up():
+    warm_up = [(t, 500) for t in range(5)]  # not counted: before the baseline
+    run = [(t, 1000) for t in range(5, 15)] + [(t, 1050) for t in range(15, 25)]
+    run += [(t, 1100) for t in range(25, 35)]
+    assert growth(warm_up + run, baseline_at=5) == pytest.approx(0.1)
     with pytest.raises(MeasureError):
-        growth([(0, 1000)], baseline_at=5)
+        growth(run[:5], baseline_at=5)
 
 
 def test_refusals_are_told_apart_from_errors():
