@@ -176,7 +176,7 @@ def eventually(condition, timeout: float = 60) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_make_run_restarts_a_killed_tts_worker_while_daphne_carries_on(scratch_database_url):
+def test_make_run_restarts_a_killed_tts_worker_and_daphne_each_alone(scratch_database_url):
     port = free_port()
     supervisor = Supervisor(scratch_database_url, port)
     try:
@@ -194,6 +194,12 @@ def test_make_run_restarts_a_killed_tts_worker_while_daphne_carries_on(scratch_d
         eventually(lambda: heartbeat_pids(supervisor.redis_prefix) == {restarted})
         assert len(speak(port, key)) > 10_000
         assert supervisor.started("daphne") == [daphne]  # the same daphne throughout
+        # daphne too: the new one binds the same port and serves the same key.
+        os.kill(daphne, signal.SIGKILL)
+        eventually(lambda: len(supervisor.started("daphne")) == 2)
+        eventually(lambda: not port_closed(port))
+        assert me(port, key)["tenant"]["slug"] == "demo"
+        assert supervisor.started("tts-piper-1") == [worker, restarted]
         assert supervisor.process.poll() is None
     finally:
         code = supervisor.interrupt()
