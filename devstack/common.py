@@ -52,6 +52,16 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         process.send_signal(sig)
 
 
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL what is left of a child's process group (its own session: only its own)."""
+    _signal_group(process, signal.SIGKILL)
+
+
+def shell_code(returncode: int) -> int:
+    """Popen's -N (killed by signal N) as a shell reports it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 def stop_processes(
     children: Sequence[tuple[str, subprocess.Popen[bytes]]], deadline_s: float = STOP_DEADLINE_S
 ) -> None:

@@ -8,31 +8,19 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from callwaiting_tts import env
-from devstack.common import VAR_DIR, die_with_parent, log, stop_processes
+from devstack.common import VAR_DIR, log, shell_code, stop_processes
 from devstack.redis_server import free_port
+from devstack.restarts import Children, RestartPolicy
 from devstack.services import Services, services
 from devstack.sysdeps import ensure_system_packages
 
 # --- child processes --------------------------------------------------------------------------
 
-
-def start_child(
-    name: str, argv: Sequence[str], child_env: dict[str, str]
-) -> subprocess.Popen[bytes]:
-    log(f"starting {name}: {' '.join(argv)}")
-    # Own session: Ctrl-C reaches only the supervisor, which then stops children in order.
-    return subprocess.Popen(
-        list(argv),
-        cwd=env.BASE_DIR,
-        env=child_env,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=die_with_parent,  # safe: the supervisor runs no threads
-    )
+# How long `ready` (daphne's port, for the banner) is polled before the supervisor only watches.
+READY_WAIT_S = 60.0
 
 
 def run_step(name: str, argv: Sequence[str], child_env: dict[str, str]) -> int:
@@ -40,23 +28,13 @@ def run_step(name: str, argv: Sequence[str], child_env: dict[str, str]) -> int:
     return subprocess.run(list(argv), cwd=env.BASE_DIR, env=child_env, check=False).returncode
 
 
-def shell_code(returncode: int) -> int:
-    """Popen's -N (killed by signal N) as a shell reports it."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _wait_for_port(
-    host: str, port: int, children: list[tuple[str, subprocess.Popen[bytes]]], timeout: float = 60.0
-) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and all(p.poll() is None for _, p in children):
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return True
-        time.sleep(0.2)
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
     return False
 
 
@@ -69,14 +47,28 @@ def _banner(url: str, choice: dict[str, str]) -> None:
     log(rule)
 
 
-def _watch(children: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
-    while True:
-        for name, process in children:
-            code = process.poll()
-            if code is not None:
-                log(f"{name} exited with code {code}; stopping the rest")
-                return shell_code(code) or 1
-        time.sleep(0.5)
+def supervise(
+    commands: Sequence[tuple[str, Sequence[str]]],
+    child_env: dict[str, str],
+    *,
+    policy: RestartPolicy | None = None,
+    ready: Callable[[], bool] = lambda: True,
+) -> int:
+    """Starts the commands and keeps them running (a child that exits is restarted, with
+    backoff), calling `ready` until it holds (at most READY_WAIT_S). Returns 0 on Ctrl-C or
+    SIGTERM, non-zero when a child crash-loops; either way every child is stopped."""
+    children = Children(policy)
+    try:
+        for name, argv in commands:
+            children.add(name, argv, child_env)
+        code = children.watch(ready, timeout=READY_WAIT_S)
+        return children.keep_running() if code is None else code
+    except KeyboardInterrupt:
+        log("stopping")
+        return 0
+    finally:
+        _ignore_signals()
+        stop_processes(children.processes())
 
 
 def _prepare(child_env: dict[str, str]) -> int:
@@ -134,20 +126,15 @@ def _serve(found: Services) -> int:
         return code
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    try:
-        for name, argv in service_commands(host, port):
-            children.append((name, start_child(name, argv, found.child_env)))
-        shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104
-        if _wait_for_port(shown, port, children):
-            _banner(f"http://{shown}:{port}/", found.choice)
-        return _watch(children)
-    except KeyboardInterrupt:
-        log("stopping")
-        return 0
-    finally:
-        _ignore_signals()
-        stop_processes(children)
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104
+
+    def announce() -> bool:
+        if not _port_open(shown, port):
+            return False
+        _banner(f"http://{shown}:{port}/", found.choice)
+        return True
+
+    return supervise(service_commands(host, port), found.child_env, ready=announce)
 
 
 def _ignore_signals() -> None:
@@ -156,7 +143,7 @@ def _ignore_signals() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
-def _stop_on_signals() -> None:
+def stop_on_signals() -> None:
     # Explicit SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then
     # installs no KeyboardInterrupt handler of its own.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -164,7 +151,7 @@ def _stop_on_signals() -> None:
 
 
 def cmd_run() -> int:
-    _stop_on_signals()
+    stop_on_signals()
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     try:
         with services() as found:
@@ -187,7 +174,7 @@ def run_pytest(pytest_args: Sequence[str], child_env: dict[str, str]) -> int:
 
 
 def cmd_test(pytest_args: Sequence[str]) -> int:
-    _stop_on_signals()
+    stop_on_signals()
     try:
         # Missing executables are logged, not fatal: the tests that need them say so.
         ensure_system_packages()

@@ -177,3 +177,32 @@ def test_kubernetes_scrapes_carry_the_job_names_the_alerts_select():
     assert jobs == {"ServiceMonitor": "callwaiting-tts-web", "PodMonitor": "callwaiting-tts-worker"}
     for job in jobs.values():
         assert scrape_job(job)  # the same name in compose's prometheus.yml
+
+
+# What a dead process costs in each deployment: `make run`'s supervisor restarts it with backoff
+# (devstack/restarts.py); compose and Kubernetes must do the same for every long-lived process.
+LONG_LIVED_COMPOSE = {"web", "celery-worker", "celery-beat", "tts-worker-gpu", "nginx"}
+
+
+def test_compose_restarts_every_long_lived_process_that_exits():
+    services = load(DOCKER / "compose.yaml")["services"]
+    assert services.keys() >= LONG_LIVED_COMPOSE
+    for name in LONG_LIVED_COMPOSE | {"postgres", "redis"}:
+        assert services[name].get("restart") in {"unless-stopped", "always"}, name
+    assert services["migrate"]["restart"] == "no"  # one-shot: its success gates the rest
+
+
+def test_kubernetes_restarts_every_app_pod_and_probes_web_and_celery():
+    documents = k8s_documents()
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    assert {"cwtts-web", "cwtts-celery-worker", "cwtts-celery-beat", "cwtts-tts-worker-gpu"} <= (
+        deployments.keys()
+    )
+    for name, deployment in deployments.items():
+        # A Deployment accepts only Always; saying anything else would be refused, not obeyed.
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod.get("restartPolicy", "Always") == "Always", name
+    containers = app_containers(documents)
+    # A hung process is restarted too, not only one that exits.
+    for name in ("cwtts-web/web", "cwtts-celery-worker/worker"):
+        assert "livenessProbe" in containers[name], name

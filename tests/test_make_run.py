@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 from django.conf import settings
 from psycopg import sql
 
@@ -45,11 +46,12 @@ class Supervisor:
         # A fresh laptop: nothing of the test run's own dev secrets or flags (the supervisor
         # makes its own; processes refuse to start without them).
         bare = {k: v for k, v in os.environ.items() if k not in FRESH_LAPTOP_UNSET}
+        self.redis_prefix = f"cwtts:runtest:{uuid.uuid4().hex[:6]}"
         env = dict(
             bare,
             DATABASE_URL=database_url,
             REDIS_URL=settings.REDIS_URL,
-            REDIS_PREFIX=f"cwtts:runtest:{uuid.uuid4().hex[:6]}",
+            REDIS_PREFIX=self.redis_prefix,
             HOST="127.0.0.1",
             PORT=str(port),
             TTS_WORKERS="1",
@@ -82,6 +84,11 @@ class Supervisor:
                 break
             time.sleep(0.2)
         raise AssertionError("not seen: " + pattern.pattern + "\n" + "".join(self.lines[-40:]))
+
+    def started(self, name: str) -> list[int]:
+        """The PIDs the supervisor started under this name, in order."""
+        pattern = re.compile(rf"stack: {re.escape(name)} started \(pid (\d+)\)")
+        return [int(m[1]) for line in list(self.lines) if (m := pattern.search(line))]
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -152,3 +159,49 @@ def test_make_run_serves_the_demo_tenant_and_stops_on_ctrl_c(scratch_database_ur
             "JOIN billing_plan p ON p.id = t.plan_id WHERE t.slug = 'demo'"
         ).fetchall()
     assert plans == [(100,)]
+
+
+def heartbeat_pids(redis_prefix: str) -> set[int]:
+    """The PIDs of the TTS workers with a live heartbeat (a worker id is host-pid-random)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = client.scan_iter(match=f"{redis_prefix}:tts:worker:*")
+    return {int(key.decode().rsplit(":", 1)[1].split("-")[-2]) for key in keys}
+
+
+def eventually(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not before the deadline"
+        time.sleep(0.2)
+
+
+@pytest.mark.timeout(180)
+def test_make_run_restarts_a_killed_tts_worker_and_daphne_each_alone(scratch_database_url):
+    port = free_port()
+    supervisor = Supervisor(scratch_database_url, port)
+    try:
+        key = supervisor.wait_for(KEY_LINE).group(1)
+        supervisor.wait_for(re.compile(r"CallWaiting TTS is running at"))
+        assert ready(port)["checks"]["tts_workers"] == {"status": "ok"}
+        (worker,) = supervisor.started("tts-piper-1")
+        (daphne,) = supervisor.started("daphne")
+        eventually(lambda: heartbeat_pids(supervisor.redis_prefix) == {worker})
+        os.kill(worker, signal.SIGKILL)
+        supervisor.wait_for(re.compile(r"tts-piper-1 exited with code -9; restarting it in 0\.5 s"))
+        eventually(lambda: len(supervisor.started("tts-piper-1")) == 2)
+        restarted = supervisor.started("tts-piper-1")[1]
+        # The old heartbeat expires and the new worker's appears: web processes route to it.
+        eventually(lambda: heartbeat_pids(supervisor.redis_prefix) == {restarted})
+        assert len(speak(port, key)) > 10_000
+        assert supervisor.started("daphne") == [daphne]  # the same daphne throughout
+        # daphne too: the new one binds the same port and serves the same key.
+        os.kill(daphne, signal.SIGKILL)
+        eventually(lambda: len(supervisor.started("daphne")) == 2)
+        eventually(lambda: not port_closed(port))
+        assert me(port, key)["tenant"]["slug"] == "demo"
+        assert supervisor.started("tts-piper-1") == [worker, restarted]
+        assert supervisor.process.poll() is None
+    finally:
+        code = supervisor.interrupt()
+    assert code == 0, "".join(supervisor.lines[-40:])
+    assert port_closed(port)
