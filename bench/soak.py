@@ -35,8 +35,8 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.base import MeasureError
 from bench.client import BYTES_PER_SAMPLE, SAMPLE_RATE, Reply, synthesize
-from bench.realtime import FORMAT, SERVER_SETTINGS, WS_WORKERS, Socket, open_sockets
 from bench.report import Row, percentile, verdict
+from bench.sockets import FORMAT, SERVER_SETTINGS, WS_WORKERS, Socket, open_sockets
 from bench.stack import log
 from bench.texts import SENTENCE, VARIED
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.realtime import SERVER_SETTINGS, WS_WORKERS
+from bench.sockets import SERVER_SETTINGS, WS_WORKERS
 from bench.stack import SetupError, bench_stack, log
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
