@@ -61,7 +61,8 @@ def _spoken_with(field: str, value: Any) -> dict[str, Any]:
 
 
 _VOICE_LINKS = {
-    **_by_id("voice_id", "voices_retrieve", "voices_update", "voices_preview", "voices_delete"),
+    # Not voices_preview: it plays a stock voice's sample, and a preset or clone has none.
+    **_by_id("voice_id", "voices_retrieve", "voices_update", "voices_delete"),
     "synthesize_with_voice": _spoken_with("voice", "$response.body#/id"),
 }
 _DICTIONARY_LINKS = {
@@ -81,6 +82,8 @@ _DICTIONARY_LINKS = {
 LINKS: dict[str, dict[str, dict[str, Any]]] = {
     "voices_create": {"201": _VOICE_LINKS},
     "voices_upload": {"202": _VOICE_LINKS},
+    "voices_retrieve": {"200": {"synthesize_with_voice": _VOICE_LINKS["synthesize_with_voice"]}},
+    "voices_update": {"200": {"synthesize_with_voice": _VOICE_LINKS["synthesize_with_voice"]}},
     "pronunciations_create": {"201": _DICTIONARY_LINKS},
     "pronunciations_import": {"201": _DICTIONARY_LINKS},
     "keys_create": {"201": _by_id("key_id", "keys_retrieve", "keys_revoke")},
