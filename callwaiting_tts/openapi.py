@@ -39,6 +39,57 @@ _WITH_BODY = {
 _WITH_QUERY = {"400": "Invalid query parameter."}
 
 
+def _by_id(parameter: str, *operations: str) -> dict[str, Any]:
+    return {
+        f"{operation}_by_id": {
+            "operationId": operation,
+            "parameters": {parameter: "$response.body#/id"},
+        }
+        for operation in operations
+    }
+
+
+def _spoken_with(field: str, value: Any) -> dict[str, Any]:
+    """A synthesis that uses the created object. Its body is the link's, not merged with a
+    generated one (`x-schemathesis`, which SDK generators ignore): a fuzzed body would mostly
+    be refused before the object is read, and the link is there to use it."""
+    return {
+        "operationId": "synthesize",
+        "requestBody": {"text": "The fuzzer speaks.", field: value},
+        "x-schemathesis": {"merge_body": False},
+    }
+
+
+_VOICE_LINKS = {
+    # Not voices_preview: it plays a stock voice's sample, and a preset or clone has none.
+    **_by_id("voice_id", "voices_retrieve", "voices_update", "voices_delete"),
+    "synthesize_with_voice": _spoken_with("voice", "$response.body#/id"),
+}
+_DICTIONARY_LINKS = {
+    **_by_id(
+        "dictionary_id",
+        "pronunciations_retrieve",
+        "pronunciations_update",
+        "pronunciations_export",
+        "pronunciations_delete",
+    ),
+    "synthesize_with_dictionary": _spoken_with(
+        "pronunciation_dictionaries", ["$response.body#/id"]
+    ),
+}
+# OpenAPI links (operation id → status → links): what a created object's id can be used for
+# next. Stateful fuzzing (tests/test_fuzz.py) follows them: create, read, change, use, delete.
+LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "voices_create": {"201": _VOICE_LINKS},
+    "voices_upload": {"202": _VOICE_LINKS},
+    "voices_retrieve": {"200": {"synthesize_with_voice": _VOICE_LINKS["synthesize_with_voice"]}},
+    "voices_update": {"200": {"synthesize_with_voice": _VOICE_LINKS["synthesize_with_voice"]}},
+    "pronunciations_create": {"201": _DICTIONARY_LINKS},
+    "pronunciations_import": {"201": _DICTIONARY_LINKS},
+    "keys_create": {"201": _by_id("key_id", "keys_retrieve", "keys_revoke")},
+}
+
+
 class ApiAutoSchema(AutoSchema):
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
         """A request body refuses fields it does not declare (`InputSerializer`): the schema
@@ -79,6 +130,8 @@ class ApiAutoSchema(AutoSchema):
             if status not in responses:
                 response = self._get_response_for_code(ErrorSerializer, status, direction=direction)
                 responses[status] = {**response, "description": description}
+        for status, links in LINKS.get(self.get_operation_id(), {}).items():
+            responses[status]["links"] = links
         return _errors_as_json(responses)
 
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api.usage import CSVRenderer
+from billing.api.usage import CSVRenderer, FormatIsAQueryField
 from billing.statements import statement_csv_response, statement_html, tenant_statements
 from tenants.principal import principal_of
 
@@ -61,14 +61,18 @@ class StatementListView(APIView):
         return Response({"statements": StatementSerializer(rows, many=True).data})
 
 
+FORMATS = ("json", "csv", "html")
+
+
 class StatementDetailView(APIView):
     parser_classes: list[type] = []
     renderer_classes = [JSONRenderer, CSVRenderer, StaticHTMLRenderer]
+    content_negotiation_class = FormatIsAQueryField
     required_scopes = {"GET": "usage:read"}
 
     @extend_schema(
         operation_id="statements_retrieve",
-        parameters=[OpenApiParameter("format", str, enum=["json", "csv", "html"], required=False)],
+        parameters=[OpenApiParameter("format", str, enum=list(FORMATS), required=False)],
         responses={
             200: StatementSerializer,
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv"),
@@ -80,6 +84,8 @@ class StatementDetailView(APIView):
         if statement is None:
             raise Http404
         kind = request.query_params.get("format", "json")
+        if kind not in FORMATS:
+            raise serializers.ValidationError({"format": f"One of {', '.join(FORMATS)}."})
         if kind == "csv":
             return statement_csv_response(statement)
         if kind == "html":

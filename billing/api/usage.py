@@ -12,10 +12,11 @@ from typing import Any
 
 from django.db.models import Count, F, FloatField, Sum, Value
 from django.db.models.functions import Coalesce, TruncDay, TruncHour
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -180,11 +181,27 @@ class CSVRenderer(BaseRenderer):
         return JSONRenderer().render(data)
 
 
+class FormatIsAQueryField(DefaultContentNegotiation):
+    """`?format=` is the view's own query field, validated there (400 for an unknown one).
+    DRF reads it first to pick a renderer and answers 404 for a format that none has (found by
+    the API fuzzing, tests/test_fuzz.py): here the first renderer takes it instead."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        choices = list(renderers)
+        try:
+            return super().select_renderer(request, choices, format_suffix)
+        except Http404:
+            return choices[0], choices[0].media_type or "application/json"
+
+
 class UsageView(APIView):
     """The caller's tenant's usage: what it was billed for, per bucket, key and voice."""
 
     parser_classes: list[type] = []
     renderer_classes = [JSONRenderer, CSVRenderer]
+    content_negotiation_class = FormatIsAQueryField
     required_scopes = {"GET": "usage:read"}
 
     @extend_schema(

@@ -108,6 +108,7 @@ def test_it_needs_the_usage_read_scope(api, tenant_a, client):
         ({"start": "2026-01-01", "end": "2026-03-10", "granularity": "hour"}, "end"),
         ({"start": "yesterday"}, "start"),
         ({"granularity": "minute"}, "granularity"),
+        ({"format": "xml"}, "format"),  # DRF's renderer choice answered 404 (API fuzzing)
     ],
 )
 def test_bad_ranges_are_400s_naming_the_field(api, tenant_a, query, param):
@@ -155,6 +156,12 @@ def test_a_statement_as_csv_and_as_a_printable_page(api, tenant_a, statement):
     assert page.status_code == 200
     assert page["Content-Type"].startswith("text/html")
     assert b"<html" in page.content.lower()
+
+
+def test_an_unknown_statement_format_is_a_400_naming_it(api, tenant_a, statement):
+    answer = api(tenant_a.api_key).get(f"/v1/statements/{statement.pk}", {"format": "xml"})
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["param"] == "format"
 
 
 def test_another_tenants_statement_is_not_found(api, tenant_b, statement):

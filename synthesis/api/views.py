@@ -86,6 +86,11 @@ _CONFLICT = OpenApiResponse(
     ErrorSerializer,
     description="`idempotency_in_progress` (with Retry-After) or `idempotency_key_reused`.",
 )
+# Found by the stateful fuzzing (tests/test_fuzz.py): the 404 was answered, not documented.
+_UNKNOWN_DICTIONARY = OpenApiResponse(
+    ErrorSerializer,
+    description="A pronunciation dictionary named is not one of yours (or does not exist).",
+)
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,7 @@ class SynthesizeView(AudioView):
                 description="With `stream_format: sse`: audio, mark, words (with `timestamps: "
                 "word`), done.",
             ),
+            404: _UNKNOWN_DICTIONARY,
             409: _CONFLICT,
         },
     )
@@ -201,6 +207,7 @@ class SpeechView(AudioView):
         responses={
             **_audio_responses(OPENAI_FORMATS),
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR),
+            404: _UNKNOWN_DICTIONARY,
             409: _CONFLICT,
         },
     )
@@ -224,7 +231,7 @@ class TextPreviewView(MeteredView):
     @extend_schema(
         operation_id="text_preview",
         request=PreviewSerializer,
-        responses={200: PreviewResultSerializer},
+        responses={200: PreviewResultSerializer, 404: _UNKNOWN_DICTIONARY},
     )
     def post(self, request: Request) -> Response:
         serializer = PreviewSerializer(data=request.data)
