@@ -1,0 +1,214 @@
+"""The faults, in order. Each returns its failures (an empty list: every expectation held) and
+adds the syntheses it started to the ledger, so the invariants can count usage rows."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chaos.calls import LONG_TEXT, SHORT_TEXT, Call, Socket, http_call, wait_all
+from chaos.invariants import Ledger
+from chaos.stack import ChaosStack, log
+
+CUT_WITHIN_S = 2.0  # a call carried by a killed worker learns of it within this
+RECOVER_WITHIN_S = 5.0  # the service answers again this soon after Redis / PostgreSQL return
+STALL_MARGIN_S = 6.0  # beyond the worker's stall time: the drop, plus a heartbeat or two
+
+
+@dataclass
+class Result:
+    name: str
+    failures: list[str] = field(default_factory=list)
+    figures: dict[str, object] = field(default_factory=dict)
+
+    def expect(self, ok: bool, failure: str) -> None:
+        if not ok:
+            self.failures.append(failure)
+
+
+def _ws(stack: ChaosStack, web: str) -> str:
+    return stack.web_url(web).replace("http://", "ws://")
+
+
+def _count(ledger: Ledger, calls: list[Call]) -> None:
+    ledger.started += sum(c.admitted for c in calls)
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def _complete(stack: ChaosStack, web: str, ledger: Ledger) -> Call:
+    """A short SSE synthesis run to its end."""
+    call = http_call(stack.web_url(web), stack.tenants[1].api_key, SHORT_TEXT, "sse",
+                     stop=threading.Event())  # fmt: skip
+    call.finished.wait(30)
+    _count(ledger, [call])
+    return call
+
+
+# --- 1. a TTS worker killed mid-stream ------------------------------------------------------
+
+
+def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
+    result = Result("worker_killed")
+    alpha, beta = stack.tenants
+    # Worker 2 paused while the calls are placed, so all three land on worker 1 (dispatch picks
+    # the worker with the most free slots; a paused one has no heartbeat and is not offered).
+    stack.kill("worker-2", signal.SIGSTOP)
+    _wait_for(lambda: stack.worker_status("worker-2") is None, 5)
+    stop = threading.Event()
+    sse = http_call(stack.web_url("web-1"), alpha.api_key, LONG_TEXT, "sse", stop=stop)
+    raw = http_call(stack.web_url("web-2"), beta.api_key, LONG_TEXT, "raw", stop=stop)
+    socket = Socket(_ws(stack, "web-1"), alpha.api_key)
+    spoken = socket.speak("first", LONG_TEXT)
+    calls = [sse, raw, spoken]
+    placed = wait_all(calls, lambda c: c.has_audio, 60)
+    stack.kill("worker-2", signal.SIGCONT)
+    _wait_for(lambda: stack.worker_status("worker-2") is not None, 5)
+    status = stack.worker_status("worker-1") or {}
+    result.expect(placed and all(c.first_audio for c in calls), f"no audio before the kill: {calls}")
+    result.expect(status.get("active_jobs") == 3, f"worker-1 does not carry the 3 calls: {status}")
+    killed = time.monotonic()
+    stack.kill("worker-1")
+    wait_all(calls, lambda c: c.finished, 20)
+    for call in calls:
+        cut = (call.ended or float("inf")) - killed
+        result.figures[f"{call.kind}_cut_s"] = round(cut, 2)
+        result.figures[f"{call.kind}_outcome"] = call.outcome
+        result.expect(cut <= CUT_WITHIN_S, f"{call.kind} call ended {cut:.2f} s after the kill")
+    result.expect(sse.outcome == "error:worker_lost", f"SSE call ended with {sse.outcome}")
+    result.expect(
+        raw.outcome in ("truncated", "clean_end"), f"raw call ended with {raw.outcome}"
+    )
+    result.expect(spoken.outcome == "error:worker_lost", f"socket context: {spoken.outcome}")
+    # The socket lives: its next context is served, by the other worker.
+    again = socket.speak("second", SHORT_TEXT)
+    again.finished.wait(30)
+    result.expect(again.outcome == "done", f"the socket's next context: {again.outcome}")
+    result.expect(not socket.closed, f"the socket closed: {socket.closed}")
+    socket.close()
+    after = _complete(stack, "web-2", ledger)
+    result.expect(after.outcome == "done", f"a new call after the kill: {after.outcome}")
+    _count(ledger, [*calls, again])
+    stack.start("worker-1")  # what `make run`'s supervisor does (with backoff), done by hand
+    return result
+
+
+# --- 2. a full queue ----------------------------------------------------------------------
+
+
+def queue_full(stack: ChaosStack, ledger: Ledger) -> Result:
+    """2 workers x 3 slots and 2 waiting: of 10 calls at once, at least 2 are refused."""
+    result = Result("queue_full")
+    stop = threading.Event()
+    keys = [t.api_key for t in stack.tenants]
+    calls = [
+        http_call(stack.web_url(f"web-{1 + n % 2}"), keys[n % 2], LONG_TEXT, "raw", stop=stop)
+        for n in range(10)
+    ]
+    answered = _wait_for(lambda: all(c.status or c.finished.is_set() for c in calls), 25)
+    refused = [c for c in calls if c.status == 503]
+    served = [c for c in calls if c.status == 200]
+    result.figures.update(served=len(served), refused=len(refused))
+    result.expect(answered, "some calls got no answer (a hang)")
+    result.expect(len(refused) >= 2, f"{len(refused)} of 10 refused (2 x 3 slots + 2 waiting)")
+    for call in refused:
+        result.expect(call.outcome == "http:503:queue_full", f"a refusal: {call.outcome}")
+        result.expect(call.retry_after.isdigit(), f"a refusal without Retry-After: {call}")
+    result.expect(
+        len(served) + len(refused) == len(calls), f"other answers: {[c.outcome for c in calls]}"
+    )
+    stop.set()  # hang up: the jobs are cancelled, their rows closed as cancelled
+    wait_all(calls, lambda c: c.finished, 30)
+    _count(ledger, calls)
+    return result
+
+
+# --- 3. a web process killed mid-stream ----------------------------------------------------
+
+
+def _active_jobs(stack: ChaosStack) -> int:
+    return sum(int((stack.worker_status(w) or {}).get("active_jobs", 0)) for w in ("worker-1", "worker-2"))  # fmt: skip
+
+
+def web_killed(stack: ChaosStack, ledger: Ledger) -> Result:
+    result = Result("web_killed")
+    stop = threading.Event()
+    call = http_call(stack.web_url("web-1"), stack.tenants[0].api_key, LONG_TEXT, "raw", stop=stop)
+    call.has_audio.wait(30)
+    result.expect(call.first_audio is not None, f"no audio before the kill: {call.outcome}")
+    result.expect(_active_jobs(stack) == 1, "the call's job is not running")
+    killed = time.monotonic()
+    stack.kill("web-1")
+    stall = float(stack.child_env()["TTS_WORKER_STALL_SECONDS"])
+    dropped = _wait_for(lambda: _active_jobs(stack) == 0, stall + STALL_MARGIN_S, 0.2)
+    result.figures["job_dropped_s"] = round(time.monotonic() - killed, 2)
+    result.expect(dropped, f"the orphaned job still runs {stall + STALL_MARGIN_S:.0f} s on")
+    call.finished.wait(10)
+    result.expect(call.outcome != "hang", "the caller's connection hangs")
+    _count(ledger, [call])
+    stack.start("web-1")
+    return result
+
+
+# --- 4 and 5. Redis or PostgreSQL stopped, then started --------------------------------------
+
+
+def _outage(stack: ChaosStack, result: Result, ledger: Ledger, down: Callable[[], None],
+            up: Callable[[], None]) -> None:  # fmt: skip
+    down()
+    try:
+        calls = [_complete(stack, web, ledger) for web in ("web-1", "web-2")]
+    finally:
+        up()
+    back = time.monotonic()
+    for call in calls:
+        result.expect(call.outcome == "http:503:service_unavailable", f"while down: {call.outcome}")
+        result.expect(call.retry_after.isdigit(), f"no Retry-After while down: {call.outcome}")
+    recovered = {web: False for web in ("web-1", "web-2")}
+    while time.monotonic() - back < RECOVER_WITHIN_S + 5 and not all(recovered.values()):
+        for web in recovered:
+            if not recovered[web]:
+                recovered[web] = _complete(stack, web, ledger).outcome == "done"
+        time.sleep(0.2)
+    took = time.monotonic() - back
+    result.figures["recovered_s"] = round(took, 2)
+    result.expect(all(recovered.values()) and took <= RECOVER_WITHIN_S,
+                  f"recovery took {took:.1f} s ({recovered})")  # fmt: skip
+    for worker in ("worker-1", "worker-2", "celery"):
+        result.expect(stack.children[worker].alive, f"{worker} died")
+
+
+def redis_restarted(stack: ChaosStack, ledger: Ledger) -> Result:
+    result = Result("redis_restarted")
+    _outage(stack, result, ledger, stack.redis_server.stop, stack.redis_server.start)
+    return result
+
+
+def postgres_restarted(stack: ChaosStack, ledger: Ledger) -> Result:
+    result = Result("postgres_restarted")
+    _outage(stack, result, ledger, stack.postgres.stop, stack.postgres.start)
+    return result
+
+
+SCENARIOS: dict[str, Callable[[ChaosStack, Ledger], Result]] = {
+    "worker_killed": worker_killed,
+    "queue_full": queue_full,
+    "web_killed": web_killed,
+    "redis_restarted": redis_restarted,
+    "postgres_restarted": postgres_restarted,
+}
+
+
+def run(stack: ChaosStack, ledger: Ledger, name: str) -> Result:
+    log(f"scenario {name}")
+    return SCENARIOS[name](stack, ledger)
