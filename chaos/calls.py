@@ -91,11 +91,13 @@ def _read_http(call: Call, response: httpx.Response, stop: threading.Event) -> N
     call.status = response.status_code
     call.synthesis_id = response.headers.get("x-synthesis-id", "")
     call.retry_after = response.headers.get("retry-after", "")
+    # Every synthesis admitted has a usage row, a refused one too (failed, billed 0): the
+    # synthesis id in the answer says it was admitted.
+    call.admitted = 1 if call.synthesis_id else 0
     if response.status_code != 200:
         response.read()
         call.end(f"http:{response.status_code}:{_error_code(response)}")
         return
-    call.admitted = 1
     if call.kind == "raw":
         for piece in response.iter_bytes():
             call.audio(len(piece))

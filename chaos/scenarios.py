@@ -107,7 +107,7 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
 
 
 def queue_full(stack: ChaosStack, ledger: Ledger) -> Result:
-    """2 workers x 3 slots and 2 waiting: of 10 calls at once, at least 2 are refused."""
+    """2 workers x 3 slots and 2 waiting: of 10 calls at once, 6 run, 2 wait, 2 are refused."""
     result = Result("queue_full")
     stop = threading.Event()
     keys = [t.api_key for t in stack.tenants]
@@ -115,20 +115,24 @@ def queue_full(stack: ChaosStack, ledger: Ledger) -> Result:
         http_call(stack.web_url(f"web-{1 + n % 2}"), keys[n % 2], LONG_TEXT, "raw", stop=stop)
         for n in range(10)
     ]
-    answered = _wait_for(lambda: all(c.status or c.finished.is_set() for c in calls), 25)
+    _wait_for(lambda: sum(c.status in (200, 503) for c in calls) >= 8, 20)
     refused = [c for c in calls if c.status == 503]
     served = [c for c in calls if c.status == 200]
     result.figures.update(served=len(served), refused=len(refused))
-    result.expect(answered, "some calls got no answer (a hang)")
     result.expect(len(refused) >= 2, f"{len(refused)} of 10 refused (2 x 3 slots + 2 waiting)")
+    result.expect(len(served) <= 8, f"{len(served)} served at once by 6 slots and 2 waiting")
     for call in refused:
         result.expect(call.outcome == "http:503:queue_full", f"a refusal: {call.outcome}")
         result.expect(call.retry_after.isdigit(), f"a refusal without Retry-After: {call}")
-    result.expect(
-        len(served) + len(refused) == len(calls), f"other answers: {[c.outcome for c in calls]}"
-    )
-    stop.set()  # hang up: the jobs are cancelled, their rows closed as cancelled
-    wait_all(calls, lambda c: c.finished, 30)
+        answered = (call.ended or float("inf")) - call.started
+        result.figures["slowest_refusal_s"] = max(
+            answered, float(str(result.figures.get("slowest_refusal_s", 0)))
+        )
+        result.expect(answered < 5, f"a refusal took {answered:.1f} s")
+    stop.set()  # hang up: the jobs are cancelled, the waiting ones served and hung up too
+    ended = wait_all(calls, lambda c: c.finished, 40)
+    outcomes = sorted(c.outcome for c in calls)
+    result.expect(ended and "hang" not in outcomes, f"calls that never ended: {outcomes}")
     _count(ledger, calls)
     return result
 

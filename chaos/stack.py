@@ -37,12 +37,13 @@ SETTINGS = {
     "TTS_PHRASE_CACHE_BYTES": "0",
     "TTS_WORKER_MAX_JOBS": "3",
     "TTS_QUEUE_DEPTH": "2",
-    "TTS_QUEUE_TIMEOUT_SECONDS": "20",
+    "TTS_QUEUE_TIMEOUT_SECONDS": "10",
     "LEASE_TTL_MS": "3000",
     "USAGE_REAP_SECONDS": "2",
     "TTS_WORKER_STALL_SECONDS": "3",
     "TTS_SLOW_READER_SECONDS": "2",
     "PIPER_THREADS": "1",
+    "DATABASE_POOL_TIMEOUT": "3",
     "LOG_LEVEL": "INFO",
 }
 # Creates the two tenants (a plan of their own: room for every call the suite makes) and
