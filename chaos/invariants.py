@@ -33,6 +33,18 @@ def audit_rows(stack: ChaosStack) -> Audit:
     return [tuple(row) for row in rows]
 
 
+def usage_row(stack: ChaosStack, synthesis_id: str) -> tuple[str, str]:
+    """(status, error code) of one synthesis's usage row; ("", "") when it has none."""
+    if not synthesis_id:
+        return "", ""
+    with psycopg.connect(stack.database_url, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT status, error_code FROM billing_usagerecord WHERE synthesis_id = %s",
+            [synthesis_id],
+        ).fetchone()
+    return (str(row[0]), str(row[1])) if row else ("", "")
+
+
 def _usage(stack: ChaosStack) -> tuple[int, int, dict[int, int]]:
     """(rows, open rows, characters billed this month per tenant)."""
     now = datetime.now(UTC)

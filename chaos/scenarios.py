@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chaos.calls import LONG_TEXT, SHORT_TEXT, Call, Socket, http_call, wait_all
-from chaos.invariants import Ledger
+from chaos.invariants import Ledger, usage_row
 from chaos.stack import ChaosStack, log
 
 CUT_WITHIN_S = 2.0  # a call carried by a killed worker learns of it within this
@@ -89,6 +89,10 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     result.expect(
         raw.outcome in ("truncated", "clean_end"), f"raw call ended with {raw.outcome}"
     )
+    # A raw body's end does not say whether it is whole: its usage record does.
+    found = usage_row(stack, raw.synthesis_id)
+    result.figures["raw_record"] = "/".join(found)
+    result.expect(found == ("failed", "worker_lost"), f"the raw call's usage record: {found}")
     result.expect(spoken.outcome == "error:worker_lost", f"socket context: {spoken.outcome}")
     # The socket lives: its next context is served, by the other worker.
     again = socket.speak("second", SHORT_TEXT)
@@ -150,7 +154,8 @@ def web_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     call = http_call(stack.web_url("web-1"), stack.tenants[0].api_key, LONG_TEXT, "raw", stop=stop)
     call.has_audio.wait(30)
     result.expect(call.first_audio is not None, f"no audio before the kill: {call.outcome}")
-    result.expect(_active_jobs(stack) == 1, "the call's job is not running")
+    # A heartbeat is at most 0.3 s old: the job shows in one soon after its first audio.
+    result.expect(_wait_for(lambda: _active_jobs(stack) == 1, 3), "the call's job is not running")
     killed = time.monotonic()
     stack.kill("web-1")
     stall = float(stack.child_env()["TTS_WORKER_STALL_SECONDS"])
@@ -160,6 +165,10 @@ def web_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     call.finished.wait(10)
     result.expect(call.outcome != "hang", "the caller's connection hangs")
     _count(ledger, [call])
+    row = _wait_for(lambda: usage_row(stack, call.synthesis_id)[0] != "open", 30, 0.5)
+    result.figures["row_closed_s"] = round(time.monotonic() - killed, 2)
+    found = usage_row(stack, call.synthesis_id)
+    result.expect(row and found == ("failed", "process_lost"), f"the reaper's row: {found}")
     stack.start("web-1")
     return result
 
