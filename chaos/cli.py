@@ -20,12 +20,19 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only", action="append", choices=list(scenarios.SCENARIOS), help="run only these"
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    parser.add_argument(
+        "--cut-within",
+        type=float,
+        default=scenarios.CUT_WITHIN_S,
+        help="seconds a call carried by a killed worker may take to learn of it (default 2)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _arguments(argv)
     names = options.only or list(scenarios.SCENARIOS)
+    scenarios.CUT_WITHIN_S = options.cut_within
     started = time.monotonic()
     report: list[dict[str, object]] = []
     with chaos_stack() as stack:
