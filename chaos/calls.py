@@ -99,23 +99,33 @@ def _read_http(call: Call, response: httpx.Response, stop: threading.Event) -> N
         call.end(f"http:{response.status_code}:{_error_code(response)}")
         return
     if call.kind == "raw":
-        for piece in response.iter_bytes():
-            call.audio(len(piece))
-            if stop.is_set():
-                return call.end("hung_up")
-        return call.end("clean_end")
+        call.end(_read_raw(call, response, stop))
+    else:
+        call.end(_read_events(call, response, stop))
+
+
+def _read_raw(call: Call, response: httpx.Response, stop: threading.Event) -> str:
+    for piece in response.iter_bytes():
+        call.audio(len(piece))
+        if stop.is_set():
+            return "hung_up"
+    return "clean_end"
+
+
+def _read_events(call: Call, response: httpx.Response, stop: threading.Event) -> str:
     for line in response.iter_lines():
         if not line.startswith("data: "):
             continue
         event = json.loads(line[6:])
         if event["type"] == "audio":
             call.audio(len(event["audio"]))
-        elif event["type"] in ("done", "error"):
-            code = event["error"]["code"] if event["type"] == "error" else ""
-            return call.end("done" if event["type"] == "done" else f"error:{code}")
+        elif event["type"] == "done":
+            return "done"
+        elif event["type"] == "error":
+            return f"error:{event['error']['code']}"
         if stop.is_set():
-            return call.end("hung_up")
-    call.end("clean_end")  # an SSE stream without `done` or `error`: incomplete
+            return "hung_up"
+    return "clean_end"  # an SSE stream without `done` or `error`: incomplete
 
 
 class Socket:

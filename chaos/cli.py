@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 
@@ -42,13 +41,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             result.failures += [f"invariant: {f}" for f in invariants.check(stack, ledger)]
             log(f"{name}: {'ok' if not result.failures else result.failures}")
             report.append(
-                {"scenario": name, "ok": not result.failures, "failures": result.failures,
-                 "figures": result.figures}  # fmt: skip
+                {
+                    "scenario": name,
+                    "ok": not result.failures,
+                    "failures": result.failures,
+                    "figures": result.figures,
+                }
             )
         logs = stack.logs
         failed = any(not r["ok"] for r in report)
         if options.keep_logs or failed:
             kept = shutil.copytree(logs, f"{logs.parent}-logs", dirs_exist_ok=True)
             log(f"logs: {kept}")
-    print(json.dumps({"seconds": round(time.monotonic() - started, 1), "scenarios": report}, indent=2))
+    print(
+        json.dumps({"seconds": round(time.monotonic() - started, 1), "scenarios": report}, indent=2)
+    )
     return 1 if failed else 0

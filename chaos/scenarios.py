@@ -48,8 +48,8 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.1) 
 
 def _complete(stack: ChaosStack, web: str, ledger: Ledger) -> Call:
     """A short SSE synthesis run to its end."""
-    call = http_call(stack.web_url(web), stack.tenants[1].api_key, SHORT_TEXT, "sse",
-                     stop=threading.Event())  # fmt: skip
+    key = stack.tenants[1].api_key
+    call = http_call(stack.web_url(web), key, SHORT_TEXT, "sse", stop=threading.Event())
     call.finished.wait(30)
     _count(ledger, [call])
     return call
@@ -75,7 +75,9 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     stack.kill("worker-2", signal.SIGCONT)
     _wait_for(lambda: stack.worker_status("worker-2") is not None, 5)
     status = stack.worker_status("worker-1") or {}
-    result.expect(placed and all(c.first_audio for c in calls), f"no audio before the kill: {calls}")
+    result.expect(
+        placed and all(c.first_audio for c in calls), f"no audio before the kill: {calls}"
+    )
     result.expect(status.get("active_jobs") == 3, f"worker-1 does not carry the 3 calls: {status}")
     killed = time.monotonic()
     stack.kill("worker-1")
@@ -86,9 +88,7 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
         result.figures[f"{call.kind}_outcome"] = call.outcome
         result.expect(cut <= CUT_WITHIN_S, f"{call.kind} call ended {cut:.2f} s after the kill")
     result.expect(sse.outcome == "error:worker_lost", f"SSE call ended with {sse.outcome}")
-    result.expect(
-        raw.outcome in ("truncated", "clean_end"), f"raw call ended with {raw.outcome}"
-    )
+    result.expect(raw.outcome in ("truncated", "clean_end"), f"raw call ended with {raw.outcome}")
     # A raw body's end does not say whether it is whole: its usage record does.
     found = usage_row(stack, raw.synthesis_id)
     result.figures["raw_record"] = "/".join(found)
@@ -145,7 +145,8 @@ def queue_full(stack: ChaosStack, ledger: Ledger) -> Result:
 
 
 def _active_jobs(stack: ChaosStack) -> int:
-    return sum(int((stack.worker_status(w) or {}).get("active_jobs", 0)) for w in ("worker-1", "worker-2"))  # fmt: skip
+    beats = [stack.worker_status(worker) or {} for worker in ("worker-1", "worker-2")]
+    return sum(int(str(beat.get("active_jobs", 0))) for beat in beats)
 
 
 def web_killed(stack: ChaosStack, ledger: Ledger) -> Result:
@@ -176,8 +177,13 @@ def web_killed(stack: ChaosStack, ledger: Ledger) -> Result:
 # --- 4 and 5. Redis or PostgreSQL stopped, then started --------------------------------------
 
 
-def _outage(stack: ChaosStack, result: Result, ledger: Ledger, down: Callable[[], None],
-            up: Callable[[], None]) -> None:  # fmt: skip
+def _outage(
+    stack: ChaosStack,
+    result: Result,
+    ledger: Ledger,
+    down: Callable[[], None],
+    up: Callable[[], None],
+) -> None:
     down()
     try:
         calls = [_complete(stack, web, ledger) for web in ("web-1", "web-2")]
@@ -187,7 +193,7 @@ def _outage(stack: ChaosStack, result: Result, ledger: Ledger, down: Callable[[]
     for call in calls:
         result.expect(call.outcome == "http:503:service_unavailable", f"while down: {call.outcome}")
         result.expect(call.retry_after.isdigit(), f"no Retry-After while down: {call.outcome}")
-    recovered = {web: False for web in ("web-1", "web-2")}
+    recovered = dict.fromkeys(("web-1", "web-2"), False)
     while time.monotonic() - back < RECOVER_WITHIN_S + 5 and not all(recovered.values()):
         for web in recovered:
             if not recovered[web]:
@@ -195,8 +201,10 @@ def _outage(stack: ChaosStack, result: Result, ledger: Ledger, down: Callable[[]
         time.sleep(0.2)
     took = time.monotonic() - back
     result.figures["recovered_s"] = round(took, 2)
-    result.expect(all(recovered.values()) and took <= RECOVER_WITHIN_S,
-                  f"recovery took {took:.1f} s ({recovered})")  # fmt: skip
+    result.expect(
+        all(recovered.values()) and took <= RECOVER_WITHIN_S,
+        f"recovery took {took:.1f} s ({recovered})",
+    )
     for worker in ("worker-1", "worker-2", "celery"):
         result.expect(stack.children[worker].alive, f"{worker} died")
 

@@ -214,7 +214,10 @@ class ChaosStack:
 
     def _ready(self, child: Child) -> bool:
         if child.port:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", child.port), 0.5):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", child.port), 0.5),
+            ):
                 return True
             return False
         if child.name.startswith("worker"):
@@ -272,7 +275,7 @@ class ChaosStack:
 @contextlib.contextmanager
 def chaos_stack() -> Iterator[ChaosStack]:
     folder = Path(tempfile.mkdtemp(prefix="cwtts-chaos-"))
-    os.chmod(folder, 0o755)  # the postgres user walks through it to its cluster
+    os.chmod(folder, 0o755)  # noqa: S103  # the postgres user walks through it to its cluster
     stack = ChaosStack(folder)
     try:
         stack.open()

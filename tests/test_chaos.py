@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ pytestmark = [
 ]
 
 
-def run_suite(*args: str, timeout: float = 360) -> tuple[int, dict[str, object], str]:
+def run_suite(*args: str, timeout: float = 360) -> tuple[int, dict[str, Any], str]:
     done = subprocess.run(
         [sys.executable, "-m", "chaos", *args],
         cwd=ROOT,
@@ -40,7 +41,8 @@ def run_suite(*args: str, timeout: float = 360) -> tuple[int, dict[str, object],
 def test_every_fault_is_survived_with_nothing_lost() -> None:
     code, report, log = run_suite()
     failed = {s["scenario"]: s["failures"] for s in report.get("scenarios", []) if not s["ok"]}
-    assert code == 0 and not failed, failed or log
+    assert not failed, failed
+    assert code == 0, log
     names = [s["scenario"] for s in report["scenarios"]]
     assert names == [
         "worker_killed", "queue_full", "web_killed", "redis_restarted", "postgres_restarted"

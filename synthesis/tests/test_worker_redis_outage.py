@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ PREFIX = "cwtts:outage-test"
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server = OwnRedis(tmp_path / "redis")
     server.start()
     yield server
@@ -58,7 +58,8 @@ async def test_it_beats_again_after_redis_comes_back(own_redis: OwnRedis) -> Non
         # A heartbeat from before the stop may come back with the snapshot: only a new one counts.
         redis.Redis.from_url(own_redis.url).delete(Keys(PREFIX).heartbeat(worker.worker_id))
         await eventually(lambda: beating(own_redis, worker), timeout=10)
-        assert not task.done() and not worker.failed
+        assert not task.done()
+        assert not worker.failed
     finally:
         worker.stop()
         await asyncio.wait_for(task, 30)
