@@ -21,6 +21,8 @@ LONG_TEXT = " ".join(
     f"This is sentence number {n} of a long answer, read slowly to a patient caller."
     for n in range(1, 21)
 )
+# About 25 s of speech: a call that runs on through a fault elsewhere and then ends.
+MEDIUM_TEXT = " ".join(LONG_TEXT.split(". ")[:5]) + "."
 SHORT_TEXT = "Thanks for waiting, your call matters to us."
 READ_TIMEOUT = 15.0  # no byte for this long: the call hangs (a failure of the suite)
 

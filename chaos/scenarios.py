@@ -9,11 +9,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaos.calls import LONG_TEXT, SHORT_TEXT, Call, Socket, http_call, wait_all
+from chaos import invariants
+from chaos.calls import (
+    LONG_TEXT,
+    MEDIUM_TEXT,
+    READ_TIMEOUT,
+    SHORT_TEXT,
+    Call,
+    Socket,
+    http_call,
+    wait_all,
+)
 from chaos.invariants import Ledger, usage_row
 from chaos.stack import ChaosStack, log
 
 CUT_WITHIN_S = 2.0  # a call carried by a killed worker learns of it within this
+SERVED_WITHIN_S = 2.0  # a new call's first audio, once a worker died (the other one serves it)
 RECOVER_WITHIN_S = 5.0  # the service answers again this soon after Redis / PostgreSQL return
 STALL_MARGIN_S = 6.0  # beyond the worker's stall time: the drop, plus a heartbeat or two
 
@@ -74,6 +85,9 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     placed = wait_all(calls, lambda c: c.has_audio, 60)
     stack.kill("worker-2", signal.SIGCONT)
     _wait_for(lambda: stack.worker_status("worker-2") is not None, 5)
+    # A call on the other worker, which the kill must not touch.
+    bystander = http_call(stack.web_url("web-1"), beta.api_key, MEDIUM_TEXT, "raw", stop=stop)
+    bystander.has_audio.wait(30)
     status = stack.worker_status("worker-1") or {}
     result.expect(
         placed and all(c.first_audio for c in calls), f"no audio before the kill: {calls}"
@@ -101,8 +115,15 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     result.expect(not socket.closed, f"the socket closed: {socket.closed}")
     socket.close()
     after = _complete(stack, "web-2", ledger)
+    first = (after.first_audio or float("inf")) - after.started
+    result.figures["next_call_first_audio_s"] = round(first, 2)
     result.expect(after.outcome == "done", f"a new call after the kill: {after.outcome}")
-    _count(ledger, [*calls, again])
+    result.expect(first <= SERVED_WITHIN_S, f"a new call's first audio took {first:.2f} s")
+    bystander.finished.wait(60)
+    found = usage_row(stack, bystander.synthesis_id)
+    result.figures["other_worker_call"] = f"{bystander.outcome}, {'/'.join(found)}"
+    result.expect(found == ("completed", ""), f"the other worker's call: {found}")
+    _count(ledger, [*calls, again, bystander])
     stack.start("worker-1")  # what `make run`'s supervisor does (with backoff), done by hand
     return result
 
@@ -184,12 +205,25 @@ def _outage(
     down: Callable[[], None],
     up: Callable[[], None],
 ) -> None:
+    stop = threading.Event()
+    streaming = http_call(stack.web_url("web-1"), stack.tenants[0].api_key, LONG_TEXT, "raw",
+                          stop=stop)  # fmt: skip
+    streaming.has_audio.wait(30)
     down()
     try:
         calls = [_complete(stack, web, ledger) for web in ("web-1", "web-2")]
+        streaming.finished.wait(CUT_WITHIN_S + 3)  # while the service is still down
     finally:
         up()
+    streaming.finished.wait(READ_TIMEOUT + 5)
     back = time.monotonic()
+    # The call in flight ends (its audio cut off or, if it was done, whole), never hangs; it
+    # ends while the service is down (the ending is not kept waiting for its return).
+    result.figures["in_flight_call"] = streaming.outcome
+    result.figures["in_flight_audio_s"] = round(streaming.audio_bytes / 44100, 1)
+    ended = (streaming.ended or float("inf")) <= back
+    result.expect(ended and streaming.outcome != "hang", f"in flight: {streaming.outcome}")
+    _count(ledger, [streaming])
     for call in calls:
         result.expect(call.outcome == "http:503:service_unavailable", f"while down: {call.outcome}")
         result.expect(call.retry_after.isdigit(), f"no Retry-After while down: {call.outcome}")
@@ -207,6 +241,22 @@ def _outage(
     )
     for worker in ("worker-1", "worker-2", "celery"):
         result.expect(stack.children[worker].alive, f"{worker} died")
+    invariants.wait_closed(stack, 30)
+    result.figures["in_flight_record"] = "/".join(usage_row(stack, streaming.synthesis_id))
+    for worker, other in (("worker-1", "worker-2"), ("worker-2", "worker-1")):
+        served = _served_by(stack, worker, other, ledger)
+        result.expect(served == "done", f"{worker} after the outage: {served}")
+
+
+def _served_by(stack: ChaosStack, worker: str, other: str, ledger: Ledger) -> str:
+    """A call served by `worker` (the other one paused, so dispatch offers only this one)."""
+    stack.kill(other, signal.SIGSTOP)
+    try:
+        _wait_for(lambda: stack.worker_status(other) is None, 5)
+        return _complete(stack, "web-2", ledger).outcome
+    finally:
+        stack.kill(other, signal.SIGCONT)
+        _wait_for(lambda: stack.worker_status(other) is not None, 5)
 
 
 def redis_restarted(stack: ChaosStack, ledger: Ledger) -> Result:

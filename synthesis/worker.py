@@ -196,12 +196,15 @@ class Worker:
             for loop in (self._heartbeat, self._take_jobs, self._receive_control)
         ]
         try:
-            await self._schedule()
+            await self._schedule_through_outages()
         finally:
-            # Capacity 0 first: no web process reserves a slot here any more. Nothing is
+            # The scheduler may have ended by an error: the loops end with it (else they took
+            # jobs nobody would run). Capacity 0 next: no web process reserves a slot here any
+            # more. Nothing is
             # cancelled: the Redis loops end by themselves within a poll. (Cancelling a task
             # blocked in a redis-py read can hang on Python 3.11, where asyncio.timeout may
             # swallow the cancellation.)
+            self.stop()
             with contextlib.suppress(Exception):
                 await self._beat()
             await asyncio.gather(*background[1:], return_exceptions=True)
@@ -222,6 +225,19 @@ class Worker:
             await self.redis.aclose()
             self.executor.shutdown(wait=True)
             logger.info("tts worker stopped", extra={"worker": self.worker_id})
+
+    async def _schedule_through_outages(self) -> None:
+        """The scheduler; lost Redis pauses it (a job's messages wait) instead of ending it,
+        as it pauses the background loops (`_guard`)."""
+        while True:
+            try:
+                await self._schedule()
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                if self.stopping.is_set():
+                    raise
+                logger.warning("tts worker lost Redis; retrying", extra={"worker": self.worker_id})
+                await asyncio.sleep(REDIS_RETRY_SECONDS)
 
     async def _guard(self, loop: Callable[[], Awaitable[None]]) -> None:
         """A background loop that fails stops the worker: a worker that takes no jobs or
