@@ -165,6 +165,10 @@ if DATABASE_POOL_SIZE > 0:
             "max_size": DATABASE_POOL_SIZE,
             # Waiting longer for a connection is an error (a 503 where a request records usage).
             "timeout": float(env_str("DATABASE_POOL_TIMEOUT", "10")),
+            # A failed connection is retried with doubling delays for this long, then given up,
+            # and the next request tries at once. psycopg's 5 minutes let the delay reach
+            # minutes: after a PostgreSQL restart the pool came back seconds late (chaos/).
+            "reconnect_timeout": float(env_str("DATABASE_POOL_RECONNECT_SECONDS", "2")),
         },
     }
 # django-prometheus database metrics under django-tenants.

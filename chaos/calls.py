@@ -120,7 +120,7 @@ def _read_events(call: Call, response: httpx.Response, stop: threading.Event) ->
             continue
         event = json.loads(line[6:])
         if event["type"] == "audio":
-            call.audio(len(event["audio"]))
+            call.audio(len(event["audio"]) * 3 // 4)  # base64
         elif event["type"] == "done":
             return "done"
         elif event["type"] == "error":

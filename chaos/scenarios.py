@@ -204,10 +204,13 @@ def _outage(
     ledger: Ledger,
     down: Callable[[], None],
     up: Callable[[], None],
+    in_flight: str,
 ) -> None:
+    """`down`, calls while down, `up`, calls until both web processes serve again; an SSE call
+    streaming when `down` ran ends as `in_flight`."""
     stop = threading.Event()
-    streaming = http_call(stack.web_url("web-1"), stack.tenants[0].api_key, LONG_TEXT, "raw",
-                          stop=stop)  # fmt: skip
+    key = stack.tenants[0].api_key
+    streaming = http_call(stack.web_url("web-1"), key, LONG_TEXT, "sse", stop=stop)
     streaming.has_audio.wait(30)
     down()
     try:
@@ -222,7 +225,8 @@ def _outage(
     result.figures["in_flight_call"] = streaming.outcome
     result.figures["in_flight_audio_s"] = round(streaming.audio_bytes / 44100, 1)
     ended = (streaming.ended or float("inf")) <= back
-    result.expect(ended and streaming.outcome != "hang", f"in flight: {streaming.outcome}")
+    result.expect(ended, f"the call in flight did not end while down: {streaming.outcome}")
+    result.expect(streaming.outcome == in_flight, f"the call in flight: {streaming.outcome}")
     _count(ledger, [streaming])
     for call in calls:
         result.expect(call.outcome == "http:503:service_unavailable", f"while down: {call.outcome}")
@@ -261,13 +265,22 @@ def _served_by(stack: ChaosStack, worker: str, other: str, ledger: Ledger) -> st
 
 def redis_restarted(stack: ChaosStack, ledger: Ledger) -> Result:
     result = Result("redis_restarted")
-    _outage(stack, result, ledger, stack.redis_server.stop, stack.redis_server.start)
+    # The stream loses Redis: it ends with an `error` event.
+    _outage(
+        stack,
+        result,
+        ledger,
+        stack.redis_server.stop,
+        stack.redis_server.start,
+        "error:service_unavailable",
+    )
     return result
 
 
 def postgres_restarted(stack: ChaosStack, ledger: Ledger) -> Result:
     result = Result("postgres_restarted")
-    _outage(stack, result, ledger, stack.postgres.stop, stack.postgres.start)
+    # A stream needs no PostgreSQL until its end: it plays to `done`.
+    _outage(stack, result, ledger, stack.postgres.stop, stack.postgres.start, "done")
     return result
 
 
