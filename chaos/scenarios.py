@@ -88,6 +88,8 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     # A call on the other worker, which the kill must not touch.
     bystander = http_call(stack.web_url("web-1"), beta.api_key, MEDIUM_TEXT, "raw", stop=stop)
     bystander.has_audio.wait(30)
+    # A heartbeat is at most 0.3 s old: the third call shows in one soon after its audio.
+    _wait_for(lambda: (stack.worker_status("worker-1") or {}).get("active_jobs") == 3, 2)
     status = stack.worker_status("worker-1") or {}
     result.expect(
         placed and all(c.first_audio for c in calls), f"no audio before the kill: {calls}"
@@ -279,8 +281,9 @@ def redis_restarted(stack: ChaosStack, ledger: Ledger) -> Result:
 
 def postgres_restarted(stack: ChaosStack, ledger: Ledger) -> Result:
     result = Result("postgres_restarted")
-    # A stream needs no PostgreSQL until its end: it plays to `done`.
-    _outage(stack, result, ledger, stack.postgres.stop, stack.postgres.start, "done")
+    # A stream needs no PostgreSQL until its end: its audio plays to the end, but its end
+    # cannot be recorded, so no `done` follows (the reaper closes its record later).
+    _outage(stack, result, ledger, stack.postgres.stop, stack.postgres.start, "clean_end")
     return result
 
 
