@@ -21,6 +21,16 @@ LONG_TEXT = " ".join(
     f"This is sentence number {n} of a long answer, read slowly to a patient caller."
     for n in range(1, 21)
 )
+# One sentence of about 75 s, no clause breaks: a socket context speaks it as one unit, so one
+# job on one worker (a context's units are jobs of their own, placed as they come). Long enough
+# that its job still runs when the worker is killed: the socket sends at most WS_SEND_AHEAD_MS
+# (10 s) ahead of playback, and the worker makes at most its credit window ahead of that.
+ONE_UNIT_TEXT = (
+    " ".join(
+        ["thank you for waiting while we find the next agent who can help you"] * 18
+    ).capitalize()
+    + "."
+)
 # About 25 s of speech: a call that runs on through a fault elsewhere and then ends.
 MEDIUM_TEXT = " ".join(LONG_TEXT.split(". ")[:5]) + "."
 SHORT_TEXT = "Thanks for waiting, your call matters to us."
