@@ -39,6 +39,14 @@ BENCH_ARGS ?=
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
 
+# The fault suite (README, "Fault suite"): the real stack on a PostgreSQL and Redis of its own
+# (free loopback ports), each fault in turn, the billing invariants after each; exits 1 on any
+# failure. CHAOS_ARGS="--only worker_killed --keep-logs", say.
+CHAOS_ARGS ?=
+.PHONY: chaos
+chaos: venv
+	$(PY) -m chaos $(CHAOS_ARGS)
+
 # XTTS v2 streaming on a GPU, the full-size architecture with random weights, ours against
 # coqui-tts's inference_stream; no Django, no database (bench/README.md, "GPU benchmark").
 # BENCH_GPU_ARGS=--tiny: the tiny model on the CPU, in under a minute.

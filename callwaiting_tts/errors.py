@@ -8,7 +8,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from redis.exceptions import RedisError
 from rest_framework import exceptions as drf
 
 from callwaiting_tts import tts_metrics
@@ -26,6 +28,10 @@ _TYPE_BY_STATUS = {
 # Validation codes whose messages name their field themselves ("Unknown field 'fromat'; ...",
 # OpenAI's "Unrecognized request argument supplied: fromat"): not prefixed with it again.
 SELF_NAMING_CODES = frozenset({"unknown_field", "unknown_parameter", "invalid_type"})
+# Redis or PostgreSQL out of reach (stopped, restarting, failing over): the request may succeed
+# when repeated, so it is a 503 with Retry-After, not a 500 (chaos/, the fault suite).
+UNAVAILABLE = (RedisError, OperationalError, InterfaceError)
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 
 class ApplicationError(Exception):
@@ -163,9 +169,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse:
         return error_response(400, "bad_request", "Bad request.", request=django_request)
     if isinstance(exc, drf.APIException):
         return _render_api_exception(exc, django_request)
+    if isinstance(exc, UNAVAILABLE):
+        return unavailable(exc, django_request)
     logger.exception("unhandled exception in API view")
     return error_response(
         500, "internal_error", "The server failed to process the request.", request=django_request
+    )
+
+
+def unavailable(exc: Exception, request: HttpRequest | None) -> JsonResponse:
+    logger.warning("a backing service is unavailable", extra={"error": type(exc).__name__})
+    return error_response(
+        503,
+        "service_unavailable",
+        "A backing service is unavailable; retry shortly.",
+        request=request,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
     )
 
 

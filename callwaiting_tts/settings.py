@@ -165,6 +165,10 @@ if DATABASE_POOL_SIZE > 0:
             "max_size": DATABASE_POOL_SIZE,
             # Waiting longer for a connection is an error (a 503 where a request records usage).
             "timeout": float(env_str("DATABASE_POOL_TIMEOUT", "10")),
+            # A failed connection is retried with doubling delays for this long, then given up,
+            # and the next request tries at once. psycopg's 5 minutes let the delay reach
+            # minutes: after a PostgreSQL restart the pool came back seconds late (chaos/).
+            "reconnect_timeout": float(env_str("DATABASE_POOL_RECONNECT_SECONDS", "2")),
         },
     }
 # django-prometheus database metrics under django-tenants.
@@ -252,7 +256,11 @@ CELERY_BEAT_SCHEDULE = {
     # Voices validated while no worker of their engine was configured start cloning once one is.
     "clone-validated-voices": {"task": "synthesis.tasks.clone_validated_voices", "schedule": 300.0},
     # Closes usage records whose web process died mid-synthesis; reconciles failed settles.
-    "reap-usage": {"task": "synthesis.tasks.reap_usage", "schedule": 60.0},
+    # USAGE_REAP_SECONDS: the fault suite (chaos/) reaps within seconds, not a minute.
+    "reap-usage": {
+        "task": "synthesis.tasks.reap_usage",
+        "schedule": float(env_str("USAGE_REAP_SECONDS", "60")),
+    },
 }
 
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
@@ -412,6 +420,9 @@ TTS_ENGINE = TTS_ENGINES[0]  # what `run_tts_worker` loads when it is not told
 TTS_WORKERS = env_int("TTS_WORKERS", os.cpu_count() or 1)
 # Piper needs ~0.14 CPU-s per audio-second here: 6 streams keep a core faster than real time.
 TTS_WORKER_MAX_JOBS = env_int("TTS_WORKER_MAX_JOBS", 6)
+# A worker drops a job whose receiver gave no credit for this long with its window full (the
+# web process that ran it died); above TTS_SLOW_READER_SECONDS, so a slow reader ends first.
+TTS_WORKER_STALL_SECONDS = float(env_str("TTS_WORKER_STALL_SECONDS", "30"))
 
 
 def _engine_option(option: EngineOption) -> object:

@@ -294,10 +294,15 @@ async def _recorded(synthesis: Synthesis, opening: asyncio.Future[None]) -> None
     try:
         await asyncio.shield(opening)
     except BaseException:
-        if synthesis.admission is not None:
-            keeper.release(synthesis.admission)
-            await asyncio.shield(_settle_quietly(synthesis.admission))
+        await _give_back(synthesis)
         raise
+
+
+async def _give_back(synthesis: Synthesis) -> None:
+    """An admitted synthesis that will not run: its slot and its reservation go back."""
+    if synthesis.admission is not None:
+        keeper.release(synthesis.admission)
+        await asyncio.shield(_settle_quietly(synthesis.admission))
 
 
 async def _checked(
@@ -390,12 +395,16 @@ def usage_open(synthesis: Synthesis) -> UsageRecord:
         return usage_record_open(**_record_identity(synthesis))
     except DatabaseError:
         logger.exception("could not open a usage record")
-        raise ApplicationError(
-            "The service cannot record usage right now; retry shortly.",
-            code="service_unavailable",
-            status=503,
-            headers={"Retry-After": "1"},
-        ) from None
+        raise usage_unavailable() from None
+
+
+def usage_unavailable() -> ApplicationError:
+    return ApplicationError(
+        "The service cannot record usage right now; retry shortly.",
+        code="service_unavailable",
+        status=503,
+        headers={"Retry-After": "1"},
+    )
 
 
 async def synthesis_start(
@@ -415,6 +424,11 @@ async def synthesis_start(
         await asyncio.wait({ready})  # its connection goes back with the request's, if refused
         if not ready.cancelled() and ready.exception() is not None:
             logger.warning("could not ready a database connection for the usage record")
+            if isinstance(ready.exception(), DatabaseError):
+                # PostgreSQL is out of reach: the INSERT would wait as long again for the same
+                # answer (the pool's timeout, twice, ran past callers' read timeouts).
+                await _give_back(synthesis)
+                raise usage_unavailable()
     # The usage record is written while the job goes to a worker: its INSERT (a few ms in a
     # database thread) overlaps the hand-off instead of delaying it (bench: limits).
     opening = asyncio.ensure_future(sync_to_async(_usage_open_then_release)(synthesis))
@@ -443,6 +457,9 @@ async def synthesis_start(
             await asyncio.shield(stream.close())
         await asyncio.shield(synthesis_end(synthesis, status, code))
         assert error is not None
+        if isinstance(error, ApplicationError):
+            # Its usage record exists (failed, billed 0): the answer names it, as a 200 does.
+            error.headers = {**error.headers, "X-Synthesis-ID": str(synthesis.id)}
         raise error
     synthesis.stream = stream
     _live[synthesis.id] = synthesis

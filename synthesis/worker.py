@@ -35,13 +35,15 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import soundfile
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callwaiting_tts.redis import async_client
 from synthesis import worker_metrics
@@ -139,6 +141,8 @@ def bounded_chunks(chunks: Iterator[Chunk], max_samples: int) -> Iterator[Chunk]
 
 # How long the worker's Redis loops block before they look at the stop flag.
 POLL_SECONDS = 0.5
+# How often a loop that lost Redis tries again: well under the 5 s the service takes to recover.
+REDIS_RETRY_SECONDS = 0.5
 
 # Long enough for the reaper (every minute, for records whose lease expired) to read it.
 PROGRESS_TTL_SECONDS = 3 * 3600
@@ -188,16 +192,19 @@ class Worker:
             "tts worker ready", extra={"worker": self.worker_id, "engine": self.engine.name}
         )
         background = [
-            asyncio.create_task(self._guard(coro))
-            for coro in (self._heartbeat(), self._take_jobs(), self._receive_control())
+            asyncio.create_task(self._guard(loop))
+            for loop in (self._heartbeat, self._take_jobs, self._receive_control)
         ]
         try:
-            await self._schedule()
+            await self._schedule_through_outages()
         finally:
-            # Capacity 0 first: no web process reserves a slot here any more. Nothing is
+            # The scheduler may have ended by an error: the loops end with it (else they took
+            # jobs nobody would run). Capacity 0 next: no web process reserves a slot here any
+            # more. Nothing is
             # cancelled: the Redis loops end by themselves within a poll. (Cancelling a task
             # blocked in a redis-py read can hang on Python 3.11, where asyncio.timeout may
             # swallow the cancellation.)
+            self.stop()
             with contextlib.suppress(Exception):
                 await self._beat()
             await asyncio.gather(*background[1:], return_exceptions=True)
@@ -219,17 +226,43 @@ class Worker:
             self.executor.shutdown(wait=True)
             logger.info("tts worker stopped", extra={"worker": self.worker_id})
 
-    async def _guard(self, coro: Any) -> None:
+    async def _schedule_through_outages(self) -> None:
+        """The scheduler; lost Redis pauses it (a job's messages wait) instead of ending it,
+        as it pauses the background loops (`_guard`)."""
+        while True:
+            try:
+                await self._schedule()
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                if self.stopping.is_set():
+                    raise
+                logger.warning("tts worker lost Redis; retrying", extra={"worker": self.worker_id})
+                await asyncio.sleep(REDIS_RETRY_SECONDS)
+
+    async def _guard(self, loop: Callable[[], Awaitable[None]]) -> None:
         """A background loop that fails stops the worker: a worker that takes no jobs or
-        reads no credits must not keep a live heartbeat."""
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("tts worker loop failed; stopping", extra={"worker": self.worker_id})
-            self.failed = True
-            self.stop()
+        reads no credits must not keep a live heartbeat. Lost Redis is the exception: the loop
+        starts again once Redis answers (there is no heartbeat meanwhile, so no web process
+        sends work here), and the worker serves again without a restart (chaos/, "Redis
+        stopped and started"); a supervisor's restart would only crash-loop until then."""
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except (RedisConnectionError, RedisTimeoutError):
+                if self.stopping.is_set():
+                    return
+                logger.warning("tts worker lost Redis; retrying", extra={"worker": self.worker_id})
+                await asyncio.sleep(REDIS_RETRY_SECONDS)
+            except Exception:
+                logger.exception(
+                    "tts worker loop failed; stopping", extra={"worker": self.worker_id}
+                )
+                self.failed = True
+                self.stop()
+                return
 
     def stop(self) -> None:
         self.stopping.set()

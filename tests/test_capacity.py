@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from billing.models import UsageRecord
 from conftest import start_worker, stop_worker
 from synthesis.stream import JobStream
 from synthesis.tests.test_worker import LONG, job
@@ -56,6 +57,13 @@ async def test_a_full_service_answers_http_with_503_and_retry_after(
     assert answer.status == 503
     assert answer.error()["code"] == "queue_full"
     assert answer.headers["retry-after"] == "2"
+    # Refused after admission: its usage record exists (failed, billed 0), and the answer names it.
+    record = await UsageRecord.objects.aget(synthesis_id=answer.headers["x-synthesis-id"])
+    assert (record.status, record.error_code, record.characters_billed) == (
+        UsageRecord.Status.FAILED,
+        "queue_full",
+        0,
+    )
 
 
 async def test_a_full_service_answers_the_socket_with_an_error_and_retry_after(

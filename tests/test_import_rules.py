@@ -53,7 +53,7 @@ WIRING = (
     "callwaiting_tts.asgi",
     "callwaiting_tts.health",
 )
-TOOLS = ("devstack", "conformance", "bench")
+TOOLS = ("devstack", "conformance", "bench", "chaos")
 CLIENT = "callwaiting_tts_client"
 # The worker side: the only product modules that load engines.
 WORKER_SIDE = (

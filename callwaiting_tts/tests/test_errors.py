@@ -136,3 +136,16 @@ def test_logs_are_json_lines_with_request_id_and_tenant(api, tenant_a):
     assert line["tenant"] == tenant_a.tenant.slug
     assert line["voice_id"] == response.json()["id"]
     assert line["level"] == "INFO"
+
+
+def test_it_answers_503_with_retry_after_when_redis_is_out_of_reach(api, tenant_a, settings):
+    """The key's record is read through the Redis cache: with Redis gone the request may succeed
+    when repeated, so the answer is 503 `service_unavailable`, not 500 (chaos/ found the 500)."""
+    from devstack.redis_server import free_port
+
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": closed}}
+    with override_settings(CACHES=caches):
+        response = api(tenant_a.api_key).get("/v1/voices")
+    assert_shape(response, 503, "service_unavailable", "api_error")
+    assert response["Retry-After"] == "2"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from redis.exceptions import RedisError
 
 from billing.models import UsageRecord
 from callwaiting_tts import tts_metrics
@@ -37,6 +38,15 @@ class ResponseTooLarge(ApplicationError):
             code="response_too_large",
             status=413,
         )
+
+
+def redis_lost() -> ApplicationError:
+    return ApplicationError(
+        "The service lost its Redis during synthesis; retry shortly.",
+        code="service_unavailable",
+        status=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 async def _end(synthesis: Synthesis, status: str, error_code: str = "") -> None:
@@ -118,7 +128,10 @@ async def _encoded_with_marks(synthesis: Synthesis) -> AsyncIterator[Encoded]:
         if tail:
             yield Encoded([], tail)
         status = Status.COMPLETED
-    except ApplicationError as failure:  # SynthesisFailed, LeaseLost, SlowReader
+    except (ApplicationError, RedisError) as raised:  # SynthesisFailed, LeaseLost, SlowReader
+        # Redis lost mid-stream ends the stream as any failure does: raised out of a started
+        # response it left the caller's connection open with nothing more to come (chaos/).
+        failure = raised if isinstance(raised, ApplicationError) else redis_lost()
         status, error_code = Status.FAILED, failure.code
         logger.warning(
             "synthesis failed after the first byte; body ends early",

@@ -60,6 +60,7 @@ class Command(BaseCommand):
             redis_prefix=settings.REDIS_PREFIX,
             config=WorkerConfig(
                 max_jobs=options["max_jobs"],
+                stall_seconds=settings.TTS_WORKER_STALL_SECONDS,
                 conditioning_cache_bytes=settings.TTS_CONDITIONING_CACHE_MB * 1024 * 1024,
             ),
             previews=previews,
