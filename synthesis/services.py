@@ -762,18 +762,19 @@ def synthesis_finish(synthesis: Synthesis, *, status: str, error_code: str = "")
 
 
 def _count_finished(synthesis: Synthesis, record: UsageRecord) -> None:
-    """The metrics of a synthesis this process closed the record of (once per synthesis)."""
+    """The metrics of a synthesis this process closed the record of (once per synthesis). The
+    plan's slug is read first and `cwtts_syntheses_total` counted last: a scrape that sees the
+    synthesis ended sees the rest of its figures too."""
     engine, endpoint = synthesis.stock.engine, synthesis.endpoint
-    tts_metrics.SYNTHESES.labels(engine=engine, endpoint=endpoint, status=record.status).inc()
+    plan = plan_slug(synthesis.principal.plan_id) if record.characters_billed else ""
     tts_metrics.AUDIO_SECONDS.labels(engine=engine, endpoint=endpoint).inc(
         record.audio_seconds_delivered
     )
-    if record.characters_billed:
-        tts_metrics.CHARACTERS_BILLED.labels(plan=plan_slug(synthesis.principal.plan_id)).inc(
-            record.characters_billed
-        )
+    if plan:
+        tts_metrics.CHARACTERS_BILLED.labels(plan=plan).inc(record.characters_billed)
     if record.status == UsageRecord.Status.CANCELLED:
         tts_metrics.CANCELS.labels(endpoint=endpoint).inc()
+    tts_metrics.SYNTHESES.labels(engine=engine, endpoint=endpoint, status=record.status).inc()
 
 
 def active_streams() -> dict[str, int]:
