@@ -24,7 +24,6 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
-from django.core.files.storage import default_storage
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from schemathesis import Case, GenerationMode, Response
@@ -292,23 +291,12 @@ def _walk(machine: type[OpenAPIStateMachine], tally: Tally) -> None:
             return
 
 
-def _delete_stored(folder: str) -> None:
-    try:
-        folders, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return
-    for name in files:
-        default_storage.delete(folder + name)
-    for name in folders:
-        _delete_stored(f"{folder}{name}/")
-
-
 @pytest.fixture
 def fuzzed_tenant(make_tenant: Callable[[str], Any]) -> Iterator[Any]:
     """A tenant whose uploaded clips are deleted afterwards (dropping its schema leaves them)."""
     made = make_tenant("fuzz-a")
     yield made
-    _delete_stored(storage.tenant_prefix(made.tenant.schema_name))
+    storage.storage_delete_tenant(made.tenant.schema_name)
 
 
 def test_stateful_fuzzing_finds_no_5xx_no_schema_violation_and_no_cross_tenant_access(

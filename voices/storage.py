@@ -87,6 +87,11 @@ def storage_delete_folder(schema_name: str, voice_id: str) -> None:
     _delete_tree(voice_folder(schema_name, voice_id))
 
 
+def storage_delete_tenant(schema_name: str) -> None:
+    """Removes every file of a tenant, at any depth (its schema dropped: nothing may remain)."""
+    _delete_tree(tenant_prefix(schema_name))
+
+
 def _delete_tree(folder: str) -> None:
     try:
         dirs, files = default_storage.listdir(folder)

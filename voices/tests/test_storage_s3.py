@@ -18,6 +18,7 @@ from voices.storage import (
     conditioning_path,
     reference_path,
     storage_delete_folder,
+    storage_delete_tenant,
     storage_read,
     storage_write,
     tenant_prefix,
@@ -193,3 +194,14 @@ def test_an_upload_is_stored_in_the_bucket_and_deleting_by_any_spelling_of_its_i
 
     assert response.status_code == 204
     assert s3_storage.keys() == []
+
+
+def test_a_tenants_files_go_with_it_and_no_one_elses(s3_storage):
+    mine = [reference_path(A, "v1", 1), f"{voice_folder(A, 'v2')}nested/deep.bin"]
+    others = [reference_path(B, "v1", 1), f"{tenant_prefix(A)[:-1]}x/voices/v1/keep.wav"]
+    for path in mine + others:
+        s3_storage.put(path, b"x")
+
+    storage_delete_tenant(A)
+
+    assert s3_storage.keys() == sorted(others)
