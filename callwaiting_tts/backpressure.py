@@ -44,17 +44,36 @@ def _transport_of(send: Any) -> Any | None:
     return getattr(channel or protocol, "transport", None)
 
 
+class TransportProbe:
+    """The bytes a daphne connection's transport holds unsent (called), and whether the
+    connection is gone (`lost`)."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def __call__(self) -> int:
+        transport = self.transport
+        buffered = len(getattr(transport, "dataBuffer", b"")) - int(getattr(transport, "offset", 0))
+        return max(0, buffered) + int(getattr(transport, "_tempDataLen", 0))
+
+    def lost(self) -> bool:
+        """Twisted has closed the connection (the peer reset or closed it). The application
+        is told by an `http.disconnect`, which at times came only once a stream had ended
+        (tests/test_synthesis.py, the client that goes away): a stream checks this itself."""
+        return bool(getattr(self.transport, "disconnected", False))
+
+
 def unsent_probe(send: Any) -> Probe | None:
     """A function returning the bytes the connection behind `send` holds unsent, or None."""
     transport = _transport_of(send)
     if transport is None or not hasattr(transport, "_tempDataLen"):
         return None
+    return TransportProbe(transport)
 
-    def unsent() -> int:
-        buffered = len(getattr(transport, "dataBuffer", b"")) - int(getattr(transport, "offset", 0))
-        return max(0, buffered) + int(getattr(transport, "_tempDataLen", 0))
 
-    return unsent
+def connection_lost(probe: Probe | None) -> bool:
+    """Whether the connection behind `probe` is known to be gone (False where none tells)."""
+    return isinstance(probe, TransportProbe) and probe.lost()
 
 
 class SlowReader(ApplicationError):

@@ -179,7 +179,6 @@ class Worker:
         self.conditionings = ConditioningCache(self.config.conditioning_cache_bytes)
         self.batch: BatchedStreams | None = engine.batched(self.config.max_jobs)
         self.preparing: set[asyncio.Task[None]] = set()
-        worker_metrics.watch(engine.name, lambda: len(self.active))
         previews = previews or {}
         self.published = json.dumps(
             [_published(engine, v, previews.get(v.id, v.preview)).dumps() for v in engine.voices()]
@@ -354,7 +353,7 @@ class Worker:
             budgets=audio_budgets(job, self.engine.sample_rate),
         )
         await self._send(job, messages.ACCEPTED, control=self.control, worker=self.worker_id)
-        worker_metrics.job_taken(self.engine.name, job.meta)
+        worker_metrics.job_taken(self.engine.name, job.meta, active=len(self.active))
         self.wake.set()
         return True
 
@@ -685,7 +684,7 @@ class Worker:
 
     async def _finish(self, active: ActiveJob, kind: str | None, **fields: Any) -> None:
         self.active.pop(active.job.job_id, None)
-        worker_metrics.job_ended(self.engine.name, kind)
+        worker_metrics.job_ended(self.engine.name, kind, active=len(self.active))
         try:
             close = getattr(active.chunks, "close", None)
             if active.stream is not None and self.batch is not None:

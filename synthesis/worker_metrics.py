@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from callwaiting_tts import tts_metrics
@@ -24,24 +23,23 @@ def chunks_made(engine: str, seconds: float, samples: list[int], rate: int) -> N
         histogram.observe(factor)
 
 
-def job_taken(engine: str, meta: dict[str, Any]) -> None:
-    """A job this worker took: how long it waited since a web process dispatched it (wall
-    clocks of two hosts; a negative difference from clock skew counts as no wait)."""
+def job_taken(engine: str, meta: dict[str, Any], *, active: int) -> None:
+    """A job this worker took (`active` now run here): how long it waited since a web process
+    dispatched it (wall clocks of two hosts; a negative difference from clock skew counts as
+    no wait)."""
+    tts_metrics.WORKER_ACTIVE_JOBS.labels(engine=engine).set(active)
     dispatched = meta.get("dispatched_at")
     if isinstance(dispatched, int | float):
         waited = max(0.0, time.time() - float(dispatched))
         tts_metrics.QUEUE_WAIT.labels(engine=engine).observe(waited)
 
 
-def job_ended(engine: str, kind: str | None) -> None:
-    """`kind`: the message that ended it (done, error) or None (cancelled, stalled)."""
+def job_ended(engine: str, kind: str | None, *, active: int) -> None:
+    """`kind`: the message that ended it (done, error) or None (cancelled, stalled); `active`:
+    the jobs still run here."""
+    tts_metrics.WORKER_ACTIVE_JOBS.labels(engine=engine).set(active)
     outcome = {messages.DONE: "done", messages.ERROR: "failed"}.get(kind or "", "cancelled")
     tts_metrics.WORKER_JOBS.labels(engine=engine, outcome=outcome).inc()
-
-
-def watch(engine: str, active: Callable[[], int]) -> None:
-    """The worker's running jobs, counted when scraped (exact, not as of the last beat)."""
-    tts_metrics.WORKER_ACTIVE_JOBS.labels(engine=engine).set_function(active)
 
 
 def beat(engine: str, *, capacity: int) -> None:

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from billing.models import UsageRecord
 from callwaiting_tts import tts_metrics
-from callwaiting_tts.backpressure import drain
+from callwaiting_tts.backpressure import connection_lost, drain
 from callwaiting_tts.errors import ApplicationError, error_body
 from callwaiting_tts.logs import request_id_var, tenant_var
 from synthesis.audio.encode import AudioPipeline, encode_whole
@@ -94,6 +94,8 @@ async def _encoded_with_marks(synthesis: Synthesis) -> AsyncIterator[Encoded]:
     try:
         async for chunk in synthesis.stream.chunks():
             check_admitted(synthesis)  # its lease, kept on a timer by billing.keeper
+            if connection_lost(synthesis.unsent):  # the caller hung up: cancelled, billed so far
+                return
             await drain(synthesis.unsent)  # a slow reader: wait (bounded), or end the stream
             marks: list[MarkEvent] = []
             if chunk.segment not in started and chunk.segment < len(segments):

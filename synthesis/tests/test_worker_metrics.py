@@ -40,8 +40,8 @@ def test_a_step_that_made_no_audio_records_nothing():
 
 def test_queue_wait_counts_a_clock_ahead_of_ours_as_no_wait():
     before = histogram(tts_metrics.QUEUE_WAIT, engine=ENGINE)
-    worker_metrics.job_taken(ENGINE, {"dispatched_at": time.time() + 30})
-    worker_metrics.job_taken(ENGINE, {})  # a job from a web process that does not say
+    worker_metrics.job_taken(ENGINE, {"dispatched_at": time.time() + 30}, active=1)
+    worker_metrics.job_taken(ENGINE, {}, active=2)  # a job from a web process that does not say
     count, total = histogram(tts_metrics.QUEUE_WAIT, engine=ENGINE)
     assert count - before[0] == 1
     assert total == before[1]
@@ -51,7 +51,7 @@ def test_a_job_ends_done_failed_or_cancelled():
     outcomes = ("done", "failed", "cancelled")
     before = {o: counter(tts_metrics.WORKER_JOBS, engine=ENGINE, outcome=o) for o in outcomes}
     for kind in (messages.DONE, messages.ERROR, messages.ERROR, None):
-        worker_metrics.job_ended(ENGINE, kind)
+        worker_metrics.job_ended(ENGINE, kind, active=0)
     after = {o: counter(tts_metrics.WORKER_JOBS, engine=ENGINE, outcome=o) for o in outcomes}
     assert {o: after[o] - before[o] for o in outcomes} == {"done": 1, "failed": 2, "cancelled": 1}
 
