@@ -25,9 +25,6 @@ from chaos.invariants import Ledger, usage_row
 from chaos.stack import ChaosStack, log
 
 CUT_WITHIN_S = 2.0  # a call carried by a killed worker learns of it within this
-# A socket context learns of it once the audio the web process holds for it has gone out: up to
-# WS_SEND_AHEAD_MS (10 s) of it, sent at playback speed (README, "Fault suite").
-SOCKET_SEND_AHEAD_S = 10.0
 SERVED_WITHIN_S = 2.0  # a new call's first audio, once a worker died (the other one serves it)
 RECOVER_WITHIN_S = 5.0  # the service answers again this soon after Redis / PostgreSQL return
 STALL_MARGIN_S = 6.0  # beyond the worker's stall time: the drop, plus a heartbeat or two
@@ -116,8 +113,7 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
         cut = (call.ended or float("inf")) - killed
         result.figures[f"{call.kind}_cut_s"] = round(cut, 2)
         result.figures[f"{call.kind}_outcome"] = call.outcome
-        bound = CUT_WITHIN_S + (SOCKET_SEND_AHEAD_S if call.kind == "socket" else 0)
-        result.expect(cut <= bound, f"{call.kind} call ended {cut:.2f} s after the kill")
+        result.expect(cut <= CUT_WITHIN_S, f"{call.kind} call ended {cut:.2f} s after the kill")
     result.expect(sse.outcome == "error:worker_lost", f"SSE call ended with {sse.outcome}")
     result.expect(raw.outcome in ("truncated", "clean_end"), f"raw call ended with {raw.outcome}")
     # A raw body's end does not say whether it is whole: its usage record does.

@@ -29,6 +29,7 @@ from synthesis.contract.jobs import Job, PrepareJob, WorkerStatus
 from synthesis.contract.keys import Keys
 
 POLL_SECONDS = 0.25
+DONE_OR_ERROR = (messages.DONE, messages.ERROR)
 # A job's reservation outlives its deadline by this much at most (the worker ends it at the
 # deadline and frees the slot; this covers clocks that differ between hosts).
 HOLD_MARGIN_SECONDS = 60
@@ -86,6 +87,10 @@ async def live_workers(client: aioredis.Redis, engine: str) -> list[WorkerStatus
 
 def no_workers(engine: str) -> SynthesisFailed:
     return SynthesisFailed("no_workers", f"No {engine} TTS worker is running.")
+
+
+def worker_lost() -> SynthesisFailed:
+    return SynthesisFailed("worker_lost", "The TTS worker stopped during synthesis.")
 
 
 class ChunkSink(Protocol):
@@ -161,10 +166,22 @@ class JobStream:
                 return messages.unpack(popped[1])
             await self._check_alive(deadline)
 
+    async def worker_lost(self) -> bool:
+        """Whether the job's worker stopped (its heartbeat lapsed) before it made all the audio.
+        Replies it sent before it died may still wait to be read; no more will come. Asked by a
+        reader that holds audio back (a socket paces it), so that its caller learns of the loss
+        now, not once that audio has played."""
+        if self._finished or self.worker is None:
+            return False
+        if await self.redis.exists(self.keys.heartbeat(self.worker)):
+            return False
+        last = await self.redis.lindex(self.reply, -1)  # the job's end, when it was sent
+        return last is None or messages.unpack(last)["type"] not in DONE_OR_ERROR
+
     async def _check_alive(self, deadline: float | None) -> None:
         if self.worker is not None:
             if not await self.redis.exists(self.keys.heartbeat(self.worker)):
-                raise SynthesisFailed("worker_lost", "The TTS worker stopped during synthesis.")
+                raise worker_lost()
             return
         if deadline is not None and time.monotonic() > deadline:
             raise SynthesisFailed(

@@ -50,7 +50,9 @@ class Output:
         telephony = options.format in ("mulaw", "alaw")
         self.framer = Framer.for_format(options.format, options.sample_rate) if telephony else None
         head_start = REALTIME_HEAD_START_MS if options.pacing == "realtime" else send_ahead_ms
-        self.pacer = Pacer(head_start_ms=head_start)
+        self.pacer = Pacer(head_start_ms=head_start, sleep=self._sleep)
+        self._halted = False
+        self._waker: asyncio.Future[None] | None = None
         self.out_ms = 0.0
         self.bytes_per_ms = _bytes_per_ms(options.format, options.sample_rate)
         self.samples_sent = 0  # engine-rate samples sent to the client
@@ -77,6 +79,29 @@ class Output:
             frames += self.framer.finish()
         return await self._frames(frames, None)
 
+    def halt(self) -> None:
+        """Stops the audio being sent at the next frame (a pacing wait ends at once): the rest
+        is not sent, so not billed. `feed` then answers False until `resume`."""
+        self._halted = True
+        if self._waker is not None and not self._waker.done():
+            self._waker.set_result(None)
+
+    def resume(self) -> None:
+        self._halted = False
+
+    async def _sleep(self, delay: float) -> None:
+        """The pacer's wait, which `halt` ends early (asyncio.sleep's own timer and future)."""
+        if self._halted:
+            return
+        loop = asyncio.get_running_loop()
+        self._waker = waker = loop.create_future()
+        timer = loop.call_later(delay, _wake, waker)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            self._waker = None
+
     async def mark(self, name: str) -> None:
         """A mark, placed at the audio sent so far: the service's `mark` (unless the output is
         Twilio's only) and, with Twilio output, a Twilio mark."""
@@ -98,7 +123,7 @@ class Output:
         for frame in frames:
             await self.pacer.wait(self.out_ms)
             await drain(self.unsent)  # a slow reader: wait (bounded), or SlowReader
-            if self.cancelled.is_set():
+            if self.cancelled.is_set() or self._halted:
                 return False
             await self._frame(frame)
             self.last_frame_at = time.monotonic()
@@ -110,7 +135,7 @@ class Output:
                 self.synthesis.delivered(segment, samples)
             else:
                 self.synthesis.samples_delivered += samples
-        return not self.cancelled.is_set()
+        return not (self.cancelled.is_set() or self._halted)
 
     async def _frame(self, frame: bytes) -> None:
         options = self.options
@@ -128,6 +153,11 @@ class Output:
             )
         else:
             await self._send(frame)
+
+
+def _wake(waker: asyncio.Future[None]) -> None:
+    if not waker.done():
+        waker.set_result(None)
 
 
 def _pieces(data: bytes) -> list[bytes]:

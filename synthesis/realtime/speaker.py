@@ -26,10 +26,13 @@ from synthesis.realtime.context import (
     redis_lost,
     wait_unless_cancelled,
 )
-from synthesis.stream import SynthesisFailed
+from synthesis.stream import POLL_SECONDS, SynthesisFailed, worker_lost
 from synthesis.timing import NO_SPANS
 
 logger = logging.getLogger(__name__)
+# How often a socket whose audio waits its turn checks that the job's worker lives: a lost
+# worker's heartbeat lapses in 1.5 s, so its contexts learn of it within about 2 s.
+WATCH_SECONDS = POLL_SECONDS
 Status = UsageRecord.Status
 
 
@@ -138,7 +141,16 @@ class Speaker:
                 spans=chunk.words if chunk.aligned else NO_SPANS,
             )
             synthesis.received(len(chunk.pcm) // 2)
-            if not await out.feed(chunk.pcm, index):
+            try:
+                fed = await _feed(context, planned, chunk.pcm, index)
+            except SynthesisFailed as failure:
+                await context.fail(failure)
+                return False
+            except (RedisError, OSError):
+                logger.warning("lost Redis mid-context", extra={"context": context.id})
+                await context.fail(redis_lost())
+                return False
+            if not fed:
                 return False
             if words and context.options.timestamps == "word":
                 await context.event(
@@ -156,6 +168,36 @@ class Speaker:
         self.task.cancel()
         with contextlib.suppress(BaseException):  # its outcome is the cancellation asked for
             await self.task
+
+
+async def _feed(context: Context, planned: Planned, pcm: bytes, index: int) -> bool:
+    """Sends one chunk's audio (False: the context was cancelled meanwhile). Sending is paced, up
+    to WS_SEND_AHEAD_MS ahead of playback, and the worker makes its credit window ahead of
+    that, so a worker lost now would be learnt of only once that audio had played: while the
+    audio waits its turn the worker's heartbeat is watched, and a lost worker halts it at the
+    next frame (SynthesisFailed `worker_lost`: the context's `error` within about 2 s of the
+    loss; chaos/, "worker_killed"). What was not sent is not billed."""
+    out = context.output
+    feeding = asyncio.ensure_future(out.feed(pcm, index))
+    try:
+        while True:
+            done, _ = await asyncio.wait({feeding}, timeout=WATCH_SECONDS)
+            if done:
+                return feeding.result()
+            failure: Exception
+            try:
+                if not await planned.stream.worker_lost():
+                    continue
+                failure = worker_lost()
+            except (RedisError, OSError) as error:
+                failure = error  # raised once the frame being sent is counted
+            out.halt()
+            await feeding
+            raise failure
+    finally:
+        out.resume()
+        if not feeding.done():  # cancelled under us (the socket closed), or Redis failed
+            feeding.cancel()
 
 
 def _swallow(task: asyncio.Future[Any]) -> None:
