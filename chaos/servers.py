@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from devstack.postgres import probe_database
 from devstack.redis_server import free_port, probe_redis, redis_server_binary
 
@@ -103,6 +105,7 @@ class OwnRedis:
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    replica_of: int = 0  # a replica of the Redis on this port (0: a primary)
 
     @property
     def url(self) -> str:
@@ -113,6 +116,8 @@ class OwnRedis:
         argv = [str(redis_server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "3600 1", "--appendonly", "no", "--dir", str(self.folder),
                 "--logfile", str(self.folder / "redis.log")]  # fmt: skip
+        if self.replica_of:
+            argv += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
         )
@@ -122,6 +127,12 @@ class OwnRedis:
                 return
             time.sleep(0.05)
         raise ServerError(f"redis-server on port {self.port} did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: the server is lost, with whatever it had not written or replicated."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def stop(self) -> None:
         """SIGTERM: redis-server writes its snapshot and exits."""
@@ -137,3 +148,91 @@ class OwnRedis:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+SENTINEL_MASTER = "chaos-primary"
+SENTINEL_DOWN_AFTER_MS = 1000  # a primary silent this long is down (30 s is Redis's default)
+
+
+@dataclass
+class OwnSentinels:
+    """Redis Sentinel over the suite's Redis (`primary`): one replica of it and three sentinels
+    (quorum 2), each on a free loopback port. The sentinels are redis-server in sentinel mode
+    (`--sentinel`: the same program as Debian's redis-sentinel), run from the binary the
+    suite's Redis comes from, so nothing more need be installed."""
+
+    folder: Path
+    primary: OwnRedis
+    replica: OwnRedis = field(init=False)
+    ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.replica = OwnRedis(self.folder / "replica", replica_of=self.primary.port)
+
+    @property
+    def hosts(self) -> str:
+        """REDIS_SENTINELS."""
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.replica.start()
+        for number, port in enumerate(self.ports, 1):
+            folder = self.folder / f"sentinel-{number}"
+            folder.mkdir(parents=True, exist_ok=True)
+            conf = folder / "sentinel.conf"  # a sentinel rewrites its file: one each
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {folder}\nlogfile {folder / 'sentinel.log'}\n"
+                f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {self.primary.port} 2\n"
+                f"sentinel down-after-milliseconds {SENTINEL_MASTER} {SENTINEL_DOWN_AFTER_MS}\n"
+                f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
+            )
+            self.processes.append(
+                subprocess.Popen(
+                    [str(redis_server_binary()), str(conf), "--sentinel"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        # Ready once every sentinel sees the replica in sync and the two other sentinels.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._ready(port) for port in self.ports):
+                return
+            time.sleep(0.1)
+        raise ServerError("the sentinels never saw the replica in sync and each other")
+
+    def _ready(self, port: int) -> bool:
+        try:
+            with redis.Redis(port=port, socket_timeout=2) as sentinel:
+                master = sentinel.sentinel_master(SENTINEL_MASTER)
+                replicas = sentinel.sentinel_slaves(SENTINEL_MASTER)
+        except redis.RedisError:
+            return False
+        synced = any(r["port"] == self.replica.port and r["master-link-status"] == "ok"
+                     for r in replicas)  # fmt: skip
+        return synced and int(master.get("num-other-sentinels", 0)) == len(self.ports) - 1
+
+    def primary_port(self) -> int | None:
+        """The port of the primary the sentinels name once a failover has ended (SENTINEL
+        MASTER, which clients read; None while none answers)."""
+        for port in self.ports:
+            try:
+                with redis.Redis(port=port, socket_timeout=1) as sentinel:
+                    return int(sentinel.sentinel_master(SENTINEL_MASTER)["port"])
+            except redis.RedisError:
+                continue
+        return None
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.replica.remove()

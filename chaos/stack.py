@@ -25,7 +25,7 @@ from pathlib import Path
 import redis
 
 from callwaiting_tts import env
-from chaos.servers import OwnPostgres, OwnRedis
+from chaos.servers import SENTINEL_MASTER, OwnPostgres, OwnRedis, OwnSentinels
 from devstack.common import die_with_parent
 from devstack.redis_server import free_port
 from devstack.secrets import dev_settings
@@ -103,6 +103,7 @@ class ChaosStack:
     redis_server: OwnRedis = field(init=False)
     children: dict[str, Child] = field(default_factory=dict)
     tenants: list[Tenant] = field(default_factory=list)
+    sentinels: OwnSentinels | None = None  # once `use_sentinels` ran: Redis behind Sentinel
 
     def __post_init__(self) -> None:
         self.postgres = OwnPostgres(self.folder / "postgres")
@@ -126,14 +127,35 @@ class ChaosStack:
             PYTHONUNBUFFERED="1",
             **SETTINGS,
         )
-        for name in ("DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST", "TTS_ENGINES", "TTS_ENGINE"):
+        for name in ("DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST", "TTS_ENGINES", "TTS_ENGINE",
+                     "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "REDIS_SENTINELS"):  # fmt: skip
             child.pop(name, None)
+        if self.sentinels is not None:
+            # Every client asks the sentinels where the primary is; REDIS_URL's host and port
+            # are then not used (callwaiting_tts.redis).
+            child["REDIS_SENTINELS"] = self.sentinels.hosts
+            child["REDIS_SENTINEL_MASTER"] = SENTINEL_MASTER
         return child
 
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.redis_server.url, socket_connect_timeout=2, socket_timeout=5
-        )
+        """A client of the primary: the suite's Redis, or the one the sentinels name."""
+        port = self.redis_server.port
+        if self.sentinels is not None:
+            port = self.sentinels.primary_port() or port
+        return redis.Redis(port=port, socket_connect_timeout=2, socket_timeout=5)
+
+    def use_sentinels(self) -> None:
+        """Puts the suite's Redis behind Sentinel (a replica and three sentinels) and restarts
+        every process with REDIS_SENTINELS, as a deployment that turns Sentinel on does."""
+        self.sentinels = OwnSentinels(self.folder / "sentinel", self.redis_server)
+        self.sentinels.start()
+        log(f"Sentinel on ports {self.sentinels.hosts}; replica on {self.sentinels.replica.port}")
+        for child in self.children.values():
+            self.stop(child.name)
+        for child in self.children.values():
+            self.start(child.name, wait=False)
+        for child in self.children.values():
+            self.wait_ready(child.name)
 
     # --- bring-up -----------------------------------------------------------------------
 
@@ -236,6 +258,19 @@ class ChaosStack:
         if sig in (signal.SIGKILL, signal.SIGTERM):
             child.process.wait(30)
 
+    def stop(self, name: str) -> None:
+        """SIGTERM, as a deployment stops a process (SIGKILL after 30 s)."""
+        child = self.children[name]
+        if not child.alive:
+            return
+        assert child.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill(name)
+
     def worker_status(self, name: str) -> dict[str, object] | None:
         """The heartbeat of worker `name` (by pid), or None while it has none."""
         client = self.redis()
@@ -268,6 +303,8 @@ class ChaosStack:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(child.pid, signal.SIGKILL)
                     child.process.wait()
+        if self.sentinels is not None:
+            self.sentinels.stop()
         self.redis_server.remove()
         self.postgres.remove()
 

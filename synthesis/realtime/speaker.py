@@ -142,7 +142,7 @@ class Speaker:
             )
             synthesis.received(len(chunk.pcm) // 2)
             try:
-                fed = await _feed(context, planned, chunk.pcm, index)
+                fed = await _feed(context, chunk.pcm, index)
             except SynthesisFailed as failure:
                 await context.fail(failure)
                 return False
@@ -170,13 +170,22 @@ class Speaker:
             await self.task
 
 
-async def _feed(context: Context, planned: Planned, pcm: bytes, index: int) -> bool:
+async def _worker_lost(context: Context) -> bool:
+    """Whether a worker of one of the context's jobs was lost: the one being played, or one
+    opened after it (the next unit's, which the context will not get)."""
+    for stream in context.streams:
+        if await stream.worker_lost():
+            return True
+    return False
+
+
+async def _feed(context: Context, pcm: bytes, index: int) -> bool:
     """Sends one chunk's audio (False: the context was cancelled meanwhile). Sending is paced, up
     to WS_SEND_AHEAD_MS ahead of playback, and the worker makes its credit window ahead of
     that, so a worker lost now would be learnt of only once that audio had played: while the
-    audio waits its turn the worker's heartbeat is watched, and a lost worker halts it at the
-    next frame (SynthesisFailed `worker_lost`: the context's `error` within about 2 s of the
-    loss; chaos/, "worker_killed"). What was not sent is not billed."""
+    audio waits its turn the heartbeats of the context's workers are watched, and a lost worker
+    halts it at the next frame (SynthesisFailed `worker_lost`: the context's `error` within
+    about 2 s of the loss; chaos/, "worker_killed"). What was not sent is not billed."""
     out = context.output
     feeding = asyncio.ensure_future(out.feed(pcm, index))
     try:
@@ -186,7 +195,7 @@ async def _feed(context: Context, planned: Planned, pcm: bytes, index: int) -> b
                 return feeding.result()
             failure: Exception
             try:
-                if not await planned.stream.worker_lost():
+                if not await _worker_lost(context):
                     continue
                 failure = worker_lost()
             except (RedisError, OSError) as error:
