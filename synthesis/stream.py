@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from callwaiting_tts import tts_metrics
 from callwaiting_tts.errors import ApplicationError
@@ -110,6 +111,7 @@ class JobStream:
         self.received = 0
         self._finished = False
         self._pop: asyncio.Future[Any] | None = None
+        self._keepalive: asyncio.Future[None] | None = None
         # Stores each segment the worker completes in the phrase cache (`synthesis.phrase_cache`).
         self.recorder: ChunkSink | None = None
 
@@ -123,7 +125,28 @@ class JobStream:
             if isinstance(error, SynthesisFailed) and error.code in REFUSALS:
                 tts_metrics.REFUSED.labels(reason=error.code).inc()
             raise
+        stream._keepalive = asyncio.ensure_future(stream._keep_alive())
         return stream
+
+    async def _keep_alive(self) -> None:
+        """Until its reading starts, tells the worker its receiver lives. A worker drops a job
+        whose receiver gives no credit for TTS_WORKER_STALL_SECONDS (its web process died), and
+        a job can wait that long for its turn: a socket opens a context's next unit once the
+        one before has its first audio, and reads it only once that one has played. Without
+        this the worker dropped the waiting job, and its reader then waited for ever on a live
+        worker (chaos/, "worker_killed", hung one run in three)."""
+        interval = max(0.1, settings.TTS_WORKER_STALL_SECONDS / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._to_worker(messages.CREDIT, acked=self.received)
+            except (RedisError, OSError):
+                return  # Redis lost: the reader learns it when it reads
+
+    def _reading(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
 
     async def _submit(self) -> None:
         self.job.reply = self.reply
@@ -209,6 +232,7 @@ class JobStream:
         raise SynthesisFailed("protocol_error", f"Unexpected message {message['type']!r}.")
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
+        self._reading()
         while True:
             message = await self._next()
             if message["type"] == messages.DONE:
@@ -233,6 +257,7 @@ class JobStream:
     async def result(self, kind: str) -> dict[str, Any]:
         """The job's one final reply of type `kind` (a prepare job's `prepared`); raises
         SynthesisFailed for an error or a worker that died."""
+        self._reading()
         message = await self._next()
         if message["type"] != kind:
             self._raise_for(message)
@@ -247,6 +272,7 @@ class JobStream:
     async def close(self) -> None:
         """Cancels the job at the worker unless it ended, and drops what is left of its replies.
         Uses a fresh connection: the stream's own may be mid-BLPOP when the client went away."""
+        self._reading()
         cleanup = async_client(settings.REDIS_URL)
         try:
             if not self._finished:

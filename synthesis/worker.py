@@ -680,7 +680,16 @@ class Worker:
                 )
             elif not active.has_credit and now - active.last_credit > self.config.stall_seconds:
                 logger.info("dropping stalled job", extra={"job": active.job.job_id})
-                await self._finish(active, None)
+                # Its receiver is gone, or so wedged that it has sent nothing, not even the
+                # keep-alive of a job waiting its turn, for the stall time: should it come
+                # back, it finds an error, not a wait on a live worker for ever.
+                await self._finish(
+                    active,
+                    messages.ERROR,
+                    code="stream_stalled",
+                    message="The synthesis was dropped: its receiver took no audio for "
+                    f"{self.config.stall_seconds:g} s.",
+                )
 
     async def _finish(self, active: ActiveJob, kind: str | None, **fields: Any) -> None:
         self.active.pop(active.job.job_id, None)

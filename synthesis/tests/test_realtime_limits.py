@@ -4,12 +4,14 @@ settings can be lowered per test) with real Redis and real worker processes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
 
 import pytest
 import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 
 from billing import leases
@@ -22,6 +24,7 @@ from callwaiting_tts_client.protocol import (
 from synthesis.tests.sockets import (
     connect,
     disconnect_every_socket,  # noqa: F401  (autouse)
+    eventually,
     forget,
     next_json,
     until,
@@ -168,6 +171,72 @@ async def test_losing_the_worker_fails_the_context_and_the_socket_carries_on(
     await comm.send_json_to({"type": "end"})
     assert (await until(comm, "done", timeout=30))["context_id"] == "next"
     stop_worker(victim)
+
+
+# One sentence without a clause break: a unit as long as the engine's segment limit allows, said
+# at half speed (about 16 s, sixteen one-second chunks), so its job outlasts the credit window
+# and still runs when its worker dies.
+ONE_UNIT = " ".join(["thank you for waiting while we find the next agent who can help"] * 3)
+
+
+async def test_a_lost_worker_halts_the_audio_a_context_holds_back(tenant, worker_pool, settings):
+    """The audio is paced (300 ms ahead of playback) and the worker runs its credit window (8
+    one-second chunks) ahead of that, so when the worker dies mid-unit the context holds about
+    8 s of audio it has not sent. It stops sending as soon as the worker's heartbeat lapses (1.5 s),
+    not once all of that has played: the caller hears far less than the window after the
+    kill, and is billed only for what it heard."""
+    from billing.models import UsageRecord
+    from conftest import start_worker, stop_worker
+
+    settings.WS_SEND_AHEAD_MS = 300
+    settings.TTS_CREDIT_WINDOW = 8
+    worker_pool.stop_all()
+    victim = start_worker()
+    try:
+        comm = await connect(tenant.api_key)
+        await until(comm, "ready")
+        await comm.send_json_to(
+            {"type": "start", "context_id": "held", "text": ONE_UNIT, "speed": 0.5}
+        )
+        await comm.send_json_to({"type": "end"})
+        started = await until(comm, "started")
+        bytes_per_second = started["sample_rate"] * 2  # pcm: 16-bit mono
+        deadline = time.monotonic() + 20
+        while True:
+            message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
+            if message.get("bytes"):
+                break
+        await asyncio.sleep(1.0)  # the worker fills its window (Piper: far faster than real time)
+        os.kill(victim.process.pid, signal.SIGKILL)
+        victim.process.wait()
+        after_kill = 0
+        deadline = time.monotonic() + 20
+        while True:
+            message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
+            if message.get("bytes"):
+                after_kill += len(message["bytes"])
+            elif message.get("text") and json.loads(message["text"])["type"] == "error":
+                error = json.loads(message["text"])
+                break
+        assert (error["context_id"], error["error"]["code"]) == ("held", "worker_lost")
+        heard = after_kill / bytes_per_second
+        # About the heartbeat's lapse plus the send-ahead (~2 s); without the halt, the window.
+        assert heard < settings.TTS_CREDIT_WINDOW / 2, heard
+
+        def record() -> UsageRecord | None:
+            return (
+                UsageRecord.objects.filter(tenant=tenant.tenant)
+                .exclude(status=UsageRecord.Status.OPEN)
+                .order_by("-id")
+                .first()
+            )
+
+        found = await eventually(lambda: sync_to_async(record)())
+        assert found is not None
+        assert found.error_code == "worker_lost"
+        assert 0 < found.audio_seconds_delivered <= found.audio_seconds_synthesized
+    finally:
+        stop_worker(victim)
 
 
 async def test_leases_never_exceed_the_limit_and_free_themselves():

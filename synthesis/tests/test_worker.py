@@ -276,3 +276,32 @@ async def test_the_workers_audio_carries_the_engines_word_alignment(tts_worker):
         for start, end, sounds in words:
             assert 0 <= start < end <= samples
             assert sounds >= 1
+
+
+async def test_a_job_waiting_its_turn_is_kept_and_one_whose_reader_stopped_is_dropped(
+    worker_pool, settings
+):
+    """A worker drops a job whose receiver sends no credit for its stall time (2 s here). A
+    job opened but not read yet (a socket's next unit, waiting while the one before plays) is
+    kept alive by its stream until it is read; once read, a reader that stops is dropped, and
+    finds a clear error when it comes back instead of waiting on a live worker for ever."""
+    settings.TTS_WORKER_STALL_SECONDS = 2.0  # this process's keep-alive: every 2/3 s
+    worker_pool.stop_all()
+    worker = start_worker(TTS_WORKER_STALL_SECONDS="2")
+    try:
+        waiting = await JobStream.open(job(LONG, window=2))
+        await eventually(lambda: queued(waiting) == 2)  # its window is full: no more credit
+        await asyncio.sleep(5)  # two and a half stall times, not read
+        chunks = waiting.chunks()
+        read = [await anext(chunks) for _ in range(6)]  # the rest of it still comes
+        assert [chunk.seq for chunk in read] == [1, 2, 3, 4, 5, 6]
+
+        await asyncio.sleep(5)  # reading started, then stopped: no keep-alive now
+        for _ in range(queued(waiting) - 1):  # what it sent before the drop
+            await anext(chunks)
+        with pytest.raises(SynthesisFailed) as failed:  # then the error
+            await anext(chunks)
+        assert failed.value.code == "stream_stalled"
+        await waiting.close()
+    finally:
+        stop_worker(worker)
