@@ -21,16 +21,16 @@ LONG_TEXT = " ".join(
     f"This is sentence number {n} of a long answer, read slowly to a patient caller."
     for n in range(1, 21)
 )
-# One sentence of about 75 s, no clause breaks: a socket context speaks it as one unit, so one
-# job on one worker (a context's units are jobs of their own, placed as they come). Long enough
-# that its job still runs when the worker is killed: the socket sends at most WS_SEND_AHEAD_MS
-# (10 s) ahead of playback, and the worker makes at most its credit window ahead of that.
+# One sentence with no clause breaks, within the engine's segment limit (200 characters): a
+# socket context speaks it as one unit, so one job on one worker. Said at ONE_UNIT_SPEED it
+# lasts about 32 s, so its job still runs when the worker is killed: the socket sends at most
+# WS_SEND_AHEAD_MS (10 s) ahead of playback, and the worker makes at most its credit window
+# (8 one-second chunks) ahead of that. A shorter job had ended before the kill, and the
+# context rightly played on (its next units went to the other worker): nothing to cut.
 ONE_UNIT_TEXT = (
-    " ".join(
-        ["thank you for waiting while we find the next agent who can help you"] * 18
-    ).capitalize()
-    + "."
-)
+    " ".join(["thank you for waiting while we find the next agent who can help"] * 3)
+).capitalize() + "."
+ONE_UNIT_SPEED = 0.25
 # About 25 s of speech: a call that runs on through a fault elsewhere and then ends.
 MEDIUM_TEXT = " ".join(LONG_TEXT.split(". ")[:5]) + "."
 SHORT_TEXT = "Thanks for waiting, your call matters to us."
@@ -155,10 +155,11 @@ class Socket:
         self._current = ""
         threading.Thread(target=self._read, daemon=True).start()
 
-    def speak(self, context_id: str, text: str) -> Call:
+    def speak(self, context_id: str, text: str, speed: float = 1.0) -> Call:
         call = Call("socket")
         self.contexts[context_id] = call
-        self.conn.send(json.dumps({"type": "start", "context_id": context_id, "text": text}))
+        start = {"type": "start", "context_id": context_id, "text": text, "speed": speed}
+        self.conn.send(json.dumps(start))
         self.conn.send(json.dumps({"type": "end", "context_id": context_id}))
         return call
 

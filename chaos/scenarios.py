@@ -13,6 +13,7 @@ from chaos import invariants
 from chaos.calls import (
     LONG_TEXT,
     MEDIUM_TEXT,
+    ONE_UNIT_SPEED,
     ONE_UNIT_TEXT,
     READ_TIMEOUT,
     SHORT_TEXT,
@@ -92,7 +93,7 @@ def worker_killed(stack: ChaosStack, ledger: Ledger) -> Result:
     sse = http_call(stack.web_url("web-1"), alpha.api_key, LONG_TEXT, "sse", stop=stop)
     raw = http_call(stack.web_url("web-2"), beta.api_key, LONG_TEXT, "raw", stop=stop)
     socket = Socket(_ws(stack, "web-1"), alpha.api_key)
-    spoken = socket.speak("first", ONE_UNIT_TEXT)
+    spoken = socket.speak("first", ONE_UNIT_TEXT, ONE_UNIT_SPEED)
     calls = [sse, raw, spoken]
     placed = wait_all(calls, lambda c: c.has_audio, 60)
     # A heartbeat is at most 0.3 s old: the third call shows in one soon after its audio.
@@ -298,12 +299,114 @@ def postgres_restarted(stack: ChaosStack, ledger: Ledger) -> Result:
     return result
 
 
+# --- 6. the Redis primary lost under Sentinel ------------------------------------------------
+
+SWITCH_WITHIN_S = 15.0  # the sentinels name the replica: down-after 1 s, election, promotion
+
+
+def _probe(stack: ChaosStack, ledger: Ledger, stop: threading.Event, probes: list[Call]) -> None:
+    """New calls, one after another, on both web processes in turn, until `stop`."""
+    n = 0
+    while not stop.is_set():
+        call = _complete(stack, f"web-{1 + n % 2}", ledger)
+        probes.append(call)
+        n += 1
+        time.sleep(0.1)
+
+
+def redis_failover(stack: ChaosStack, ledger: Ledger) -> Result:
+    """Redis behind Sentinel (a replica, three sentinels); every process restarted with
+    REDIS_SENTINELS. The primary is SIGKILLed with calls in flight and new calls coming; the
+    sentinels promote the replica, and every client (cache, channel layer, Celery, admission,
+    job streams, workers) follows it. Calls fail only during the switch, and clearly."""
+    result = Result("redis_failover")
+    stack.use_sentinels()
+    sentinels = stack.sentinels
+    assert sentinels is not None
+    alpha, beta = stack.tenants
+    for web in ("web-1", "web-2"):
+        before = _complete(stack, web, ledger)
+        result.expect(before.outcome == "done", f"{web} through Sentinel: {before.outcome}")
+    stop = threading.Event()
+    streaming = http_call(stack.web_url("web-1"), alpha.api_key, MEDIUM_TEXT, "sse", stop=stop)
+    socket = Socket(_ws(stack, "web-2"), beta.api_key)
+    spoken = socket.speak("during", MEDIUM_TEXT)
+    wait_all([streaming, spoken], lambda c: c.has_audio, 30)
+    probes: list[Call] = []
+    probing = threading.Event()
+    prober = threading.Thread(target=_probe, args=(stack, ledger, probing, probes), daemon=True)
+    prober.start()
+    time.sleep(0.5)
+    killed = time.monotonic()
+    stack.redis_server.kill()
+    replica = sentinels.replica.port
+    switched = _wait_for(lambda: sentinels.primary_port() == replica, SWITCH_WITHIN_S)
+    switch_s = time.monotonic() - killed
+    result.figures["switch_s"] = round(switch_s, 2)
+    result.expect(switched, f"the sentinels named no new primary in {SWITCH_WITHIN_S:.0f} s")
+    time.sleep(RECOVER_WITHIN_S + 1)
+    probing.set()
+    prober.join(60)
+    wait_all([streaming, spoken], lambda c: c.finished, READ_TIMEOUT + 5)
+    # Every call ends: done, or a clear error (503 service_unavailable with Retry-After, an
+    # SSE or socket `error`); none hangs or gets a 500.
+    failed = [c for c in probes if c.outcome != "done"]
+    result.figures["calls_during"] = len(probes)
+    result.figures["failed_calls"] = sorted({c.outcome for c in failed})
+    last_failure = max((c.started - killed for c in failed), default=0.0)
+    result.figures["last_failure_started_s"] = round(last_failure, 2)
+    for call in failed:
+        clear = call.outcome in ("http:503:service_unavailable", "error:service_unavailable")
+        result.expect(clear, f"a call during the switch: {call.outcome}")
+        if call.outcome.startswith("http:"):
+            result.expect(call.retry_after.isdigit(), f"no Retry-After: {call.outcome}")
+    result.expect(
+        last_failure <= switch_s + RECOVER_WITHIN_S,
+        f"a call failed {last_failure:.1f} s after the kill (the switch took {switch_s:.1f} s)",
+    )
+    for call in (streaming, spoken):
+        result.figures[f"in_flight_{call.kind}"] = call.outcome
+        ok = call.outcome in ("done", "error:service_unavailable")
+        result.expect(ok, f"the {call.kind} call in flight: {call.outcome}")
+    # The socket lives through it, and its next context is served (the channel layer and the
+    # socket's leases on the new primary).
+    again = socket.speak("after", SHORT_TEXT)
+    again.finished.wait(30)
+    result.expect(again.outcome == "done", f"the socket's next context: {again.outcome}")
+    result.expect(not socket.closed, f"the socket closed: {socket.closed}")
+    socket.close()
+    fresh = Socket(_ws(stack, "web-1"), alpha.api_key)
+    new_socket = fresh.speak("new", SHORT_TEXT)
+    new_socket.finished.wait(30)
+    fresh.close()
+    result.expect(new_socket.outcome == "done", f"a new socket: {new_socket.outcome}")
+    _count(ledger, [streaming, spoken, again, new_socket])
+    for worker, other in (("worker-1", "worker-2"), ("worker-2", "worker-1")):
+        served = _served_by(stack, worker, other, ledger)
+        result.expect(served == "done", f"{worker} after the failover: {served}")
+    for name in ("web-1", "web-2", "worker-1", "worker-2", "celery"):
+        result.expect(stack.children[name].alive, f"{name} died")
+    # Celery follows too: a web process killed mid-stream leaves an open row that only the
+    # reaper closes, sent by beat through the broker on the new primary.
+    orphan = http_call(stack.web_url("web-1"), alpha.api_key, LONG_TEXT, "raw", stop=stop)
+    orphan.has_audio.wait(30)
+    stack.kill("web-1")
+    _count(ledger, [orphan])
+    closed = _wait_for(lambda: usage_row(stack, orphan.synthesis_id)[0] != "open", 30, 0.5)
+    found = usage_row(stack, orphan.synthesis_id)
+    result.expect(closed and found == ("failed", "process_lost"), f"the reaper's row: {found}")
+    stack.start("web-1")
+    return result
+
+
 SCENARIOS: dict[str, Callable[[ChaosStack, Ledger], Result]] = {
     "worker_killed": worker_killed,
     "queue_full": queue_full,
     "web_killed": web_killed,
     "redis_restarted": redis_restarted,
     "postgres_restarted": postgres_restarted,
+    # Last: it moves the stack onto Sentinel for good (the CLI runs scenarios in this order).
+    "redis_failover": redis_failover,
 }
 
 
