@@ -177,6 +177,23 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse:
     )
 
 
+def service_unavailable(
+    message: str = "A backing service is unavailable; retry shortly.",
+) -> ApplicationError:
+    """The 503 for Redis or PostgreSQL out of reach, raised where the service catches the loss
+    itself (mid-stream, on a socket); `unavailable` renders the ones it does not catch."""
+    return ApplicationError(
+        message,
+        code="service_unavailable",
+        status=503,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def redis_lost() -> ApplicationError:
+    return service_unavailable("The service lost its Redis during synthesis; retry shortly.")
+
+
 def unavailable(exc: Exception, request: HttpRequest | None) -> JsonResponse:
     logger.warning("a backing service is unavailable", extra={"error": type(exc).__name__})
     return error_response(

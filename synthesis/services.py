@@ -47,7 +47,7 @@ from billing.models import UsageRecord
 from billing.selectors import plan_slug
 from billing.services import usage_record_open
 from callwaiting_tts import tts_metrics
-from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.errors import ApplicationError, service_unavailable
 from pronunciations.selectors import (
     default_dictionary_cache_key,
     request_lexicon,
@@ -399,12 +399,7 @@ def usage_open(synthesis: Synthesis) -> UsageRecord:
 
 
 def usage_unavailable() -> ApplicationError:
-    return ApplicationError(
-        "The service cannot record usage right now; retry shortly.",
-        code="service_unavailable",
-        status=503,
-        headers={"Retry-After": "1"},
-    )
+    return service_unavailable("The service cannot record usage right now; retry shortly.")
 
 
 async def synthesis_start(

@@ -195,7 +195,7 @@ class Worker:
             for loop in (self._heartbeat, self._take_jobs, self._receive_control)
         ]
         try:
-            await self._schedule_through_outages()
+            await self._through_outages(self._schedule)
         finally:
             # The scheduler may have ended by an error: the loops end with it (else they took
             # jobs nobody would run). Capacity 0 next: no web process reserves a slot here any
@@ -225,12 +225,15 @@ class Worker:
             self.executor.shutdown(wait=True)
             logger.info("tts worker stopped", extra={"worker": self.worker_id})
 
-    async def _schedule_through_outages(self) -> None:
-        """The scheduler; lost Redis pauses it (a job's messages wait) instead of ending it,
-        as it pauses the background loops (`_guard`)."""
+    async def _through_outages(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """Runs `loop` to its end. Lost Redis pauses it (a job's messages wait; there is no
+        heartbeat meanwhile, so no web process sends work here) and it starts again once Redis
+        answers: the worker serves again without a restart (chaos/, "Redis stopped and
+        started"); a supervisor's restart would only crash-loop until then. Raises it once the
+        worker stops."""
         while True:
             try:
-                await self._schedule()
+                await loop()
                 return
             except (RedisConnectionError, RedisTimeoutError):
                 if self.stopping.is_set():
@@ -240,28 +243,18 @@ class Worker:
 
     async def _guard(self, loop: Callable[[], Awaitable[None]]) -> None:
         """A background loop that fails stops the worker: a worker that takes no jobs or
-        reads no credits must not keep a live heartbeat. Lost Redis is the exception: the loop
-        starts again once Redis answers (there is no heartbeat meanwhile, so no web process
-        sends work here), and the worker serves again without a restart (chaos/, "Redis
-        stopped and started"); a supervisor's restart would only crash-loop until then."""
-        while True:
-            try:
-                await loop()
-                return
-            except asyncio.CancelledError:
-                raise
-            except (RedisConnectionError, RedisTimeoutError):
-                if self.stopping.is_set():
-                    return
-                logger.warning("tts worker lost Redis; retrying", extra={"worker": self.worker_id})
-                await asyncio.sleep(REDIS_RETRY_SECONDS)
-            except Exception:
-                logger.exception(
-                    "tts worker loop failed; stopping", extra={"worker": self.worker_id}
-                )
-                self.failed = True
-                self.stop()
-                return
+        reads no credits must not keep a live heartbeat. Lost Redis is the exception
+        (`_through_outages`)."""
+        try:
+            await self._through_outages(loop)
+        except asyncio.CancelledError:
+            raise
+        except (RedisConnectionError, RedisTimeoutError):
+            return  # the worker stops
+        except Exception:
+            logger.exception("tts worker loop failed; stopping", extra={"worker": self.worker_id})
+            self.failed = True
+            self.stop()
 
     def stop(self) -> None:
         self.stopping.set()

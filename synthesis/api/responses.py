@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from billing.models import UsageRecord
 from callwaiting_tts import tts_metrics
 from callwaiting_tts.backpressure import connection_lost, drain
-from callwaiting_tts.errors import ApplicationError, error_body
+from callwaiting_tts.errors import ApplicationError, error_body, redis_lost
 from callwaiting_tts.logs import request_id_var, tenant_var
 from synthesis.audio.encode import AudioPipeline, encode_whole
 from synthesis.audio.formats import FORMATS
@@ -38,15 +38,6 @@ class ResponseTooLarge(ApplicationError):
             code="response_too_large",
             status=413,
         )
-
-
-def redis_lost() -> ApplicationError:
-    return ApplicationError(
-        "The service lost its Redis during synthesis; retry shortly.",
-        code="service_unavailable",
-        status=503,
-        headers={"Retry-After": "2"},
-    )
 
 
 async def _end(synthesis: Synthesis, status: str, error_code: str = "") -> None:

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from billing.models import UsageRecord
 from callwaiting_tts import tts_metrics
 from callwaiting_tts.backpressure import Probe
-from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.errors import ApplicationError, redis_lost
 from synthesis.realtime.buffer import TextBuffer
 from synthesis.realtime.messages import Options
 from synthesis.realtime.output import Output, Send
@@ -35,14 +35,6 @@ from synthesis.text.model import Plan
 
 logger = logging.getLogger(__name__)
 Status = UsageRecord.Status
-
-
-def redis_lost() -> ApplicationError:
-    return ApplicationError(
-        "The connection to Redis was lost; start the context again.",
-        code="service_unavailable",
-        status=503,
-    )
 
 
 @dataclass(frozen=True)

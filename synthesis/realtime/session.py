@@ -22,8 +22,8 @@ from redis.exceptions import RedisError
 from billing.admission import CONCURRENCY_LIMIT_EXCEEDED, AdmissionRefused, LeaseLost
 from billing.models import UsageRecord
 from callwaiting_tts.backpressure import Probe
-from callwaiting_tts.errors import ApplicationError
-from synthesis.realtime.context import Context, redis_lost
+from callwaiting_tts.errors import ApplicationError, redis_lost
+from synthesis.realtime.context import Context
 from synthesis.realtime.messages import parse_mark, parse_played_ms, parse_start, parse_text
 from synthesis.realtime.output import Send
 from synthesis.realtime.speaker import Speaker

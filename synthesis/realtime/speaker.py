@@ -15,7 +15,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from billing.models import UsageRecord
-from callwaiting_tts.errors import ApplicationError
+from callwaiting_tts.errors import ApplicationError, redis_lost
 from synthesis.realtime.context import (
     ClientMark,
     Context,
@@ -23,7 +23,6 @@ from synthesis.realtime.context import (
     Planned,
     internal_error,
     next_unless_cancelled,
-    redis_lost,
     wait_unless_cancelled,
 )
 from synthesis.stream import POLL_SECONDS, SynthesisFailed, worker_lost
