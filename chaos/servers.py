@@ -152,6 +152,8 @@ class OwnRedis:
 
 SENTINEL_MASTER = "chaos-primary"
 SENTINEL_DOWN_AFTER_MS = 1000  # a primary silent this long is down (30 s is Redis's default)
+# A failover whose election split the votes is tried again after twice this (3 min by default).
+SENTINEL_FAILOVER_TIMEOUT_MS = 4000
 
 
 @dataclass
@@ -185,7 +187,7 @@ class OwnSentinels:
                 f"port {port}\nbind 127.0.0.1\ndir {folder}\nlogfile {folder / 'sentinel.log'}\n"
                 f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {self.primary.port} 2\n"
                 f"sentinel down-after-milliseconds {SENTINEL_MASTER} {SENTINEL_DOWN_AFTER_MS}\n"
-                f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
+                f"sentinel failover-timeout {SENTINEL_MASTER} {SENTINEL_FAILOVER_TIMEOUT_MS}\n"
             )
             self.processes.append(
                 subprocess.Popen(
