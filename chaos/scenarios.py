@@ -317,8 +317,10 @@ def _probe(stack: ChaosStack, ledger: Ledger, stop: threading.Event, probes: lis
 def redis_failover(stack: ChaosStack, ledger: Ledger) -> Result:
     """Redis behind Sentinel (a replica, three sentinels); every process restarted with
     REDIS_SENTINELS. The primary is SIGKILLed with calls in flight and new calls coming; the
-    sentinels promote the replica, and every client (cache, channel layer, Celery, admission,
-    job streams, workers) follows it. Calls fail only during the switch, and clearly."""
+    sentinels promote the replica, and every client the calls use (cache, Celery, admission,
+    socket leases, job streams, workers) follows it. (The channel layer, which no call uses,
+    is shown to follow one in callwaiting_tts/tests/test_redis_sentinel.py.) Calls fail only
+    during the switch, and clearly."""
     result = Result("redis_failover")
     stack.use_sentinels()
     sentinels = stack.sentinels
@@ -368,8 +370,8 @@ def redis_failover(stack: ChaosStack, ledger: Ledger) -> Result:
         result.figures[f"in_flight_{call.kind}"] = call.outcome
         ok = call.outcome in ("done", "error:service_unavailable")
         result.expect(ok, f"the {call.kind} call in flight: {call.outcome}")
-    # The socket lives through it, and its next context is served (the channel layer and the
-    # socket's leases on the new primary).
+    # The socket lives through it, and its next context is served (its admission and leases
+    # on the new primary).
     again = socket.speak("after", SHORT_TEXT)
     again.finished.wait(30)
     result.expect(again.outcome == "done", f"the socket's next context: {again.outcome}")
