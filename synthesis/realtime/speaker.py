@@ -119,12 +119,8 @@ class Speaker:
                 chunk = step.result()
             except StopAsyncIteration:
                 return True
-            except SynthesisFailed as failure:
-                await context.fail(failure)
-                return False
-            except (RedisError, OSError):
-                logger.warning("lost Redis mid-context", extra={"context": context.id})
-                await context.fail(redis_lost())
+            except (SynthesisFailed, RedisError, OSError) as error:
+                await _fail(context, error)
                 return False
             planned.first_audio.set()
             if chunk.segment not in started and chunk.segment < len(segments):
@@ -142,12 +138,8 @@ class Speaker:
             synthesis.received(len(chunk.pcm) // 2)
             try:
                 fed = await _feed(context, chunk.pcm, index)
-            except SynthesisFailed as failure:
-                await context.fail(failure)
-                return False
-            except (RedisError, OSError):
-                logger.warning("lost Redis mid-context", extra={"context": context.id})
-                await context.fail(redis_lost())
+            except (SynthesisFailed, RedisError, OSError) as error:
+                await _fail(context, error)
                 return False
             if not fed:
                 return False
@@ -167,6 +159,15 @@ class Speaker:
         self.task.cancel()
         with contextlib.suppress(BaseException):  # its outcome is the cancellation asked for
             await self.task
+
+
+async def _fail(context: Context, error: Exception) -> None:
+    """Ends the context for its job's failure, or for lost Redis."""
+    if isinstance(error, SynthesisFailed):
+        await context.fail(error)
+    else:
+        logger.warning("lost Redis mid-context", extra={"context": context.id})
+        await context.fail(redis_lost())
 
 
 async def _worker_lost(context: Context) -> bool:
