@@ -136,7 +136,7 @@ class JobStream:
         this the worker dropped the waiting job, and its reader then waited for ever on a live
         worker (chaos/, "worker_killed", hung one run in three)."""
         interval = max(0.1, settings.TTS_WORKER_STALL_SECONDS / 3)
-        while True:
+        while time.time() < self.job.deadline:  # the worker ends the job then in any case
             await asyncio.sleep(interval)
             try:
                 await self._to_worker(messages.CREDIT, acked=self.received)
