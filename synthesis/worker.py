@@ -5,8 +5,9 @@ its slots and push the job onto its own queue (`contract.dispatch`, docs/adr/000
 frees the slot when the job ends, taking the oldest job that waits for a slot of its engine. Each
 job is still claimed atomically by id, so a job the web side gave up on is never started.
 Synthesis runs in one thread. An engine that makes one stream at a time (Piper) is served a
-chunk at a time: between chunks the scheduler picks the next job: jobs without audio yet first
-(first audio first), then the one served longest ago, skipping jobs whose receiver has not
+chunk at a time: between chunks the scheduler picks the next job: audio already made first (the
+rest of an engine chunk cut into pieces: no engine time), then jobs without audio yet (first
+audio first), then the one served longest ago, skipping jobs whose receiver has not
 acknowledged enough (the credit window), so a slow client never piles audio up in Redis. An
 engine that batches (XTTS: `Engine.batched`) is advanced a step at a time for every job with
 credit together (jobs without credit wait where they are), and makes newcomers' first audio
@@ -26,6 +27,7 @@ speakers, and voice packs' voices), with where their preview clips lie.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import io
@@ -80,7 +82,7 @@ class WorkerConfig:
 @dataclass
 class ActiveJob:
     job: Job
-    chunks: Iterator[Chunk] | None  # the engine's stream, taken a chunk at a time; or
+    chunks: BoundedChunks | None  # the engine's stream, taken a chunk at a time; or
     budgets: list[int]  # the most samples each segment may come to
     stream: object = None  # its stream in the engine's batch (`Engine.batched`)
     arrived: float = field(default_factory=time.monotonic)
@@ -96,6 +98,12 @@ class ActiveJob:
     @property
     def has_credit(self) -> bool:
         return self.sent - self.acked < self.job.window
+
+    @property
+    def ready(self) -> bool:
+        """Its next piece of audio is made already (the rest of an engine chunk longer than a
+        message may carry): sending it costs no engine time."""
+        return self.chunks is not None and self.chunks.ready
 
     def over_budget(self, chunk: Chunk) -> bool:
         """Whether `chunk` would take its segment past the segment's audio budget (a segment
@@ -127,14 +135,37 @@ def split_chunk(chunk: Chunk, max_samples: int) -> Iterator[Chunk]:
         )
 
 
-def bounded_chunks(chunks: Iterator[Chunk], max_samples: int) -> Iterator[Chunk]:
+class BoundedChunks:
     """The engine's chunks, each cut into pieces of at most `max_samples` (`split_chunk`).
-    Closing this closes the engine's stream, so the engine holds nothing once the job ends."""
-    try:
-        for chunk in chunks:
-            yield from split_chunk(chunk, max_samples)
-    finally:
-        close = getattr(chunks, "close", None)
+    `ready`: pieces of a chunk the engine already made wait to be taken, which costs no engine
+    time. Closing this closes the engine's stream, so the engine holds nothing once the job
+    ends."""
+
+    def __init__(self, chunks: Iterator[Chunk], max_samples: int) -> None:
+        self._chunks = chunks
+        self._max_samples = max_samples
+        self._pieces: collections.deque[Chunk] = collections.deque()
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._pieces)
+
+    def __iter__(self) -> BoundedChunks:
+        return self
+
+    def __next__(self) -> Chunk:
+        if not self._pieces:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self.close()
+                raise
+            self._pieces.extend(split_chunk(chunk, self._max_samples))
+        return self._pieces.popleft()
+
+    def close(self) -> None:
+        self._pieces.clear()
+        close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
 
@@ -327,7 +358,7 @@ class Worker:
         if job.deadline < time.time():
             await self._send(job, messages.ERROR, code="timeout", message="The job expired.")
             return False
-        chunks: Iterator[Chunk] | None = None
+        chunks: BoundedChunks | None = None
         stream: object = None
         try:
             conditioning = await self._conditioning(job)
@@ -335,7 +366,7 @@ class Worker:
                 stream = self.batch.open(job.segments, voice=job.voice, conditioning=conditioning)
             else:
                 found = self.engine.stream(job.segments, voice=job.voice, conditioning=conditioning)
-                chunks = bounded_chunks(found, self._max_samples)
+                chunks = BoundedChunks(found, self._max_samples)
         except EngineError as error:  # the request's fault (a voice, a language): not ours
             await self._send(job, messages.ERROR, code=error.code, message=str(error))
             return False
@@ -486,6 +517,13 @@ class Worker:
         runnable = [a for a in self.active.values() if not a.cancelled and a.has_credit]
         if not runnable:
             return None
+        # Audio already made goes out first: it costs no engine time, and held back behind
+        # newcomers' first audio (an engine call each) it reached a caller seconds late (the
+        # soak's underruns: a running job's remaining pieces of one engine chunk waited while
+        # new jobs started, one after another).
+        ready = [a for a in runnable if a.ready]
+        if ready:
+            return min(ready, key=lambda a: a.arrived)
         waiting = [a for a in runnable if a.sent == 0]
         if waiting:
             return min(waiting, key=lambda a: a.arrived)
@@ -513,7 +551,10 @@ class Worker:
             assert active.chunks is not None
             try:
                 began = time.perf_counter()
-                chunk = await loop.run_in_executor(self.executor, _next_chunk, active.chunks)
+                if active.ready:  # made already: no engine call, no thread
+                    chunk = _next_chunk(active.chunks)
+                else:
+                    chunk = await loop.run_in_executor(self.executor, _next_chunk, active.chunks)
                 if chunk is not None:
                     worker_metrics.chunks_made(
                         self.engine.name,
