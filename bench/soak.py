@@ -20,12 +20,14 @@ underrun is at most 100 ms.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
+import multiprocessing
 import random
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,7 @@ BARGE_IN_AFTER_S = (0.5, 1.5)  # audio the caller hears before cutting in
 TURN_TIMEOUT_S = 60.0
 KEEPALIVE_S = 10.0  # half the server's idle timeout (20 s)
 RSS_EVERY_S = 1.0
+LAG_TICK_S = 0.02
 CAPACITY_REQUESTS = 12  # at once: both workers' slots full (6 each)
 # The IVR's fixed prompts, over HTTP.
 PROMPTS = (SENTENCE, VARIED[0], VARIED[1], "Please stay on the line.", "Goodbye, and thank you.")
@@ -125,6 +128,7 @@ class Results:
     open_failures: Counter[str] = field(default_factory=Counter)
     rss: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # name → (t, KiB)
     baseline_at: float = 0.0  # the end of the warm-up (perf_counter)
+    loop_lag: list[float] = field(default_factory=list)  # the bench loop's lateness per tick
 
 
 # --- one socket ------------------------------------------------------------------------------
@@ -204,21 +208,40 @@ async def caller(sock: Socket, plan: Plan, until: float, rng: random.Random, out
 # --- HTTP, open loop -------------------------------------------------------------------------
 
 
-async def http_clients(port: int, api_key: str, plan: Plan, until: float, out: Results) -> None:
-    """`http_rps` requests a second on the clock (not after the last came back), each a
-    prompt in turn, in a pool wide enough that none waits for a thread."""
-    loop = asyncio.get_running_loop()
-    pending: list[asyncio.Future[Reply]] = []
+def http_load(port: int, api_key: str, rps: float, seconds: float) -> list[Reply]:
+    """`rps` requests a second on the clock (not after the last came back) for `seconds`, each
+    a prompt in turn, in a pool wide enough that none waits for a thread. Run in a process of
+    its own: its 64 reading threads in the sockets' process took the GIL from the loop that
+    timestamps the sockets' frames, and the bench's own lag counted as the server's underrun."""
+    replies: list[concurrent.futures.Future[Reply]] = []
     with ThreadPoolExecutor(max_workers=64, thread_name_prefix="soak-http") as pool:
-        at, number = time.perf_counter(), 0
+        at = time.perf_counter()
+        until, number = at + seconds, 0
         while at < until:
-            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            time.sleep(max(0.0, at - time.perf_counter()))
             prompt = PROMPTS[number % len(PROMPTS)]
-            request = functools.partial(synthesize, port, api_key, prompt, cache=True, timeout=60)
-            pending.append(loop.run_in_executor(pool, request))
+            replies.append(pool.submit(synthesize, port, api_key, prompt, cache=True, timeout=60))
             number += 1
-            at += 1 / plan.http_rps
-        out.http.extend(await asyncio.gather(*pending))
+            at += 1 / rps
+    return [reply.result() for reply in replies]
+
+
+async def http_clients(port: int, api_key: str, plan: Plan, until: float, out: Results) -> None:
+    """The HTTP load (`http_load`) in a process of its own, until `until`."""
+    loop = asyncio.get_running_loop()
+    seconds = until - time.perf_counter()
+    spawn = multiprocessing.get_context("spawn")  # the loop's threads are not forked
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as process:
+        request = functools.partial(http_load, port, api_key, plan.http_rps, seconds)
+        out.http.extend(await loop.run_in_executor(process, request))
+
+
+async def loop_lag(until: float, out: Results) -> None:
+    """How late this process's event loop wakes against a 20 ms tick: the bench's own share
+    of any lateness the sockets' frames show (the frames are timestamped on this loop)."""
+    while (at := time.perf_counter()) < until:
+        await asyncio.sleep(LAG_TICK_S)
+        out.loop_lag.append(time.perf_counter() - at - LAG_TICK_S)
 
 
 # --- memory ----------------------------------------------------------------------------------
@@ -268,6 +291,7 @@ async def soak(url: str, port: int, api_key: str, plan: Plan, pids: dict[str, in
             *(caller(s, plan, until, random.Random(rng.random()), out) for s in sockets),  # noqa: S311
             http_clients(port, api_key, plan, until, out),
             sample_rss(pids, until + 1, out),
+            loop_lag(until, out),
         )
     finally:
         await asyncio.gather(*(s.close() for s in sockets))
@@ -410,6 +434,17 @@ def _report(bench: Bench, plan: Plan, capacity: float, results: Results) -> None
                 note=f"{summary.smooth} of {summary.streams}; longest underrun p50 "
                 f"{percentile(longest, 50):.0f} ms, p95 {percentile(longest, 95):.0f} ms, "
                 f"max {max(longest):.0f} ms",
+            )
+        )
+    if results.loop_lag:
+        lag = [x * 1000 for x in results.loop_lag]
+        bench.rows.append(
+            _row(
+                "bench client's loop lag, p99",
+                percentile(lag, 99),
+                "ms",
+                note=f"max {max(lag):.0f} ms: how late the loop that timestamps the frames "
+                "woke (its own share of an underrun)",
             )
         )
 
