@@ -30,7 +30,7 @@ from synthesis.realtime.messages import Options
 from synthesis.realtime.output import Output, Send
 from synthesis.realtime.telephony import twilio_clear
 from synthesis.services import Synthesis, synthesis_end, synthesis_open, synthesis_plan_unit
-from synthesis.stream import JobStream
+from synthesis.stream import JobStream, worker_lost
 from synthesis.text.model import Plan
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Context:
             cancelled=self.cancelled,
             send_ahead_ms=send_ahead_ms,
             unsent=unsent,
+            watch=self.check_workers,
         )
         # Units are cut under the engine's own segment limit, as HTTP input is.
         self.buffer = TextBuffer(max_chars=synthesis.engine.segment_limit(synthesis.voice.language))
@@ -122,6 +123,17 @@ class Context:
     @property
     def writable(self) -> bool:
         return not (self.ended or self.finished or self.cancelled.is_set())
+
+    async def check_workers(self) -> None:
+        """Raises `worker_lost` when the worker of one of the context's jobs died before it
+        made all its audio: the job being played, or the next unit's (which the context would
+        not get). Run while its audio waits its turn (`Output.watch`): sending is paced up to
+        WS_SEND_AHEAD_MS ahead of playback and the worker runs its credit window ahead of that,
+        so without it the loss was learnt of only once all that audio had played (chaos/,
+        "worker_killed"). A job that ended before its worker died is not lost: it plays."""
+        for stream in self.streams:
+            if await stream.worker_lost():
+                raise worker_lost()
 
     async def event(self, message: dict[str, Any]) -> None:
         """Sends one of the service's own messages about this context (`started`, `mark`,

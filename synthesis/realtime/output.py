@@ -23,6 +23,9 @@ REALTIME_HEAD_START_MS = 200.0
 # At most this much audio per message: daphne refuses to send a message over its own limit
 # (1 MiB; a 200-character sentence at 48 kHz is more), and smaller pieces pace more finely.
 MAX_AUDIO_MESSAGE_BYTES = 32 * 1024  # even: whole 16-bit samples
+# How often audio waiting its turn checks that the rest will come (`Output.watch`): a dead
+# worker's heartbeat lapses in 1.5 s, so its context learns of it within about 2 s.
+WATCH_SECONDS = 0.25
 
 
 class Output:
@@ -38,6 +41,7 @@ class Output:
         cancelled: asyncio.Event,
         send_ahead_ms: float,
         unsent: Probe | None = None,
+        watch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._send = send
         self.unsent = unsent
@@ -51,8 +55,8 @@ class Output:
         self.framer = Framer.for_format(options.format, options.sample_rate) if telephony else None
         head_start = REALTIME_HEAD_START_MS if options.pacing == "realtime" else send_ahead_ms
         self.pacer = Pacer(head_start_ms=head_start, sleep=self._sleep)
-        self._halted = False
-        self._waker: asyncio.Future[None] | None = None
+        self.watch = watch
+        self._watched = 0.0  # when `watch` last ran (the loop's clock)
         self.out_ms = 0.0
         self.bytes_per_ms = _bytes_per_ms(options.format, options.sample_rate)
         self.samples_sent = 0  # engine-rate samples sent to the client
@@ -79,28 +83,20 @@ class Output:
             frames += self.framer.finish()
         return await self._frames(frames, None)
 
-    def halt(self) -> None:
-        """Stops the audio being sent at the next frame (a pacing wait ends at once): the rest
-        is not sent, so not billed. `feed` then answers False until `resume`."""
-        self._halted = True
-        if self._waker is not None and not self._waker.done():
-            self._waker.set_result(None)
-
-    def resume(self) -> None:
-        self._halted = False
-
     async def _sleep(self, delay: float) -> None:
-        """The pacer's wait, which `halt` ends early (asyncio.sleep's own timer and future)."""
-        if self._halted:
-            return
+        """The pacer's wait: audio waiting its turn. Meanwhile `watch` runs every
+        WATCH_SECONDS; when it raises (the audio still to come will not come), the frame that
+        waited is not sent, so not billed, and the error ends the feed."""
         loop = asyncio.get_running_loop()
-        self._waker = waker = loop.create_future()
-        timer = loop.call_later(delay, _wake, waker)
-        try:
-            await waker
-        finally:
-            timer.cancel()
-            self._waker = None
+        end = loop.time() + delay
+        while True:
+            if self.watch is not None and loop.time() - self._watched >= WATCH_SECONDS:
+                self._watched = loop.time()
+                await self.watch()
+            left = end - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, WATCH_SECONDS))
 
     async def mark(self, name: str) -> None:
         """A mark, placed at the audio sent so far: the service's `mark` (unless the output is
@@ -123,7 +119,7 @@ class Output:
         for frame in frames:
             await self.pacer.wait(self.out_ms)
             await drain(self.unsent)  # a slow reader: wait (bounded), or SlowReader
-            if self.cancelled.is_set() or self._halted:
+            if self.cancelled.is_set():
                 return False
             await self._frame(frame)
             self.last_frame_at = time.monotonic()
@@ -135,7 +131,7 @@ class Output:
                 self.synthesis.delivered(segment, samples)
             else:
                 self.synthesis.samples_delivered += samples
-        return not (self.cancelled.is_set() or self._halted)
+        return not self.cancelled.is_set()
 
     async def _frame(self, frame: bytes) -> None:
         options = self.options
@@ -153,11 +149,6 @@ class Output:
             )
         else:
             await self._send(frame)
-
-
-def _wake(waker: asyncio.Future[None]) -> None:
-    if not waker.done():
-        waker.set_result(None)
 
 
 def _pieces(data: bytes) -> list[bytes]:

@@ -25,13 +25,10 @@ from synthesis.realtime.context import (
     next_unless_cancelled,
     wait_unless_cancelled,
 )
-from synthesis.stream import POLL_SECONDS, SynthesisFailed, worker_lost
+from synthesis.stream import SynthesisFailed
 from synthesis.timing import NO_SPANS
 
 logger = logging.getLogger(__name__)
-# How often a socket whose audio waits its turn checks that the job's worker lives: a lost
-# worker's heartbeat lapses in 1.5 s, so its contexts learn of it within about 2 s.
-WATCH_SECONDS = POLL_SECONDS
 Status = UsageRecord.Status
 
 
@@ -137,7 +134,8 @@ class Speaker:
             )
             synthesis.received(len(chunk.pcm) // 2)
             try:
-                fed = await _feed(context, chunk.pcm, index)
+                # A worker lost meanwhile raises (`Context.check_workers`).
+                fed = await out.feed(chunk.pcm, index)
             except (SynthesisFailed, RedisError, OSError) as error:
                 await _fail(context, error)
                 return False
@@ -168,45 +166,6 @@ async def _fail(context: Context, error: Exception) -> None:
     else:
         logger.warning("lost Redis mid-context", extra={"context": context.id})
         await context.fail(redis_lost())
-
-
-async def _worker_lost(context: Context) -> bool:
-    """Whether a worker of one of the context's jobs was lost: the one being played, or one
-    opened after it (the next unit's, which the context will not get)."""
-    for stream in context.streams:
-        if await stream.worker_lost():
-            return True
-    return False
-
-
-async def _feed(context: Context, pcm: bytes, index: int) -> bool:
-    """Sends one chunk's audio (False: the context was cancelled meanwhile). Sending is paced, up
-    to WS_SEND_AHEAD_MS ahead of playback, and the worker makes its credit window ahead of
-    that, so a worker lost now would be learnt of only once that audio had played: while the
-    audio waits its turn the heartbeats of the context's workers are watched, and a lost worker
-    halts it at the next frame (SynthesisFailed `worker_lost`: the context's `error` within
-    about 2 s of the loss; chaos/, "worker_killed"). What was not sent is not billed."""
-    out = context.output
-    feeding = asyncio.ensure_future(out.feed(pcm, index))
-    try:
-        while True:
-            done, _ = await asyncio.wait({feeding}, timeout=WATCH_SECONDS)
-            if done:
-                return feeding.result()
-            failure: Exception
-            try:
-                if not await _worker_lost(context):
-                    continue
-                failure = worker_lost()
-            except (RedisError, OSError) as error:
-                failure = error  # raised once the frame being sent is counted
-            out.halt()
-            await feeding
-            raise failure
-    finally:
-        out.resume()
-        if not feeding.done():  # cancelled under us (the socket closed), or Redis failed
-            feeding.cancel()
 
 
 def _swallow(task: asyncio.Future[Any]) -> None:

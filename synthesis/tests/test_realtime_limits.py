@@ -10,6 +10,7 @@ import signal
 import time
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
@@ -173,6 +174,16 @@ async def test_losing_the_worker_fails_the_context_and_the_socket_carries_on(
     stop_worker(victim)
 
 
+def replies_waiting(at_least: int) -> bool:
+    """Whether a job's reply list holds `at_least` messages not yet read."""
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        pattern = f"{django_settings.REDIS_PREFIX}:tts:reply:*"
+        return any(client.llen(key) >= at_least for key in client.scan_iter(match=pattern))
+    finally:
+        client.close()
+
+
 # One sentence without a clause break: a unit as long as the engine's segment limit allows, said
 # at half speed (about 16 s, sixteen one-second chunks), so its job outlasts the credit window
 # and still runs when its worker dies.
@@ -206,7 +217,8 @@ async def test_a_lost_worker_halts_the_audio_a_context_holds_back(tenant, worker
             message = await comm.receive_output(timeout=max(0.05, deadline - time.monotonic()))
             if message.get("bytes"):
                 break
-        await asyncio.sleep(1.0)  # the worker fills its window (Piper: far faster than real time)
+        # The worker fills its credit window (Piper: far faster than real time).
+        assert await eventually(lambda: sync_to_async(replies_waiting)(6))
         os.kill(victim.process.pid, signal.SIGKILL)
         victim.process.wait()
         after_kill = 0
